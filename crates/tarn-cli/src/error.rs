@@ -1,0 +1,34 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Sql(#[from] tarn_sql::SqlError),
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("cannot write output: {0}")]
+    Output(String),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<arrow::error::ArrowError> for CliError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        CliError::Output(e.to_string())
+    }
+}
+
+impl From<parquet::errors::ParquetError> for CliError {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        CliError::Output(e.to_string())
+    }
+}
+
+pub type Result<T, E = CliError> = std::result::Result<T, E>;

@@ -1,0 +1,39 @@
+//! Running a script: statements in order, each result printed as it streams, stopping at the
+//! first error.
+
+use std::time::Instant;
+
+use tarn_sql::{Session, parse_sql, split_statements};
+
+use crate::{OutputFormat, ResultPrinter, Result};
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub format: OutputFormat,
+    /// Write results here instead of stdout.
+    pub output: Option<String>,
+    /// Print each statement before its result (the demo does).
+    pub echo: bool,
+    /// Print row counts and timings to stderr.
+    pub timing: bool,
+}
+
+/// Run every statement of `sql`. The whole script is parsed first, so a syntax error anywhere
+/// runs nothing.
+pub async fn run_script(session: &mut Session, sql: &str, options: &RunOptions) -> Result<()> {
+    let statements = parse_sql(sql)?;
+    let texts = split_statements(sql);
+    let mut printer = ResultPrinter::new(options.format, options.output.as_deref())?;
+    for (i, statement) in statements.into_iter().enumerate() {
+        if options.echo {
+            println!("\ntarn> {};", texts.get(i).map(String::as_str).unwrap_or("?"));
+        }
+        let started = Instant::now();
+        let output = session.execute(statement).await?;
+        let rows = printer.print(output).await?;
+        if options.timing {
+            eprintln!("({rows} rows, {:.3}s)", started.elapsed().as_secs_f64());
+        }
+    }
+    printer.finish()
+}

@@ -1,0 +1,23 @@
+//! Delta tables on DataFusion.
+//!
+//! This crate is the only place that talks to `deltalake` directly for reading: it opens tables
+//! (at the latest version or travelling back in time), reads their commit history, turns them
+//! into DataFusion table providers, builds the DataFusion session, and clones tables. Write
+//! operations are driven by `tarn-sql` through the `deltalake` builders re-exported here.
+//!
+//! Architecture invariant: nothing here knows about the catalog or SQL text; tables are URLs.
+
+mod clone;
+mod error;
+mod history;
+mod open;
+mod session;
+
+pub use clone::{CloneKind, clone_table};
+pub use error::{EngineError, Result};
+pub use history::{CommitRecord, read_commits, resolve_timestamp};
+pub use open::{TimeTravel, open_table, table_exists, table_provider};
+pub use session::{SessionOptions, new_session_state};
+
+pub use datafusion;
+pub use deltalake;

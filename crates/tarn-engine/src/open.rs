@@ -1,0 +1,72 @@
+//! Opening Delta tables, now or at a point in their history.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use datafusion::catalog::{Session, TableProvider};
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use url::Url;
+
+use crate::history::resolve_timestamp;
+use crate::{EngineError, Result};
+
+/// Which version of a table to read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimeTravel {
+    Version(i64),
+    Timestamp(DateTime<Utc>),
+}
+
+/// Open the Delta table at `url`, at its latest version or at `at`.
+pub async fn open_table(url: &Url, at: Option<&TimeTravel>) -> Result<DeltaTable> {
+    let mut table = DeltaTableBuilder::from_url(url.clone())?
+        .build()
+        .map_err(|e| not_a_table(url, e))?;
+    table.load().await.map_err(|e| not_a_table(url, e))?;
+    match at {
+        None => Ok(table),
+        Some(TimeTravel::Version(v)) => {
+            let latest = table.version().map_or(-1, |v| v as i64);
+            if *v < 0 || *v > latest {
+                return Err(EngineError::User(format!(
+                    "cannot time travel to version {v}: the table's versions are 0 to {latest}"
+                )));
+            }
+            table.load_version(*v as u64).await.map_err(|e| match e {
+                DeltaTableError::InvalidVersion(_) => EngineError::User(format!(
+                    "version {v} is no longer available (its log was cleaned up); \
+                     DESCRIBE HISTORY lists the available versions"
+                )),
+                other => other.into(),
+            })?;
+            Ok(table)
+        }
+        Some(TimeTravel::Timestamp(ts)) => {
+            let version = resolve_timestamp(&table, *ts).await?;
+            table.load_version(version as u64).await?;
+            Ok(table)
+        }
+    }
+}
+
+/// Whether a Delta log exists at `url`.
+pub async fn table_exists(url: &Url) -> Result<bool> {
+    let table = DeltaTableBuilder::from_url(url.clone())?.build()?;
+    Ok(table.log_store().is_delta_table_location().await?)
+}
+
+/// A DataFusion table provider reading `table` at the version it is loaded at.
+pub async fn table_provider(table: &DeltaTable, session: &dyn Session) -> Result<Arc<dyn TableProvider>> {
+    table.update_datafusion_session(session)?;
+    let provider = table.table_provider().build().await?;
+    Ok(Arc::new(provider))
+}
+
+fn not_a_table(url: &Url, e: DeltaTableError) -> EngineError {
+    match e {
+        DeltaTableError::NotATable(_) | DeltaTableError::InvalidTableLocation(_) => {
+            EngineError::User(format!("no Delta table at {url}: the directory has no _delta_log"))
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,175 @@
+//! Tarn's statements: the Spark/Databricks/Delta statements around DataFusion's SQL.
+//!
+//! Expressions, queries, names and types are `sqlparser` AST nodes; only the statement shapes
+//! DataFusion does not know are defined here.
+
+use sqlparser::ast::{DataType, Expr, Ident, ObjectName, Query, TableFactor};
+
+/// One parsed statement.
+#[derive(Debug, Clone)]
+pub enum Statement {
+    /// SELECT / WITH / VALUES / EXPLAIN and anything else DataFusion plans itself.
+    Query(Box<sqlparser::ast::Statement>),
+    CreateCatalog { name: Ident, if_not_exists: bool, comment: Option<String> },
+    CreateSchema { name: ObjectName, if_not_exists: bool, comment: Option<String> },
+    DropSchema { name: ObjectName, if_exists: bool, cascade: bool },
+    Use { target: UseTarget, name: ObjectName },
+    ShowCatalogs { like: Option<String> },
+    ShowSchemas { catalog: Option<ObjectName>, like: Option<String> },
+    ShowTables { schema: Option<ObjectName>, like: Option<String> },
+    ShowCreateTable { table: ObjectName },
+    ShowTblProperties { table: ObjectName },
+    ShowColumns { table: ObjectName },
+    CreateTable(Box<CreateTable>),
+    CreateClone(Box<CreateClone>),
+    DropTable { name: ObjectName, if_exists: bool },
+    Insert(Box<Insert>),
+    Update(Box<Update>),
+    Delete(Box<Delete>),
+    Merge(Box<Merge>),
+    Truncate { table: ObjectName },
+    DescribeHistory { table: ObjectName, limit: Option<u64> },
+    DescribeDetail { table: ObjectName },
+    DescribeTable { table: ObjectName, extended: bool },
+    Restore { table: ObjectName, to: VersionSpec },
+    Optimize { table: ObjectName, predicate: Option<Expr>, zorder_by: Vec<Ident> },
+    Vacuum { table: ObjectName, retain_hours: Option<f64>, dry_run: bool },
+    AlterTable { table: ObjectName, op: AlterOp },
+    CopyInto(Box<CopyInto>),
+    Set { key: String, value: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UseTarget {
+    Catalog,
+    Schema,
+}
+
+/// `VERSION AS OF n` or `TIMESTAMP AS OF expr`.
+#[derive(Debug, Clone)]
+pub enum VersionSpec {
+    Version(Expr),
+    Timestamp(Expr),
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    pub name: Ident,
+    pub data_type: DataType,
+    pub not_null: bool,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateTable {
+    pub or_replace: bool,
+    pub if_not_exists: bool,
+    pub name: ObjectName,
+    pub columns: Vec<ColumnSpec>,
+    pub using: Option<String>,
+    pub partitioned_by: Vec<Ident>,
+    pub location: Option<String>,
+    pub comment: Option<String>,
+    pub properties: Vec<(String, String)>,
+    pub query: Option<Box<Query>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloneDepth {
+    Shallow,
+    Deep,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateClone {
+    pub or_replace: bool,
+    pub if_not_exists: bool,
+    pub name: ObjectName,
+    pub depth: CloneDepth,
+    pub source: ObjectName,
+    pub source_version: Option<VersionSpec>,
+    pub location: Option<String>,
+    pub properties: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Insert {
+    pub table: ObjectName,
+    pub overwrite: bool,
+    pub columns: Vec<Ident>,
+    pub replace_where: Option<Expr>,
+    pub query: Box<Query>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub table: ObjectName,
+    pub alias: Option<Ident>,
+    pub assignments: Vec<(Ident, Expr)>,
+    pub predicate: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delete {
+    pub table: ObjectName,
+    pub alias: Option<Ident>,
+    pub predicate: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Merge {
+    pub target: ObjectName,
+    pub target_alias: Option<Ident>,
+    /// A table (possibly with time travel) or a subquery, with its alias.
+    pub source: TableFactor,
+    pub on: Expr,
+    pub clauses: Vec<MergeClause>,
+}
+
+#[derive(Debug, Clone)]
+pub enum MergeClause {
+    Matched { condition: Option<Expr>, action: MatchedAction },
+    NotMatched { condition: Option<Expr>, action: InsertAction },
+    NotMatchedBySource { condition: Option<Expr>, action: MatchedAction },
+}
+
+#[derive(Debug, Clone)]
+pub enum MatchedAction {
+    UpdateAll,
+    Update(Vec<(Ident, Expr)>),
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+pub enum InsertAction {
+    All,
+    Values { columns: Vec<Ident>, values: Vec<Expr> },
+}
+
+#[derive(Debug, Clone)]
+pub enum AlterOp {
+    AddColumns(Vec<ColumnSpec>),
+    SetProperties(Vec<(String, String)>),
+    UnsetProperties { keys: Vec<String>, if_exists: bool },
+    AddConstraint { name: Ident, check: Expr },
+    DropConstraint { name: Ident, if_exists: bool },
+    RenameTo(ObjectName),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Json,
+    Parquet,
+}
+
+#[derive(Debug, Clone)]
+pub struct CopyInto {
+    pub table: ObjectName,
+    pub source: String,
+    pub format: FileFormat,
+    pub pattern: Option<String>,
+    pub files: Vec<String>,
+    pub format_options: Vec<(String, String)>,
+    pub copy_options: Vec<(String, String)>,
+}

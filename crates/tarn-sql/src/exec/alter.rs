@@ -1,0 +1,106 @@
+//! ALTER TABLE: ADD COLUMNS, SET/UNSET TBLPROPERTIES, ADD/DROP CONSTRAINT, RENAME TO.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableReference};
+use deltalake::kernel::{Action, MetadataExt};
+use deltalake::protocol::DeltaOperation;
+use sqlparser::ast::ObjectName;
+use tarn_catalog::TableIdent;
+
+use crate::ast::AlterOp;
+use crate::error::{Result, SqlError};
+use crate::output::StatementOutput;
+use crate::resolve::TableName;
+use crate::session::Session;
+
+use super::create_table::{arrow_schema, delta_schema};
+use super::write::table_df_schema;
+
+pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: AlterOp) -> Result<StatementOutput> {
+    if let AlterOp::RenameTo(new_name) = &op {
+        let TableName::Catalog(from) = session.table_name(table)? else {
+            return Err(SqlError::user("RENAME TO applies to catalog tables, not paths"));
+        };
+        let TableName::Catalog(to) = session.table_name(new_name)? else {
+            return Err(SqlError::user("RENAME TO needs a table name, not a path"));
+        };
+        let to = TableIdent::validated(&to.catalog, &to.schema, &to.table)?;
+        session.catalog.rename_table(&from, &to).await?;
+        return Ok(StatementOutput::empty());
+    }
+    let target = session.open_target(table, None).await?;
+    match op {
+        AlterOp::AddColumns(columns) => {
+            if let Some(c) = columns.iter().find(|c| c.not_null) {
+                return Err(SqlError::user(format!(
+                    "ADD COLUMNS: '{}' cannot be NOT NULL, because the existing rows have no value for it",
+                    c.name
+                )));
+            }
+            let existing = target.table.snapshot()?.snapshot().arrow_schema();
+            let schema = arrow_schema(&columns)?;
+            for f in schema.fields() {
+                if existing.fields().iter().any(|e| e.name().eq_ignore_ascii_case(f.name())) {
+                    return Err(SqlError::user(format!("ADD COLUMNS: column '{}' already exists", f.name())));
+                }
+            }
+            let fields = delta_schema(&schema)?;
+            target.table.clone().add_columns().with_fields(fields.fields().cloned().collect::<Vec<_>>()).await?;
+        }
+        AlterOp::SetProperties(properties) => {
+            let map: HashMap<String, String> = properties.into_iter().collect();
+            target.table.clone().set_tbl_properties().with_properties(map).await?;
+        }
+        AlterOp::UnsetProperties { keys, if_exists } => {
+            let state = target.table.snapshot()?;
+            let mut metadata = state.metadata().clone();
+            let mut removed = HashMap::new();
+            for key in keys {
+                if metadata.configuration().contains_key(&key) {
+                    removed.insert(key.clone(), String::new());
+                    metadata = metadata.remove_config_key(&key).map_err(deltalake::DeltaTableError::from)?;
+                } else if !if_exists {
+                    return Err(SqlError::user(format!(
+                        "UNSET TBLPROPERTIES: the table has no property '{key}' (use IF EXISTS to ignore)"
+                    )));
+                }
+            }
+            if !removed.is_empty() {
+                CommitBuilder::from(CommitProperties::default())
+                    .with_actions(vec![Action::Metadata(metadata)])
+                    .build(
+                        Some(state as &dyn TableReference),
+                        target.table.log_store(),
+                        DeltaOperation::SetTableProperties { properties: removed },
+                    )
+                    .await?;
+            }
+        }
+        AlterOp::AddConstraint { name, check } => {
+            let (_, df_schema) = table_df_schema(&target, &target.display)?;
+            let state = session.base.clone();
+            let expr = super::util::table_expr(&state, &check, &df_schema)?;
+            let _ = expr; // validated against the schema; deltalake stores the SQL text
+            target
+                .table
+                .clone()
+                .add_constraint()
+                .with_constraint(name.value.clone(), super::util::normalize_idents(&check).to_string())
+                .with_session_state(Arc::new(state))
+                .await?;
+        }
+        AlterOp::DropConstraint { name, if_exists } => {
+            target
+                .table
+                .clone()
+                .drop_constraints()
+                .with_constraint(name.value.clone())
+                .with_raise_if_not_exists(!if_exists)
+                .await?;
+        }
+        AlterOp::RenameTo(_) => unreachable!("handled above"),
+    }
+    Ok(StatementOutput::empty())
+}

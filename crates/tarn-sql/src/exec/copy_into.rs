@@ -1,0 +1,304 @@
+//! COPY INTO: idempotent bulk loads from CSV, JSON or Parquet files.
+//!
+//! The files a COPY INTO loaded are recorded in its commit's `commitInfo` (key
+//! `tarn.copyInto`), so the record lives in the table's own log, travels with it, and a re-run
+//! skips them. All new files load in one commit: a bad row anywhere commits nothing, and the
+//! error names the file and the line.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Expr, cast, col, lit};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::WriteBuilder;
+use deltalake::protocol::SaveMode;
+use futures::{StreamExt, TryStreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use tarn_engine::read_commits;
+use url::Url;
+
+use crate::ast::{CopyInto, FileFormat};
+use crate::error::{Result, SqlError};
+use crate::output::StatementOutput;
+use crate::session::Session;
+
+use super::util::metrics_output;
+use super::write::align_to_schema;
+
+const LOADED_KEY: &str = "tarn.copyInto";
+
+pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<StatementOutput> {
+    let target = session.open_target(&copy.table, None).await?;
+    let option = |opts: &[(String, String)], key: &str| {
+        opts.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.clone())
+    };
+    let force = option(&copy.copy_options, "force").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+
+    let files = list_source_files(&copy).await?;
+    if files.is_empty() {
+        return Err(SqlError::user(format!("COPY INTO: no files found at '{}'", copy.source)));
+    }
+    let loaded = if force { HashSet::new() } else { loaded_files(&target.table).await? };
+    let new_files: Vec<Url> = files.into_iter().filter(|f| !loaded.contains(f.as_str())).collect();
+    let skipped = loaded.len().min(i64::MAX as usize) as i64;
+    if new_files.is_empty() {
+        return metrics_output(&[("num_affected_rows", 0), ("num_inserted_rows", 0), ("num_skipped_files", skipped)]);
+    }
+
+    let schema: SchemaRef = target.table.snapshot()?.snapshot().arrow_schema();
+    let ctx = SessionContext::new_with_state(session.base.clone());
+    let mut per_file = Vec::with_capacity(new_files.len());
+    for url in &new_files {
+        let df = read_file(&ctx, url, &copy, &schema).await?;
+        per_file.push((url.to_string(), df));
+    }
+
+    let progress = ProgressBar::new(per_file.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} COPY INTO [{bar:30}] {pos}/{len} files {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let source = FileSequence {
+        schema: schema.clone(),
+        files: std::sync::Mutex::new(Some(per_file)),
+        progress: progress.clone(),
+    };
+    let table = StreamingTable::try_new(schema.clone(), vec![Arc::new(source)])?;
+    let plan = ctx.read_table(Arc::new(table))?.into_unoptimized_plan();
+
+    let metadata = serde_json::json!({
+        "files": new_files.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
+        "source": copy.source,
+    });
+    let snapshot = target.table.snapshot()?.snapshot().clone();
+    let written = WriteBuilder::new(target.table.log_store(), Some(snapshot))
+        .with_input_plan(plan)
+        .with_session_state(Arc::new(session.base.clone()))
+        .with_save_mode(SaveMode::Append)
+        .with_commit_properties(CommitProperties::default().with_metadata([(LOADED_KEY.to_string(), metadata)]))
+        .await;
+    progress.finish_and_clear();
+    let table = written?;
+    let commit = read_commits(&table, Some(1)).await?;
+    let rows = commit
+        .first()
+        .and_then(|c| c.operation_metrics.get("num_added_rows"))
+        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .unwrap_or(0);
+    metrics_output(&[("num_affected_rows", rows), ("num_inserted_rows", rows), ("num_skipped_files", skipped)])
+}
+
+/// Files already loaded by earlier COPY INTO commits of this table.
+async fn loaded_files(table: &deltalake::DeltaTable) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    for commit in read_commits(table, None).await? {
+        if let Some(files) = commit.info.get(LOADED_KEY).and_then(|v| v.get("files")).and_then(|f| f.as_array()) {
+            out.extend(files.iter().filter_map(|f| f.as_str().map(str::to_string)));
+        }
+    }
+    Ok(out)
+}
+
+/// The files a COPY INTO source names: a file, a directory (all files below it), or a glob;
+/// narrowed by `PATTERN` and `FILES`.
+async fn list_source_files(copy: &CopyInto) -> Result<Vec<Url>> {
+    let source = copy.source.as_str();
+    let glob_at = source.find(['*', '?', '[', '{']);
+    let (base, pattern) = match glob_at {
+        Some(i) => {
+            let slash = source[..i].rfind('/').map(|s| s + 1).unwrap_or(0);
+            (&source[..slash], Some(source[slash..].to_string()))
+        }
+        None => (source, copy.pattern.clone()),
+    };
+    let base_url = tarn_storage::resolve_location(if base.is_empty() { "." } else { base })
+        .map_err(|e| SqlError::user(format!("COPY INTO: {e}")))?;
+    let (store, prefix) = object_store::parse_url(&base_url).map_err(|e| SqlError::user(format!("COPY INTO: {e}")))?;
+
+    // A single file?
+    let file_url = tarn_storage::resolve_location(source).ok().map(|u| {
+        let mut u = u;
+        let trimmed = u.path().trim_end_matches('/').to_string();
+        u.set_path(&trimmed);
+        u
+    });
+    if glob_at.is_none()
+        && let Some(url) = &file_url
+        && url.scheme() == "file"
+        && url.to_file_path().is_ok_and(|p| p.is_file())
+    {
+        return Ok(vec![url.clone()]);
+    }
+
+    let metas: Vec<_> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| SqlError::user(format!("COPY INTO: cannot list '{source}': {e}")))?;
+    let pattern = pattern
+        .map(|p| glob::Pattern::new(&p).map_err(|e| SqlError::user(format!("COPY INTO: bad pattern '{p}': {e}"))))
+        .transpose()?;
+    let prefix_len = prefix.as_ref().len();
+    let mut out = Vec::new();
+    for meta in metas {
+        let full = meta.location.as_ref();
+        let relative = full[prefix_len..].trim_start_matches('/');
+        let name = relative.rsplit('/').next().unwrap_or(relative);
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if let Some(p) = &pattern
+            && !p.matches(relative)
+        {
+            continue;
+        }
+        if !copy.files.is_empty() && !copy.files.iter().any(|f| f == relative || f == name) {
+            continue;
+        }
+        let url = base_url
+            .join(relative)
+            .map_err(|e| SqlError::Internal(format!("joining {base_url} and {relative}: {e}")))?;
+        out.push(url);
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn single_byte(opts: &[(String, String)], keys: &[&str], default: u8) -> Result<u8> {
+    for (k, v) in opts {
+        if keys.iter().any(|key| k.eq_ignore_ascii_case(key)) {
+            let bytes = v.as_bytes();
+            if bytes.len() != 1 {
+                return Err(SqlError::user(format!("COPY INTO: option '{k}' must be one character, got '{v}'")));
+            }
+            return Ok(bytes[0]);
+        }
+    }
+    Ok(default)
+}
+
+/// A DataFrame reading one file, shaped to the table schema.
+async fn read_file(ctx: &SessionContext, url: &Url, copy: &CopyInto, schema: &SchemaRef) -> Result<DataFrame> {
+    let path = url.as_str();
+    let opts = &copy.format_options;
+    let flag = |key: &str| {
+        opts.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true"))
+    };
+    let df = match copy.format {
+        FileFormat::Csv => {
+            // Read every column as text, then cast: a bad value fails with its line number.
+            let text_schema = arrow::datatypes::Schema::new(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| arrow::datatypes::Field::new(f.name(), arrow::datatypes::DataType::Utf8, true))
+                    .collect::<Vec<_>>(),
+            );
+            let options = CsvReadOptions::new()
+                .has_header(flag("header"))
+                .delimiter(single_byte(opts, &["sep", "delimiter"], b',')?)
+                .quote(single_byte(opts, &["quote"], b'"')?)
+                .file_extension("")
+                .schema(&text_schema);
+            let df = ctx.read_csv(path, options).await?;
+            let plan = df.into_unoptimized_plan();
+            let state = ctx.state();
+            DataFrame::new(state, align_to_schema(plan, schema, &[], &format!("COPY INTO from {path}"))?)
+        }
+        FileFormat::Json => {
+            let options = JsonReadOptions::default().file_extension("").schema(schema);
+            ctx.read_json(path, options).await?
+        }
+        FileFormat::Parquet => {
+            let df = ctx.read_parquet(path, ParquetReadOptions::default().file_extension("")).await?;
+            let available: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+            let exprs: Vec<Expr> = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let value = match available.iter().find(|a| a.eq_ignore_ascii_case(f.name())) {
+                        Some(a) => cast(col(format!("\"{a}\"")), f.data_type().clone()),
+                        None => cast(lit(datafusion::common::ScalarValue::Null), f.data_type().clone()),
+                    };
+                    value.alias(f.name())
+                })
+                .collect();
+            df.select(exprs)?
+        }
+    };
+    Ok(df)
+}
+
+/// One partition that reads the files in turn, naming the file in any error.
+struct FileSequence {
+    schema: SchemaRef,
+    files: std::sync::Mutex<Option<Vec<(String, DataFrame)>>>,
+    progress: ProgressBar,
+}
+
+impl fmt::Debug for FileSequence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileSequence").finish()
+    }
+}
+
+impl PartitionStream for FileSequence {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let files = self.files.lock().ok().and_then(|mut f| f.take()).unwrap_or_default();
+        let progress = self.progress.clone();
+        let schema = self.schema.clone();
+        let stream = futures::stream::iter(files)
+            .then(move |(path, df)| {
+                let progress = progress.clone();
+                let schema = schema.clone();
+                async move {
+                    progress.set_message(path.rsplit('/').next().unwrap_or(&path).to_string());
+                    let stream = df.execute_stream().await.map_err(|e| with_file(&path, e))?;
+                    let name = path.clone();
+                    let progress_done = progress.clone();
+                    let batches = stream
+                        .map(move |r| {
+                            r.and_then(|b| {
+                                b.with_schema(schema.clone()).map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
+                            })
+                            .map_err(|e| with_file(&name, e))
+                        })
+                        .chain(futures::stream::once(async move {
+                            progress_done.inc(1);
+                            Ok(None)
+                        }).filter_map(|r: std::result::Result<Option<arrow::array::RecordBatch>, DataFusionError>| async move {
+                            match r {
+                                Ok(None) => None,
+                                Ok(Some(b)) => Some(Ok(b)),
+                                Err(e) => Some(Err(e)),
+                            }
+                        }));
+                    Ok::<_, DataFusionError>(batches)
+                }
+            })
+            .try_flatten();
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
+    }
+}
+
+fn with_file(path: &str, e: DataFusionError) -> DataFusionError {
+    DataFusionError::Execution(format!("COPY INTO: file {path}: {}", crate::error::SqlError::DataFusion(e)))
+}

@@ -1,0 +1,269 @@
+//! CREATE TABLE (with columns, AS SELECT, or over an existing Delta table) and DROP TABLE.
+//!
+//! Order of work, for crash safety: the Delta table is created first, in a fresh directory,
+//! and registered in the catalog second with put-if-absent. A crash in between leaves an
+//! unregistered directory (which VACUUM-style cleanup may remove), never a name without a log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema};
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::operations::create::CreateBuilder;
+use deltalake::operations::write::{SchemaMode, WriteBuilder};
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use sqlparser::ast::ObjectName;
+use tarn_catalog::{CatalogError, TableEntry, TableIdent, TableKind};
+use tarn_engine::open_table;
+use url::Url;
+
+use crate::ast::{ColumnSpec, CreateTable};
+use crate::error::{Result, SqlError};
+use crate::output::StatementOutput;
+use crate::resolve::TableName;
+use crate::session::Session;
+use crate::types::arrow_type;
+
+use super::namespace::delta_log_exists;
+use super::util::delete_table_files;
+
+/// The Arrow schema of a column list, with comments as field metadata (as Delta stores them).
+pub(crate) fn arrow_schema(columns: &[ColumnSpec]) -> Result<Schema> {
+    let mut seen = std::collections::HashSet::new();
+    let mut fields = Vec::with_capacity(columns.len());
+    for column in columns {
+        let name = normalize_column(&column.name);
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(SqlError::user(format!("column '{name}' is specified more than once")));
+        }
+        let mut field = Field::new(&name, arrow_type(&column.data_type)?, !column.not_null);
+        if let Some(comment) = &column.comment {
+            field = field.with_metadata(HashMap::from([("comment".to_string(), comment.clone())]));
+        }
+        fields.push(field);
+    }
+    Ok(Schema::new(fields))
+}
+
+/// Unquoted column names are case-insensitive and stored lower-case, like table names.
+pub(crate) fn normalize_column(ident: &sqlparser::ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_ascii_lowercase()
+    }
+}
+
+pub(crate) fn delta_schema(schema: &Schema) -> Result<StructType> {
+    schema
+        .try_into_kernel()
+        .map_err(|e| SqlError::user(format!("cannot store this schema in Delta: {e}")))
+}
+
+fn configuration(properties: &[(String, String)]) -> HashMap<String, Option<String>> {
+    properties.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
+}
+
+pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> Result<StatementOutput> {
+    if let Some(using) = &create.using
+        && !using.eq_ignore_ascii_case("delta")
+    {
+        return Err(SqlError::user(format!(
+            "USING {using}: Tarn tables are Delta tables; use USING DELTA (or omit USING)"
+        )));
+    }
+    for (key, _) in &create.properties {
+        if key.eq_ignore_ascii_case("delta.columnMapping.mode") {
+            return Err(SqlError::user("column mapping cannot be enabled on new tables by Tarn yet (delta-rs cannot write it)"));
+        }
+    }
+    let ident = match session.table_name(&create.name)? {
+        TableName::Path(url) => {
+            create_delta(session, &create, &url, None, None).await?;
+            return Ok(StatementOutput::empty());
+        }
+        TableName::Catalog(ident) => TableIdent::validated(&ident.catalog, &ident.schema, &ident.table)?,
+    };
+    if session.catalog.get_schema(&ident.catalog, &ident.schema).await?.is_none() {
+        return Err(CatalogError::SchemaNotFound(format!("{}.{}", ident.catalog, ident.schema)).into());
+    }
+    if let Some(existing) = session.catalog.get_table(&ident).await? {
+        if create.if_not_exists {
+            return Ok(StatementOutput::empty());
+        }
+        if !create.or_replace {
+            return Err(CatalogError::AlreadyExists { kind: "table", name: ident.to_string() }.into());
+        }
+        let table = open_table(&existing.location_url()?, None).await?;
+        create_delta(session, &create, &existing.location_url()?, Some(table), Some(&ident)).await?;
+        return Ok(StatementOutput::empty());
+    }
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let (location, kind) = match &create.location {
+        Some(location) => {
+            let url = tarn_storage::resolve_location(location).map_err(CatalogError::from)?;
+            (url, TableKind::External)
+        }
+        None => (session.catalog.managed_location(&ident, &id)?, TableKind::Managed),
+    };
+    session.catalog.check_location_free(&location).await?;
+
+    let mut created_here = false;
+    if kind == TableKind::External && delta_log_exists(&location).await? {
+        // Register an existing Delta table; its schema comes from its log.
+        let existing = open_table(&location, None).await?;
+        if !create.columns.is_empty() {
+            check_declared_schema(&create.columns, &existing)?;
+        }
+        if create.query.is_some() {
+            return Err(SqlError::user(format!(
+                "{location} already holds a Delta table; CREATE TABLE ... AS SELECT needs an empty location"
+            )));
+        }
+    } else {
+        create_delta(session, &create, &location, None, Some(&ident)).await?;
+        created_here = true;
+    }
+
+    let entry = TableEntry {
+        catalog: ident.catalog.clone(),
+        schema: ident.schema.clone(),
+        name: ident.table.clone(),
+        id,
+        location: location.to_string(),
+        kind,
+        created_at: chrono::Utc::now().timestamp_millis(),
+    };
+    if let Err(e) = session.catalog.register_table(&entry).await {
+        if created_here && kind == TableKind::Managed {
+            delete_table_files(&location).await?;
+        }
+        return Err(e.into());
+    }
+    Ok(StatementOutput::empty())
+}
+
+/// Create (or, with `existing`, replace) the Delta table at `location`.
+async fn create_delta(
+    session: &Session,
+    create: &CreateTable,
+    location: &Url,
+    existing: Option<DeltaTable>,
+    ident: Option<&TableIdent>,
+) -> Result<DeltaTable> {
+    let partition_columns: Vec<String> = create.partitioned_by.iter().map(normalize_column).collect();
+    let name = ident.map(|i| i.table.clone());
+    if let Some(query) = &create.query {
+        let (state, plan) = session.plan_query(query).await?;
+        let plan = if create.columns.is_empty() {
+            plan
+        } else {
+            let target = Arc::new(arrow_schema(&create.columns)?);
+            super::write::align_to_schema(plan, &target, &[], "CREATE TABLE AS SELECT")?
+        };
+        for p in &partition_columns {
+            if plan.schema().field_with_unqualified_name(p).is_err() {
+                return Err(SqlError::user(format!("partition column '{p}' is not a column of the query")));
+            }
+        }
+        let (log_store, snapshot, mode) = match &existing {
+            Some(table) => (table.log_store(), Some(table.snapshot()?.snapshot().clone()), SaveMode::Overwrite),
+            None => (
+                DeltaTableBuilder::from_url(location.clone())?.build()?.log_store(),
+                None,
+                SaveMode::ErrorIfExists,
+            ),
+        };
+        let mut builder = WriteBuilder::new(log_store, snapshot)
+            .with_input_plan(plan)
+            .with_session_state(Arc::new(state))
+            .with_save_mode(mode)
+            .with_configuration(configuration(&create.properties));
+        if !partition_columns.is_empty() {
+            builder = builder.with_partition_columns(partition_columns);
+        }
+        if existing.is_some() {
+            builder = builder.with_schema_mode(SchemaMode::Overwrite);
+        }
+        if let Some(name) = name {
+            builder = builder.with_table_name(name);
+        }
+        if let Some(comment) = &create.comment {
+            builder = builder.with_description(comment.clone());
+        }
+        return Ok(builder.await?);
+    }
+
+    if create.columns.is_empty() {
+        return Err(SqlError::user(
+            "CREATE TABLE needs a column list, AS SELECT ..., or a LOCATION that holds an existing Delta table",
+        ));
+    }
+    let schema = arrow_schema(&create.columns)?;
+    for p in &partition_columns {
+        if schema.field_with_name(p).is_err() {
+            return Err(SqlError::user(format!("partition column '{p}' is not one of the table's columns")));
+        }
+    }
+    let delta = delta_schema(&schema)?;
+    let mut builder = CreateBuilder::new()
+        .with_location(location.to_string())
+        .with_columns(delta.fields().cloned())
+        .with_partition_columns(partition_columns)
+        .with_configuration(configuration(&create.properties))
+        .with_save_mode(if existing.is_some() { SaveMode::Overwrite } else { SaveMode::ErrorIfExists });
+    if let Some(table) = &existing {
+        builder = builder.with_log_store(table.log_store());
+    }
+    if let Some(name) = name {
+        builder = builder.with_table_name(name);
+    }
+    if let Some(comment) = &create.comment {
+        builder = builder.with_comment(comment.clone());
+    }
+    Ok(builder.await?)
+}
+
+fn check_declared_schema(columns: &[ColumnSpec], existing: &DeltaTable) -> Result<()> {
+    let declared = arrow_schema(columns)?;
+    let actual = existing.snapshot()?.snapshot().arrow_schema();
+    let same = declared.fields().len() == actual.fields().len()
+        && declared.fields().iter().zip(actual.fields()).all(|(d, a)| {
+            d.name().eq_ignore_ascii_case(a.name())
+                && crate::types::spark_type_name(d.data_type()) == crate::types::spark_type_name(a.data_type())
+        });
+    if !same {
+        return Err(SqlError::user(format!(
+            "the declared columns do not match the existing Delta table at {}; omit the column list to use its schema",
+            existing.table_url()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) async fn drop_table(session: &mut Session, name: &ObjectName, if_exists: bool) -> Result<StatementOutput> {
+    let ident = match session.table_name(name)? {
+        TableName::Catalog(ident) => ident,
+        TableName::Path(url) => {
+            return Err(SqlError::user(format!(
+                "{url} is a path, not a registered table; DROP TABLE removes catalog tables"
+            )));
+        }
+    };
+    match session.catalog.unregister_table(&ident).await? {
+        None if if_exists => Ok(StatementOutput::empty()),
+        None => {
+            session.catalog.require_table(&ident).await?;
+            Ok(StatementOutput::empty())
+        }
+        Some(entry) => {
+            if entry.kind == TableKind::Managed {
+                delete_table_files(&entry.location_url()?).await?;
+            }
+            Ok(StatementOutput::empty())
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! DESCRIBE HISTORY / DETAIL / TABLE, SHOW CREATE TABLE, SHOW TBLPROPERTIES, SHOW COLUMNS.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder, TimestampMillisecondArray};
+use sqlparser::ast::ObjectName;
+use tarn_engine::read_commits;
+
+use crate::error::Result;
+use crate::output::StatementOutput;
+use crate::resolve::Target;
+use crate::session::Session;
+use crate::types::spark_type_name;
+
+fn ts_array(values: Vec<Option<i64>>) -> ArrayRef {
+    Arc::new(TimestampMillisecondArray::from(values).with_timezone("UTC"))
+}
+
+fn strings<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayRef {
+    Arc::new(StringArray::from_iter(values))
+}
+
+pub(crate) async fn history(session: &mut Session, table: &ObjectName, limit: Option<u64>) -> Result<StatementOutput> {
+    let target = session.open_target(table, None).await?;
+    let commits = read_commits(&target.table, limit.map(|l| l as usize)).await?;
+    let json = |m: &serde_json::Map<String, serde_json::Value>| Some(serde_json::Value::Object(m.clone()).to_string());
+    StatementOutput::from_columns(vec![
+        ("version", Arc::new(Int64Array::from_iter_values(commits.iter().map(|c| c.version))) as ArrayRef),
+        ("timestamp", ts_array(commits.iter().map(|c| Some(c.timestamp)).collect())),
+        ("operation", strings(commits.iter().map(|c| c.operation.clone()))),
+        ("operationParameters", strings(commits.iter().map(|c| json(&c.operation_parameters)))),
+        ("readVersion", Arc::new(Int64Array::from_iter(commits.iter().map(|c| c.read_version))) as ArrayRef),
+        ("isBlindAppend", Arc::new(BooleanArray::from_iter(commits.iter().map(|c| c.is_blind_append))) as ArrayRef),
+        ("operationMetrics", strings(commits.iter().map(|c| json(&c.operation_metrics)))),
+        ("userMetadata", strings(commits.iter().map(|c| c.user_metadata.clone()))),
+        ("engineInfo", strings(commits.iter().map(|c| c.engine_info.clone()))),
+    ])
+}
+
+struct Detail {
+    num_files: i64,
+    size: i64,
+    last_modified: Option<i64>,
+}
+
+fn file_detail(target: &Target) -> Result<Detail> {
+    let state = target.table.snapshot()?;
+    let mut detail = Detail { num_files: 0, size: 0, last_modified: None };
+    for file in state.log_data().iter() {
+        detail.num_files += 1;
+        detail.size += file.size();
+        detail.last_modified = detail.last_modified.max(Some(file.modification_time()));
+    }
+    Ok(detail)
+}
+
+pub(crate) async fn detail(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {
+    let target = session.open_target(table, None).await?;
+    let state = target.table.snapshot()?;
+    let snapshot = state.snapshot();
+    let metadata = snapshot.metadata();
+    let protocol = snapshot.protocol();
+    let files = file_detail(&target)?;
+    let mut partitions = ListBuilder::new(StringBuilder::new());
+    for p in metadata.partition_columns() {
+        partitions.values().append_value(p);
+    }
+    partitions.append(true);
+    let mut properties: Vec<_> = metadata.configuration().iter().collect();
+    properties.sort();
+    let properties = serde_json::Value::Object(
+        properties
+            .into_iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
+    );
+    let mut features: Vec<String> = protocol
+        .writer_features()
+        .map(|f| f.iter().map(|f| f.to_string()).collect())
+        .unwrap_or_default();
+    features.sort();
+    let name = target.entry.as_ref().map(|e| e.ident().to_string());
+    StatementOutput::from_columns(vec![
+        ("format", strings([Some("delta".to_string())])),
+        ("id", strings([Some(metadata.id().to_string())])),
+        ("name", strings([name])),
+        ("description", strings([metadata.description().map(str::to_string)])),
+        ("location", strings([Some(target.url().to_string())])),
+        ("createdAt", ts_array(vec![metadata.created_time()])),
+        ("lastModified", ts_array(vec![files.last_modified])),
+        ("partitionColumns", Arc::new(partitions.finish()) as ArrayRef),
+        ("numFiles", Arc::new(Int64Array::from(vec![files.num_files])) as ArrayRef),
+        ("sizeInBytes", Arc::new(Int64Array::from(vec![files.size])) as ArrayRef),
+        ("properties", strings([Some(properties.to_string())])),
+        ("minReaderVersion", Arc::new(Int32Array::from(vec![protocol.min_reader_version()])) as ArrayRef),
+        ("minWriterVersion", Arc::new(Int32Array::from(vec![protocol.min_writer_version()])) as ArrayRef),
+        ("tableFeatures", strings([Some(features.join(","))])),
+        ("version", Arc::new(Int64Array::from(vec![state.version() as i64])) as ArrayRef),
+    ])
+}
+
+pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, extended: bool) -> Result<StatementOutput> {
+    let target = session.open_target(table, None).await?;
+    let state = target.table.snapshot()?;
+    let snapshot = state.snapshot();
+    let schema = snapshot.arrow_schema();
+    let metadata = snapshot.metadata();
+    let mut rows: Vec<(String, String, Option<String>)> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let mut ty = spark_type_name(f.data_type());
+            if !f.is_nullable() {
+                ty.push_str(" not null");
+            }
+            (f.name().clone(), ty, f.metadata().get("comment").cloned())
+        })
+        .collect();
+    let partitions = metadata.partition_columns();
+    if !partitions.is_empty() {
+        rows.push(("# Partition Information".into(), String::new(), None));
+        rows.push(("# col_name".into(), "data_type".into(), Some("comment".into())));
+        for p in partitions {
+            if let Ok(f) = schema.field_with_name(p) {
+                rows.push((p.clone(), spark_type_name(f.data_type()), None));
+            }
+        }
+    }
+    if extended {
+        rows.push((String::new(), String::new(), None));
+        rows.push(("# Detailed Table Information".into(), String::new(), None));
+        if let Some(entry) = &target.entry {
+            rows.push(("Catalog".into(), entry.catalog.clone(), None));
+            rows.push(("Database".into(), entry.schema.clone(), None));
+            rows.push(("Table".into(), entry.name.clone(), None));
+            rows.push(("Type".into(), format!("{:?}", entry.kind).to_uppercase(), None));
+        }
+        rows.push(("Location".into(), target.url().to_string(), None));
+        rows.push(("Provider".into(), "delta".into(), None));
+        if let Some(d) = metadata.description() {
+            rows.push(("Comment".into(), d.to_string(), None));
+        }
+        rows.push(("Version".into(), state.version().to_string(), None));
+        let mut props: Vec<_> = metadata.configuration().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        props.sort();
+        rows.push(("Table Properties".into(), format!("[{}]", props.join(",")), None));
+    }
+    StatementOutput::from_columns(vec![
+        ("col_name", strings(rows.iter().map(|r| Some(r.0.clone())))),
+        ("data_type", strings(rows.iter().map(|r| Some(r.1.clone())))),
+        ("comment", strings(rows.iter().map(|r| r.2.clone()))),
+    ])
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+pub(crate) async fn show_create_table(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {
+    let target = session.open_target(table, None).await?;
+    let state = target.table.snapshot()?;
+    let snapshot = state.snapshot();
+    let schema = snapshot.arrow_schema();
+    let metadata = snapshot.metadata();
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let mut c = format!("  `{}` {}", f.name(), spark_type_name(f.data_type()).to_uppercase());
+            if !f.is_nullable() {
+                c.push_str(" NOT NULL");
+            }
+            if let Some(comment) = f.metadata().get("comment") {
+                c.push_str(&format!(" COMMENT {}", quote(comment)));
+            }
+            c
+        })
+        .collect();
+    let name = target.display.clone();
+    let mut ddl = format!("CREATE TABLE {name} (\n{})\nUSING delta", columns.join(",\n"));
+    let partitions = metadata.partition_columns();
+    if !partitions.is_empty() {
+        ddl.push_str(&format!(
+            "\nPARTITIONED BY ({})",
+            partitions.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if target.entry.as_ref().is_some_and(|e| e.kind == tarn_catalog::TableKind::External) {
+        ddl.push_str(&format!("\nLOCATION {}", quote(target.url().as_str())));
+    }
+    if let Some(d) = metadata.description() {
+        ddl.push_str(&format!("\nCOMMENT {}", quote(d)));
+    }
+    let mut props: Vec<_> = metadata.configuration().iter().collect();
+    props.sort();
+    if !props.is_empty() {
+        let rendered: Vec<String> = props.iter().map(|(k, v)| format!("  {} = {}", quote(k), quote(v))).collect();
+        ddl.push_str(&format!("\nTBLPROPERTIES (\n{})", rendered.join(",\n")));
+    }
+    StatementOutput::from_columns(vec![("createtab_stmt", strings([Some(ddl)]))])
+}
+
+pub(crate) async fn show_tblproperties(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {
+    let target = session.open_target(table, None).await?;
+    let state = target.table.snapshot()?;
+    let snapshot = state.snapshot();
+    let mut props: Vec<(String, String)> = snapshot
+        .metadata()
+        .configuration()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let protocol = snapshot.protocol();
+    props.push(("delta.minReaderVersion".into(), protocol.min_reader_version().to_string()));
+    props.push(("delta.minWriterVersion".into(), protocol.min_writer_version().to_string()));
+    props.sort();
+    StatementOutput::from_columns(vec![
+        ("key", strings(props.iter().map(|p| Some(p.0.clone())))),
+        ("value", strings(props.iter().map(|p| Some(p.1.clone())))),
+    ])
+}
+
+pub(crate) async fn show_columns(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {
+    let target = session.open_target(table, None).await?;
+    let schema = target.table.snapshot()?.snapshot().arrow_schema();
+    StatementOutput::from_columns(vec![(
+        "col_name",
+        strings(schema.fields().iter().map(|f| Some(f.name().clone()))),
+    )])
+}

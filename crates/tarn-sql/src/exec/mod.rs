@@ -1,0 +1,56 @@
+//! Statement execution: one module per statement family.
+
+mod alter;
+mod clone;
+mod copy_into;
+mod create_table;
+mod describe;
+mod maintenance;
+mod merge;
+mod namespace;
+mod query;
+mod util;
+mod write;
+
+use crate::ast::Statement;
+use crate::error::Result;
+use crate::output::StatementOutput;
+use crate::session::Session;
+
+pub(crate) async fn execute(session: &mut Session, statement: Statement) -> Result<StatementOutput> {
+    use Statement as S;
+    match statement {
+        S::Query(stmt) => query::run(session, *stmt).await,
+        S::Set { key, value } => query::set(session, key, value),
+        S::CreateCatalog { name, if_not_exists, comment } => {
+            namespace::create_catalog(session, name, if_not_exists, comment).await
+        }
+        S::CreateSchema { name, if_not_exists, comment } => {
+            namespace::create_schema(session, &name, if_not_exists, comment).await
+        }
+        S::DropSchema { name, if_exists, cascade } => namespace::drop_schema(session, &name, if_exists, cascade).await,
+        S::Use { target, name } => namespace::use_(session, target, &name).await,
+        S::ShowCatalogs { like } => namespace::show_catalogs(session, like).await,
+        S::ShowSchemas { catalog, like } => namespace::show_schemas(session, catalog, like).await,
+        S::ShowTables { schema, like } => namespace::show_tables(session, schema, like).await,
+        S::CreateTable(create) => create_table::create_table(session, *create).await,
+        S::CreateClone(clone) => clone::create_clone(session, *clone).await,
+        S::DropTable { name, if_exists } => create_table::drop_table(session, &name, if_exists).await,
+        S::Insert(insert) => write::insert(session, *insert).await,
+        S::Update(update) => write::update(session, *update).await,
+        S::Delete(delete) => write::delete(session, *delete).await,
+        S::Truncate { table } => write::truncate(session, &table).await,
+        S::Merge(merge) => merge::merge(session, *merge).await,
+        S::DescribeHistory { table, limit } => describe::history(session, &table, limit).await,
+        S::DescribeDetail { table } => describe::detail(session, &table).await,
+        S::DescribeTable { table, extended } => describe::describe_table(session, &table, extended).await,
+        S::ShowCreateTable { table } => describe::show_create_table(session, &table).await,
+        S::ShowTblProperties { table } => describe::show_tblproperties(session, &table).await,
+        S::ShowColumns { table } => describe::show_columns(session, &table).await,
+        S::Restore { table, to } => maintenance::restore(session, &table, &to).await,
+        S::Optimize { table, predicate, zorder_by } => maintenance::optimize(session, &table, predicate, zorder_by).await,
+        S::Vacuum { table, retain_hours, dry_run } => maintenance::vacuum(session, &table, retain_hours, dry_run).await,
+        S::AlterTable { table, op } => alter::alter_table(session, &table, op).await,
+        S::CopyInto(copy) => copy_into::copy_into(session, *copy).await,
+    }
+}

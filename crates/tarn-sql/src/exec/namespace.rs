@@ -1,0 +1,144 @@
+//! Catalogs and schemas: CREATE/DROP/SHOW/USE.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, StringArray};
+use sqlparser::ast::{Ident, ObjectName};
+use tarn_engine::deltalake::DeltaTableBuilder;
+
+use crate::ast::UseTarget;
+use crate::error::{Result, SqlError};
+use crate::output::StatementOutput;
+use crate::session::Session;
+
+use super::util::{delete_table_files, like_matches};
+
+pub(crate) async fn create_catalog(
+    session: &mut Session,
+    name: Ident,
+    if_not_exists: bool,
+    comment: Option<String>,
+) -> Result<StatementOutput> {
+    session.catalog.create_catalog(&name.value, comment, if_not_exists).await?;
+    Ok(StatementOutput::empty())
+}
+
+pub(crate) async fn create_schema(
+    session: &mut Session,
+    name: &ObjectName,
+    if_not_exists: bool,
+    comment: Option<String>,
+) -> Result<StatementOutput> {
+    let (catalog, schema) = session.schema_name(name)?;
+    session.catalog.create_schema(&catalog, &schema, comment, if_not_exists).await?;
+    Ok(StatementOutput::empty())
+}
+
+pub(crate) async fn drop_schema(
+    session: &mut Session,
+    name: &ObjectName,
+    if_exists: bool,
+    cascade: bool,
+) -> Result<StatementOutput> {
+    let (catalog, schema) = session.schema_name(name)?;
+    match session.catalog.drop_schema(&catalog, &schema, cascade).await? {
+        None if !if_exists => Err(tarn_catalog::CatalogError::SchemaNotFound(format!("{catalog}.{schema}")).into()),
+        None => Ok(StatementOutput::empty()),
+        Some(dropped) => {
+            for entry in dropped {
+                if entry.kind == tarn_catalog::TableKind::Managed {
+                    delete_table_files(&entry.location_url()?).await?;
+                }
+            }
+            if session.current_catalog == catalog && session.current_schema == schema {
+                session.current_schema = tarn_catalog::DEFAULT_SCHEMA.to_string();
+            }
+            Ok(StatementOutput::empty())
+        }
+    }
+}
+
+pub(crate) async fn use_(session: &mut Session, target: UseTarget, name: &ObjectName) -> Result<StatementOutput> {
+    match target {
+        UseTarget::Catalog => {
+            let catalog = name.to_string().to_ascii_lowercase();
+            if session.catalog.get_catalog(&catalog).await?.is_none() {
+                return Err(tarn_catalog::CatalogError::CatalogNotFound(catalog).into());
+            }
+            session.current_catalog = catalog;
+            session.current_schema = tarn_catalog::DEFAULT_SCHEMA.to_string();
+        }
+        UseTarget::Schema => {
+            let (catalog, schema) = session.schema_name(name)?;
+            if session.catalog.get_schema(&catalog, &schema).await?.is_none() {
+                return Err(tarn_catalog::CatalogError::SchemaNotFound(format!("{catalog}.{schema}")).into());
+            }
+            session.current_catalog = catalog;
+            session.current_schema = schema;
+        }
+    }
+    Ok(StatementOutput::empty())
+}
+
+pub(crate) async fn show_catalogs(session: &mut Session, like: Option<String>) -> Result<StatementOutput> {
+    let names: Vec<String> = session
+        .catalog
+        .list_catalogs()
+        .await?
+        .into_iter()
+        .map(|c| c.name)
+        .filter(|n| like_matches(like.as_deref(), n))
+        .collect();
+    StatementOutput::from_columns(vec![("catalog", Arc::new(StringArray::from(names)) as ArrayRef)])
+}
+
+pub(crate) async fn show_schemas(
+    session: &mut Session,
+    catalog: Option<ObjectName>,
+    like: Option<String>,
+) -> Result<StatementOutput> {
+    let catalog = catalog
+        .map(|c| c.to_string().to_ascii_lowercase())
+        .unwrap_or_else(|| session.current_catalog.clone());
+    let names: Vec<String> = session
+        .catalog
+        .list_schemas(&catalog)
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| like_matches(like.as_deref(), n))
+        .collect();
+    StatementOutput::from_columns(vec![("databaseName", Arc::new(StringArray::from(names)) as ArrayRef)])
+}
+
+pub(crate) async fn show_tables(
+    session: &mut Session,
+    schema: Option<ObjectName>,
+    like: Option<String>,
+) -> Result<StatementOutput> {
+    let (catalog, schema) = match schema {
+        Some(name) => session.schema_name(&name)?,
+        None => (session.current_catalog.clone(), session.current_schema.clone()),
+    };
+    let tables: Vec<_> = session
+        .catalog
+        .list_tables(&catalog, &schema)
+        .await?
+        .into_iter()
+        .filter(|t| like_matches(like.as_deref(), &t.name))
+        .collect();
+    let n = tables.len();
+    StatementOutput::from_columns(vec![
+        ("database", Arc::new(StringArray::from(vec![schema.clone(); n])) as ArrayRef),
+        ("tableName", Arc::new(StringArray::from_iter_values(tables.iter().map(|t| t.name.clone()))) as ArrayRef),
+        ("isTemporary", Arc::new(BooleanArray::from(vec![false; n])) as ArrayRef),
+    ])
+}
+
+/// Whether a Delta table exists at `url` (used to register existing tables by LOCATION).
+pub(crate) async fn delta_log_exists(url: &url::Url) -> Result<bool> {
+    let table = DeltaTableBuilder::from_url(url.clone())
+        .map_err(SqlError::from)?
+        .build()?;
+    Ok(table.log_store().is_delta_table_location().await?)
+}

@@ -1,0 +1,113 @@
+//! Helpers shared by the statement modules.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array};
+use datafusion::common::DFSchema;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::Expr;
+use sqlparser::ast::ExprWithAlias as SqlExprWithAlias;
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use sqlparser::ast::{Expr as SqlExpr, VisitMut, VisitorMut};
+use url::Url;
+
+use crate::error::{Result, SqlError};
+use crate::output::StatementOutput;
+
+/// A one-row result of named counters, as Databricks reports DML metrics.
+pub(crate) fn metrics_output(metrics: &[(&str, i64)]) -> Result<StatementOutput> {
+    StatementOutput::from_columns(
+        metrics
+            .iter()
+            .map(|(name, value)| (*name, Arc::new(Int64Array::from(vec![*value])) as ArrayRef))
+            .collect(),
+    )
+}
+
+/// Spark's SHOW ... LIKE patterns: `*` any run, `|` alternatives; SQL's `%` and `_` work too.
+pub(crate) fn like_matches(pattern: Option<&str>, name: &str) -> bool {
+    let Some(pattern) = pattern else { return true };
+    pattern.split('|').any(|alt| glob_match(alt.trim().to_ascii_lowercase().as_bytes(), name.to_ascii_lowercase().as_bytes()))
+}
+
+fn glob_match(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*' | b'%', rest)) => (0..=s.len()).any(|i| glob_match(rest, &s[i..])),
+        Some((b'_', rest)) => !s.is_empty() && glob_match(rest, &s[1..]),
+        Some((c, rest)) => s.first() == Some(c) && glob_match(rest, &s[1..]),
+    }
+}
+
+/// Delete every object below a table directory (DROP TABLE of a managed table).
+pub(crate) async fn delete_table_files(location: &Url) -> Result<()> {
+    let (store, prefix) = object_store::parse_url(location).map_err(|e| SqlError::Internal(e.to_string()))?;
+    let paths: Vec<_> = store
+        .list(Some(&prefix))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .map_err(|e| SqlError::Internal(format!("listing {location}: {e}")))?;
+    for path in paths {
+        match store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(SqlError::Internal(format!("deleting {path}: {e}"))),
+        }
+    }
+    if location.scheme() == "file"
+        && let Ok(dir) = location.to_file_path()
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(())
+}
+
+/// Lower-case unquoted identifiers, so expressions handed to `deltalake` as SQL text (which it
+/// parses case-sensitively) name columns the way DataFusion resolved them.
+pub(crate) fn normalize_idents(expr: &SqlExpr) -> SqlExpr {
+    struct Lower;
+    impl VisitorMut for Lower {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &mut SqlExpr) -> ControlFlow<()> {
+            match expr {
+                SqlExpr::Identifier(id) if id.quote_style.is_none() => id.value = id.value.to_ascii_lowercase(),
+                SqlExpr::CompoundIdentifier(ids) => {
+                    for id in ids.iter_mut().filter(|i| i.quote_style.is_none()) {
+                        id.value = id.value.to_ascii_lowercase();
+                    }
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut out = expr.clone();
+    let _ = out.visit(&mut Lower);
+    out
+}
+
+/// Plan a SQL expression against a table's columns (qualified by `qualifier` or not), and
+/// strip the qualifiers so `deltalake` resolves the columns against its own schema.
+pub(crate) fn table_expr(state: &SessionState, expr: &SqlExpr, schema: &DFSchema) -> Result<Expr> {
+    let planned = state.create_logical_expr_from_sql_expr(
+        SqlExprWithAlias {
+            expr: expr.clone(),
+            alias: None,
+        },
+        schema,
+    )?;
+    let unqualified = planned
+        .transform(|e| {
+            Ok(match e {
+                Expr::Column(c) if c.relation.is_some() => {
+                    Transformed::yes(Expr::Column(datafusion::common::Column::new_unqualified(c.name)))
+                }
+                other => Transformed::no(other),
+            })
+        })
+        .map_err(SqlError::from)?;
+    Ok(unqualified.data)
+}

@@ -1,0 +1,246 @@
+//! INSERT, UPDATE, DELETE and TRUNCATE.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::common::{Column, DFSchema};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
+use datafusion::prelude::SessionContext;
+use deltalake::operations::write::WriteBuilder;
+use deltalake::protocol::SaveMode;
+use sqlparser::ast::ObjectName;
+use tarn_engine::{read_commits, table_provider};
+
+use crate::ast::{Delete, Insert, Update};
+use crate::error::{Result, SqlError};
+use crate::output::StatementOutput;
+use crate::resolve::Target;
+use crate::session::Session;
+use crate::types::spark_type_name;
+
+use super::create_table::normalize_column;
+use super::util::{metrics_output, table_expr};
+
+/// Project `plan` onto the table schema `target`: by position, or by the named `columns`
+/// (missing ones become NULL), casting where the SQL store-assignment rules allow and refusing
+/// with a message naming the column where they do not.
+pub(crate) fn align_to_schema(plan: LogicalPlan, target: &SchemaRef, columns: &[String], context: &str) -> Result<LogicalPlan> {
+    let source = plan.schema().clone();
+    let n_source = source.fields().len();
+    let target_names: Vec<&str> = target.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut source_index: Vec<Option<usize>> = vec![None; target.fields().len()];
+    if columns.is_empty() {
+        if n_source != target.fields().len() {
+            return Err(SqlError::user(format!(
+                "{context}: the table has {} columns ({}) but the data has {}",
+                target.fields().len(),
+                target_names.join(", "),
+                n_source
+            )));
+        }
+        for (i, slot) in source_index.iter_mut().enumerate() {
+            *slot = Some(i);
+        }
+    } else {
+        if columns.len() != n_source {
+            return Err(SqlError::user(format!(
+                "{context}: {} columns are listed but the data has {}",
+                columns.len(),
+                n_source
+            )));
+        }
+        for (i, name) in columns.iter().enumerate() {
+            let Some(pos) = target_names.iter().position(|t| t.eq_ignore_ascii_case(name)) else {
+                return Err(unknown_column(name, &target_names));
+            };
+            if source_index[pos].is_some() {
+                return Err(SqlError::user(format!("{context}: column '{name}' is listed twice")));
+            }
+            source_index[pos] = Some(i);
+        }
+    }
+    let mut exprs = Vec::with_capacity(target.fields().len());
+    for (field, src) in target.fields().iter().zip(&source_index) {
+        let expr = match src {
+            None => {
+                if !field.is_nullable() {
+                    return Err(SqlError::user(format!(
+                        "{context}: column '{}' is NOT NULL and no value is given for it",
+                        field.name()
+                    )));
+                }
+                cast(lit(datafusion::common::ScalarValue::Null), field.data_type().clone())
+            }
+            Some(i) => {
+                let (qualifier, src_field) = source.qualified_field(*i);
+                let column = Expr::Column(Column::from((qualifier, src_field)));
+                if src_field.data_type() == field.data_type() {
+                    column
+                } else {
+                    check_assignable(src_field.data_type(), field.data_type(), field.name(), context)?;
+                    cast(column, field.data_type().clone())
+                }
+            }
+        };
+        exprs.push(expr.alias(field.name()));
+    }
+    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+}
+
+/// Spark's ANSI store assignment: numbers to numbers, strings to strings, strings to dates
+/// and timestamps, dates and timestamps to each other; nothing that silently reinterprets text
+/// as a number or a number as text.
+fn check_assignable(from: &DataType, to: &DataType, column: &str, context: &str) -> Result<()> {
+    use DataType as D;
+    let numeric = |t: &DataType| t.is_numeric();
+    let string = |t: &DataType| matches!(t, D::Utf8 | D::LargeUtf8 | D::Utf8View);
+    let binary = |t: &DataType| matches!(t, D::Binary | D::LargeBinary | D::BinaryView | D::FixedSizeBinary(_));
+    let temporal = |t: &DataType| matches!(t, D::Date32 | D::Date64 | D::Timestamp(_, _));
+    let nested = |t: &DataType| {
+        matches!(t, D::List(_) | D::LargeList(_) | D::ListView(_) | D::FixedSizeList(_, _) | D::Struct(_) | D::Map(_, _))
+    };
+    let from_inner = match from {
+        D::Dictionary(_, v) => v.as_ref(),
+        other => other,
+    };
+    let ok = matches!(from_inner, D::Null)
+        || (numeric(from_inner) && numeric(to))
+        || (string(from_inner) && (string(to) || temporal(to)))
+        || (binary(from_inner) && binary(to))
+        || (temporal(from_inner) && temporal(to))
+        || (from_inner == &D::Boolean && to == &D::Boolean)
+        || (nested(from_inner) && nested(to) && arrow::compute::can_cast_types(from_inner, to));
+    if ok {
+        Ok(())
+    } else {
+        Err(SqlError::user(format!(
+            "{context}: cannot write a value of type {} to column '{column}' of type {}; CAST it explicitly",
+            spark_type_name(from),
+            spark_type_name(to)
+        )))
+    }
+}
+
+pub(crate) fn unknown_column(name: &str, columns: &[&str]) -> SqlError {
+    let hint = columns
+        .iter()
+        .map(|c| (strsim::levenshtein(&name.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!("; did you mean '{c}'?"))
+        .unwrap_or_default();
+    SqlError::user(format!("column '{name}' does not exist{hint} (columns: {})", columns.join(", ")))
+}
+
+/// The table's schema as DataFusion sees it, qualified by `qualifier` for expression planning.
+pub(crate) fn table_df_schema(target: &Target, qualifier: &str) -> Result<(SchemaRef, DFSchema)> {
+    let schema: SchemaRef = target.table.snapshot()?.snapshot().arrow_schema();
+    let df = DFSchema::try_from_qualified_schema(qualifier, &schema)?;
+    Ok((schema, df))
+}
+
+fn qualifier(target: &Target, alias: Option<&sqlparser::ast::Ident>, name: &ObjectName) -> String {
+    alias
+        .map(|a| a.value.clone())
+        .or_else(|| name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase()))
+        .unwrap_or_else(|| target.display.clone())
+}
+
+async fn rows_added(table: &deltalake::DeltaTable) -> Result<i64> {
+    let last = read_commits(table, Some(1)).await?;
+    Ok(last
+        .first()
+        .and_then(|c| c.operation_metrics.get("num_added_rows"))
+        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .unwrap_or(0))
+}
+
+pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<StatementOutput> {
+    let target = session.open_target(&insert.table, None).await?;
+    let (state, plan) = session.plan_query(&insert.query).await?;
+    let schema: SchemaRef = target.table.snapshot()?.snapshot().arrow_schema();
+    let columns: Vec<String> = insert.columns.iter().map(normalize_column).collect();
+    let context = format!("INSERT INTO {}", target.display);
+    let plan = align_to_schema(plan, &schema, &columns, &context)?;
+    let snapshot = target.table.snapshot()?.snapshot().clone();
+    let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))
+        .with_input_plan(plan)
+        .with_session_state(Arc::new(state.clone()))
+        .with_save_mode(if insert.overwrite || insert.replace_where.is_some() {
+            SaveMode::Overwrite
+        } else {
+            SaveMode::Append
+        });
+    if let Some(predicate) = &insert.replace_where {
+        let (_, df_schema) = table_df_schema(&target, "t")?;
+        builder = builder.with_replace_where(table_expr(&state, predicate, &df_schema)?);
+    }
+    let table = builder.await?;
+    let n = rows_added(&table).await?;
+    metrics_output(&[("num_affected_rows", n), ("num_inserted_rows", n)])
+}
+
+pub(crate) async fn update(session: &mut Session, update: Update) -> Result<StatementOutput> {
+    let target = session.open_target(&update.table, None).await?;
+    let q = qualifier(&target, update.alias.as_ref(), &update.table);
+    let (schema, df_schema) = table_df_schema(&target, &q)?;
+    let state = session.base.clone();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut builder = target.table.clone().update().with_session_state(Arc::new(state.clone()));
+    for (column, value) in &update.assignments {
+        let name = normalize_column(column);
+        let Some(actual) = names.iter().find(|n| n.eq_ignore_ascii_case(&name)) else {
+            return Err(unknown_column(&name, &names));
+        };
+        builder = builder.with_update(actual.to_string(), table_expr(&state, value, &df_schema)?);
+    }
+    if let Some(predicate) = &update.predicate {
+        builder = builder.with_predicate(table_expr(&state, predicate, &df_schema)?);
+    }
+    let (_, metrics) = builder.await?;
+    metrics_output(&[("num_affected_rows", metrics.num_updated_rows as i64)])
+}
+
+pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<StatementOutput> {
+    let target = session.open_target(&delete.table, None).await?;
+    let q = qualifier(&target, delete.alias.as_ref(), &delete.table);
+    let (_, df_schema) = table_df_schema(&target, &q)?;
+    let state = session.base.clone();
+    let predicate = delete
+        .predicate
+        .as_ref()
+        .map(|p| table_expr(&state, p, &df_schema))
+        .transpose()?;
+    // Count first when the count cannot come from the operation (whole files dropped by stats).
+    let count_before = count_matching(&state, &target, predicate.clone()).await?;
+    let mut builder = target.table.clone().delete().with_session_state(Arc::new(state));
+    if let Some(p) = predicate {
+        builder = builder.with_predicate(p);
+    }
+    let (_, metrics) = builder.await?;
+    let n = metrics.num_deleted_rows.map(|n| n as i64).unwrap_or(count_before);
+    metrics_output(&[("num_affected_rows", n)])
+}
+
+async fn count_matching(state: &datafusion::execution::context::SessionState, target: &Target, predicate: Option<Expr>) -> Result<i64> {
+    let ctx = SessionContext::new_with_state(state.clone());
+    let provider = table_provider(&target.table, state).await?;
+    let mut df = ctx.read_table(provider)?;
+    if let Some(p) = predicate {
+        df = df.filter(p)?;
+    }
+    Ok(df.count().await? as i64)
+}
+
+pub(crate) async fn truncate(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {
+    let target = session.open_target(table, None).await?;
+    let state = session.base.clone();
+    target.table.clone().delete().with_session_state(Arc::new(state)).await?;
+    Ok(StatementOutput::empty())
+}
+
+/// An empty Arrow schema (placeholder for statements with no result columns).
+#[allow(dead_code)]
+pub(crate) fn no_columns() -> SchemaRef {
+    Arc::new(Schema::empty())
+}

@@ -1,0 +1,24 @@
+//! Tarn's SQL: the Spark/Databricks statements around DataFusion, executed against the
+//! catalog and Delta tables.
+//!
+//! - [`parser`] turns text into [`ast::Statement`]s;
+//! - [`Session`] holds the warehouse, catalog and DataFusion state and executes statements;
+//! - `exec/` has one module per statement family (DDL, DML, MERGE, maintenance, ...);
+//! - `resolve` maps table names (catalog names, `delta.`/path``, time travel) to providers.
+//!
+//! Architecture invariant: this crate never writes Delta logs by hand; every commit goes
+//! through a `deltalake` operation builder (or `tarn-engine`, which uses them too).
+
+pub mod ast;
+mod error;
+mod exec;
+pub mod parser;
+mod output;
+mod resolve;
+mod session;
+mod types;
+
+pub use error::{Result, SqlError};
+pub use output::StatementOutput;
+pub use parser::{parse_sql, split_statements};
+pub use session::{Session, SessionConfig};

@@ -1,0 +1,75 @@
+//! Parsing Tarn SQL.
+//!
+//! Statements DataFusion understands (queries, EXPLAIN) are parsed by `sqlparser` as they are;
+//! the Spark/Databricks/Delta statements are recognised by their leading words here and parsed
+//! with `sqlparser`'s own building blocks (names, types, expressions, queries), so every
+//! expression inside them has exactly DataFusion's grammar.
+
+mod statements;
+mod words;
+
+use sqlparser::dialect::DatabricksDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+use crate::ast::Statement;
+use crate::error::{Result, SqlError};
+
+/// The dialect Tarn parses: Databricks (backtick identifiers, `VERSION AS OF`, ...).
+pub fn dialect() -> DatabricksDialect {
+    DatabricksDialect {}
+}
+
+/// Parse a `;`-separated script into statements. Nothing runs until all of it parses.
+pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
+    let dialect = dialect();
+    let parser = Parser::new(&dialect).try_with_sql(sql).map_err(SqlError::from_parser)?;
+    let mut tp = TarnParser { p: parser };
+    let mut out = Vec::new();
+    loop {
+        while tp.p.consume_token(&Token::SemiColon) {}
+        if tp.p.peek_token().token == Token::EOF {
+            break;
+        }
+        out.push(tp.parse_statement()?);
+        let next = tp.p.peek_token();
+        if !matches!(next.token, Token::SemiColon | Token::EOF) {
+            return Err(SqlError::Parse(format!(
+                "expected ';' or end of input after the statement, found '{}' at {}",
+                next.token, next.span.start
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Split a script into the source text of its statements (for echoing and history).
+pub fn split_statements(sql: &str) -> Vec<String> {
+    let dialect = dialect();
+    let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(&dialect, sql).tokenize() else {
+        return vec![sql.trim().to_string()];
+    };
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for token in tokens {
+        if token == Token::SemiColon {
+            if !current.trim().is_empty() {
+                out.push(current.trim().to_string());
+            }
+            current.clear();
+        } else {
+            current.push_str(&token.to_string());
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+pub(crate) struct TarnParser<'a> {
+    pub(crate) p: Parser<'a>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,603 @@
+//! One parse function per statement family.
+
+use sqlparser::ast::{Expr, Ident};
+use sqlparser::tokenizer::Token;
+
+use super::TarnParser;
+use crate::ast::*;
+use crate::error::{Result, SqlError};
+
+impl TarnParser<'_> {
+    pub(crate) fn parse_statement(&mut self) -> Result<Statement> {
+        let first = self.peek_word_at(0).unwrap_or_default();
+        match first.as_str() {
+            "CREATE" => self.parse_create(),
+            "DROP" => self.parse_drop(),
+            "SHOW" => self.parse_show(),
+            "USE" => self.parse_use(),
+            "INSERT" => self.parse_insert(),
+            "UPDATE" => self.parse_update(),
+            "DELETE" => self.parse_delete(),
+            "MERGE" => self.parse_merge(),
+            "TRUNCATE" => {
+                self.p.next_token();
+                self.word("TABLE");
+                Ok(Statement::Truncate { table: self.object_name()? })
+            }
+            "DESCRIBE" | "DESC" => self.parse_describe(),
+            "RESTORE" => self.parse_restore(),
+            "OPTIMIZE" => self.parse_optimize(),
+            "VACUUM" => self.parse_vacuum(),
+            "ALTER" => self.parse_alter(),
+            "COPY" if self.peek_word_at(1).as_deref() == Some("INTO") => self.parse_copy_into(),
+            "SET" => self.parse_set(),
+            _ => self.parse_passthrough(),
+        }
+    }
+
+    /// Queries and EXPLAIN go to DataFusion as `sqlparser` statements.
+    fn parse_passthrough(&mut self) -> Result<Statement> {
+        let start = self.p.peek_token();
+        let stmt = self.p.parse_statement().map_err(SqlError::from_parser)?;
+        match stmt {
+            sqlparser::ast::Statement::Query(_) | sqlparser::ast::Statement::Explain { .. } => {
+                Ok(Statement::Query(Box::new(stmt)))
+            }
+            other => Err(SqlError::Unsupported(format!(
+                "statement '{}' (at {}) is not supported by Tarn; see the SQL reference in the README",
+                truncate(&other.to_string(), 60),
+                start.span.start
+            ))),
+        }
+    }
+
+    fn parse_create(&mut self) -> Result<Statement> {
+        self.expect_word("CREATE")?;
+        let or_replace = self.words(&["OR", "REPLACE"]);
+        if self.word("CATALOG") {
+            let if_not_exists = self.if_not_exists();
+            let name = self.ident()?;
+            let comment = if self.word("COMMENT") { Some(self.string()?) } else { None };
+            return Ok(Statement::CreateCatalog { name, if_not_exists, comment });
+        }
+        if self.word("SCHEMA") || self.word("DATABASE") {
+            let if_not_exists = self.if_not_exists();
+            let name = self.object_name()?;
+            let comment = if self.word("COMMENT") { Some(self.string()?) } else { None };
+            return Ok(Statement::CreateSchema { name, if_not_exists, comment });
+        }
+        self.word("EXTERNAL");
+        if !self.word("TABLE") {
+            return Err(self.unexpected("CATALOG, SCHEMA or TABLE after CREATE"));
+        }
+        let if_not_exists = self.if_not_exists();
+        let name = self.object_name()?;
+        if self.peek_word("SHALLOW") || self.peek_word("DEEP") || self.peek_word("CLONE") {
+            return self.parse_clone(or_replace, if_not_exists, name);
+        }
+        let mut table = CreateTable {
+            or_replace,
+            if_not_exists,
+            name,
+            columns: Vec::new(),
+            using: None,
+            partitioned_by: Vec::new(),
+            location: None,
+            comment: None,
+            properties: Vec::new(),
+            query: None,
+        };
+        if self.p.peek_token().token == Token::LParen {
+            self.expect_token(&Token::LParen)?;
+            loop {
+                table.columns.push(self.column_spec()?);
+                if !self.p.consume_token(&Token::Comma) {
+                    break;
+                }
+            }
+            self.expect_token(&Token::RParen)?;
+        }
+        loop {
+            if self.word("USING") {
+                table.using = Some(self.ident()?.value);
+            } else if self.words(&["PARTITIONED", "BY"]) {
+                self.expect_token(&Token::LParen)?;
+                loop {
+                    table.partitioned_by.push(self.ident()?);
+                    if !self.p.consume_token(&Token::Comma) {
+                        break;
+                    }
+                }
+                self.expect_token(&Token::RParen)?;
+            } else if self.word("LOCATION") {
+                table.location = Some(self.string()?);
+            } else if self.word("COMMENT") {
+                table.comment = Some(self.string()?);
+            } else if self.word("TBLPROPERTIES") {
+                table.properties.extend(self.key_values()?);
+            } else if self.word("AS") {
+                table.query = Some(self.p.parse_query().map_err(SqlError::from_parser)?);
+                break;
+            } else {
+                break;
+            }
+        }
+        Ok(Statement::CreateTable(Box::new(table)))
+    }
+
+    fn parse_clone(&mut self, or_replace: bool, if_not_exists: bool, name: sqlparser::ast::ObjectName) -> Result<Statement> {
+        let depth = if self.word("SHALLOW") {
+            CloneDepth::Shallow
+        } else {
+            // DEEP is the default in Databricks.
+            self.word("DEEP");
+            CloneDepth::Deep
+        };
+        self.expect_word("CLONE")?;
+        let source = self.object_name()?;
+        let source_version = self.optional_version_spec()?;
+        let mut clone = CreateClone {
+            or_replace,
+            if_not_exists,
+            name,
+            depth,
+            source,
+            source_version,
+            location: None,
+            properties: Vec::new(),
+        };
+        loop {
+            if self.word("LOCATION") {
+                clone.location = Some(self.string()?);
+            } else if self.word("TBLPROPERTIES") {
+                clone.properties.extend(self.key_values()?);
+            } else {
+                break;
+            }
+        }
+        Ok(Statement::CreateClone(Box::new(clone)))
+    }
+
+    pub(crate) fn optional_version_spec(&mut self) -> Result<Option<VersionSpec>> {
+        if self.words(&["VERSION", "AS", "OF"]) {
+            Ok(Some(VersionSpec::Version(self.expr()?)))
+        } else if self.words(&["TIMESTAMP", "AS", "OF"]) {
+            Ok(Some(VersionSpec::Timestamp(self.expr()?)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub(crate) fn column_spec(&mut self) -> Result<ColumnSpec> {
+        let name = self.ident()?;
+        let data_type = self.p.parse_data_type().map_err(SqlError::from_parser)?;
+        let mut spec = ColumnSpec { name, data_type, not_null: false, comment: None };
+        loop {
+            if self.words(&["NOT", "NULL"]) {
+                spec.not_null = true;
+            } else if self.word("NULL") {
+                spec.not_null = false;
+            } else if self.word("COMMENT") {
+                spec.comment = Some(self.string()?);
+            } else {
+                break;
+            }
+        }
+        Ok(spec)
+    }
+
+    fn expr(&mut self) -> Result<Expr> {
+        self.p.parse_expr().map_err(SqlError::from_parser)
+    }
+
+    fn parse_drop(&mut self) -> Result<Statement> {
+        self.expect_word("DROP")?;
+        if self.word("SCHEMA") || self.word("DATABASE") {
+            let if_exists = self.if_exists();
+            let name = self.object_name()?;
+            let cascade = self.word("CASCADE");
+            if !cascade {
+                self.word("RESTRICT");
+            }
+            return Ok(Statement::DropSchema { name, if_exists, cascade });
+        }
+        if self.word("TABLE") {
+            let if_exists = self.if_exists();
+            let name = self.object_name()?;
+            self.word("PURGE");
+            return Ok(Statement::DropTable { name, if_exists });
+        }
+        Err(self.unexpected("SCHEMA or TABLE after DROP"))
+    }
+
+    fn parse_show(&mut self) -> Result<Statement> {
+        self.expect_word("SHOW")?;
+        if self.word("CATALOGS") {
+            return Ok(Statement::ShowCatalogs { like: self.optional_like()? });
+        }
+        if self.word("SCHEMAS") || self.word("DATABASES") {
+            let catalog = if self.word("IN") || self.word("FROM") { Some(self.object_name()?) } else { None };
+            return Ok(Statement::ShowSchemas { catalog, like: self.optional_like()? });
+        }
+        if self.word("TABLES") {
+            let schema = if self.word("IN") || self.word("FROM") { Some(self.object_name()?) } else { None };
+            return Ok(Statement::ShowTables { schema, like: self.optional_like()? });
+        }
+        if self.words(&["CREATE", "TABLE"]) {
+            return Ok(Statement::ShowCreateTable { table: self.object_name()? });
+        }
+        if self.word("TBLPROPERTIES") {
+            return Ok(Statement::ShowTblProperties { table: self.object_name()? });
+        }
+        if self.word("COLUMNS") {
+            if !(self.word("IN") || self.word("FROM")) {
+                return Err(self.unexpected("IN after SHOW COLUMNS"));
+            }
+            return Ok(Statement::ShowColumns { table: self.object_name()? });
+        }
+        Err(self.unexpected("CATALOGS, SCHEMAS, TABLES, COLUMNS, TBLPROPERTIES or CREATE TABLE after SHOW"))
+    }
+
+    fn parse_use(&mut self) -> Result<Statement> {
+        self.expect_word("USE")?;
+        let target = if self.word("CATALOG") {
+            UseTarget::Catalog
+        } else {
+            if !self.word("SCHEMA") {
+                self.word("DATABASE");
+            }
+            UseTarget::Schema
+        };
+        Ok(Statement::Use { target, name: self.object_name()? })
+    }
+
+    fn parse_insert(&mut self) -> Result<Statement> {
+        self.expect_word("INSERT")?;
+        let overwrite = if self.word("OVERWRITE") {
+            true
+        } else {
+            self.expect_word("INTO")?;
+            false
+        };
+        self.word("TABLE");
+        let table = self.object_name()?;
+        let mut columns = Vec::new();
+        let starts_query = |s: &Self| {
+            matches!(s.peek_word_at(1).as_deref(), Some("SELECT" | "WITH" | "VALUES" | "FROM"))
+        };
+        if self.p.peek_token().token == Token::LParen && !starts_query(self) {
+            self.expect_token(&Token::LParen)?;
+            loop {
+                columns.push(self.ident()?);
+                if !self.p.consume_token(&Token::Comma) {
+                    break;
+                }
+            }
+            self.expect_token(&Token::RParen)?;
+        }
+        let replace_where = if self.words(&["REPLACE", "WHERE"]) { Some(self.expr()?) } else { None };
+        let query = self.p.parse_query().map_err(SqlError::from_parser)?;
+        Ok(Statement::Insert(Box::new(Insert { table, overwrite, columns, replace_where, query })))
+    }
+
+    fn assignments(&mut self) -> Result<Vec<(Ident, Expr)>> {
+        let mut out = Vec::new();
+        loop {
+            let mut column = self.ident()?;
+            while self.p.consume_token(&Token::Period) {
+                column = self.ident()?;
+            }
+            self.expect_token(&Token::Eq)?;
+            out.push((column, self.expr()?));
+            if !self.p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn parse_update(&mut self) -> Result<Statement> {
+        self.expect_word("UPDATE")?;
+        let table = self.object_name()?;
+        let alias = self.optional_alias(&["SET"])?;
+        self.expect_word("SET")?;
+        let assignments = self.assignments()?;
+        let predicate = if self.word("WHERE") { Some(self.expr()?) } else { None };
+        Ok(Statement::Update(Box::new(Update { table, alias, assignments, predicate })))
+    }
+
+    fn parse_delete(&mut self) -> Result<Statement> {
+        self.expect_word("DELETE")?;
+        self.expect_word("FROM")?;
+        let table = self.object_name()?;
+        let alias = self.optional_alias(&["WHERE"])?;
+        let predicate = if self.word("WHERE") { Some(self.expr()?) } else { None };
+        Ok(Statement::Delete(Box::new(Delete { table, alias, predicate })))
+    }
+
+    fn parse_merge(&mut self) -> Result<Statement> {
+        self.expect_word("MERGE")?;
+        self.expect_word("INTO")?;
+        let target = self.object_name()?;
+        let target_alias = self.optional_alias(&["USING"])?;
+        self.expect_word("USING")?;
+        let source = self.p.parse_table_factor().map_err(SqlError::from_parser)?;
+        self.expect_word("ON")?;
+        let on = self.expr()?;
+        let mut clauses = Vec::new();
+        while self.word("WHEN") {
+            let kind = if self.word("MATCHED") {
+                0
+            } else {
+                self.expect_word("NOT")?;
+                self.expect_word("MATCHED")?;
+                if self.words(&["BY", "SOURCE"]) {
+                    2
+                } else {
+                    self.words(&["BY", "TARGET"]);
+                    1
+                }
+            };
+            let condition = if self.word("AND") { Some(self.expr()?) } else { None };
+            self.expect_word("THEN")?;
+            clauses.push(match kind {
+                1 => MergeClause::NotMatched { condition, action: self.insert_action()? },
+                0 => MergeClause::Matched { condition, action: self.matched_action()? },
+                _ => MergeClause::NotMatchedBySource { condition, action: self.matched_action()? },
+            });
+        }
+        if clauses.is_empty() {
+            return Err(self.unexpected("WHEN [NOT] MATCHED ... THEN ..."));
+        }
+        Ok(Statement::Merge(Box::new(Merge { target, target_alias, source, on, clauses })))
+    }
+
+    fn matched_action(&mut self) -> Result<MatchedAction> {
+        if self.word("DELETE") {
+            return Ok(MatchedAction::Delete);
+        }
+        self.expect_word("UPDATE")?;
+        self.expect_word("SET")?;
+        if self.p.consume_token(&Token::Mul) {
+            return Ok(MatchedAction::UpdateAll);
+        }
+        Ok(MatchedAction::Update(self.assignments()?))
+    }
+
+    fn insert_action(&mut self) -> Result<InsertAction> {
+        self.expect_word("INSERT")?;
+        if self.p.consume_token(&Token::Mul) {
+            return Ok(InsertAction::All);
+        }
+        let mut columns = Vec::new();
+        if self.p.consume_token(&Token::LParen) {
+            loop {
+                let mut column = self.ident()?;
+                while self.p.consume_token(&Token::Period) {
+                    column = self.ident()?;
+                }
+                columns.push(column);
+                if !self.p.consume_token(&Token::Comma) {
+                    break;
+                }
+            }
+            self.expect_token(&Token::RParen)?;
+        }
+        self.expect_word("VALUES")?;
+        self.expect_token(&Token::LParen)?;
+        let mut values = vec![self.expr()?];
+        while self.p.consume_token(&Token::Comma) {
+            values.push(self.expr()?);
+        }
+        self.expect_token(&Token::RParen)?;
+        Ok(InsertAction::Values { columns, values })
+    }
+
+    fn parse_describe(&mut self) -> Result<Statement> {
+        self.p.next_token();
+        if self.word("HISTORY") {
+            let table = self.object_name()?;
+            let limit = if self.word("LIMIT") {
+                Some(self.p.parse_literal_uint().map_err(SqlError::from_parser)?)
+            } else {
+                None
+            };
+            return Ok(Statement::DescribeHistory { table, limit });
+        }
+        if self.word("DETAIL") {
+            return Ok(Statement::DescribeDetail { table: self.object_name()? });
+        }
+        self.word("TABLE");
+        let extended = self.word("EXTENDED") || self.word("FORMATTED");
+        Ok(Statement::DescribeTable { table: self.object_name()?, extended })
+    }
+
+    fn parse_restore(&mut self) -> Result<Statement> {
+        self.expect_word("RESTORE")?;
+        self.word("TABLE");
+        let table = self.object_name()?;
+        self.word("TO");
+        match self.optional_version_spec()? {
+            Some(to) => Ok(Statement::Restore { table, to }),
+            None => Err(self.unexpected("VERSION AS OF or TIMESTAMP AS OF")),
+        }
+    }
+
+    fn parse_optimize(&mut self) -> Result<Statement> {
+        self.expect_word("OPTIMIZE")?;
+        let table = self.object_name()?;
+        let predicate = if self.word("WHERE") { Some(self.expr()?) } else { None };
+        let mut zorder_by = Vec::new();
+        if self.words(&["ZORDER", "BY"]) {
+            let parenthesized = self.p.consume_token(&Token::LParen);
+            loop {
+                zorder_by.push(self.ident()?);
+                if !self.p.consume_token(&Token::Comma) {
+                    break;
+                }
+            }
+            if parenthesized {
+                self.expect_token(&Token::RParen)?;
+            }
+        }
+        Ok(Statement::Optimize { table, predicate, zorder_by })
+    }
+
+    fn parse_vacuum(&mut self) -> Result<Statement> {
+        self.expect_word("VACUUM")?;
+        let table = self.object_name()?;
+        let mut retain_hours = None;
+        let mut dry_run = false;
+        loop {
+            if self.word("RETAIN") {
+                let token = self.p.next_token();
+                let Token::Number(n, _) = &token.token else {
+                    return Err(SqlError::Parse(format!("expected a number of hours after RETAIN, found '{}'", token.token)));
+                };
+                let hours: f64 = n
+                    .parse()
+                    .map_err(|_| SqlError::Parse(format!("'{n}' is not a number of hours")))?;
+                self.expect_word("HOURS")?;
+                retain_hours = Some(hours);
+            } else if self.words(&["DRY", "RUN"]) {
+                dry_run = true;
+            } else {
+                break;
+            }
+        }
+        Ok(Statement::Vacuum { table, retain_hours, dry_run })
+    }
+
+    fn parse_alter(&mut self) -> Result<Statement> {
+        self.expect_word("ALTER")?;
+        self.expect_word("TABLE")?;
+        let table = self.object_name()?;
+        let op = if self.word("ADD") {
+            if self.word("CONSTRAINT") {
+                let name = self.ident()?;
+                self.expect_word("CHECK")?;
+                self.expect_token(&Token::LParen)?;
+                let check = self.expr()?;
+                self.expect_token(&Token::RParen)?;
+                AlterOp::AddConstraint { name, check }
+            } else {
+                if !self.word("COLUMNS") {
+                    self.expect_word("COLUMN")?;
+                }
+                let parenthesized = self.p.consume_token(&Token::LParen);
+                let mut columns = vec![self.column_spec()?];
+                while self.p.consume_token(&Token::Comma) {
+                    columns.push(self.column_spec()?);
+                }
+                if parenthesized {
+                    self.expect_token(&Token::RParen)?;
+                }
+                AlterOp::AddColumns(columns)
+            }
+        } else if self.words(&["DROP", "CONSTRAINT"]) {
+            let if_exists = self.if_exists();
+            AlterOp::DropConstraint { name: self.ident()?, if_exists }
+        } else if self.words(&["SET", "TBLPROPERTIES"]) {
+            AlterOp::SetProperties(self.key_values()?)
+        } else if self.words(&["UNSET", "TBLPROPERTIES"]) {
+            let if_exists = self.if_exists();
+            AlterOp::UnsetProperties { keys: self.keys()?, if_exists }
+        } else if self.words(&["RENAME", "TO"]) {
+            AlterOp::RenameTo(self.object_name()?)
+        } else {
+            return Err(self.unexpected(
+                "ADD COLUMNS, ADD CONSTRAINT, DROP CONSTRAINT, SET TBLPROPERTIES, UNSET TBLPROPERTIES or RENAME TO",
+            ));
+        };
+        Ok(Statement::AlterTable { table, op })
+    }
+
+    fn parse_copy_into(&mut self) -> Result<Statement> {
+        self.expect_word("COPY")?;
+        self.expect_word("INTO")?;
+        let table = self.object_name()?;
+        self.expect_word("FROM")?;
+        let source = self.string()?;
+        let mut copy = CopyInto {
+            table,
+            source,
+            format: FileFormat::Csv,
+            pattern: None,
+            files: Vec::new(),
+            format_options: Vec::new(),
+            copy_options: Vec::new(),
+        };
+        let mut saw_format = false;
+        loop {
+            if self.word("FILEFORMAT") {
+                self.expect_token(&Token::Eq)?;
+                let name = self.ident()?.value.to_ascii_uppercase();
+                copy.format = match name.as_str() {
+                    "CSV" => FileFormat::Csv,
+                    "JSON" => FileFormat::Json,
+                    "PARQUET" => FileFormat::Parquet,
+                    other => {
+                        return Err(SqlError::Parse(format!(
+                            "unknown FILEFORMAT '{other}'; use CSV, JSON or PARQUET"
+                        )));
+                    }
+                };
+                saw_format = true;
+            } else if self.word("PATTERN") {
+                self.expect_token(&Token::Eq)?;
+                copy.pattern = Some(self.string()?);
+            } else if self.word("FILES") {
+                self.expect_token(&Token::Eq)?;
+                self.expect_token(&Token::LParen)?;
+                loop {
+                    copy.files.push(self.string()?);
+                    if !self.p.consume_token(&Token::Comma) {
+                        break;
+                    }
+                }
+                self.expect_token(&Token::RParen)?;
+            } else if self.word("FORMAT_OPTIONS") {
+                copy.format_options.extend(self.key_values()?);
+            } else if self.word("COPY_OPTIONS") {
+                copy.copy_options.extend(self.key_values()?);
+            } else {
+                break;
+            }
+        }
+        if !saw_format {
+            return Err(self.unexpected("FILEFORMAT = CSV | JSON | PARQUET"));
+        }
+        Ok(Statement::CopyInto(Box::new(copy)))
+    }
+
+    fn parse_set(&mut self) -> Result<Statement> {
+        self.expect_word("SET")?;
+        let mut key = String::new();
+        loop {
+            let token = self.p.next_token();
+            match token.token {
+                Token::Eq => break,
+                Token::EOF | Token::SemiColon => {
+                    return Err(SqlError::Parse("expected SET key = value".into()));
+                }
+                other => key.push_str(&other.to_string()),
+            }
+        }
+        let mut value = String::new();
+        while !matches!(self.p.peek_token().token, Token::EOF | Token::SemiColon) {
+            match self.p.next_token().token {
+                Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => value.push_str(&s),
+                other => value.push_str(&other.to_string()),
+            }
+        }
+        Ok(Statement::Set { key: key.trim().to_string(), value: value.trim().to_string() })
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(n).collect::<String>())
+    }
+}

@@ -1,0 +1,83 @@
+use super::*;
+use crate::ast::*;
+
+fn one(sql: &str) -> Statement {
+    let mut all = parse_sql(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    assert_eq!(all.len(), 1, "{sql}");
+    all.remove(0)
+}
+
+#[test]
+fn create_table_with_every_clause() {
+    let Statement::CreateTable(t) = one(
+        "CREATE TABLE IF NOT EXISTS s.t (id BIGINT NOT NULL COMMENT 'key', name STRING) USING DELTA \
+         PARTITIONED BY (name) LOCATION '/tmp/x' COMMENT 'c' TBLPROPERTIES ('delta.appendOnly' = 'true', a.b = 1)",
+    ) else {
+        panic!("not a create table")
+    };
+    assert!(t.if_not_exists);
+    assert_eq!(t.columns.len(), 2);
+    assert!(t.columns[0].not_null);
+    assert_eq!(t.columns[0].comment.as_deref(), Some("key"));
+    assert_eq!(t.partitioned_by[0].value, "name");
+    assert_eq!(t.location.as_deref(), Some("/tmp/x"));
+    assert_eq!(t.properties, vec![("delta.appendOnly".into(), "true".into()), ("a.b".into(), "1".into())]);
+}
+
+#[test]
+fn ctas_and_clone() {
+    assert!(matches!(one("CREATE OR REPLACE TABLE t AS SELECT 1 AS a"), Statement::CreateTable(t) if t.or_replace && t.query.is_some()));
+    let Statement::CreateClone(c) = one("CREATE TABLE t2 SHALLOW CLONE t1 VERSION AS OF 3") else {
+        panic!("not a clone")
+    };
+    assert_eq!(c.depth, CloneDepth::Shallow);
+    assert!(matches!(c.source_version, Some(VersionSpec::Version(_))));
+}
+
+#[test]
+fn merge_with_all_clause_kinds() {
+    let Statement::Merge(m) = one(
+        "MERGE INTO t AS tgt USING (SELECT * FROM s) src ON tgt.id = src.id \
+         WHEN MATCHED AND src.op = 'd' THEN DELETE \
+         WHEN MATCHED THEN UPDATE SET * \
+         WHEN NOT MATCHED THEN INSERT * \
+         WHEN NOT MATCHED BY SOURCE THEN UPDATE SET tgt.flag = true",
+    ) else {
+        panic!("not a merge")
+    };
+    assert_eq!(m.target_alias.as_ref().map(|a| a.value.as_str()), Some("tgt"));
+    assert_eq!(m.clauses.len(), 4);
+    assert!(matches!(m.clauses[3], MergeClause::NotMatchedBySource { action: MatchedAction::Update(_), .. }));
+}
+
+#[test]
+fn maintenance_statements() {
+    assert!(matches!(one("VACUUM t RETAIN 0 HOURS DRY RUN"), Statement::Vacuum { retain_hours: Some(h), dry_run: true, .. } if h == 0.0));
+    assert!(matches!(one("OPTIMIZE t WHERE p = 1 ZORDER BY (a, b)"), Statement::Optimize { zorder_by, predicate: Some(_), .. } if zorder_by.len() == 2));
+    assert!(matches!(one("RESTORE TABLE t TO TIMESTAMP AS OF '2024-01-01'"), Statement::Restore { to: VersionSpec::Timestamp(_), .. }));
+    assert!(matches!(one("DESCRIBE HISTORY t LIMIT 2"), Statement::DescribeHistory { limit: Some(2), .. }));
+}
+
+#[test]
+fn insert_forms() {
+    assert!(matches!(one("INSERT INTO t (a, b) VALUES (1, 2)"), Statement::Insert(i) if i.columns.len() == 2));
+    assert!(matches!(one("INSERT INTO t (SELECT 1)"), Statement::Insert(i) if i.columns.is_empty()));
+    assert!(matches!(one("INSERT OVERWRITE TABLE t SELECT 1"), Statement::Insert(i) if i.overwrite));
+    assert!(matches!(one("INSERT INTO t REPLACE WHERE d = 1 SELECT 1"), Statement::Insert(i) if i.replace_where.is_some()));
+}
+
+#[test]
+fn scripts_split_on_semicolons() {
+    assert_eq!(parse_sql("SELECT 1; ; SELECT 2;").expect("parses").len(), 2);
+    assert_eq!(split_statements("SELECT ';'; SELECT 2"), vec!["SELECT ';'", "SELECT 2"]);
+}
+
+#[test]
+fn syntax_errors_say_where() {
+    let err = parse_sql("CREATE TABLE t (a INT").expect_err("unterminated");
+    assert!(err.to_string().starts_with("syntax error"), "{err}");
+    let err = parse_sql("CREATE VIEW v AS SELECT 1").expect_err("views");
+    assert!(err.to_string().contains("CATALOG, SCHEMA or TABLE"), "{err}");
+    let err = parse_sql("COMMIT").expect_err("transactions");
+    assert!(err.to_string().contains("not supported"), "{err}");
+}

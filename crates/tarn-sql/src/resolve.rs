@@ -1,0 +1,323 @@
+//! Name resolution: table names to Delta tables, and SQL statements to DataFusion plans.
+//!
+//! Each statement is planned against a fresh in-memory catalog holding exactly the tables it
+//! names, each opened once at its current (or requested) version. That gives every statement
+//! a consistent snapshot and keeps DataFusion's synchronous catalog API away from storage.
+//! Time travel (`VERSION AS OF`, `TIMESTAMP AS OF`) and path tables (``delta.`/path` ``) are
+//! rewritten in the AST to synthetic names bound to the right snapshot.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use arrow::array::{Array, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, TimeUnit};
+use chrono::{DateTime, Utc};
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use deltalake::DeltaTable;
+use sqlparser::ast::{
+    Expr as SqlExpr, Ident, ObjectName, ObjectNamePart, Query, Statement as SqlStatement, TableAlias, TableFactor,
+    TableVersion, Visit, VisitMut, Visitor, VisitorMut,
+};
+use tarn_catalog::{TableEntry, TableIdent};
+use tarn_engine::{TimeTravel, open_table, table_provider};
+use url::Url;
+
+use crate::ast::VersionSpec;
+use crate::error::{Result, SqlError};
+use crate::session::Session;
+
+/// A table name after resolution against the current catalog and schema.
+#[derive(Debug, Clone)]
+pub(crate) enum TableName {
+    Catalog(TableIdent),
+    Path(Url),
+}
+
+/// A table opened for a statement.
+pub(crate) struct Target {
+    /// How to name it in messages.
+    pub display: String,
+    /// The catalog entry, for catalog tables.
+    pub entry: Option<TableEntry>,
+    pub table: DeltaTable,
+}
+
+impl Target {
+    pub fn url(&self) -> &Url {
+        self.table.table_url()
+    }
+}
+
+fn parts(name: &ObjectName) -> Vec<&Ident> {
+    name.0.iter().filter_map(ObjectNamePart::as_ident).collect()
+}
+
+impl Session {
+    /// Resolve a (possibly partial) table name.
+    pub(crate) fn table_name(&self, name: &ObjectName) -> Result<TableName> {
+        let p = parts(name);
+        if p.len() != name.0.len() {
+            return Err(SqlError::user(format!("'{name}' is not a table name")));
+        }
+        if p.len() == 2 && p[0].value.eq_ignore_ascii_case("delta") && p[0].quote_style.is_none() {
+            let url = tarn_storage::resolve_location(&p[1].value).map_err(tarn_catalog::CatalogError::from)?;
+            return Ok(TableName::Path(url));
+        }
+        let lower = |i: &Ident| i.value.to_ascii_lowercase();
+        let (catalog, schema, table) = match p.as_slice() {
+            [t] => (self.current_catalog.clone(), self.current_schema.clone(), lower(t)),
+            [s, t] => (self.current_catalog.clone(), lower(s), lower(t)),
+            [c, s, t] => (lower(c), lower(s), lower(t)),
+            _ => {
+                return Err(SqlError::user(format!(
+                    "'{name}' has too many parts; use table, schema.table or catalog.schema.table"
+                )));
+            }
+        };
+        Ok(TableName::Catalog(TableIdent::new(catalog, schema, table)))
+    }
+
+    /// Resolve a schema name (`schema` or `catalog.schema`).
+    pub(crate) fn schema_name(&self, name: &ObjectName) -> Result<(String, String)> {
+        let p = parts(name);
+        let lower = |i: &Ident| i.value.to_ascii_lowercase();
+        match p.as_slice() {
+            [s] => Ok((self.current_catalog.clone(), lower(s))),
+            [c, s] => Ok((lower(c), lower(s))),
+            _ => Err(SqlError::user(format!("'{name}' is not a schema name; use schema or catalog.schema"))),
+        }
+    }
+
+    /// Open the table `name` refers to, at its latest version or at `at`.
+    pub(crate) async fn open_target(&self, name: &ObjectName, at: Option<&TimeTravel>) -> Result<Target> {
+        match self.table_name(name)? {
+            TableName::Catalog(ident) => {
+                let entry = self.catalog.require_table(&ident).await?;
+                let table = open_table(&entry.location_url()?, at).await?;
+                Ok(Target {
+                    display: ident.to_string(),
+                    entry: Some(entry),
+                    table,
+                })
+            }
+            TableName::Path(url) => {
+                let table = open_table(&url, at).await?;
+                Ok(Target {
+                    display: format!("delta.`{url}`"),
+                    entry: None,
+                    table,
+                })
+            }
+        }
+    }
+
+    /// Evaluate `VERSION AS OF` / `TIMESTAMP AS OF`.
+    pub(crate) async fn time_travel(&self, spec: &VersionSpec) -> Result<TimeTravel> {
+        match spec {
+            VersionSpec::Version(expr) => Ok(TimeTravel::Version(version_number(expr)?)),
+            VersionSpec::Timestamp(expr) => Ok(TimeTravel::Timestamp(self.eval_timestamp(expr).await?)),
+        }
+    }
+
+    async fn eval_timestamp(&self, expr: &SqlExpr) -> Result<DateTime<Utc>> {
+        let sql = format!("SELECT CAST(({expr}) AS TIMESTAMP) AS ts");
+        let statement = crate::parser::parse_sql(&sql)?
+            .pop()
+            .and_then(|s| match s {
+                crate::ast::Statement::Query(q) => Some(*q),
+                _ => None,
+            })
+            .ok_or_else(|| SqlError::Internal("timestamp expression did not parse as a query".into()))?;
+        let plan = self.base.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
+        let batches = datafusion::dataframe::DataFrame::new(self.base.clone(), plan).collect().await?;
+        let column = batches
+            .first()
+            .map(|b| b.column(0).clone())
+            .ok_or_else(|| SqlError::user(format!("TIMESTAMP AS OF {expr}: the expression produced no value")))?;
+        let micros = arrow::compute::cast(&column, &DataType::Timestamp(TimeUnit::Microsecond, None))
+            .map_err(|e| SqlError::user(format!("TIMESTAMP AS OF {expr}: {e}")))?;
+        let micros = micros
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .ok_or_else(|| SqlError::Internal("cast to timestamp gave another type".into()))?;
+        if micros.is_empty() || micros.is_null(0) {
+            return Err(SqlError::user(format!("TIMESTAMP AS OF {expr}: the timestamp is NULL")));
+        }
+        DateTime::<Utc>::from_timestamp_micros(micros.value(0))
+            .ok_or_else(|| SqlError::user(format!("TIMESTAMP AS OF {expr}: timestamp out of range")))
+    }
+
+    /// A session state whose catalog holds `tables` (and the current schema, even if empty).
+    fn statement_state(&self, list: Arc<MemoryCatalogProviderList>) -> SessionState {
+        let mut config = self.base.config().clone();
+        config.options_mut().catalog.default_catalog = self.current_catalog.clone();
+        config.options_mut().catalog.default_schema = self.current_schema.clone();
+        SessionStateBuilder::new_from_existing(self.base.clone())
+            .with_config(config)
+            .with_catalog_list(list)
+            .build()
+    }
+
+    /// Plan a statement DataFusion understands (a query, EXPLAIN, ...), binding every table it
+    /// names. Returns the state the plan must execute in.
+    pub(crate) async fn plan_statement(&self, mut statement: SqlStatement) -> Result<(SessionState, LogicalPlan)> {
+        let list = Arc::new(MemoryCatalogProviderList::new());
+        register(&list, &self.current_catalog, &self.current_schema, None)?;
+        let state = self.statement_state(list.clone());
+
+        let mut collector = RelationCollector::default();
+        let _ = Visit::visit(&statement, &mut collector);
+
+        let mut replacements: HashMap<String, (ObjectName, Ident)> = HashMap::new();
+        let mut opened: HashSet<String> = HashSet::new();
+        for (name, version) in collector.relations {
+            let key = relation_key(&name, version.as_ref());
+            let single = parts(&name).len() == 1;
+            let path = matches!(self.table_name(&name), Ok(TableName::Path(_)));
+            if version.is_none() && !path {
+                if single && collector.ctes.contains(&parts(&name)[0].value.to_ascii_lowercase()) {
+                    continue;
+                }
+                let TableName::Catalog(ident) = self.table_name(&name)? else { continue };
+                if ident.schema == "information_schema" || !opened.insert(ident.to_string()) {
+                    continue;
+                }
+                let entry = self.catalog.require_table(&ident).await?;
+                let table = open_table(&entry.location_url()?, None).await?;
+                let provider = table_provider(&table, &state).await?;
+                register(&list, &ident.catalog, &ident.schema, Some((&ident.table, provider)))?;
+                continue;
+            }
+            if replacements.contains_key(&key) {
+                continue;
+            }
+            let at = match &version {
+                Some(TableVersion::VersionAsOf(e)) => Some(self.time_travel(&VersionSpec::Version(e.clone())).await?),
+                Some(TableVersion::TimestampAsOf(e)) => Some(self.time_travel(&VersionSpec::Timestamp(e.clone())).await?),
+                Some(other) => {
+                    return Err(SqlError::Unsupported(format!(
+                        "'{other}' is not supported; use VERSION AS OF n or TIMESTAMP AS OF 'ts'"
+                    )));
+                }
+                None => None,
+            };
+            let target = self.open_target(&name, at.as_ref()).await?;
+            let provider = table_provider(&target.table, &state).await?;
+            let synthetic = format!("t{}", replacements.len());
+            register(&list, "__tarn", "snapshots", Some((&synthetic, provider)))?;
+            let new_name = ObjectName::from(vec![Ident::new("__tarn"), Ident::new("snapshots"), Ident::new(synthetic)]);
+            let default_alias = parts(&name).last().map(|i| Ident::new(i.value.clone())).unwrap_or_else(|| Ident::new("t"));
+            replacements.insert(key, (new_name, default_alias));
+        }
+
+        if !replacements.is_empty() {
+            let mut rewriter = RelationRewriter { replacements };
+            let _ = VisitMut::visit(&mut statement, &mut rewriter);
+        }
+        let plan = state.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
+        Ok((state, plan))
+    }
+
+    /// Plan a query (e.g. the source of INSERT ... SELECT).
+    pub(crate) async fn plan_query(&self, query: &Query) -> Result<(SessionState, LogicalPlan)> {
+        self.plan_statement(SqlStatement::Query(Box::new(query.clone()))).await
+    }
+}
+
+fn version_number(expr: &SqlExpr) -> Result<i64> {
+    expr.to_string()
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| SqlError::user(format!("VERSION AS OF needs a whole number, got '{expr}'")))
+}
+
+fn relation_key(name: &ObjectName, version: Option<&TableVersion>) -> String {
+    format!("{name}|{}", version.map(ToString::to_string).unwrap_or_default())
+}
+
+fn register(
+    list: &MemoryCatalogProviderList,
+    catalog: &str,
+    schema: &str,
+    table: Option<(&str, Arc<dyn TableProvider>)>,
+) -> Result<()> {
+    let catalog_provider = match list.catalog(catalog) {
+        Some(c) => c,
+        None => {
+            let c: Arc<dyn CatalogProvider> = Arc::new(MemoryCatalogProvider::new());
+            list.register_catalog(catalog.to_string(), c.clone());
+            c
+        }
+    };
+    let schema_provider = match catalog_provider.schema(schema) {
+        Some(s) => s,
+        None => {
+            let s: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+            catalog_provider.register_schema(schema, s.clone())?;
+            s
+        }
+    };
+    if let Some((name, provider)) = table {
+        schema_provider.register_table(name.to_string(), provider)?;
+    }
+    Ok(())
+}
+
+/// Collects every table relation (with its time-travel clause) and CTE name in a statement.
+#[derive(Default)]
+struct RelationCollector {
+    relations: Vec<(ObjectName, Option<TableVersion>)>,
+    ctes: HashSet<String>,
+}
+
+impl Visitor for RelationCollector {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                self.ctes.insert(cte.alias.name.value.to_ascii_lowercase());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, args: None, version, .. } = factor {
+            self.relations.push((name.clone(), version.clone()));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Points time-travel and path relations at their synthetic snapshot names.
+struct RelationRewriter {
+    replacements: HashMap<String, (ObjectName, Ident)>,
+}
+
+impl VisitorMut for RelationRewriter {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, args: None, version, alias, .. } = factor {
+            let key = relation_key(name, version.as_ref());
+            if let Some((new_name, default_alias)) = self.replacements.get(&key) {
+                *name = new_name.clone();
+                *version = None;
+                if alias.is_none() {
+                    *alias = Some(TableAlias {
+                        explicit: false,
+                        name: default_alias.clone(),
+                        columns: vec![],
+                        at: None,
+                    });
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}

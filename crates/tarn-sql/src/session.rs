@@ -1,0 +1,102 @@
+//! A SQL session: the warehouse, its catalog, the DataFusion state and the current schema.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::catalog::MemoryCatalogProviderList;
+use datafusion::execution::context::SessionState;
+use tarn_catalog::{Catalog, DEFAULT_CATALOG, DEFAULT_SCHEMA};
+use tarn_engine::{SessionOptions, new_session_state};
+use tarn_storage::Warehouse;
+
+use crate::ast::Statement;
+use crate::error::Result;
+use crate::exec;
+use crate::output::StatementOutput;
+use crate::parser::parse_sql;
+
+/// How to open a session.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Warehouse root: a directory path or an object-store URL.
+    pub warehouse: String,
+    /// Scan/join parallelism; `None` means one per core.
+    pub target_partitions: Option<usize>,
+}
+
+impl SessionConfig {
+    pub fn new(warehouse: impl Into<String>) -> Self {
+        Self {
+            warehouse: warehouse.into(),
+            target_partitions: None,
+        }
+    }
+}
+
+/// A SQL session. Statements run one at a time; `USE` and `SET` change the session.
+pub struct Session {
+    pub(crate) catalog: Catalog,
+    pub(crate) base: SessionState,
+    pub(crate) current_catalog: String,
+    pub(crate) current_schema: String,
+    /// Values set with `SET key = value` that Tarn itself reads (e.g. the VACUUM safety check).
+    pub(crate) settings: HashMap<String, String>,
+}
+
+impl Session {
+    /// Open (creating if needed) the warehouse and its catalog.
+    pub async fn open(config: SessionConfig) -> Result<Self> {
+        let warehouse = Warehouse::open(&config.warehouse).map_err(tarn_catalog::CatalogError::from)?;
+        let catalog = Catalog::open(warehouse).await?;
+        let options = SessionOptions {
+            target_partitions: config.target_partitions,
+            ..SessionOptions::default()
+        };
+        let base = new_session_state(Arc::new(MemoryCatalogProviderList::new()), &options)?;
+        Ok(Self {
+            catalog,
+            base,
+            current_catalog: DEFAULT_CATALOG.to_string(),
+            current_schema: DEFAULT_SCHEMA.to_string(),
+            settings: HashMap::new(),
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn current_catalog(&self) -> &str {
+        &self.current_catalog
+    }
+
+    pub fn current_schema(&self) -> &str {
+        &self.current_schema
+    }
+
+    /// Run every statement of `sql` in order, collecting each result. For scripts whose
+    /// results should stream, parse with [`parse_sql`] and call [`Session::execute`].
+    pub async fn sql(&mut self, sql: &str) -> Result<Vec<Vec<arrow::array::RecordBatch>>> {
+        let mut out = Vec::new();
+        for statement in parse_sql(sql)? {
+            out.push(self.execute(statement).await?.collect().await?);
+        }
+        Ok(out)
+    }
+
+    /// Execute one statement. Queries return a lazy stream; everything else has finished
+    /// (and committed) when this returns.
+    pub async fn execute(&mut self, statement: Statement) -> Result<StatementOutput> {
+        tracing::debug!(?statement, "execute");
+        exec::execute(self, statement).await
+    }
+
+    /// Names of all tables in the current schema (for shell completion).
+    pub async fn table_names(&self) -> Vec<String> {
+        self.catalog
+            .list_tables(&self.current_catalog, &self.current_schema)
+            .await
+            .map(|tables| tables.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,23 @@
+use thiserror::Error;
+
+/// Errors of the storage layer.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// The user gave a location we cannot use.
+    #[error("invalid location '{location}': {reason}")]
+    InvalidLocation { location: String, reason: String },
+
+    /// The object store reported an error (I/O, permissions, network).
+    #[error("storage error: {0}")]
+    ObjectStore(#[from] object_store::Error),
+
+    /// Local file system error while preparing a warehouse directory.
+    #[error("cannot prepare '{path}': {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,0 +1,134 @@
+//! `tarn`: the command line. Flags and glue only; the work is in the library crates.
+
+mod config;
+mod demo;
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tarn_cli::{OutputFormat, RunOptions, run_script, run_shell};
+use tarn_sql::{Session, SessionConfig};
+
+use config::Settings;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tarn",
+    version,
+    about = "Tarn: a lakehouse in one binary — Delta Lake tables, a catalog and SQL.",
+    after_help = "Examples:
+  tarn sql -e \"CREATE TABLE t (id INT, name STRING); INSERT INTO t VALUES (1, 'a')\"
+  tarn sql -f script.sql --format csv
+  echo 'SELECT * FROM t VERSION AS OF 0' | tarn sql --format json
+  tarn shell --warehouse /data/lake
+  tarn demo
+
+Configuration: flags, then TARN_* environment variables, then tarn.toml (or --config FILE)."
+)]
+struct Cli {
+    /// Warehouse root: a directory (default ./warehouse) or an object-store URL.
+    #[arg(long, global = true, env = "TARN_WAREHOUSE")]
+    warehouse: Option<String>,
+
+    /// Optional TOML configuration file (default: ./tarn.toml if present).
+    #[arg(long, global = true, env = "TARN_CONFIG")]
+    config: Option<String>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run SQL statements from -e, -f or standard input.
+    #[command(after_help = "Examples:
+  tarn sql -e 'SHOW TABLES'
+  tarn sql -f load.sql
+  tarn sql --format parquet -o out.parquet -e 'SELECT * FROM t'")]
+    Sql {
+        /// SQL text to run (several statements separated by ';').
+        #[arg(short = 'e', long = "execute", conflicts_with = "file")]
+        execute: Option<String>,
+        /// A SQL script to run.
+        #[arg(short = 'f', long = "file")]
+        file: Option<String>,
+        /// Output format: table, csv, json (one object per line) or parquet (needs -o).
+        #[arg(long, env = "TARN_FORMAT")]
+        format: Option<String>,
+        /// Write results to this file instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<String>,
+        /// Print row counts and timings to standard error.
+        #[arg(long)]
+        timing: bool,
+    },
+    /// Interactive SQL shell (the default on a terminal).
+    #[command(after_help = "Example:\n  tarn shell --warehouse ./lake")]
+    Shell,
+    /// Build a small demo in the warehouse: create, insert, update, time travel, clone, optimize.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TARN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let settings = Settings::load(cli.config.as_deref(), cli.warehouse.clone())?;
+    let config = SessionConfig {
+        warehouse: settings.warehouse.clone(),
+        target_partitions: settings.target_partitions,
+    };
+    let mut session = Session::open(config).await.map_err(|e| e.to_string())?;
+    match cli.command {
+        Some(Command::Sql { execute, file, format, output, timing }) => {
+            let sql = match (execute, file) {
+                (Some(sql), _) => sql,
+                (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?,
+                (None, None) => read_stdin()?,
+            };
+            let format: OutputFormat = format
+                .or(settings.format.clone())
+                .map(|f| f.parse::<OutputFormat>())
+                .transpose()
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            let options = RunOptions { format, output, echo: false, timing };
+            run_script(&mut session, &sql, &options).await.map_err(|e| e.to_string())
+        }
+        Some(Command::Shell) => run_shell(&mut session).await.map_err(|e| e.to_string()),
+        Some(Command::Demo) => demo::run(&mut session, &settings.warehouse).await,
+        None if std::io::stdin().is_terminal() => run_shell(&mut session).await.map_err(|e| e.to_string()),
+        None => {
+            let sql = read_stdin()?;
+            run_script(&mut session, &sql, &RunOptions::default()).await.map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn read_stdin() -> Result<String, String> {
+    let mut sql = String::new();
+    std::io::stdin()
+        .read_to_string(&mut sql)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    Ok(sql)
+}

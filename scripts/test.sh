@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit/integration tests (SQL .slt files, CLI, conformance against
+# ../shared) and the Python interop tests (deltalake + polars read what Tarn writes).
+# Idempotent: installs what it needs (a Python venv) on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tarn-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== cargo test (target dir: $CARGO_TARGET_DIR)"
+cargo test --workspace --locked
+
+echo "== python interop"
+VENV="${TARN_VENV:-$HOME/.cache/tarn-venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+cargo build --locked -p tarn
+TARN_BIN="$CARGO_TARGET_DIR/debug/tarn" "$VENV/bin/python" -m pytest -q tests/python
