@@ -124,7 +124,7 @@ impl Session {
     }
 
     async fn eval_timestamp(&self, expr: &SqlExpr) -> Result<DateTime<Utc>> {
-        let sql = format!("SELECT CAST(({expr}) AS TIMESTAMP) AS ts");
+        let sql = format!("SELECT to_timestamp_micros({expr}) AS ts");
         let statement = crate::parser::parse_sql(&sql)?
             .pop()
             .and_then(|s| match s {

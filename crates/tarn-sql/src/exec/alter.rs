@@ -51,7 +51,7 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
         }
         AlterOp::SetProperties(properties) => {
             let map: HashMap<String, String> = properties.into_iter().collect();
-            target.table.clone().set_tbl_properties().with_properties(map).await?;
+            target.table.clone().set_tbl_properties().with_properties(map).with_raise_if_not_exists(false).await?;
         }
         AlterOp::UnsetProperties { keys, if_exists } => {
             let state = target.table.snapshot()?;
@@ -89,7 +89,19 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
                 .add_constraint()
                 .with_constraint(name.value.clone(), super::util::normalize_idents(&check).to_string())
                 .with_session_state(Arc::new(state))
-                .await?;
+                .await
+                .map_err(|e| {
+                    let text = e.to_string();
+                    match text.split_once("rows failed validation check.") {
+                        Some((count, preview)) => SqlError::user(format!(
+                            "ADD CONSTRAINT {}: {} existing row(s) violate CHECK ({check}); fix or delete them first.{}",
+                            name.value,
+                            count.rsplit(' ').nth(1).unwrap_or("some"),
+                            preview.trim_end()
+                        )),
+                        None => SqlError::from(e),
+                    }
+                })?;
         }
         AlterOp::DropConstraint { name, if_exists } => {
             target

@@ -53,6 +53,7 @@ pub(crate) async fn create_clone(session: &mut Session, clone: CreateClone) -> R
             .clone()
             .set_tbl_properties()
             .with_properties(clone.properties.iter().cloned().collect())
+            .with_raise_if_not_exists(false)
             .await?;
     }
     let entry = TableEntry {

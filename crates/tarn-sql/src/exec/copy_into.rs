@@ -90,7 +90,7 @@ pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<S
         .with_commit_properties(CommitProperties::default().with_metadata([(LOADED_KEY.to_string(), metadata)]))
         .await;
     progress.finish_and_clear();
-    let table = written?;
+    let table = written.map_err(|e| super::util::explain_violation(e, &target.table, "COPY INTO"))?;
     let commit = read_commits(&table, Some(1)).await?;
     let rows = commit
         .first()

@@ -214,6 +214,7 @@ async fn create_delta(
         .with_columns(delta.fields().cloned())
         .with_partition_columns(partition_columns)
         .with_configuration(configuration(&create.properties))
+        .with_raise_if_key_not_exists(false)
         .with_save_mode(if existing.is_some() { SaveMode::Overwrite } else { SaveMode::ErrorIfExists });
     if let Some(table) = &existing {
         builder = builder.with_log_store(table.log_store());

@@ -12,7 +12,7 @@ use crate::output::StatementOutput;
 use crate::session::Session;
 
 use super::create_table::normalize_column;
-use super::util::{metrics_output, normalize_idents};
+use super::util::{explain_violation, metrics_output, normalize_idents};
 use super::write::unknown_column;
 
 fn text(expr: &SqlExpr) -> String {
@@ -184,7 +184,8 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
         };
     }
 
-    let (_, metrics) = builder.await?;
+    let context = format!("MERGE INTO {}", target.display);
+    let (_, metrics) = builder.await.map_err(|e| explain_violation(e, &target.table, &context))?;
     let updated = metrics.num_target_rows_updated as i64;
     let deleted = metrics.num_target_rows_deleted as i64;
     let inserted = metrics.num_target_rows_inserted as i64;

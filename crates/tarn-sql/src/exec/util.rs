@@ -65,6 +65,38 @@ pub(crate) async fn delete_table_files(location: &Url) -> Result<()> {
     Ok(())
 }
 
+/// Turn `deltalake`'s generic "rows failed validation check" into a message that names the
+/// constraints the rows had to meet (NOT NULL columns and CHECK constraints).
+pub(crate) fn explain_violation(err: deltalake::DeltaTableError, table: &deltalake::DeltaTable, context: &str) -> SqlError {
+    let text = err.to_string();
+    let Some(pos) = text.find("rows failed validation check") else {
+        return SqlError::Delta(err);
+    };
+    let count = text[..pos].rsplit(' ').nth(1).unwrap_or("some");
+    let preview = text.split_once("Preview of invalid data:").map(|(_, p)| p.trim()).unwrap_or("");
+    let mut rules = Vec::new();
+    if let Ok(state) = table.snapshot() {
+        let snapshot = state.snapshot();
+        for field in snapshot.arrow_schema().fields() {
+            if !field.is_nullable() {
+                rules.push(format!("{} NOT NULL", field.name()));
+            }
+        }
+        let mut checks: Vec<_> = snapshot
+            .metadata()
+            .configuration()
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("delta.constraints.").map(|name| format!("CHECK {name} ({v})")))
+            .collect();
+        checks.sort();
+        rules.extend(checks);
+    }
+    SqlError::User(format!(
+        "{context}: {count} row(s) violate the table's constraints [{}]; nothing was written. Offending rows:\n{preview}",
+        rules.join("; ")
+    ))
+}
+
 /// Lower-case unquoted identifiers, so expressions handed to `deltalake` as SQL text (which it
 /// parses case-sensitively) name columns the way DataFusion resolved them.
 pub(crate) fn normalize_idents(expr: &SqlExpr) -> SqlExpr {

@@ -19,7 +19,7 @@ use crate::session::Session;
 use crate::types::spark_type_name;
 
 use super::create_table::normalize_column;
-use super::util::{metrics_output, table_expr};
+use super::util::{explain_violation, metrics_output, table_expr};
 
 /// Project `plan` onto the table schema `target`: by position, or by the named `columns`
 /// (missing ones become NULL), casting where the SQL store-assignment rules allow and refusing
@@ -175,7 +175,7 @@ pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<Stat
         let (_, df_schema) = table_df_schema(&target, "t")?;
         builder = builder.with_replace_where(table_expr(&state, predicate, &df_schema)?);
     }
-    let table = builder.await?;
+    let table = builder.await.map_err(|e| explain_violation(e, &target.table, &context))?;
     let n = rows_added(&table).await?;
     metrics_output(&[("num_affected_rows", n), ("num_inserted_rows", n)])
 }
@@ -197,7 +197,8 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
     if let Some(predicate) = &update.predicate {
         builder = builder.with_predicate(table_expr(&state, predicate, &df_schema)?);
     }
-    let (_, metrics) = builder.await?;
+    let context = format!("UPDATE {}", target.display);
+    let (_, metrics) = builder.await.map_err(|e| explain_violation(e, &target.table, &context))?;
     metrics_output(&[("num_affected_rows", metrics.num_updated_rows as i64)])
 }
 
