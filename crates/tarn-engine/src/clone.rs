@@ -1,7 +1,8 @@
 //! SHALLOW and DEEP CLONE.
 //!
-//! A shallow clone is a new Delta table whose `add` actions point at the source's data files by
-//! absolute URL: zero bytes copied. Writes to either table only ever add new files to their own
+//! A shallow clone is a new Delta table over the source's data files with zero bytes copied: on
+//! local disk each file is hard-linked into the clone's directory; on object stores its `add`
+//! action points at the source file by absolute URL (as Spark's shallow clones do). Writes to either table only ever add new files to their own
 //! directory or remove entries from their own log, so neither changes what the other reads.
 //! A deep clone copies the data files into the new table's directory first.
 //!
@@ -54,11 +55,19 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
         let is_absolute = add.path.contains("://");
         match kind {
             CloneKind::Shallow => {
-                if !is_absolute {
-                    add.path = source_root
+                let absolute = if is_absolute {
+                    Url::parse(&add.path).map_err(|e| EngineError::Internal(e.to_string()))?
+                } else {
+                    source_root
                         .join(&add.path)
                         .map_err(|e| EngineError::Internal(format!("bad data file path {}: {e}", add.path)))?
-                        .to_string();
+                };
+                // On local disk a hard link shares the bytes (zero copy) while keeping the file
+                // inside the clone's own directory, where every writer (and VACUUM of either
+                // table) can handle it. Elsewhere the log points at the source file by URL.
+                match link_into(&absolute, target, &add.path, is_absolute) {
+                    Some(relative) => add.path = relative,
+                    None => add.path = absolute.to_string(),
                 }
             }
             CloneKind::Deep => {
@@ -114,6 +123,46 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
         builder = builder.with_table_name(name);
     }
     Ok(builder.await?)
+}
+
+/// Hard-link a local source file into the clone's directory; returns its relative path there.
+fn link_into(source: &Url, target: &Url, logged_path: &str, is_absolute: bool) -> Option<String> {
+    if source.scheme() != "file" || target.scheme() != "file" {
+        return None;
+    }
+    let from = source.to_file_path().ok()?;
+    let relative = if is_absolute {
+        from.file_name()?.to_str()?.to_string()
+    } else {
+        logged_path.to_string()
+    };
+    let decoded = percent_decode(&relative);
+    let to = target.to_file_path().ok()?.join(&decoded);
+    std::fs::create_dir_all(to.parent()?).ok()?;
+    match std::fs::hard_link(&from, &to) {
+        Ok(()) => Some(relative),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Some(relative),
+        Err(_) => None,
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn target_object_store(target: &Url) -> Result<Box<dyn object_store::ObjectStore>> {

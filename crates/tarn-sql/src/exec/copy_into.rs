@@ -33,7 +33,6 @@ use crate::output::StatementOutput;
 use crate::session::Session;
 
 use super::util::metrics_output;
-use super::write::align_to_schema;
 
 const LOADED_KEY: &str = "tarn.copyInto";
 
@@ -200,12 +199,12 @@ async fn read_file(ctx: &SessionContext, url: &Url, copy: &CopyInto, schema: &Sc
     };
     let df = match copy.format {
         FileFormat::Csv => {
-            // Read every column as text, then cast: a bad value fails with its line number.
-            let text_schema = arrow::datatypes::Schema::new(
+            // Parse straight into the table's types: a bad value fails naming its line.
+            let typed = arrow::datatypes::Schema::new(
                 schema
                     .fields()
                     .iter()
-                    .map(|f| arrow::datatypes::Field::new(f.name(), arrow::datatypes::DataType::Utf8, true))
+                    .map(|f| arrow::datatypes::Field::new(f.name(), f.data_type().clone(), true))
                     .collect::<Vec<_>>(),
             );
             let options = CsvReadOptions::new()
@@ -213,11 +212,8 @@ async fn read_file(ctx: &SessionContext, url: &Url, copy: &CopyInto, schema: &Sc
                 .delimiter(single_byte(opts, &["sep", "delimiter"], b',')?)
                 .quote(single_byte(opts, &["quote"], b'"')?)
                 .file_extension("")
-                .schema(&text_schema);
-            let df = ctx.read_csv(path, options).await?;
-            let plan = df.into_unoptimized_plan();
-            let state = ctx.state();
-            DataFrame::new(state, align_to_schema(plan, schema, &[], &format!("COPY INTO from {path}"))?)
+                .schema(&typed);
+            ctx.read_csv(path, options).await?
         }
         FileFormat::Json => {
             let options = JsonReadOptions::default().file_extension("").schema(schema);

@@ -1,0 +1,219 @@
+//! Lakehouse behaviour that needs files on disk around the SQL: COPY INTO, VACUUM, clones,
+//! external tables and locations, path tables, and history that survives copying a table.
+
+use std::path::Path;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use tarn_sql::{Session, SessionConfig};
+
+async fn session(dir: &Path) -> Session {
+    Session::open(SessionConfig::new(dir.join("wh").to_string_lossy())).await.expect("session")
+}
+
+async fn run(session: &mut Session, sql: &str) -> Vec<RecordBatch> {
+    session.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).pop().unwrap_or_default()
+}
+
+async fn fails(session: &mut Session, sql: &str) -> String {
+    match session.sql(sql).await {
+        Ok(_) => panic!("expected an error from: {sql}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+async fn count(session: &mut Session, table: &str) -> i64 {
+    let b = run(session, &format!("SELECT count(*) AS n FROM {table}")).await;
+    b[0].column(0).as_primitive::<Int64Type>().value(0)
+}
+
+async fn version(session: &mut Session, table: &str) -> i64 {
+    let b = run(session, &format!("DESCRIBE HISTORY {table} LIMIT 1")).await;
+    b[0].column(0).as_primitive::<Int64Type>().value(0)
+}
+
+#[tokio::test]
+async fn copy_into_is_idempotent_and_a_bad_row_commits_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("landing");
+    std::fs::create_dir_all(&landing).expect("mkdir");
+    std::fs::write(landing.join("a.csv"), "id,name,amount\n1,ada,1.5\n2,\"grace, h\",2.5\n").expect("write");
+    std::fs::write(landing.join("b.csv"), "id,name,amount\n3,alan,3.5\n").expect("write");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE t (id INT, name STRING, amount DOUBLE)").await;
+    let copy = format!(
+        "COPY INTO t FROM '{}' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true')",
+        landing.display()
+    );
+    let first = run(&mut s, &copy).await;
+    assert_eq!(first[0].column(0).as_primitive::<Int64Type>().value(0), 3);
+    assert_eq!(count(&mut s, "t").await, 3);
+
+    // Re-running loads nothing; a new file is picked up alone.
+    let again = run(&mut s, &copy).await;
+    assert_eq!(again[0].column(0).as_primitive::<Int64Type>().value(0), 0);
+    std::fs::write(landing.join("c.csv"), "id,name,amount\n4,edsger,4.5\n").expect("write");
+    run(&mut s, &copy).await;
+    assert_eq!(count(&mut s, "t").await, 4);
+    let names = run(&mut s, "SELECT name FROM t WHERE id = 2").await;
+    assert_eq!(names[0].column(0).as_string_view().value(0), "grace, h");
+
+    // A malformed row: the error names the file and the line, and nothing is committed.
+    let before = version(&mut s, "t").await;
+    std::fs::write(landing.join("d.csv"), "id,name,amount\n5,ok,1.0\nsix,bad,2.0\n").expect("write");
+    let err = fails(&mut s, &copy).await;
+    assert!(err.contains("d.csv"), "{err}");
+    assert!(err.contains("line") || err.contains("row"), "{err}");
+    assert_eq!(version(&mut s, "t").await, before);
+    assert_eq!(count(&mut s, "t").await, 4);
+
+    // JSON and Parquet sources, matched by column name.
+    std::fs::remove_file(landing.join("d.csv")).expect("rm");
+    std::fs::write(dir.path().join("rows.json"), "{\"name\": \"json\", \"id\": 10}\n").expect("write");
+    run(&mut s, &format!("COPY INTO t FROM '{}' FILEFORMAT = JSON", dir.path().join("rows.json").display())).await;
+    let got = run(&mut s, "SELECT name, amount IS NULL FROM t WHERE id = 10").await;
+    assert_eq!(got[0].column(0).as_string_view().value(0), "json");
+}
+
+#[tokio::test]
+async fn vacuum_keeps_the_seven_day_safety_net_unless_overridden() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE t (id INT)").await;
+    run(&mut s, "INSERT INTO t VALUES (1)").await;
+    run(&mut s, "INSERT OVERWRITE t VALUES (2)").await;
+    let err = fails(&mut s, "VACUUM t RETAIN 0 HOURS").await;
+    assert!(err.contains("retentionDurationCheck"), "{err}");
+    assert_eq!(count(&mut s, "t").await, 1);
+
+    // Default retention removes nothing recent.
+    let dry = run(&mut s, "VACUUM t DRY RUN").await;
+    assert_eq!(dry.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
+
+    run(&mut s, "SET spark.databricks.delta.retentionDurationCheck.enabled = false").await;
+    let dry = run(&mut s, "VACUUM t RETAIN 0 HOURS DRY RUN").await;
+    assert_eq!(dry.iter().map(RecordBatch::num_rows).sum::<usize>(), 1, "the overwritten file");
+    run(&mut s, "VACUUM t RETAIN 0 HOURS").await;
+    assert_eq!(count(&mut s, "t").await, 1);
+    let err = fails(&mut s, "SELECT * FROM t VERSION AS OF 1").await;
+    assert!(!err.is_empty());
+}
+
+#[tokio::test]
+async fn shallow_and_deep_clones_are_independent_of_their_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE src (id INT, v STRING)").await;
+    run(&mut s, "INSERT INTO src VALUES (1, 'a'), (2, 'b')").await;
+    run(&mut s, "INSERT INTO src VALUES (3, 'c')").await;
+
+    run(&mut s, "CREATE TABLE shallow SHALLOW CLONE src").await;
+    run(&mut s, "CREATE TABLE deep DEEP CLONE src VERSION AS OF 1").await;
+    assert_eq!(count(&mut s, "shallow").await, 3);
+    assert_eq!(count(&mut s, "deep").await, 2);
+
+    // The shallow clone shares the source's bytes (hard links); the deep clone owns copies.
+    use std::os::unix::fs::MetadataExt;
+    let shallow_files = files_of(&mut s, "shallow").await;
+    assert_eq!(shallow_files.len(), 2);
+    assert!(shallow_files.iter().all(|p| std::fs::metadata(p).expect("meta").nlink() >= 2), "hard links");
+    let deep_files = files_of(&mut s, "deep").await;
+    assert_eq!(deep_files.len(), 1);
+    assert!(deep_files.iter().all(|p| std::fs::metadata(p).expect("meta").nlink() == 1), "copies");
+
+    run(&mut s, "DELETE FROM shallow WHERE id = 1").await;
+    run(&mut s, "UPDATE src SET v = 'changed' WHERE id = 2").await;
+    run(&mut s, "INSERT INTO deep VALUES (9, 'z')").await;
+    assert_eq!(count(&mut s, "src").await, 3);
+    assert_eq!(count(&mut s, "shallow").await, 2);
+    assert_eq!(count(&mut s, "deep").await, 3);
+    let v = run(&mut s, "SELECT v FROM shallow WHERE id = 2").await;
+    assert_eq!(v[0].column(0).as_string_view().value(0), "b");
+
+    // Dropping the managed clones leaves the source intact.
+    run(&mut s, "DROP TABLE shallow").await;
+    run(&mut s, "DROP TABLE deep").await;
+    assert_eq!(count(&mut s, "src").await, 3);
+}
+
+#[tokio::test]
+async fn external_tables_register_existing_logs_and_survive_drop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ext = dir.path().join("external/events");
+    let mut s = session(dir.path()).await;
+    run(&mut s, &format!("CREATE TABLE events (id INT, kind STRING) LOCATION '{}'", ext.display())).await;
+    run(&mut s, "INSERT INTO events VALUES (1, 'click')").await;
+    run(&mut s, "DROP TABLE events").await;
+    assert!(ext.join("_delta_log").is_dir(), "DROP TABLE never deletes an external table's files");
+
+    // Re-register it by location alone: the schema comes from the log.
+    run(&mut s, &format!("CREATE TABLE again LOCATION '{}'", ext.display())).await;
+    assert_eq!(count(&mut s, "again").await, 1);
+
+    // Overlapping locations are refused.
+    let err = fails(&mut s, &format!("CREATE TABLE inner_t (a INT) LOCATION '{}'", ext.join("sub").display())).await;
+    assert!(err.contains("overlaps"), "{err}");
+    let err = fails(&mut s, &format!("CREATE TABLE outer_t (a INT) LOCATION '{}'", ext.parent().expect("parent").display())).await;
+    assert!(err.contains("overlaps"), "{err}");
+
+    // Path tables work without registration, for reads and writes.
+    let path = format!("delta.`{}`", ext.display());
+    run(&mut s, &format!("UPDATE {path} SET kind = 'view' WHERE id = 1")).await;
+    let kind = run(&mut s, &format!("SELECT kind FROM {path}")).await;
+    assert_eq!(kind[0].column(0).as_string_view().value(0), "view");
+
+    // SHOW CREATE TABLE round-trips the definition.
+    let ddl = run(&mut s, "SHOW CREATE TABLE again").await;
+    let ddl = ddl[0].column(0).as_string::<i32>().value(0).to_string();
+    assert!(ddl.starts_with("CREATE TABLE main.default.again ("), "{ddl}");
+    assert!(ddl.contains("LOCATION"), "{ddl}");
+    run(&mut s, "DROP TABLE again").await;
+    run(&mut s, &ddl.replace("main.default.again", "recreated")).await;
+    assert_eq!(count(&mut s, "recreated").await, 1);
+}
+
+#[tokio::test]
+async fn history_timestamps_come_from_the_log_not_file_times() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE t (id INT)").await;
+    run(&mut s, "INSERT INTO t VALUES (1)").await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    run(&mut s, "INSERT INTO t VALUES (2)").await;
+
+    // Copy the table somewhere else: every file gets a new modification time.
+    let detail = run(&mut s, "DESCRIBE DETAIL t").await;
+    let location = detail[0].column_by_name("location").expect("location").as_string::<i32>().value(0).to_string();
+    let from = url::Url::parse(&location).expect("url").to_file_path().expect("path");
+    let to = dir.path().join("copied");
+    copy_dir(&from, &to);
+    let ts = between.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    let got = count(&mut s, &format!("delta.`{}` TIMESTAMP AS OF '{ts}'", to.display())).await;
+    assert_eq!(got, 1, "the version current at {ts} had one row");
+}
+
+async fn files_of(s: &mut Session, table: &str) -> Vec<std::path::PathBuf> {
+    let detail = run(s, &format!("DESCRIBE DETAIL {table}")).await;
+    let location = detail[0].column_by_name("location").expect("location").as_string::<i32>().value(0).to_string();
+    let dir = url::Url::parse(&location).expect("url").to_file_path().expect("path");
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
