@@ -44,6 +44,8 @@ pub struct ResultPrinter {
 }
 
 const TABLE_SAMPLE_ROWS: usize = 1000;
+/// Table cells wider than this are cut with an ellipsis (use csv or json for full values).
+const TABLE_MAX_CELL: usize = 80;
 
 impl ResultPrinter {
     pub fn new(format: OutputFormat, output: Option<&str>) -> Result<Self> {
@@ -209,6 +211,16 @@ impl ResultPrinter {
     }
 }
 
+fn clip(cell: String) -> String {
+    let cell = if cell.contains('\n') { cell.replace('\n', "\\n") } else { cell };
+    if cell.chars().count() <= TABLE_MAX_CELL {
+        return cell;
+    }
+    let mut cut: String = cell.chars().take(TABLE_MAX_CELL - 1).collect();
+    cut.push('…');
+    cut
+}
+
 fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>> {
     let options = FormatOptions::default().with_null("NULL");
     let formatters: Vec<ArrayFormatter<'_>> = batch
@@ -218,7 +230,13 @@ fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>> {
         .collect::<std::result::Result<_, _>>()?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
-        rows.push(formatters.iter().map(|f| f.value(i).to_string()).collect());
+        // A single column cannot push others off screen: show it whole.
+        rows.push(
+            formatters
+                .iter()
+                .map(|f| if formatters.len() == 1 { f.value(i).to_string() } else { clip(f.value(i).to_string()) })
+                .collect(),
+        );
     }
     Ok(rows)
 }

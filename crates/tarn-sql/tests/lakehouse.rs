@@ -217,3 +217,28 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[tokio::test]
+async fn optimize_where_compacts_only_the_named_partition_and_describe_extended_shows_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE sales (region STRING, day INT) PARTITIONED BY (region)").await;
+    for day in 1..=3 {
+        run(&mut s, &format!("INSERT INTO sales VALUES ('eu', {day}), ('us', {day})")).await;
+    }
+    let out = run(&mut s, "OPTIMIZE sales WHERE region = 'eu'").await;
+    let col = |name: &str| out[0].column_by_name(name).expect(name).as_primitive::<Int64Type>().value(0);
+    assert_eq!((col("num_files_added"), col("num_files_removed"), col("partitions_optimized")), (1, 3, 1));
+    let detail = run(&mut s, "DESCRIBE DETAIL sales").await;
+    assert_eq!(detail[0].column_by_name("numFiles").expect("numFiles").as_primitive::<Int64Type>().value(0), 4);
+    assert_eq!(count(&mut s, "sales").await, 6);
+
+    let extended = run(&mut s, "DESCRIBE EXTENDED sales").await;
+    let names: Vec<String> = extended
+        .iter()
+        .flat_map(|b| (0..b.num_rows()).map(|i| b.column(0).as_string::<i32>().value(i).to_string()).collect::<Vec<_>>())
+        .collect();
+    for expected in ["region", "# Partition Information", "# Detailed Table Information", "Location", "Provider", "Type"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+}
