@@ -172,3 +172,57 @@ fn demo_runs_on_a_fresh_warehouse_and_again() {
         assert!(text.contains("| 2         | 3        |"), "{text}");
     }
 }
+
+#[test]
+fn the_shell_takes_multi_line_statements_and_dot_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tarn"))
+        .args(["--warehouse", dir.path().to_str().expect("utf8"), "shell"])
+        .env("HOME", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"CREATE TABLE shelled (x INT);\nINSERT INTO shelled\n  VALUES (7);\nSELECT x * 6\n  AS answer FROM shelled;\n.tables\nSELEC oops;\n.quit\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("| answer |") && text.contains("| 42     |"), "{text}");
+    assert!(text.contains("shelled"), "{text}");
+    assert!(stderr(&out).contains("Time: "), "{}", stderr(&out));
+    assert!(stderr(&out).contains("syntax error"), "errors are reported and the shell goes on");
+}
+
+#[test]
+fn results_stream_before_the_query_finishes() {
+    // A billion rows would never fit in memory; the first rows must arrive long before the end.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tarn"))
+        .args([
+            "--warehouse",
+            dir.path().to_str().expect("utf8"),
+            "sql",
+            "--format",
+            "csv",
+            "-e",
+            "SELECT value FROM generate_series(1, 1000000000)",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let header = lines.next().expect("a line").expect("utf8");
+    let first = lines.next().expect("a line").expect("utf8");
+    child.kill().expect("kill");
+    let _ = child.wait();
+    assert_eq!((header.as_str(), first.as_str()), ("value", "1"));
+}
