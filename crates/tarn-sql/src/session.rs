@@ -91,6 +91,13 @@ impl Session {
         exec::execute(self, statement).await
     }
 
+    /// Whether writes may add columns (Databricks' `spark.databricks.delta.schema.autoMerge.enabled`).
+    pub(crate) fn auto_merge_schema(&self) -> bool {
+        self.settings
+            .get("spark.databricks.delta.schema.automerge.enabled")
+            .is_some_and(|v| v == "true")
+    }
+
     /// Names of all tables in the current schema (for shell completion).
     pub async fn table_names(&self) -> Vec<String> {
         self.catalog

@@ -77,10 +77,22 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
             })
     };
 
+    let evolve = session.auto_merge_schema();
+    let new_columns: Vec<String> = if evolve {
+        source_columns
+            .iter()
+            .filter(|c| !target_columns.iter().any(|t| t.eq_ignore_ascii_case(c)))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let star_columns: Vec<String> = target_columns.iter().map(|c| c.to_string()).chain(new_columns.iter().cloned()).collect();
     let mut builder = target
         .table
         .clone()
         .merge(source, text(&merge.on))
+        .with_merge_schema(evolve)
         .with_source_alias(&source_alias)
         .with_target_alias(&target_alias)
         .with_session_state(Arc::new(state));
@@ -129,7 +141,7 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
                             return Err(SqlError::user("MERGE: WHEN NOT MATCHED BY SOURCE cannot UPDATE SET * (there is no source row)"));
                         }
                         let mut sets = Vec::new();
-                        for column in &target_columns {
+                        for column in &star_columns {
                             sets.push((column.to_string(), source_column(column)?));
                         }
                         builder.when_matched_update(|mut u| {
@@ -149,7 +161,7 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
                 let mut sets = Vec::new();
                 match action {
                     InsertAction::All => {
-                        for column in &target_columns {
+                        for column in &star_columns {
                             sets.push((column.to_string(), source_column(column)?));
                         }
                     }

@@ -121,6 +121,37 @@ fn check_assignable(from: &DataType, to: &DataType, column: &str, context: &str)
     }
 }
 
+/// The table schema plus the data's columns it lacks: by name for a column list, else the
+/// data's trailing columns beyond the table's width.
+fn evolved_schema(table: &SchemaRef, data: &arrow::datatypes::Schema, columns: &[String]) -> SchemaRef {
+    let mut fields: Vec<arrow::datatypes::FieldRef> = table.fields().iter().cloned().collect();
+    let has = |fields: &[arrow::datatypes::FieldRef], name: &str| fields.iter().any(|f| f.name().eq_ignore_ascii_case(name));
+    if columns.is_empty() {
+        for field in data.fields().iter().skip(table.fields().len()) {
+            if !has(&fields, field.name()) {
+                fields.push(Arc::new(arrow::datatypes::Field::new(field.name(), storable(field.data_type()), true)));
+            }
+        }
+    } else {
+        for (name, field) in columns.iter().zip(data.fields()) {
+            if !has(&fields, name) {
+                fields.push(Arc::new(arrow::datatypes::Field::new(name, storable(field.data_type()), true)));
+            }
+        }
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// View types are an in-memory detail; Delta stores plain strings and binaries.
+fn storable(dt: &DataType) -> DataType {
+    match dt {
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+        DataType::Null => DataType::Utf8,
+        other => other.clone(),
+    }
+}
+
 pub(crate) fn unknown_column(name: &str, columns: &[&str]) -> SqlError {
     let hint = columns
         .iter()
@@ -158,9 +189,14 @@ async fn rows_added(table: &deltalake::DeltaTable) -> Result<i64> {
 pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<StatementOutput> {
     let target = session.open_target(&insert.table, None).await?;
     let (state, plan) = session.plan_query(&insert.query).await?;
-    let schema: SchemaRef = target.table.snapshot()?.snapshot().arrow_schema();
+    let mut schema: SchemaRef = target.table.snapshot()?.snapshot().arrow_schema();
     let columns: Vec<String> = insert.columns.iter().map(normalize_column).collect();
     let context = format!("INSERT INTO {}", target.display);
+    // Schema evolution, when asked for: extra data columns become new (nullable) columns.
+    let evolve = session.auto_merge_schema();
+    if evolve {
+        schema = evolved_schema(&schema, plan.schema().as_arrow(), &columns);
+    }
     let plan = align_to_schema(plan, &schema, &columns, &context)?;
     let snapshot = target.table.snapshot()?.snapshot().clone();
     let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))
@@ -171,6 +207,9 @@ pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<Stat
         } else {
             SaveMode::Append
         });
+    if evolve {
+        builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
+    }
     if let Some(predicate) = &insert.replace_where {
         let (_, df_schema) = table_df_schema(&target, "t")?;
         builder = builder.with_replace_where(table_expr(&state, predicate, &df_schema)?);
