@@ -267,27 +267,19 @@ impl PartitionStream for FileSequence {
                 let schema = schema.clone();
                 async move {
                     progress.set_message(path.rsplit('/').next().unwrap_or(&path).to_string());
-                    let stream = df.execute_stream().await.map_err(|e| with_file(&path, e))?;
-                    let name = path.clone();
-                    let progress_done = progress.clone();
-                    let batches = stream
-                        .map(move |r| {
-                            r.and_then(|b| {
-                                b.with_schema(schema.clone()).map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
-                            })
-                            .map_err(|e| with_file(&name, e))
-                        })
-                        .chain(futures::stream::once(async move {
-                            progress_done.inc(1);
-                            Ok(None)
-                        }).filter_map(|r: std::result::Result<Option<arrow::array::RecordBatch>, DataFusionError>| async move {
-                            match r {
-                                Ok(None) => None,
-                                Ok(Some(b)) => Some(Ok(b)),
-                                Err(e) => Some(Err(e)),
-                            }
-                        }));
-                    Ok::<_, DataFusionError>(batches)
+                    let batches = df.execute_stream().await.map_err(|e| with_file(&path, e))?;
+                    let file_done = futures::stream::once(async move {
+                        progress.inc(1);
+                        None::<datafusion::error::Result<arrow::array::RecordBatch>>
+                    })
+                    .filter_map(|done| async move { done });
+                    let rows = batches.map(move |batch| {
+                        // Same columns and types; take the table's field metadata and nullability.
+                        batch
+                            .and_then(|b| b.with_schema(schema.clone()).map_err(|e| DataFusionError::ArrowError(Box::new(e), None)))
+                            .map_err(|e| with_file(&path, e))
+                    });
+                    Ok::<_, DataFusionError>(rows.chain(file_done))
                 }
             })
             .try_flatten();

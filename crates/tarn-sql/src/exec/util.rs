@@ -97,6 +97,23 @@ pub(crate) fn explain_violation(err: deltalake::DeltaTableError, table: &deltala
     ))
 }
 
+fn has_subquery(expr: &SqlExpr) -> bool {
+    struct Finder(bool);
+    impl sqlparser::ast::Visitor for Finder {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &SqlExpr) -> ControlFlow<()> {
+            if matches!(expr, SqlExpr::Subquery(_) | SqlExpr::InSubquery { .. } | SqlExpr::Exists { .. }) {
+                self.0 = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut finder = Finder(false);
+    let _ = sqlparser::ast::Visit::visit(expr, &mut finder);
+    finder.0
+}
+
 /// Lower-case unquoted identifiers, so expressions handed to `deltalake` as SQL text (which it
 /// parses case-sensitively) name columns the way DataFusion resolved them.
 pub(crate) fn normalize_idents(expr: &SqlExpr) -> SqlExpr {
@@ -124,6 +141,12 @@ pub(crate) fn normalize_idents(expr: &SqlExpr) -> SqlExpr {
 /// Plan a SQL expression against a table's columns (qualified by `qualifier` or not), and
 /// strip the qualifiers so `deltalake` resolves the columns against its own schema.
 pub(crate) fn table_expr(state: &SessionState, expr: &SqlExpr, schema: &DFSchema) -> Result<Expr> {
+    if has_subquery(expr) {
+        return Err(SqlError::Unsupported(format!(
+            "subqueries are not supported in this condition ('{expr}'); \
+             use MERGE INTO ... USING (subquery) ON ... WHEN MATCHED THEN UPDATE/DELETE instead"
+        )));
+    }
     let planned = state.create_logical_expr_from_sql_expr(
         SqlExprWithAlias {
             expr: expr.clone(),

@@ -278,9 +278,3 @@ pub(crate) async fn truncate(session: &mut Session, table: &ObjectName) -> Resul
     target.table.clone().delete().with_session_state(Arc::new(state)).await?;
     Ok(StatementOutput::empty())
 }
-
-/// An empty Arrow schema (placeholder for statements with no result columns).
-#[allow(dead_code)]
-pub(crate) fn no_columns() -> SchemaRef {
-    Arc::new(Schema::empty())
-}
