@@ -1,6 +1,6 @@
 //! CREATE TABLE ... SHALLOW | DEEP CLONE.
 
-use tarn_catalog::{CatalogError, TableEntry, TableIdent, TableKind};
+use tarn_catalog::{CatalogError, TableIdent, TableKind};
 use tarn_engine::{CloneKind, clone_table};
 
 use crate::ast::{CloneDepth, CreateClone};
@@ -9,7 +9,8 @@ use crate::output::StatementOutput;
 use crate::resolve::TableName;
 use crate::session::Session;
 
-use super::util::{delete_table_files, metrics_output};
+use super::create_table::register_new;
+use super::util::metrics_output;
 
 pub(crate) async fn create_clone(session: &mut Session, clone: CreateClone) -> Result<StatementOutput> {
     let at = match &clone.source_version {
@@ -56,21 +57,7 @@ pub(crate) async fn create_clone(session: &mut Session, clone: CreateClone) -> R
             .with_raise_if_not_exists(false)
             .await?;
     }
-    let entry = TableEntry {
-        catalog: ident.catalog.clone(),
-        schema: ident.schema.clone(),
-        name: ident.table.clone(),
-        id,
-        location: location.to_string(),
-        kind: table_kind,
-        created_at: chrono::Utc::now().timestamp_millis(),
-    };
-    if let Err(e) = session.catalog.register_table(&entry).await {
-        if table_kind == TableKind::Managed {
-            delete_table_files(&location).await?;
-        }
-        return Err(e.into());
-    }
+    register_new(session, &ident, id, &location, table_kind, true).await?;
     let state = cloned.snapshot()?;
     let files = state.log_data().iter().count() as i64;
     let size: i64 = state.log_data().iter().map(|f| f.size()).sum();

@@ -128,6 +128,20 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
         created_here = true;
     }
 
+    register_new(session, &ident, id, &location, kind, created_here).await?;
+    Ok(StatementOutput::empty())
+}
+
+/// Register a table whose Delta log now exists. If the name was taken meanwhile (another
+/// process won the race), remove the managed directory this statement created.
+pub(crate) async fn register_new(
+    session: &Session,
+    ident: &TableIdent,
+    id: String,
+    location: &Url,
+    kind: TableKind,
+    created_here: bool,
+) -> Result<()> {
     let entry = TableEntry {
         catalog: ident.catalog.clone(),
         schema: ident.schema.clone(),
@@ -139,11 +153,11 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
     };
     if let Err(e) = session.catalog.register_table(&entry).await {
         if created_here && kind == TableKind::Managed {
-            delete_table_files(&location).await?;
+            delete_table_files(location).await?;
         }
         return Err(e.into());
     }
-    Ok(StatementOutput::empty())
+    Ok(())
 }
 
 /// Create (or, with `existing`, replace) the Delta table at `location`.
