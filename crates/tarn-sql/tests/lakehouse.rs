@@ -73,6 +73,14 @@ async fn copy_into_is_idempotent_and_a_bad_row_commits_nothing() {
     run(&mut s, &format!("COPY INTO t FROM '{}' FILEFORMAT = JSON", dir.path().join("rows.json").display())).await;
     let got = run(&mut s, "SELECT name, amount IS NULL FROM t WHERE id = 10").await;
     assert_eq!(got[0].column(0).as_string_view().value(0), "json");
+
+    // New columns in the files: ignored by default, added with mergeSchema.
+    std::fs::write(dir.path().join("wide.json"), "{\"id\": 11, \"name\": \"wide\", \"color\": \"red\"}\n").expect("write");
+    let wide = format!("COPY INTO t FROM '{}' FILEFORMAT = JSON", dir.path().join("wide.json").display());
+    run(&mut s, &format!("{wide} COPY_OPTIONS ('mergeSchema' = 'true')")).await;
+    let got = run(&mut s, "SELECT color FROM t WHERE id = 11").await;
+    assert_eq!(got[0].column(0).as_string_view().value(0), "red");
+    assert_eq!(count(&mut s, "t WHERE color IS NULL").await, 5, "older rows have no color");
 }
 
 #[tokio::test]

@@ -56,12 +56,35 @@ pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<S
         return metrics_output(&[("num_affected_rows", 0), ("num_inserted_rows", 0), ("num_skipped_files", skipped)]);
     }
 
-    let schema: SchemaRef = target.table.snapshot()?.snapshot().arrow_schema();
+    let merge_schema = option(&copy.copy_options, "mergeSchema").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut schema: SchemaRef = target.table.snapshot()?.snapshot().arrow_schema();
     let ctx = SessionContext::new_with_state(session.base.clone());
     let mut per_file = Vec::with_capacity(new_files.len());
-    for url in &new_files {
-        let df = read_file(&ctx, url, &copy, &schema).await?;
-        per_file.push((url.to_string(), df));
+    if merge_schema {
+        // Read every file with its own (inferred) schema, widen the table schema by the columns
+        // it lacks, then shape each file to the widened schema by column name.
+        let mut frames = Vec::with_capacity(new_files.len());
+        for url in &new_files {
+            frames.push((url.to_string(), read_inferred(&ctx, url, &copy).await?));
+        }
+        let mut fields: Vec<arrow::datatypes::FieldRef> = schema.fields().iter().cloned().collect();
+        for (_, df) in &frames {
+            for field in df.schema().fields() {
+                if !fields.iter().any(|f| f.name().eq_ignore_ascii_case(field.name())) {
+                    let dt = super::write::storable(field.data_type());
+                    fields.push(Arc::new(arrow::datatypes::Field::new(field.name(), dt, true)));
+                }
+            }
+        }
+        schema = Arc::new(arrow::datatypes::Schema::new(fields));
+        for (url, df) in frames {
+            per_file.push((url, project_by_name(df, &schema)?));
+        }
+    } else {
+        for url in &new_files {
+            let df = read_file(&ctx, url, &copy, &schema).await?;
+            per_file.push((url.to_string(), df));
+        }
     }
 
     let progress = ProgressBar::new(per_file.len() as u64);
@@ -86,6 +109,7 @@ pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<S
         .with_input_plan(plan)
         .with_session_state(Arc::new(session.base.clone()))
         .with_save_mode(SaveMode::Append)
+        .with_schema_mode_if(merge_schema)
         .with_commit_properties(CommitProperties::default().with_metadata([(LOADED_KEY.to_string(), metadata)]))
         .await;
     progress.finish_and_clear();
@@ -221,22 +245,59 @@ async fn read_file(ctx: &SessionContext, url: &Url, copy: &CopyInto, schema: &Sc
         }
         FileFormat::Parquet => {
             let df = ctx.read_parquet(path, ParquetReadOptions::default().file_extension("")).await?;
-            let available: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
-            let exprs: Vec<Expr> = schema
-                .fields()
-                .iter()
-                .map(|f| {
-                    let value = match available.iter().find(|a| a.eq_ignore_ascii_case(f.name())) {
-                        Some(a) => cast(col(format!("\"{a}\"")), f.data_type().clone()),
-                        None => cast(lit(datafusion::common::ScalarValue::Null), f.data_type().clone()),
-                    };
-                    value.alias(f.name())
-                })
-                .collect();
-            df.select(exprs)?
+            project_by_name(df, schema)?
         }
     };
     Ok(df)
+}
+
+/// A DataFrame reading one file with the schema the file itself implies.
+async fn read_inferred(ctx: &SessionContext, url: &Url, copy: &CopyInto) -> Result<DataFrame> {
+    let path = url.as_str();
+    let opts = &copy.format_options;
+    let header = opts
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("header") && v.eq_ignore_ascii_case("true"));
+    Ok(match copy.format {
+        FileFormat::Csv => {
+            let options = CsvReadOptions::new()
+                .has_header(header)
+                .delimiter(single_byte(opts, &["sep", "delimiter"], b',')?)
+                .quote(single_byte(opts, &["quote"], b'"')?)
+                .file_extension("");
+            ctx.read_csv(path, options).await?
+        }
+        FileFormat::Json => ctx.read_json(path, JsonReadOptions::default().file_extension("")).await?,
+        FileFormat::Parquet => ctx.read_parquet(path, ParquetReadOptions::default().file_extension("")).await?,
+    })
+}
+
+/// Shape a DataFrame to `schema` by column name (case-insensitive): missing columns are NULL.
+fn project_by_name(df: DataFrame, schema: &SchemaRef) -> Result<DataFrame> {
+    let available: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let exprs: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let value = match available.iter().find(|a| a.eq_ignore_ascii_case(f.name())) {
+                Some(a) => cast(col(format!("\"{a}\"")), f.data_type().clone()),
+                None => cast(lit(datafusion::common::ScalarValue::Null), f.data_type().clone()),
+            };
+            value.alias(f.name())
+        })
+        .collect();
+    Ok(df.select(exprs)?)
+}
+
+/// `WriteBuilder::with_schema_mode` only when schema evolution was asked for.
+trait SchemaModeIf {
+    fn with_schema_mode_if(self, merge: bool) -> Self;
+}
+
+impl SchemaModeIf for WriteBuilder {
+    fn with_schema_mode_if(self, merge: bool) -> Self {
+        if merge { self.with_schema_mode(deltalake::operations::write::SchemaMode::Merge) } else { self }
+    }
 }
 
 /// One partition that reads the files in turn, naming the file in any error.

@@ -26,7 +26,6 @@ use crate::resolve::TableName;
 use crate::session::Session;
 use crate::types::arrow_type;
 
-use super::namespace::delta_log_exists;
 use super::util::delete_table_files;
 
 /// The Arrow schema of a column list, with comments as field metadata (as Delta stores them).
@@ -112,7 +111,7 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
     session.catalog.check_location_free(&location).await?;
 
     let mut created_here = false;
-    if kind == TableKind::External && delta_log_exists(&location).await? {
+    if kind == TableKind::External && tarn_engine::table_exists(&location).await? {
         // Register an existing Delta table; its schema comes from its log.
         let existing = open_table(&location, None).await?;
         if !create.columns.is_empty() {

@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, StringArray};
 use sqlparser::ast::{Ident, ObjectName};
-use tarn_engine::deltalake::DeltaTableBuilder;
 
 use crate::ast::UseTarget;
-use crate::error::{Result, SqlError};
+use crate::error::Result;
 use crate::output::StatementOutput;
 use crate::session::Session;
 
@@ -133,12 +132,4 @@ pub(crate) async fn show_tables(
         ("tableName", Arc::new(StringArray::from_iter_values(tables.iter().map(|t| t.name.clone()))) as ArrayRef),
         ("isTemporary", Arc::new(BooleanArray::from(vec![false; n])) as ArrayRef),
     ])
-}
-
-/// Whether a Delta table exists at `url` (used to register existing tables by LOCATION).
-pub(crate) async fn delta_log_exists(url: &url::Url) -> Result<bool> {
-    let table = DeltaTableBuilder::from_url(url.clone())
-        .map_err(SqlError::from)?
-        .build()?;
-    Ok(table.log_store().is_delta_table_location().await?)
 }

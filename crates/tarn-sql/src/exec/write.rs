@@ -143,7 +143,7 @@ fn evolved_schema(table: &SchemaRef, data: &arrow::datatypes::Schema, columns: &
 }
 
 /// View types are an in-memory detail; Delta stores plain strings and binaries.
-fn storable(dt: &DataType) -> DataType {
+pub(crate) fn storable(dt: &DataType) -> DataType {
     match dt {
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
         DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
