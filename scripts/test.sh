@@ -16,5 +16,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
-cargo build --locked -p tarn
-TARN_BIN="$CARGO_TARGET_DIR/debug/tarn" "$VENV/bin/python" -m pytest -q tests/python
+# `cargo test` built the binary for the CLI tests; building it with another package selection
+# would re-resolve features and recompile much of the dependency tree.
+TARN_BIN="$CARGO_TARGET_DIR/debug/tarn"
+if [ ! -x "$TARN_BIN" ]; then
+  cargo build --locked --workspace
+fi
+TARN_BIN="$TARN_BIN" "$VENV/bin/python" -m pytest -q tests/python
