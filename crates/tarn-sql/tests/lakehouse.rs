@@ -200,6 +200,11 @@ async fn history_timestamps_come_from_the_log_not_file_times() {
     let ts = between.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
     let got = count(&mut s, &format!("delta.`{}` TIMESTAMP AS OF '{ts}'", to.display())).await;
     assert_eq!(got, 1, "the version current at {ts} had one row");
+
+    // RESTORE by timestamp uses the same resolution.
+    run(&mut s, &format!("RESTORE TABLE t TO TIMESTAMP AS OF '{ts}'")).await;
+    assert_eq!(count(&mut s, "t").await, 1);
+    assert_eq!(version(&mut s, "t").await, 3, "the restore is a new commit");
 }
 
 async fn files_of(s: &mut Session, table: &str) -> Vec<std::path::PathBuf> {
