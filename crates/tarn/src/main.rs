@@ -68,6 +68,16 @@ enum Command {
     Shell,
     /// Build a small demo in the warehouse: create, insert, update, time travel, clone, optimize.
     Demo,
+    /// Serve the warehouse over HTTP (POST /api/v1/statements). Loopback only for now.
+    #[command(after_help = "Examples:
+  tarn serve --http-addr 127.0.0.1:8080
+  curl -s localhost:8080/api/v1/statements -d '{\"statement\": \"SELECT 1 AS one\"}'
+  curl -s -H 'Accept: text/csv' localhost:8080/api/v1/statements -d '{\"statement\": \"SHOW TABLES\"}'")]
+    Serve {
+        /// Address of the HTTP API (port 0 picks a free port; the address is printed at start).
+        #[arg(long, env = "TARN_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+        http_addr: std::net::SocketAddr,
+    },
 }
 
 fn main() -> ExitCode {
@@ -98,6 +108,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         warehouse: settings.warehouse.clone(),
         target_partitions: settings.target_partitions,
     };
+    if let Some(Command::Serve { http_addr }) = cli.command {
+        let serve = tarn_server::ServeConfig {
+            warehouse: settings.warehouse.clone(),
+            target_partitions: settings.target_partitions,
+            http_addr,
+        };
+        return tarn_server::serve(serve, shutdown_signal()).await.map_err(|e| e.to_string());
+    }
     let mut session = Session::open(config).await.map_err(|e| e.to_string())?;
     match cli.command {
         Some(Command::Sql { execute, file, format, output, timing }) => {
@@ -117,11 +135,35 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Some(Command::Shell) => run_shell(&mut session).await.map_err(|e| e.to_string()),
         Some(Command::Demo) => demo::run(&mut session, &settings.warehouse).await,
+        Some(Command::Serve { .. }) => Ok(()),
         None if std::io::stdin().is_terminal() => run_shell(&mut session).await.map_err(|e| e.to_string()),
         None => {
             let sql = read_stdin()?;
             run_script(&mut session, &sql, &RunOptions::default()).await.map_err(|e| e.to_string())
         }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 

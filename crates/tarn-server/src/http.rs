@@ -1,0 +1,277 @@
+//! The HTTP API (axum). The app is a function of its state, so tests can drive it directly.
+//!
+//! `POST /api/v1/statements` with `{"statement": "...", "catalog"?: "...", "schema"?: "..."}` runs
+//! the statements in order and returns the last one's result, streamed as it is produced:
+//! JSON (default), CSV (`Accept: text/csv`) or an Arrow IPC stream
+//! (`Accept: application/vnd.apache.arrow.stream`).
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::Deserialize;
+use tarn_sql::{Session, SessionConfig, StatementOutput, parse_sql};
+
+use crate::ServerError;
+
+const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+
+/// Shared by all requests: how to open a session on the warehouse.
+#[derive(Clone)]
+pub struct AppState {
+    config: SessionConfig,
+}
+
+impl AppState {
+    pub fn new(config: SessionConfig) -> Self {
+        Self { config }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/statements", post(run_statement))
+        .with_state(Arc::new(state))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatementRequest {
+    statement: String,
+    catalog: Option<String>,
+    schema: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Json,
+    Csv,
+    Arrow,
+}
+
+fn negotiate(headers: &HeaderMap) -> Format {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains(ARROW_STREAM) {
+        Format::Arrow
+    } else if accept.contains("text/csv") {
+        Format::Csv
+    } else {
+        Format::Json
+    }
+}
+
+async fn run_statement(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> std::result::Result<Response, ServerError> {
+    let request: StatementRequest = serde_json::from_slice(&body).map_err(|e| {
+        ServerError::BadRequest(format!(
+            "the body must be JSON like {{\"statement\": \"SELECT 1\"}}: {e}"
+        ))
+    })?;
+    let statements = parse_sql(&request.statement)?;
+    if statements.is_empty() {
+        return Err(ServerError::BadRequest("the statement is empty".into()));
+    }
+    let mut session = Session::open(state.config.clone()).await?;
+    if let Some(catalog) = &request.catalog {
+        for s in parse_sql(&format!("USE CATALOG `{catalog}`"))? {
+            session.execute(s).await?;
+        }
+    }
+    if let Some(schema) = &request.schema {
+        for s in parse_sql(&format!("USE SCHEMA `{schema}`"))? {
+            session.execute(s).await?;
+        }
+    }
+    let last = statements.len() - 1;
+    let mut result = None;
+    for (i, statement) in statements.into_iter().enumerate() {
+        let output = session.execute(statement).await?;
+        if i == last {
+            result = Some(output);
+        } else {
+            output.collect().await?;
+        }
+    }
+    let output = result.ok_or_else(|| ServerError::BadRequest("the statement is empty".into()))?;
+    let statement_id = uuid::Uuid::new_v4().to_string();
+    Ok(respond(output, negotiate(&headers), statement_id))
+}
+
+fn respond(output: StatementOutput, format: Format, statement_id: String) -> Response {
+    let (content_type, encoder): (&'static str, Box<dyn Encoder>) = match format {
+        Format::Json => ("application/json", Box::new(JsonEncoder::new(&output.schema, statement_id))),
+        Format::Csv => ("text/csv", Box::new(CsvEncoder { wrote: false, schema: output.schema.clone() })),
+        Format::Arrow => (ARROW_STREAM, Box::new(ArrowEncoder { schema: output.schema.clone(), writer: None })),
+    };
+    let mut response = Body::from_stream(encode(output, encoder)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn io_error(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+/// Turns a result into bytes: a prologue, one chunk per batch, an epilogue.
+trait Encoder: Send {
+    fn begin(&mut self, _out: &mut Vec<u8>) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> std::io::Result<()>;
+    fn end(&mut self, out: &mut Vec<u8>) -> std::io::Result<()>;
+}
+
+enum Phase {
+    Begin,
+    Rows,
+    Done,
+}
+
+/// Stream the encoded result: nothing is collected, each batch is sent as it arrives.
+fn encode(
+    output: StatementOutput,
+    encoder: Box<dyn Encoder>,
+) -> impl futures::Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send {
+    futures::stream::unfold((output.stream, encoder, Phase::Begin), |(mut stream, mut encoder, phase)| async move {
+        let mut out = Vec::new();
+        let (result, next) = match phase {
+            Phase::Begin => (encoder.begin(&mut out), Phase::Rows),
+            Phase::Rows => match stream.next().await {
+                Some(Ok(batch)) => (encoder.batch(&batch, &mut out), Phase::Rows),
+                Some(Err(e)) => (Err(io_error(e)), Phase::Done),
+                None => (encoder.end(&mut out), Phase::Done),
+            },
+            Phase::Done => return None,
+        };
+        let next = if result.is_err() { Phase::Done } else { next };
+        Some((result.map(|()| Bytes::from(out)), (stream, encoder, next)))
+    })
+}
+
+/// `{"statement_id": .., "columns": [{"name", "type"}], "rows": [{..}, ..], "row_count": n}`.
+struct JsonEncoder {
+    head: String,
+    first: bool,
+    count: usize,
+}
+
+impl JsonEncoder {
+    fn new(schema: &SchemaRef, statement_id: String) -> Self {
+        let columns: Vec<serde_json::Value> = schema
+            .fields()
+            .iter()
+            .map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() }))
+            .collect();
+        let head = format!(
+            "{{\"statement_id\":{},\"columns\":{},\"rows\":[",
+            serde_json::Value::String(statement_id),
+            serde_json::Value::Array(columns)
+        );
+        Self { head, first: true, count: 0 }
+    }
+}
+
+impl Encoder for JsonEncoder {
+    fn begin(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        out.extend_from_slice(self.head.as_bytes());
+        Ok(())
+    }
+
+    fn batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> std::io::Result<()> {
+        self.count += batch.num_rows();
+        let mut lines = Vec::new();
+        {
+            let mut writer = arrow::json::LineDelimitedWriter::new(&mut lines);
+            writer.write(batch).map_err(io_error)?;
+            writer.finish().map_err(io_error)?;
+        }
+        for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            if !self.first {
+                out.push(b',');
+            }
+            self.first = false;
+            out.extend_from_slice(line);
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        out.extend_from_slice(format!("],\"row_count\":{}}}", self.count).as_bytes());
+        Ok(())
+    }
+}
+
+/// RFC 4180 CSV with one header line (also for an empty result).
+struct CsvEncoder {
+    wrote: bool,
+    schema: SchemaRef,
+}
+
+impl Encoder for CsvEncoder {
+    fn batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let mut writer = arrow::csv::WriterBuilder::new().with_header(!self.wrote).build(out);
+        writer.write(batch).map_err(io_error)?;
+        self.wrote = true;
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        if !self.wrote {
+            let empty = RecordBatch::new_empty(self.schema.clone());
+            self.batch(&empty, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// An Arrow IPC stream: schema, one message per batch, end-of-stream marker.
+struct ArrowEncoder {
+    schema: SchemaRef,
+    writer: Option<arrow::ipc::writer::StreamWriter<Vec<u8>>>,
+}
+
+impl ArrowEncoder {
+    fn drain(&mut self, out: &mut Vec<u8>) {
+        if let Some(w) = self.writer.as_mut() {
+            out.append(w.get_mut());
+        }
+    }
+}
+
+impl Encoder for ArrowEncoder {
+    fn begin(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        self.writer = Some(arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &self.schema).map_err(io_error)?);
+        self.drain(out);
+        Ok(())
+    }
+
+    fn batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> std::io::Result<()> {
+        if let Some(w) = self.writer.as_mut() {
+            w.write(batch).map_err(io_error)?;
+        }
+        self.drain(out);
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        if let Some(w) = self.writer.as_mut() {
+            w.finish().map_err(io_error)?;
+        }
+        self.drain(out);
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! `tarn serve`: network protocols in front of one shared warehouse.
+//!
+//! This first slice serves the HTTP API (`POST /api/v1/statements`, `GET /healthz`). Postgres
+//! wire, Flight SQL, identities, grants and audit are still to come (issue 3); until
+//! authentication exists the server refuses to listen on anything but loopback.
+//!
+//! Architecture invariant: protocols only translate; every statement runs through
+//! [`tarn_sql::Session`], so all of them see the same tables and the same rules.
+
+mod error;
+mod http;
+
+use std::net::SocketAddr;
+
+pub use error::{Result, ServerError};
+pub use http::{AppState, router};
+
+/// What to serve and where.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub warehouse: String,
+    pub target_partitions: Option<usize>,
+    pub http_addr: SocketAddr,
+}
+
+/// Serve until `shutdown` resolves; then stop accepting and let in-flight requests finish.
+pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+    if !config.http_addr.ip().is_loopback() {
+        return Err(ServerError::Config(format!(
+            "refusing to listen on {}: authentication is not implemented yet, so tarn serve binds \
+             only to loopback addresses (127.0.0.1, ::1)",
+            config.http_addr
+        )));
+    }
+    // Open the warehouse once up front so a bad location fails at start, not on first request.
+    let session_config = tarn_sql::SessionConfig {
+        warehouse: config.warehouse.clone(),
+        target_partitions: config.target_partitions,
+    };
+    tarn_sql::Session::open(session_config.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.http_addr)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServerError::Config(format!("cannot read the listening address: {e}")))?;
+    tracing::info!(%local, "HTTP API listening");
+    eprintln!("tarn: HTTP API listening on http://{local}");
+    let app = router(AppState::new(session_config));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ServerError::Config(format!("HTTP server failed: {e}")))?;
+    eprintln!("tarn: stopped");
+    Ok(())
+}
