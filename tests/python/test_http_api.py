@@ -101,3 +101,28 @@ def test_non_loopback_addresses_are_refused_until_auth_exists(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "loopback" in out.stderr
+
+
+def get(base, path):
+    try:
+        with urllib.request.urlopen(base + path, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_catalog_browse_endpoints(server):
+    base, _ = server
+    post(base, {"statement": "CREATE SCHEMA sales; "
+                             "CREATE TABLE sales.orders (id BIGINT NOT NULL, region STRING) PARTITIONED BY (region)"})
+    assert get(base, "/api/v1/catalogs") == (200, {"catalogs": ["main"]})
+    status, doc = get(base, "/api/v1/catalogs/main/schemas")
+    assert status == 200 and doc["schemas"] == ["default", "sales"]
+    status, doc = get(base, "/api/v1/catalogs/main/schemas/sales/tables")
+    assert [t["name"] for t in doc["tables"]] == ["orders"] and doc["tables"][0]["kind"] == "managed"
+    status, doc = get(base, "/api/v1/catalogs/main/schemas/sales/tables/orders")
+    assert status == 200
+    assert [(c["col_name"], c["data_type"]) for c in doc["columns"]] == [("id", "bigint not null"), ("region", "string")]
+    assert doc["detail"]["partitionColumns"] == ["region"] and doc["detail"]["format"] == "delta"
+    status, doc = get(base, "/api/v1/catalogs/main/schemas/nope/tables")
+    assert status == 404 and "not found" in doc["error"]["message"]

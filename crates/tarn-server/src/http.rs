@@ -11,7 +11,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -40,6 +40,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/statements", post(run_statement))
+        .route("/api/v1/catalogs", get(list_catalogs))
+        .route("/api/v1/catalogs/{catalog}/schemas", get(list_schemas))
+        .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables", get(list_tables))
+        .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables/{table}", get(describe_table))
         .with_state(Arc::new(state))
 }
 
@@ -107,6 +111,96 @@ async fn run_statement(
     let output = result.ok_or_else(|| ServerError::BadRequest("the statement is empty".into()))?;
     let statement_id = uuid::Uuid::new_v4().to_string();
     Ok(respond(output, negotiate(&headers), statement_id))
+}
+
+async fn list_catalogs(State(state): State<Arc<AppState>>) -> std::result::Result<Response, ServerError> {
+    let session = Session::open(state.config.clone()).await?;
+    let names: Vec<String> = session
+        .catalog()
+        .list_catalogs()
+        .await
+        .map_err(tarn_sql::SqlError::from)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "catalogs": names })).into_response())
+}
+
+async fn list_schemas(
+    State(state): State<Arc<AppState>>,
+    Path(catalog): Path<String>,
+) -> std::result::Result<Response, ServerError> {
+    let session = Session::open(state.config.clone()).await?;
+    let names: Vec<String> = session
+        .catalog()
+        .list_schemas(&catalog)
+        .await
+        .map_err(tarn_sql::SqlError::from)?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "catalog": catalog, "schemas": names })).into_response())
+}
+
+async fn list_tables(
+    State(state): State<Arc<AppState>>,
+    Path((catalog, schema)): Path<(String, String)>,
+) -> std::result::Result<Response, ServerError> {
+    let session = Session::open(state.config.clone()).await?;
+    let tables: Vec<serde_json::Value> = session
+        .catalog()
+        .list_tables(&catalog, &schema)
+        .await
+        .map_err(tarn_sql::SqlError::from)?
+        .into_iter()
+        .map(|t| serde_json::json!({ "name": t.name, "kind": t.kind, "location": t.location }))
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "catalog": catalog, "schema": schema, "tables": tables })).into_response())
+}
+
+/// A table's columns and DESCRIBE DETAIL, as JSON.
+async fn describe_table(
+    State(state): State<Arc<AppState>>,
+    Path((catalog, schema, table)): Path<(String, String, String)>,
+) -> std::result::Result<Response, ServerError> {
+    let mut session = Session::open(state.config.clone()).await?;
+    let name = format!("`{catalog}`.`{schema}`.`{table}`");
+    let mut columns = Vec::new();
+    for statement in parse_sql(&format!("DESCRIBE TABLE {name}"))? {
+        for batch in session.execute(statement).await?.collect().await? {
+            columns.extend(json_rows(&batch)?);
+        }
+    }
+    // DESCRIBE lists partition information after the columns; keep the columns.
+    let columns: Vec<serde_json::Value> = columns
+        .into_iter()
+        .take_while(|c| c.get("col_name").and_then(|v| v.as_str()).is_some_and(|n| !n.starts_with('#')))
+        .collect();
+    let mut detail = serde_json::Value::Null;
+    for statement in parse_sql(&format!("DESCRIBE DETAIL {name}"))? {
+        for batch in session.execute(statement).await?.collect().await? {
+            if let Some(first) = json_rows(&batch)?.into_iter().next() {
+                detail = first;
+            }
+        }
+    }
+    Ok(axum::Json(serde_json::json!({ "name": format!("{catalog}.{schema}.{table}"), "columns": columns, "detail": detail }))
+        .into_response())
+}
+
+fn json_rows(batch: &RecordBatch) -> std::result::Result<Vec<serde_json::Value>, ServerError> {
+    let mut buf = Vec::new();
+    {
+        let mut writer = arrow::json::ArrayWriter::new(&mut buf);
+        writer
+            .write(batch)
+            .and_then(|()| writer.finish())
+            .map_err(|e| ServerError::Sql(tarn_sql::SqlError::Internal(e.to_string())))?;
+    }
+    if buf.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&buf).map_err(|e| ServerError::Sql(tarn_sql::SqlError::Internal(e.to_string())))
 }
 
 fn respond(output: StatementOutput, format: Format, statement_id: String) -> Response {
