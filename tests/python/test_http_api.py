@@ -126,3 +126,17 @@ def test_catalog_browse_endpoints(server):
     assert doc["detail"]["partitionColumns"] == ["region"] and doc["detail"]["format"] == "delta"
     status, doc = get(base, "/api/v1/catalogs/main/schemas/nope/tables")
     assert status == 404 and "not found" in doc["error"]["message"]
+
+
+def test_metrics_count_statements_errors_and_commits(server):
+    base, _ = server
+    post(base, {"statement": "CREATE TABLE m (a INT); INSERT INTO m VALUES (1); SELECT * FROM m"})
+    post(base, {"statement": "SELECT * FROM nowhere"})
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+        assert resp.headers.get("Content-Type").startswith("text/plain")
+        text = resp.read().decode()
+    values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line and not line.startswith("#")}
+    assert values["tarn_statements_total"] == 4
+    assert values["tarn_statement_errors_total"] == 1
+    assert values["tarn_commits_total"] == 2
+    assert values["tarn_request_duration_seconds_count"] == 2

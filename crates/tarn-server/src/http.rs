@@ -20,7 +20,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use tarn_sql::{Session, SessionConfig, StatementOutput, parse_sql};
 
-use crate::ServerError;
+use crate::{Metrics, ServerError};
 
 const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 
@@ -28,17 +28,22 @@ const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 #[derive(Clone)]
 pub struct AppState {
     config: SessionConfig,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
     pub fn new(config: SessionConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            metrics: Arc::new(Metrics::default()),
+        }
     }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/api/v1/statements", post(run_statement))
         .route("/api/v1/catalogs", get(list_catalogs))
         .route("/api/v1/catalogs/{catalog}/schemas", get(list_schemas))
@@ -73,17 +78,60 @@ fn negotiate(headers: &HeaderMap) -> Format {
     }
 }
 
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
 async fn run_statement(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> std::result::Result<Response, ServerError> {
-    let request: StatementRequest = serde_json::from_slice(&body).map_err(|e| {
+    let started = std::time::Instant::now();
+    let mut counts = (0u64, 0u64);
+    let result = execute_request(&state, &headers, &body, &mut counts).await;
+    state.metrics.record(counts.0, counts.1, result.is_err(), started.elapsed());
+    result
+}
+
+/// Whether a statement changes a table or the catalog (counted as a commit in the metrics).
+fn changes_something(statement: &tarn_sql::ast::Statement) -> bool {
+    use tarn_sql::ast::Statement as S;
+    !matches!(
+        statement,
+        S::Query(_)
+            | S::Set { .. }
+            | S::Use { .. }
+            | S::ShowCatalogs { .. }
+            | S::ShowSchemas { .. }
+            | S::ShowTables { .. }
+            | S::ShowCreateTable { .. }
+            | S::ShowTblProperties { .. }
+            | S::ShowColumns { .. }
+            | S::DescribeHistory { .. }
+            | S::DescribeDetail { .. }
+            | S::DescribeTable { .. }
+    )
+}
+
+async fn execute_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    counts: &mut (u64, u64),
+) -> std::result::Result<Response, ServerError> {
+    let request: StatementRequest = serde_json::from_slice(body).map_err(|e| {
         ServerError::BadRequest(format!(
             "the body must be JSON like {{\"statement\": \"SELECT 1\"}}: {e}"
         ))
     })?;
     let statements = parse_sql(&request.statement)?;
+    counts.0 = statements.len() as u64;
     if statements.is_empty() {
         return Err(ServerError::BadRequest("the statement is empty".into()));
     }
@@ -101,7 +149,9 @@ async fn run_statement(
     let last = statements.len() - 1;
     let mut result = None;
     for (i, statement) in statements.into_iter().enumerate() {
+        let commits = u64::from(changes_something(&statement));
         let output = session.execute(statement).await?;
+        counts.1 += commits;
         if i == last {
             result = Some(output);
         } else {
@@ -110,7 +160,7 @@ async fn run_statement(
     }
     let output = result.ok_or_else(|| ServerError::BadRequest("the statement is empty".into()))?;
     let statement_id = uuid::Uuid::new_v4().to_string();
-    Ok(respond(output, negotiate(&headers), statement_id))
+    Ok(respond(output, negotiate(headers), statement_id))
 }
 
 async fn list_catalogs(State(state): State<Arc<AppState>>) -> std::result::Result<Response, ServerError> {

@@ -9,11 +9,13 @@
 
 mod error;
 mod http;
+mod metrics;
 
 use std::net::SocketAddr;
 
 pub use error::{Result, ServerError};
 pub use http::{AppState, router};
+pub use metrics::Metrics;
 
 /// What to serve and where.
 #[derive(Debug, Clone)]
