@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/statements", post(run_statement))
         .route("/api/v1/catalogs", get(list_catalogs))
         .route("/api/v1/catalogs/{catalog}/schemas", get(list_schemas))
@@ -76,6 +77,15 @@ fn negotiate(headers: &HeaderMap) -> Format {
     } else {
         Format::Json
     }
+}
+
+/// The OpenAPI document, kept beside the handlers it describes.
+async fn openapi() -> Response {
+    let mut response = include_str!("openapi.json").into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
