@@ -154,3 +154,30 @@ def test_openapi_document_lists_every_route(server):
         if "get" in item and "{" not in path:
             with urllib.request.urlopen(base + path, timeout=10) as resp:
                 assert resp.status == 200, path
+
+
+def test_long_statements_run_asynchronously_and_can_be_cancelled(server):
+    base, _ = server
+    # Quick enough to finish within the wait: the result comes back at once.
+    status, _, body = post(base, {"statement": "SELECT 1 AS one", "wait_timeout_ms": 30000})
+    doc = json.loads(body)
+    assert status == 200 and doc["status"] == "SUCCEEDED" and doc["rows"] == [{"one": 1}]
+    assert get(base, f"/api/v1/statements/{doc['statement_id']}")[1]["rows"] == [{"one": 1}]
+
+    # Far too long to finish: 202 with an id, still running when polled, then cancelled.
+    slow = "SELECT count(*) AS n FROM generate_series(1, 100000000000)"
+    status, _, body = post(base, {"statement": slow, "wait_timeout_ms": 50})
+    doc = json.loads(body)
+    assert status == 202 and doc["status"] == "RUNNING", doc
+    sid = doc["statement_id"]
+    assert get(base, f"/api/v1/statements/{sid}") == (202, {"statement_id": sid, "status": "RUNNING"})
+    req = urllib.request.Request(f"{base}/api/v1/statements/{sid}/cancel", data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert json.loads(resp.read())["status"] == "CANCELED"
+    assert get(base, f"/api/v1/statements/{sid}")[1]["status"] == "CANCELED"
+
+    # Failures keep their status and message.
+    status, _, body = post(base, {"statement": "SELECT * FROM nope", "wait_timeout_ms": 30000})
+    doc = json.loads(body)
+    assert status == 404 and doc["status"] == "FAILED" and "not found" in doc["error"]["message"]
+    assert get(base, "/api/v1/statements/no-such-id")[0] == 404

@@ -12,6 +12,9 @@ pub enum ServerError {
     BadRequest(String),
 
     #[error("{0}")]
+    NotFound(String),
+
+    #[error("{0}")]
     Config(String),
 }
 
@@ -23,6 +26,7 @@ impl ServerError {
         use tarn_catalog::CatalogError as C;
         match self {
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ServerError::Sql(e) => match e {
                 SqlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

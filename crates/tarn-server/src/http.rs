@@ -20,6 +20,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use tarn_sql::{Session, SessionConfig, StatementOutput, parse_sql};
 
+use crate::statements::{Statements, Status};
 use crate::{Metrics, ServerError};
 
 const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
@@ -29,6 +30,7 @@ const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 pub struct AppState {
     config: SessionConfig,
     metrics: Arc<Metrics>,
+    statements: Arc<Statements>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
         Self {
             config,
             metrics: Arc::new(Metrics::default()),
+            statements: Arc::new(Statements::default()),
         }
     }
 }
@@ -46,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/statements", post(run_statement))
+        .route("/api/v1/statements/{id}", get(get_statement))
+        .route("/api/v1/statements/{id}/cancel", post(cancel_statement))
         .route("/api/v1/catalogs", get(list_catalogs))
         .route("/api/v1/catalogs/{catalog}/schemas", get(list_schemas))
         .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables", get(list_tables))
@@ -59,6 +64,9 @@ struct StatementRequest {
     statement: String,
     catalog: Option<String>,
     schema: Option<String>,
+    /// Run asynchronously: wait at most this long, then answer 202 with a statement id to poll
+    /// (`GET /api/v1/statements/{id}`) or cancel (`POST /api/v1/statements/{id}/cancel`).
+    wait_timeout_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -103,9 +111,11 @@ async fn run_statement(
     body: Bytes,
 ) -> std::result::Result<Response, ServerError> {
     let started = std::time::Instant::now();
-    let mut counts = (0u64, 0u64);
+    let mut counts = Counts::default();
     let result = execute_request(&state, &headers, &body, &mut counts).await;
-    state.metrics.record(counts.0, counts.1, result.is_err(), started.elapsed());
+    if !counts.recorded_by_task {
+        state.metrics.record(counts.statements, counts.commits, result.is_err(), started.elapsed());
+    }
     result
 }
 
@@ -129,23 +139,62 @@ fn changes_something(statement: &tarn_sql::ast::Statement) -> bool {
     )
 }
 
+/// What a request did, for the metrics.
+#[derive(Default)]
+struct Counts {
+    statements: u64,
+    commits: u64,
+    /// Asynchronous statements record themselves when they end.
+    recorded_by_task: bool,
+}
+
 async fn execute_request(
     state: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
-    counts: &mut (u64, u64),
+    counts: &mut Counts,
 ) -> std::result::Result<Response, ServerError> {
     let request: StatementRequest = serde_json::from_slice(body).map_err(|e| {
         ServerError::BadRequest(format!(
             "the body must be JSON like {{\"statement\": \"SELECT 1\"}}: {e}"
         ))
     })?;
+    counts.statements = parse_sql(&request.statement)?.len() as u64;
+    if let Some(wait) = request.wait_timeout_ms {
+        let id = uuid::Uuid::new_v4().to_string();
+        let config = state.config.clone();
+        let metrics = state.metrics.clone();
+        let n = counts.statements;
+        counts.recorded_by_task = true;
+        state.statements.start(id.clone(), async move {
+            let started = std::time::Instant::now();
+            let result = async {
+                let (output, commits) = run_statements(config, request).await?;
+                let schema = output.schema.clone();
+                let batches = output.collect().await?;
+                Ok::<_, ServerError>((schema, batches, commits))
+            }
+            .await;
+            metrics.record(n, result.as_ref().map_or(0, |r| r.2), result.is_err(), started.elapsed());
+            result.map(|(schema, batches, _)| (schema, batches))
+        });
+        let status = state.statements.wait(&id, std::time::Duration::from_millis(wait)).await;
+        return Ok(status_response(&id, status));
+    }
+    let (output, commits) = run_statements(state.config.clone(), request).await?;
+    counts.commits = commits;
+    let statement_id = uuid::Uuid::new_v4().to_string();
+    Ok(respond(output, negotiate(headers), statement_id))
+}
+
+/// Run a request's statements in a fresh session; returns the last result (lazy) and how many
+/// statements changed something.
+async fn run_statements(config: SessionConfig, request: StatementRequest) -> std::result::Result<(StatementOutput, u64), ServerError> {
     let statements = parse_sql(&request.statement)?;
-    counts.0 = statements.len() as u64;
     if statements.is_empty() {
         return Err(ServerError::BadRequest("the statement is empty".into()));
     }
-    let mut session = Session::open(state.config.clone()).await?;
+    let mut session = Session::open(config).await?;
     if let Some(catalog) = &request.catalog {
         for s in parse_sql(&format!("USE CATALOG `{catalog}`"))? {
             session.execute(s).await?;
@@ -158,10 +207,11 @@ async fn execute_request(
     }
     let last = statements.len() - 1;
     let mut result = None;
+    let mut commits = 0;
     for (i, statement) in statements.into_iter().enumerate() {
-        let commits = u64::from(changes_something(&statement));
+        let changes = u64::from(changes_something(&statement));
         let output = session.execute(statement).await?;
-        counts.1 += commits;
+        commits += changes;
         if i == last {
             result = Some(output);
         } else {
@@ -169,8 +219,63 @@ async fn execute_request(
         }
     }
     let output = result.ok_or_else(|| ServerError::BadRequest("the statement is empty".into()))?;
-    let statement_id = uuid::Uuid::new_v4().to_string();
-    Ok(respond(output, negotiate(headers), statement_id))
+    Ok((output, commits))
+}
+
+async fn get_statement(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    match state.statements.status(&id) {
+        Some(status) => status_response(&id, status),
+        None => unknown_statement(&id),
+    }
+}
+
+async fn cancel_statement(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    match state.statements.cancel(&id) {
+        Some(status) => status_response(&id, status),
+        None => unknown_statement(&id),
+    }
+}
+
+fn unknown_statement(id: &str) -> Response {
+    ServerError::NotFound(format!("statement '{id}' is unknown (or finished long ago and was forgotten)")).into_response()
+}
+
+/// `{"statement_id", "status", ...}` with the rows when it succeeded, the error when it failed.
+fn status_response(id: &str, status: Status) -> Response {
+    let (code, doc) = match status {
+        Status::Running => (
+            axum::http::StatusCode::ACCEPTED,
+            serde_json::json!({ "statement_id": id, "status": "RUNNING" }),
+        ),
+        Status::Canceled => (
+            axum::http::StatusCode::OK,
+            serde_json::json!({ "statement_id": id, "status": "CANCELED" }),
+        ),
+        Status::Failed { message, status } => (
+            axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+            serde_json::json!({ "statement_id": id, "status": "FAILED", "error": { "message": message, "status": status } }),
+        ),
+        Status::Succeeded { schema, batches } => {
+            let columns: Vec<serde_json::Value> = schema
+                .fields()
+                .iter()
+                .map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() }))
+                .collect();
+            let mut rows = Vec::new();
+            for batch in batches.iter() {
+                match json_rows(batch) {
+                    Ok(r) => rows.extend(r),
+                    Err(e) => return e.into_response(),
+                }
+            }
+            let count = rows.len();
+            (
+                axum::http::StatusCode::OK,
+                serde_json::json!({ "statement_id": id, "status": "SUCCEEDED", "columns": columns, "rows": rows, "row_count": count }),
+            )
+        }
+    };
+    (code, axum::Json(doc)).into_response()
 }
 
 async fn list_catalogs(State(state): State<Arc<AppState>>) -> std::result::Result<Response, ServerError> {

@@ -10,6 +10,7 @@
 mod error;
 mod http;
 mod metrics;
+mod statements;
 
 use std::net::SocketAddr;
 
