@@ -181,3 +181,10 @@ def test_long_statements_run_asynchronously_and_can_be_cancelled(server):
     doc = json.loads(body)
     assert status == 404 and doc["status"] == "FAILED" and "not found" in doc["error"]["message"]
     assert get(base, "/api/v1/statements/no-such-id")[0] == 404
+
+
+def test_requests_can_choose_their_catalog(server):
+    base, _ = server
+    post(base, {"statement": "CREATE CATALOG dev; CREATE TABLE dev.default.only_here (a INT)"})
+    status, _, body = post(base, {"statement": "SHOW TABLES", "catalog": "dev"})
+    assert status == 200 and [r["tableName"] for r in json.loads(body)["rows"]] == ["only_here"]

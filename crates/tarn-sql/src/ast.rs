@@ -151,7 +151,7 @@ pub enum AlterOp {
     AddColumns(Vec<ColumnSpec>),
     SetProperties(Vec<(String, String)>),
     UnsetProperties { keys: Vec<String>, if_exists: bool },
-    AddConstraint { name: Ident, check: Expr },
+    AddConstraint { name: Ident, check: Box<Expr> },
     DropConstraint { name: Ident, if_exists: bool },
     RenameTo(ObjectName),
 }

@@ -81,6 +81,14 @@ impl Session {
         Ok(TableName::Catalog(TableIdent::new(catalog, schema, table)))
     }
 
+    /// Resolve a catalog name (one part, quoted or not).
+    pub(crate) fn catalog_name(&self, name: &ObjectName) -> Result<String> {
+        match parts(name).as_slice() {
+            [c] => Ok(c.value.to_ascii_lowercase()),
+            _ => Err(SqlError::user(format!("'{name}' is not a catalog name"))),
+        }
+    }
+
     /// Resolve a schema name (`schema` or `catalog.schema`).
     pub(crate) fn schema_name(&self, name: &ObjectName) -> Result<(String, String)> {
         let p = parts(name);

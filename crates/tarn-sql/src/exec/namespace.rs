@@ -60,7 +60,7 @@ pub(crate) async fn drop_schema(
 pub(crate) async fn use_(session: &mut Session, target: UseTarget, name: &ObjectName) -> Result<StatementOutput> {
     match target {
         UseTarget::Catalog => {
-            let catalog = name.to_string().to_ascii_lowercase();
+            let catalog = session.catalog_name(name)?;
             if session.catalog.get_catalog(&catalog).await?.is_none() {
                 return Err(tarn_catalog::CatalogError::CatalogNotFound(catalog).into());
             }
@@ -96,9 +96,10 @@ pub(crate) async fn show_schemas(
     catalog: Option<ObjectName>,
     like: Option<String>,
 ) -> Result<StatementOutput> {
-    let catalog = catalog
-        .map(|c| c.to_string().to_ascii_lowercase())
-        .unwrap_or_else(|| session.current_catalog.clone());
+    let catalog = match catalog {
+        Some(name) => session.catalog_name(&name)?,
+        None => session.current_catalog.clone(),
+    };
     let names: Vec<String> = session
         .catalog
         .list_schemas(&catalog)

@@ -477,7 +477,7 @@ impl TarnParser<'_> {
                 let name = self.ident()?;
                 self.expect_word("CHECK")?;
                 self.expect_token(&Token::LParen)?;
-                let check = self.expr()?;
+                let check = Box::new(self.expr()?);
                 self.expect_token(&Token::RParen)?;
                 AlterOp::AddConstraint { name, check }
             } else {
