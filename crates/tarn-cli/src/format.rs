@@ -150,17 +150,28 @@ impl ResultPrinter {
         let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
         for row in &sample {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(cell.lines().map(|l| l.chars().count()).max().unwrap_or(0));
             }
         }
         let rule = format!("+{}+", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));
+        // A cell with line breaks spans several physical lines of its row.
         let line = |cells: &[String]| {
-            let padded: Vec<String> = cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!(" {c}{} ", " ".repeat(w.saturating_sub(c.chars().count()))))
-                .collect();
-            format!("|{}|", padded.join("|"))
+            let split: Vec<Vec<&str>> = cells.iter().map(|c| c.split('\n').collect()).collect();
+            let height = split.iter().map(Vec::len).max().unwrap_or(1);
+            (0..height)
+                .map(|k| {
+                    let padded: Vec<String> = split
+                        .iter()
+                        .zip(&widths)
+                        .map(|(parts, w)| {
+                            let c = parts.get(k).copied().unwrap_or("");
+                            format!(" {c}{} ", " ".repeat(w.saturating_sub(c.chars().count())))
+                        })
+                        .collect();
+                    format!("|{}|", padded.join("|"))
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
         };
         let mut text = String::new();
         text.push_str(&rule);
@@ -211,14 +222,23 @@ impl ResultPrinter {
     }
 }
 
+/// Cut each line of a cell to the table's maximum cell width.
 fn clip(cell: String) -> String {
-    let cell = if cell.contains('\n') { cell.replace('\n', "\\n") } else { cell };
-    if cell.chars().count() <= TABLE_MAX_CELL {
+    if cell.lines().all(|l| l.chars().count() <= TABLE_MAX_CELL) {
         return cell;
     }
-    let mut cut: String = cell.chars().take(TABLE_MAX_CELL - 1).collect();
-    cut.push('…');
-    cut
+    cell.split('\n')
+        .map(|line| {
+            if line.chars().count() <= TABLE_MAX_CELL {
+                line.to_string()
+            } else {
+                let mut cut: String = line.chars().take(TABLE_MAX_CELL - 1).collect();
+                cut.push('…');
+                cut
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>> {

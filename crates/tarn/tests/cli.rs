@@ -226,3 +226,14 @@ fn results_stream_before_the_query_finishes() {
     let _ = child.wait();
     assert_eq!((header.as_str(), first.as_str()), ("value", "1"));
 }
+
+#[test]
+fn table_format_spreads_multi_line_cells_over_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = sql(dir.path(), "table", "SELECT 'a' || chr(10) || 'bb' AS v, 1 AS n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "+----+---+\n| v  | n |\n+----+---+\n| a  | 1 |\n| bb |   |\n+----+---+\n"
+    );
+}
