@@ -1,5 +1,6 @@
-"""`tarn serve`'s HTTP API, driven over real sockets: JSON, CSV and Arrow IPC results, errors
-with statuses, health, and a clean stop on SIGTERM."""
+"""`tarn serve`'s HTTP API, driven over real sockets: bearer-token auth, JSON, CSV and Arrow IPC
+results, errors with statuses, catalog browsing, async statements, metrics, a clean stop on
+SIGTERM."""
 
 import json
 import os
@@ -14,25 +15,47 @@ import pytest
 TARN = os.environ.get("TARN_BIN", "tarn")
 
 
-@pytest.fixture
-def server(tmp_path):
+TOKENS = {}
+
+
+def start(warehouse, *extra):
     proc = subprocess.Popen(
-        [TARN, "--warehouse", str(tmp_path / "wh"), "serve", "--http-addr", "127.0.0.1:0"],
+        [TARN, "--warehouse", str(warehouse), "serve", "--http-addr", "127.0.0.1:0", *extra],
         stderr=subprocess.PIPE, text=True,
     )
-    line = proc.stderr.readline()
-    assert "listening on http://" in line, line
-    base = line.strip().split("listening on ")[1]
+    token = None
+    while True:
+        line = proc.stderr.readline()
+        assert line, "the server exited before listening"
+        if "token (shown only now): " in line:
+            token = line.strip().rsplit(" ", 1)[1]
+        if "listening on http://" in line:
+            base = line.strip().split("listening on ")[1]
+            TOKENS[base] = token
+            return base, proc, token
+
+
+@pytest.fixture
+def server(tmp_path):
+    base, proc, token = start(tmp_path / "wh")
+    assert token and token.startswith("tarn_"), "the first start prints an admin token"
     yield base, proc
     if proc.poll() is None:
         proc.kill()
         proc.wait()
 
 
-def post(base, body, accept=None):
+def authorize(req, base, token=None):
+    token = token or TOKENS.get(base)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+
+
+def post(base, body, accept=None, token=None):
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     req = urllib.request.Request(base + "/api/v1/statements", data=data, method="POST")
     req.add_header("Content-Type", "application/json")
+    authorize(req, base, token)
     if accept:
         req.add_header("Accept", accept)
     try:
@@ -96,16 +119,58 @@ def test_sigterm_stops_the_server_cleanly(server):
     assert "stopped" in proc.stderr.read()
 
 
-def test_non_loopback_addresses_are_refused_until_auth_exists(tmp_path):
-    out = subprocess.run([TARN, "--warehouse", str(tmp_path / "wh"), "serve", "--http-addr", "0.0.0.0:0"],
-                         capture_output=True, text=True, timeout=60)
+def test_no_auth_is_for_loopback_only(tmp_path):
+    out = subprocess.run([TARN, "--warehouse", str(tmp_path / "wh"), "serve", "--http-addr", "0.0.0.0:0",
+                          "--insecure-no-auth"], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "loopback" in out.stderr
-
-
-def get(base, path):
+    base, proc, token = start(tmp_path / "wh", "--insecure-no-auth")
     try:
-        with urllib.request.urlopen(base + path, timeout=60) as resp:
+        assert token is None
+        status, _, body = post(base, {"statement": "SELECT 1 AS one"})
+        assert status == 200 and json.loads(body)["rows"] == [{"one": 1}]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_requests_need_a_valid_token(server, tmp_path):
+    base, proc = server
+    status, _, body = post(base, {"statement": "SELECT 1"}, token="none")
+    assert status == 401 and "invalid" in json.loads(body)["error"]["message"]
+    req = urllib.request.Request(base + "/api/v1/catalogs")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("expected 401")
+    except urllib.error.HTTPError as err:
+        assert err.code == 401 and "Bearer" in json.loads(err.read())["error"]["message"]
+    # Health and metrics stay open for probes.
+    with urllib.request.urlopen(base + "/healthz", timeout=10) as resp:
+        assert resp.status == 200
+
+    # Users and tokens are made offline, on the warehouse, and work at once.
+    warehouse = tmp_path / "wh"
+    made = subprocess.run([TARN, "--warehouse", str(warehouse), "user", "create", "ada"],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    token = subprocess.run([TARN, "--warehouse", str(warehouse), "token", "create", "--user", "ada"],
+                           capture_output=True, text=True).stdout.strip()
+    status, _, body = post(base, {"statement": "SELECT 2 AS two"}, token=token)
+    assert status == 200 and json.loads(body)["rows"] == [{"two": 2}]
+    expired = subprocess.run([TARN, "--warehouse", str(warehouse), "token", "create", "--user", "ada",
+                              "--ttl-hours=-1"], capture_output=True, text=True)
+    assert expired.returncode == 0 and expired.stdout.startswith("tarn_"), expired.stderr
+    assert post(base, {"statement": "SELECT 1"}, token=expired.stdout.strip())[0] == 401
+    missing = subprocess.run([TARN, "--warehouse", str(warehouse), "token", "create", "--user", "nobody"],
+                             capture_output=True, text=True)
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
+
+
+def get(base, path, token=None):
+    req = urllib.request.Request(base + path)
+    authorize(req, base, token)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
@@ -152,7 +217,9 @@ def test_openapi_document_lists_every_route(server):
     # Every documented GET path that needs no parameters answers.
     for path, item in doc["paths"].items():
         if "get" in item and "{" not in path:
-            with urllib.request.urlopen(base + path, timeout=10) as resp:
+            req = urllib.request.Request(base + path)
+            authorize(req, base)
+            with urllib.request.urlopen(req, timeout=10) as resp:
                 assert resp.status == 200, path
 
 
@@ -172,6 +239,7 @@ def test_long_statements_run_asynchronously_and_can_be_cancelled(server):
     sid = doc["statement_id"]
     assert get(base, f"/api/v1/statements/{sid}") == (202, {"statement_id": sid, "status": "RUNNING"})
     req = urllib.request.Request(f"{base}/api/v1/statements/{sid}/cancel", data=b"", method="POST")
+    authorize(req, base)
     with urllib.request.urlopen(req, timeout=30) as resp:
         assert json.loads(resp.read())["status"] == "CANCELED"
     assert get(base, f"/api/v1/statements/{sid}")[1]["status"] == "CANCELED"

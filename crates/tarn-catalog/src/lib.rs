@@ -12,10 +12,12 @@
 
 mod error;
 mod ident;
+mod principals;
 mod store;
 
 pub use error::{CatalogError, Result};
 pub use ident::{TableIdent, validate_name};
+pub use principals::{Principal, PrincipalKind};
 pub use store::{Catalog, CatalogEntry, SchemaEntry, TableEntry, TableKind};
 
 /// The catalog every warehouse has.

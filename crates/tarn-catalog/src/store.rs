@@ -90,7 +90,7 @@ impl Catalog {
         self.warehouse.store().as_ref()
     }
 
-    fn doc_path(&self, parts: &[&str]) -> Path {
+    pub(crate) fn doc_path(&self, parts: &[&str]) -> Path {
         let mut rel = String::from(ROOT);
         for (i, part) in parts.iter().enumerate() {
             rel.push('/');
@@ -102,7 +102,7 @@ impl Catalog {
         self.warehouse.path(&rel)
     }
 
-    fn dir_path(&self, parts: &[&str]) -> Path {
+    pub(crate) fn dir_path(&self, parts: &[&str]) -> Path {
         let mut rel = String::from(ROOT);
         for part in parts {
             rel.push('/');
@@ -112,7 +112,7 @@ impl Catalog {
     }
 
     /// Write a document only if nothing exists at its path. Returns false if one did.
-    async fn put_new<T: Serialize>(&self, path: &Path, doc: &T) -> Result<bool> {
+    pub(crate) async fn put_new<T: Serialize>(&self, path: &Path, doc: &T) -> Result<bool> {
         let body = serde_json::to_vec_pretty(doc).map_err(|e| CatalogError::Invalid(e.to_string()))?;
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -125,7 +125,7 @@ impl Catalog {
         }
     }
 
-    async fn get_doc<T: for<'de> Deserialize<'de>>(&self, path: &Path) -> Result<Option<T>> {
+    pub(crate) async fn get_doc<T: for<'de> Deserialize<'de>>(&self, path: &Path) -> Result<Option<T>> {
         match self.store().get(path).await {
             Ok(result) => {
                 let bytes = result.bytes().await?;
@@ -139,7 +139,7 @@ impl Catalog {
         }
     }
 
-    async fn list_docs<T: for<'de> Deserialize<'de>>(&self, dir: &Path) -> Result<Vec<T>> {
+    pub(crate) async fn list_docs<T: for<'de> Deserialize<'de>>(&self, dir: &Path) -> Result<Vec<T>> {
         let listing = self.store().list_with_delimiter(Some(dir)).await?;
         let mut docs = Vec::new();
         for meta in listing.objects {

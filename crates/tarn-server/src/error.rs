@@ -14,6 +14,9 @@ pub enum ServerError {
     #[error("{0}")]
     NotFound(String),
 
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+
     #[error("{0}")]
     Config(String),
 }
@@ -27,6 +30,7 @@ impl ServerError {
         match self {
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ServerError::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ServerError::Sql(e) => match e {
                 SqlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -29,14 +29,16 @@ const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 #[derive(Clone)]
 pub struct AppState {
     config: SessionConfig,
+    auth: bool,
     metrics: Arc<Metrics>,
     statements: Arc<Statements>,
 }
 
 impl AppState {
-    pub fn new(config: SessionConfig) -> Self {
+    pub fn new(config: SessionConfig, auth: bool) -> Self {
         Self {
             config,
+            auth,
             metrics: Arc::new(Metrics::default()),
             statements: Arc::new(Statements::default()),
         }
@@ -44,10 +46,8 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/openapi.json", get(openapi))
+    let state = Arc::new(state);
+    let api = Router::new()
         .route("/api/v1/statements", post(run_statement))
         .route("/api/v1/statements/{id}", get(get_statement))
         .route("/api/v1/statements/{id}/cancel", post(cancel_statement))
@@ -55,7 +55,47 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/catalogs/{catalog}/schemas", get(list_schemas))
         .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables", get(list_tables))
         .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables/{table}", get(describe_table))
-        .with_state(Arc::new(state))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(api)
+        .with_state(state)
+}
+
+/// Every API route needs `Authorization: Bearer <token>` unless auth is off.
+async fn require_token(
+    State(state): State<Arc<AppState>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !state.auth {
+        return next.run(request).await;
+    }
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_string);
+    let Some(token) = token else {
+        return ServerError::Unauthorized("send Authorization: Bearer <token> (tarn token create --user NAME makes one)".into())
+            .into_response();
+    };
+    let principal = match Session::open(state.config.clone()).await {
+        Ok(session) => session.catalog().authenticate_token(&token).await,
+        Err(e) => return ServerError::Sql(e).into_response(),
+    };
+    match principal {
+        Ok(Some(principal)) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Ok(None) => ServerError::Unauthorized("the token is invalid, expired or revoked".into()).into_response(),
+        Err(e) => ServerError::Sql(e.into()).into_response(),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -77,6 +77,48 @@ enum Command {
         /// Address of the HTTP API (port 0 picks a free port; the address is printed at start).
         #[arg(long, env = "TARN_HTTP_ADDR", default_value = "127.0.0.1:8080")]
         http_addr: std::net::SocketAddr,
+        /// Accept requests without a token (local experiments only; refused off loopback).
+        #[arg(long)]
+        insecure_no_auth: bool,
+    },
+    /// Manage users (principals). Works on the warehouse directly, no server needed.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage bearer tokens for the HTTP API.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserAction {
+    /// Create a user (or, with --service, a service principal).
+    #[command(after_help = "Example:\n  tarn user create ada")]
+    Create {
+        name: String,
+        #[arg(long)]
+        service: bool,
+        /// Make it an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenAction {
+    /// Print a new token for a user on standard output (it is stored only hashed).
+    #[command(after_help = "Example:\n  TOKEN=$(tarn token create --user ada --ttl-hours 24)")]
+    Create {
+        #[arg(long)]
+        user: String,
+        /// Expire after this many hours (default: never).
+        #[arg(long)]
+        ttl_hours: Option<i64>,
     },
 }
 
@@ -108,11 +150,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         warehouse: settings.warehouse.clone(),
         target_partitions: settings.target_partitions,
     };
-    if let Some(Command::Serve { http_addr }) = cli.command {
+    if let Some(Command::Serve { http_addr, insecure_no_auth }) = cli.command {
         let serve = tarn_server::ServeConfig {
             warehouse: settings.warehouse.clone(),
             target_partitions: settings.target_partitions,
             http_addr,
+            auth: !insecure_no_auth,
         };
         return tarn_server::serve(serve, shutdown_signal()).await.map_err(|e| e.to_string());
     }
@@ -136,12 +179,39 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Shell) => run_shell(&mut session).await.map_err(|e| e.to_string()),
         Some(Command::Demo) => demo::run(&mut session, &settings.warehouse).await,
         Some(Command::Serve { .. }) => Ok(()),
+        Some(Command::User { action }) => users(&session, action).await,
+        Some(Command::Token { action: TokenAction::Create { user, ttl_hours } }) => {
+            let token = session
+                .catalog()
+                .create_token(&user, ttl_hours.map(|h| h * 3600))
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{token}");
+            Ok(())
+        }
         None if std::io::stdin().is_terminal() => run_shell(&mut session).await.map_err(|e| e.to_string()),
         None => {
             let sql = read_stdin()?;
             run_script(&mut session, &sql, &RunOptions::default()).await.map_err(|e| e.to_string())
         }
     }
+}
+
+async fn users(session: &Session, action: UserAction) -> Result<(), String> {
+    let catalog = session.catalog();
+    match action {
+        UserAction::Create { name, service, admin } => {
+            let kind = if service { tarn_catalog::PrincipalKind::Service } else { tarn_catalog::PrincipalKind::User };
+            catalog.create_principal(&name, kind, admin, false).await.map_err(|e| e.to_string())?;
+            eprintln!("created {} '{}'", if service { "service principal" } else { "user" }, name.to_ascii_lowercase());
+        }
+        UserAction::List => {
+            for p in catalog.list_principals().await.map_err(|e| e.to_string())? {
+                println!("{}\t{:?}\t{}", p.name, p.kind, if p.admin { "admin" } else { "" });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

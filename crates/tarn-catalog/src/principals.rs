@@ -1,0 +1,167 @@
+//! Principals (users and service principals) and their bearer tokens, stored in the warehouse.
+//!
+//! Tokens look like `tarn_<id>_<secret>`. Only the SHA-256 of the secret is stored
+//! (`_tarn_catalog/tokens/<id>.json`), so the warehouse never holds a usable credential.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::Catalog;
+use crate::{CatalogError, Result, validate_name};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    User,
+    Service,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Principal {
+    pub name: String,
+    pub kind: PrincipalKind,
+    /// Admins may do everything; the first principal a server creates is one.
+    pub admin: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TokenRecord {
+    id: String,
+    principal: String,
+    secret_sha256: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+fn sha256_hex(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Equality that takes the same time wherever the inputs differ.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Catalog {
+    /// Create a principal. Returns false if it already existed and `if_not_exists` was given.
+    pub async fn create_principal(&self, name: &str, kind: PrincipalKind, admin: bool, if_not_exists: bool) -> Result<bool> {
+        let name = validate_name("user", name)?;
+        let principal = Principal {
+            name: name.clone(),
+            kind,
+            admin,
+            created_at: chrono::Utc::now().timestamp_millis(),
+        };
+        let created = self.put_new(&self.doc_path(&["principals", &name]), &principal).await?;
+        if !created && !if_not_exists {
+            return Err(CatalogError::AlreadyExists { kind: "user", name });
+        }
+        Ok(created)
+    }
+
+    pub async fn get_principal(&self, name: &str) -> Result<Option<Principal>> {
+        self.get_doc(&self.doc_path(&["principals", &name.to_ascii_lowercase()])).await
+    }
+
+    pub async fn list_principals(&self) -> Result<Vec<Principal>> {
+        let mut all: Vec<Principal> = self.list_docs(&self.dir_path(&["principals"])).await?;
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    /// Issue a new bearer token for `principal`, valid for `ttl_seconds` (or until revoked).
+    /// The plaintext token is returned once and stored nowhere.
+    pub async fn create_token(&self, principal: &str, ttl_seconds: Option<i64>) -> Result<String> {
+        let Some(owner) = self.get_principal(principal).await? else {
+            return Err(CatalogError::Invalid(format!(
+                "user '{principal}' does not exist; create it first (tarn user create {principal})"
+            )));
+        };
+        let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
+        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let now = chrono::Utc::now().timestamp_millis();
+        let record = TokenRecord {
+            id: id.clone(),
+            principal: owner.name,
+            secret_sha256: sha256_hex(&secret),
+            created_at: now,
+            expires_at: ttl_seconds.map(|s| now + s * 1000),
+        };
+        if !self.put_new(&self.doc_path(&["tokens", &id]), &record).await? {
+            return Err(CatalogError::Invalid("token id collision; try again".into()));
+        }
+        Ok(format!("tarn_{id}_{secret}"))
+    }
+
+    /// The principal a bearer token belongs to, if the token is valid, unexpired and its
+    /// principal still exists.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<Principal>> {
+        let Some((id, secret)) = token.strip_prefix("tarn_").and_then(|t| t.split_once('_')) else {
+            return Ok(None);
+        };
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let Some(record) = self.get_doc::<TokenRecord>(&self.doc_path(&["tokens", id])).await? else {
+            return Ok(None);
+        };
+        if !constant_time_eq(&record.secret_sha256, &sha256_hex(secret)) {
+            return Ok(None);
+        }
+        if record.expires_at.is_some_and(|e| e <= chrono::Utc::now().timestamp_millis()) {
+            return Ok(None);
+        }
+        self.get_principal(&record.principal).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tarn_storage::Warehouse;
+
+    #[tokio::test]
+    async fn tokens_authenticate_their_principal_only_while_valid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = Catalog::open(Warehouse::open(dir.path().to_str().expect("utf8")).expect("wh"))
+            .await
+            .expect("catalog");
+        catalog.create_principal("ada", PrincipalKind::User, false, false).await.expect("user");
+        let token = catalog.create_token("ada", None).await.expect("token");
+        let who = catalog.authenticate_token(&token).await.expect("auth").expect("valid");
+        assert_eq!(who.name, "ada");
+
+        let tampered = format!("{}x", &token[..token.len() - 1]);
+        assert!(catalog.authenticate_token(&tampered).await.expect("auth").is_none());
+        assert!(catalog.authenticate_token("tarn_zz_abc").await.expect("auth").is_none());
+        assert!(catalog.authenticate_token("garbage").await.expect("auth").is_none());
+
+        let expired = catalog.create_token("ada", Some(-1)).await.expect("token");
+        assert!(catalog.authenticate_token(&expired).await.expect("auth").is_none());
+
+        // Nothing on disk contains the secret.
+        let secret = token.rsplit('_').next().expect("secret");
+        for entry in walk(dir.path()) {
+            let text = std::fs::read_to_string(&entry).unwrap_or_default();
+            assert!(!text.contains(secret), "{} holds the secret", entry.display());
+        }
+        assert!(catalog.create_token("nobody", None).await.is_err());
+        assert!(matches!(
+            catalog.create_principal("ada", PrincipalKind::User, false, false).await,
+            Err(CatalogError::AlreadyExists { .. })
+        ));
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                out.extend(walk(&entry.path()));
+            } else {
+                out.push(entry.path());
+            }
+        }
+        out
+    }
+}
