@@ -29,15 +29,22 @@ const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 #[derive(Clone)]
 pub struct AppState {
     config: SessionConfig,
+    /// Opened once; every request's session shares it.
+    catalog: tarn_catalog::Catalog,
     auth: bool,
     metrics: Arc<Metrics>,
     statements: Arc<Statements>,
 }
 
 impl AppState {
-    pub fn new(config: SessionConfig, auth: bool) -> Self {
+    fn session(&self) -> std::result::Result<Session, ServerError> {
+        Ok(Session::with_catalog(self.catalog.clone(), &self.config)?)
+    }
+
+    pub fn new(config: SessionConfig, catalog: tarn_catalog::Catalog, auth: bool) -> Self {
         Self {
             config,
+            catalog,
             auth,
             metrics: Arc::new(Metrics::default()),
             statements: Arc::new(Statements::default()),
@@ -84,11 +91,7 @@ async fn require_token(
         return ServerError::Unauthorized("send Authorization: Bearer <token> (tarn token create --user NAME makes one)".into())
             .into_response();
     };
-    let principal = match Session::open(state.config.clone()).await {
-        Ok(session) => session.catalog().authenticate_token(&token).await,
-        Err(e) => return ServerError::Sql(e).into_response(),
-    };
-    match principal {
+    match state.catalog.authenticate_token(&token).await {
         Ok(Some(principal)) => {
             request.extensions_mut().insert(principal);
             next.run(request).await
@@ -202,14 +205,14 @@ async fn execute_request(
     counts.statements = parse_sql(&request.statement)?.len() as u64;
     if let Some(wait) = request.wait_timeout_ms {
         let id = uuid::Uuid::new_v4().to_string();
-        let config = state.config.clone();
+        let session = state.session()?;
         let metrics = state.metrics.clone();
         let n = counts.statements;
         counts.recorded_by_task = true;
         state.statements.start(id.clone(), async move {
             let started = std::time::Instant::now();
             let result = async {
-                let (output, commits) = run_statements(config, request).await?;
+                let (output, commits) = run_statements(session, request).await?;
                 let schema = output.schema.clone();
                 let batches = output.collect().await?;
                 Ok::<_, ServerError>((schema, batches, commits))
@@ -221,7 +224,7 @@ async fn execute_request(
         let status = state.statements.wait(&id, std::time::Duration::from_millis(wait)).await;
         return Ok(status_response(&id, status));
     }
-    let (output, commits) = run_statements(state.config.clone(), request).await?;
+    let (output, commits) = run_statements(state.session()?, request).await?;
     counts.commits = commits;
     let statement_id = uuid::Uuid::new_v4().to_string();
     Ok(respond(output, negotiate(headers), statement_id))
@@ -229,12 +232,11 @@ async fn execute_request(
 
 /// Run a request's statements in a fresh session; returns the last result (lazy) and how many
 /// statements changed something.
-async fn run_statements(config: SessionConfig, request: StatementRequest) -> std::result::Result<(StatementOutput, u64), ServerError> {
+async fn run_statements(mut session: Session, request: StatementRequest) -> std::result::Result<(StatementOutput, u64), ServerError> {
     let statements = parse_sql(&request.statement)?;
     if statements.is_empty() {
         return Err(ServerError::BadRequest("the statement is empty".into()));
     }
-    let mut session = Session::open(config).await?;
     if let Some(catalog) = &request.catalog {
         for s in parse_sql(&format!("USE CATALOG `{catalog}`"))? {
             session.execute(s).await?;
@@ -319,7 +321,7 @@ fn status_response(id: &str, status: Status) -> Response {
 }
 
 async fn list_catalogs(State(state): State<Arc<AppState>>) -> std::result::Result<Response, ServerError> {
-    let session = Session::open(state.config.clone()).await?;
+    let session = state.session()?;
     let names: Vec<String> = session
         .catalog()
         .list_catalogs()
@@ -335,7 +337,7 @@ async fn list_schemas(
     State(state): State<Arc<AppState>>,
     Path(catalog): Path<String>,
 ) -> std::result::Result<Response, ServerError> {
-    let session = Session::open(state.config.clone()).await?;
+    let session = state.session()?;
     let names: Vec<String> = session
         .catalog()
         .list_schemas(&catalog)
@@ -351,7 +353,7 @@ async fn list_tables(
     State(state): State<Arc<AppState>>,
     Path((catalog, schema)): Path<(String, String)>,
 ) -> std::result::Result<Response, ServerError> {
-    let session = Session::open(state.config.clone()).await?;
+    let session = state.session()?;
     let tables: Vec<serde_json::Value> = session
         .catalog()
         .list_tables(&catalog, &schema)
@@ -368,7 +370,7 @@ async fn describe_table(
     State(state): State<Arc<AppState>>,
     Path((catalog, schema, table)): Path<(String, String, String)>,
 ) -> std::result::Result<Response, ServerError> {
-    let mut session = Session::open(state.config.clone()).await?;
+    let mut session = state.session()?;
     let name = format!("`{catalog}`.`{schema}`.`{table}`");
     let mut columns = Vec::new();
     for statement in parse_sql(&format!("DESCRIBE TABLE {name}"))? {

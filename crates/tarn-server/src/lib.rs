@@ -69,7 +69,7 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         .map_err(|e| ServerError::Config(format!("cannot read the listening address: {e}")))?;
     tracing::info!(%local, "HTTP API listening");
     eprintln!("tarn: HTTP API listening on http://{local}");
-    let app = router(AppState::new(session_config, config.auth));
+    let app = router(AppState::new(session_config, session.catalog().clone(), config.auth));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -48,12 +48,17 @@ impl Session {
     pub async fn open(config: SessionConfig) -> Result<Self> {
         let warehouse = Warehouse::open(&config.warehouse).map_err(tarn_catalog::CatalogError::from)?;
         let catalog = Catalog::open(warehouse).await?;
+        Self::with_catalog(catalog, &config)
+    }
+
+    /// A session on an already opened catalog (servers open it once, not per request).
+    pub fn with_catalog(catalog: Catalog, config: &SessionConfig) -> Result<Self> {
         let options = SessionOptions {
             target_partitions: config.target_partitions,
             ..SessionOptions::default()
         };
         let base = new_session_state(Arc::new(MemoryCatalogProviderList::new()), &options)?;
-        Ok(Self {
+        Ok(Session {
             catalog,
             base,
             current_catalog: DEFAULT_CATALOG.to_string(),

@@ -251,14 +251,17 @@ pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<Stat
         .as_ref()
         .map(|p| table_expr(&state, p, &df_schema))
         .transpose()?;
-    // Count first when the count cannot come from the operation (whole files dropped by stats).
-    let count_before = count_matching(&state, &target, predicate.clone()).await?;
-    let mut builder = target.table.clone().delete().with_session_state(Arc::new(state));
-    if let Some(p) = predicate {
+    let mut builder = target.table.clone().delete().with_session_state(Arc::new(state.clone()));
+    if let Some(p) = predicate.clone() {
         builder = builder.with_predicate(p);
     }
     let (_, metrics) = builder.await?;
-    let n = metrics.num_deleted_rows.map(|n| n as i64).unwrap_or(count_before);
+    // When delta-rs dropped whole files by their statistics it cannot say how many rows went;
+    // count them in the snapshot the DELETE read (its files are still there, only unlisted).
+    let n = match metrics.num_deleted_rows {
+        Some(n) => n as i64,
+        None => count_matching(&state, &target, predicate).await?,
+    };
     metrics_output(&[("num_affected_rows", n)])
 }
 
