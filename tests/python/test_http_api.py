@@ -161,6 +161,15 @@ def test_requests_need_a_valid_token(server, tmp_path):
                               "--ttl-hours=-1"], capture_output=True, text=True)
     assert expired.returncode == 0 and expired.stdout.startswith("tarn_"), expired.stderr
     assert post(base, {"statement": "SELECT 1"}, token=expired.stdout.strip())[0] == 401
+    # Revoked tokens stop working at once.
+    token_id = token.split("_")[1]
+    listed = subprocess.run([TARN, "--warehouse", str(warehouse), "token", "list", "--user", "ada"],
+                            capture_output=True, text=True).stdout
+    assert token_id in listed and token.split("_")[2] not in listed
+    revoked = subprocess.run([TARN, "--warehouse", str(warehouse), "token", "revoke", token_id],
+                             capture_output=True, text=True)
+    assert revoked.returncode == 0, revoked.stderr
+    assert post(base, {"statement": "SELECT 1"}, token=token)[0] == 401
     missing = subprocess.run([TARN, "--warehouse", str(warehouse), "token", "create", "--user", "nobody"],
                              capture_output=True, text=True)
     assert missing.returncode != 0 and "does not exist" in missing.stderr

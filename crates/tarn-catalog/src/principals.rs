@@ -25,6 +25,15 @@ pub struct Principal {
     pub created_at: i64,
 }
 
+/// What may be shown about a token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenInfo {
+    pub id: String,
+    pub principal: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct TokenRecord {
     id: String,
@@ -94,6 +103,26 @@ impl Catalog {
         Ok(format!("tarn_{id}_{secret}"))
     }
 
+    /// Tokens of one principal (ids and dates only; secrets are never stored).
+    pub async fn list_tokens(&self, principal: &str) -> Result<Vec<TokenInfo>> {
+        let records: Vec<TokenRecord> = self.list_docs(&self.dir_path(&["tokens"])).await?;
+        let mut out: Vec<TokenInfo> = records
+            .into_iter()
+            .filter(|r| r.principal.eq_ignore_ascii_case(principal))
+            .map(|r| TokenInfo { id: r.id, principal: r.principal, created_at: r.created_at, expires_at: r.expires_at })
+            .collect();
+        out.sort_by_key(|t| t.created_at);
+        Ok(out)
+    }
+
+    /// Revoke a token by id: it stops working at once. Returns false if there was none.
+    pub async fn revoke_token(&self, id: &str) -> Result<bool> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        self.delete_doc(&self.doc_path(&["tokens", id])).await
+    }
+
     /// The principal a bearer token belongs to, if the token is valid, unexpired and its
     /// principal still exists.
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<Principal>> {
@@ -140,8 +169,17 @@ mod tests {
         let expired = catalog.create_token("ada", Some(-1)).await.expect("token");
         assert!(catalog.authenticate_token(&expired).await.expect("auth").is_none());
 
+        // Revocation is immediate and listed tokens show no secrets.
+        let listed = catalog.list_tokens("ada").await.expect("list");
+        assert_eq!(listed.len(), 2);
+        let id = token.split('_').nth(1).expect("id");
+        assert!(listed.iter().any(|t| t.id == id));
+        assert!(catalog.revoke_token(id).await.expect("revoke"));
+        assert!(catalog.authenticate_token(&token).await.expect("auth").is_none());
+        assert!(!catalog.revoke_token(id).await.expect("again"));
+
         // Nothing on disk contains the secret.
-        let secret = token.rsplit('_').next().expect("secret");
+        let secret = expired.rsplit('_').next().expect("secret");
         for entry in walk(dir.path()) {
             let text = std::fs::read_to_string(&entry).unwrap_or_default();
             assert!(!text.contains(secret), "{} holds the secret", entry.display());

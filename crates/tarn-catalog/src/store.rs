@@ -153,7 +153,7 @@ impl Catalog {
         Ok(docs)
     }
 
-    async fn delete_doc(&self, path: &Path) -> Result<bool> {
+    pub(crate) async fn delete_doc(&self, path: &Path) -> Result<bool> {
         match self.store().delete(path).await {
             Ok(()) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),

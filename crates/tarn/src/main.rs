@@ -120,6 +120,13 @@ enum TokenAction {
         #[arg(long)]
         ttl_hours: Option<i64>,
     },
+    /// List a user's tokens (ids and dates; secrets are never stored).
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke a token by id (the part after `tarn_`); it stops working at once.
+    Revoke { id: String },
 }
 
 fn main() -> ExitCode {
@@ -188,6 +195,21 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{token}");
             Ok(())
+        }
+        Some(Command::Token { action: TokenAction::List { user } }) => {
+            for t in session.catalog().list_tokens(&user).await.map_err(|e| e.to_string())? {
+                let expires = t.expires_at.map_or("never".to_string(), |e| e.to_string());
+                println!("{}\t{}\tcreated_ms={}\texpires_ms={expires}", t.id, t.principal, t.created_at);
+            }
+            Ok(())
+        }
+        Some(Command::Token { action: TokenAction::Revoke { id } }) => {
+            if session.catalog().revoke_token(&id).await.map_err(|e| e.to_string())? {
+                eprintln!("revoked token {id}");
+                Ok(())
+            } else {
+                Err(format!("no token with id '{id}'; tarn token list --user NAME shows the ids"))
+            }
         }
         None if std::io::stdin().is_terminal() => run_shell(&mut session).await.map_err(|e| e.to_string()),
         None => {
