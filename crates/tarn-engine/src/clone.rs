@@ -65,7 +65,7 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
                 // On local disk a hard link shares the bytes (zero copy) while keeping the file
                 // inside the clone's own directory, where every writer (and VACUUM of either
                 // table) can handle it. Elsewhere the log points at the source file by URL.
-                match link_into(&absolute, target, &add.path, is_absolute) {
+                match link_into(&source_root, target, &add.path, is_absolute) {
                     Some(relative) => add.path = relative,
                     None => add.path = absolute.to_string(),
                 }
@@ -126,43 +126,31 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
 }
 
 /// Hard-link a local source file into the clone's directory; returns its relative path there.
-fn link_into(source: &Url, target: &Url, logged_path: &str, is_absolute: bool) -> Option<String> {
-    if source.scheme() != "file" || target.scheme() != "file" {
+///
+/// `logged_path` is the add action's path as delta-rs hands it out: already decoded, so it is
+/// the file's real path below the table root (Hive-escaped partition directories such as
+/// `p=a%20b` are literal names and must not be decoded again).
+fn link_into(source_root: &Url, target: &Url, logged_path: &str, is_absolute: bool) -> Option<String> {
+    if target.scheme() != "file" {
         return None;
     }
-    let from = source.to_file_path().ok()?;
-    let relative = if is_absolute {
-        from.file_name()?.to_str()?.to_string()
+    let (from, relative) = if is_absolute {
+        let url = Url::parse(logged_path).ok().filter(|u| u.scheme() == "file")?;
+        let from = url.to_file_path().ok()?;
+        let name = from.file_name()?.to_str()?.to_string();
+        (from, name)
+    } else if source_root.scheme() == "file" {
+        (source_root.to_file_path().ok()?.join(logged_path), logged_path.to_string())
     } else {
-        logged_path.to_string()
+        return None;
     };
-    let decoded = percent_decode(&relative);
-    let to = target.to_file_path().ok()?.join(&decoded);
+    let to = target.to_file_path().ok()?.join(&relative);
     std::fs::create_dir_all(to.parent()?).ok()?;
     match std::fs::hard_link(&from, &to) {
         Ok(()) => Some(relative),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Some(relative),
         Err(_) => None,
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn target_object_store(target: &Url) -> Result<Box<dyn object_store::ObjectStore>> {

@@ -105,21 +105,18 @@ pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<S
         "source": copy.source,
     });
     let snapshot = target.table.snapshot()?.snapshot().clone();
-    let written = WriteBuilder::new(target.table.log_store(), Some(snapshot))
+    let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))
         .with_input_plan(plan)
         .with_session_state(Arc::new(session.base.clone()))
         .with_save_mode(SaveMode::Append)
-        .with_schema_mode_if(merge_schema)
-        .with_commit_properties(CommitProperties::default().with_metadata([(LOADED_KEY.to_string(), metadata)]))
-        .await;
+        .with_commit_properties(CommitProperties::default().with_metadata([(LOADED_KEY.to_string(), metadata)]));
+    if merge_schema {
+        builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
+    }
+    let written = builder.await;
     progress.finish_and_clear();
     let table = written.map_err(|e| super::util::explain_violation(e, &target.table, "COPY INTO"))?;
-    let commit = read_commits(&table, Some(1)).await?;
-    let rows = commit
-        .first()
-        .and_then(|c| c.operation_metrics.get("num_added_rows"))
-        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
-        .unwrap_or(0);
+    let rows = super::write::rows_added(&table).await?;
     metrics_output(&[("num_affected_rows", rows), ("num_inserted_rows", rows), ("num_skipped_files", skipped)])
 }
 
@@ -287,17 +284,6 @@ fn project_by_name(df: DataFrame, schema: &SchemaRef) -> Result<DataFrame> {
         })
         .collect();
     Ok(df.select(exprs)?)
-}
-
-/// `WriteBuilder::with_schema_mode` only when schema evolution was asked for.
-trait SchemaModeIf {
-    fn with_schema_mode_if(self, merge: bool) -> Self;
-}
-
-impl SchemaModeIf for WriteBuilder {
-    fn with_schema_mode_if(self, merge: bool) -> Self {
-        if merge { self.with_schema_mode(deltalake::operations::write::SchemaMode::Merge) } else { self }
-    }
 }
 
 /// One partition that reads the files in turn, naming the file in any error.

@@ -177,7 +177,8 @@ fn qualifier(target: &Target, alias: Option<&sqlparser::ast::Ident>, name: &Obje
         .unwrap_or_else(|| target.display.clone())
 }
 
-async fn rows_added(table: &deltalake::DeltaTable) -> Result<i64> {
+/// Rows the table's latest commit added (from its operation metrics).
+pub(crate) async fn rows_added(table: &deltalake::DeltaTable) -> Result<i64> {
     let last = read_commits(table, Some(1)).await?;
     Ok(last
         .first()
