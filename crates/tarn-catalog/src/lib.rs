@@ -17,7 +17,7 @@ mod store;
 
 pub use error::{CatalogError, Result};
 pub use ident::{TableIdent, validate_name};
-pub use principals::{Principal, PrincipalKind, TokenInfo};
+pub use principals::{PasswordSecret, Principal, PrincipalKind, TokenInfo};
 pub use store::{Catalog, CatalogEntry, SchemaEntry, TableEntry, TableKind};
 
 /// The catalog every warehouse has.

@@ -52,7 +52,35 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A password as SCRAM-SHA-256 (the Postgres protocol's password exchange) needs it: a salt,
+/// an iteration count and the PBKDF2-salted password. The password itself is never stored;
+/// the salted form is as sensitive as a password hash and lives only in the warehouse.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PasswordSecret {
+    pub salt_hex: String,
+    pub iterations: u32,
+    pub salted_password_hex: String,
+}
+
 impl Catalog {
+    /// Set (or replace) the password of an existing principal.
+    pub async fn set_password_secret(&self, principal: &str, secret: &PasswordSecret) -> Result<()> {
+        let Some(owner) = self.get_principal(principal).await? else {
+            return Err(CatalogError::Invalid(format!(
+                "user '{principal}' does not exist; create it first (tarn user create {principal})"
+            )));
+        };
+        let body = serde_json::to_vec_pretty(secret).map_err(|e| CatalogError::Invalid(e.to_string()))?;
+        let path = self.doc_path(&["passwords", &owner.name]);
+        object_store::ObjectStoreExt::put(self.store(), &path, object_store::PutPayload::from(bytes::Bytes::from(body))).await?;
+        Ok(())
+    }
+
+    /// The stored password secret of `principal`, if it has a password.
+    pub async fn password_secret(&self, principal: &str) -> Result<Option<PasswordSecret>> {
+        self.get_doc(&self.doc_path(&["passwords", &principal.to_ascii_lowercase()])).await
+    }
+
     /// Create a principal. Returns false if it already existed and `if_not_exists` was given.
     pub async fn create_principal(&self, name: &str, kind: PrincipalKind, admin: bool, if_not_exists: bool) -> Result<bool> {
         let name = validate_name("user", name)?;

@@ -86,7 +86,7 @@ impl Catalog {
         &self.warehouse
     }
 
-    fn store(&self) -> &dyn ObjectStore {
+    pub(crate) fn store(&self) -> &dyn ObjectStore {
         self.warehouse.store().as_ref()
     }
 

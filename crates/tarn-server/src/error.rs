@@ -19,6 +19,9 @@ pub enum ServerError {
 
     #[error("{0}")]
     Config(String),
+
+    #[error("internal error (this is a bug in Tarn): {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;
@@ -31,7 +34,7 @@ impl ServerError {
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ServerError::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ServerError::Config(_) | ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ServerError::Sql(e) => match e {
                 SqlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 SqlError::Catalog(C::CatalogNotFound(_) | C::SchemaNotFound(_) | C::TableNotFound { .. }) => {

@@ -41,12 +41,12 @@ impl AppState {
         Ok(Session::with_catalog(self.catalog.clone(), &self.config)?)
     }
 
-    pub fn new(config: SessionConfig, catalog: tarn_catalog::Catalog, auth: bool) -> Self {
+    pub fn new(config: SessionConfig, catalog: tarn_catalog::Catalog, auth: bool, metrics: Arc<Metrics>) -> Self {
         Self {
             config,
             catalog,
             auth,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             statements: Arc::new(Statements::default()),
         }
     }
@@ -162,26 +162,6 @@ async fn run_statement(
     result
 }
 
-/// Whether a statement changes a table or the catalog (counted as a commit in the metrics).
-fn changes_something(statement: &tarn_sql::ast::Statement) -> bool {
-    use tarn_sql::ast::Statement as S;
-    !matches!(
-        statement,
-        S::Query(_)
-            | S::Set { .. }
-            | S::Use { .. }
-            | S::ShowCatalogs { .. }
-            | S::ShowSchemas { .. }
-            | S::ShowTables { .. }
-            | S::ShowCreateTable { .. }
-            | S::ShowTblProperties { .. }
-            | S::ShowColumns { .. }
-            | S::DescribeHistory { .. }
-            | S::DescribeDetail { .. }
-            | S::DescribeTable { .. }
-    )
-}
-
 /// What a request did, for the metrics.
 #[derive(Default)]
 struct Counts {
@@ -251,7 +231,7 @@ async fn run_statements(mut session: Session, request: StatementRequest) -> std:
     let mut result = None;
     let mut commits = 0;
     for (i, statement) in statements.into_iter().enumerate() {
-        let changes = u64::from(changes_something(&statement));
+        let changes = u64::from(crate::metrics::is_write(&statement));
         let output = session.execute(statement).await?;
         commits += changes;
         if i == last {

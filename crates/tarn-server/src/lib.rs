@@ -1,8 +1,9 @@
 //! `tarn serve`: network protocols in front of one shared warehouse.
 //!
-//! This first slice serves the HTTP API with bearer-token authentication. Postgres wire,
-//! Flight SQL, passwords, grants and audit are still to come (issue 3). Without authentication
-//! (`--insecure-no-auth`) the server refuses to listen on anything but loopback.
+//! One process serves the HTTP API (`http`) and the Postgres wire protocol (`pg`), each on
+//! its own listener, over one opened catalog. Authentication is on by default: bearer tokens
+//! for HTTP, SCRAM-SHA-256 passwords for Postgres. Without it (`--insecure-no-auth`) the
+//! server refuses to listen on anything but loopback.
 //!
 //! Architecture invariant: protocols only translate; every statement runs through
 //! [`tarn_sql::Session`], so all of them see the same tables and the same rules.
@@ -10,6 +11,7 @@
 mod error;
 mod http;
 mod metrics;
+mod pg;
 mod statements;
 
 use std::net::SocketAddr;
@@ -17,14 +19,18 @@ use std::net::SocketAddr;
 pub use error::{Result, ServerError};
 pub use http::{AppState, router};
 pub use metrics::Metrics;
+pub use pg::set_password;
 
 /// What to serve and where.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub warehouse: String,
     pub target_partitions: Option<usize>,
-    pub http_addr: SocketAddr,
-    /// Require a bearer token on the API (the default). Off only for local experiments.
+    /// Where to serve the HTTP API; `None` turns it off.
+    pub http_addr: Option<SocketAddr>,
+    /// Where to serve the Postgres wire protocol; `None` turns it off.
+    pub pg_addr: Option<SocketAddr>,
+    /// Require credentials (the default). Off only for local experiments.
     pub auth: bool,
 }
 
@@ -39,17 +45,26 @@ async fn bootstrap_admin(catalog: &tarn_catalog::Catalog) -> Result<()> {
         .await
         .map_err(sql)?;
     let token = catalog.create_token("admin", None).await.map_err(sql)?;
-    eprintln!("tarn: created the admin user 'admin'; its token (shown only now): {token}");
+    // The same secret is the admin's first Postgres password, so psql works at once.
+    pg::set_password(catalog, "admin", &token).await?;
+    eprintln!(
+        "tarn: created the admin user 'admin'; its token, also its Postgres password (shown only now): {token}"
+    );
     Ok(())
 }
 
-/// Serve until `shutdown` resolves; then stop accepting and let in-flight requests finish.
+/// Serve until `shutdown` resolves; then stop accepting and let in-flight work finish.
 pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
-    if !config.auth && !config.http_addr.ip().is_loopback() {
+    let listeners = [config.http_addr, config.pg_addr];
+    if listeners.iter().all(Option::is_none) {
+        return Err(ServerError::Config("every listener is turned off; give --http-addr or --pg-addr".into()));
+    }
+    if !config.auth
+        && let Some(addr) = listeners.iter().flatten().find(|a| !a.ip().is_loopback())
+    {
         return Err(ServerError::Config(format!(
-            "refusing to listen on {} without authentication: --insecure-no-auth is only allowed \
-             on loopback addresses (127.0.0.1, ::1)",
-            config.http_addr
+            "refusing to listen on {addr} without authentication: --insecure-no-auth is only allowed \
+             on loopback addresses (127.0.0.1, ::1)"
         )));
     }
     // Open the warehouse once up front so a bad location fails at start, not on first request.
@@ -58,22 +73,71 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         target_partitions: config.target_partitions,
     };
     let session = tarn_sql::Session::open(session_config.clone()).await?;
+    let catalog = session.catalog().clone();
     if config.auth {
-        bootstrap_admin(session.catalog()).await?;
+        bootstrap_admin(&catalog).await?;
     }
-    let listener = tokio::net::TcpListener::bind(config.http_addr)
-        .await
-        .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.http_addr)))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| ServerError::Config(format!("cannot read the listening address: {e}")))?;
-    tracing::info!(%local, "HTTP API listening");
-    eprintln!("tarn: HTTP API listening on http://{local}");
-    let app = router(AppState::new(session_config, session.catalog().clone(), config.auth));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| ServerError::Config(format!("HTTP server failed: {e}")))?;
+    let metrics = std::sync::Arc::new(Metrics::default());
+
+    // Bind everything before serving anything, so a taken port fails the start.
+    let http = match config.http_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| ServerError::Config(format!("cannot listen on {addr} (HTTP): {e}")))?,
+        ),
+        None => None,
+    };
+    let pg = match config.pg_addr {
+        Some(addr) => Some(pg::bind(addr).await?),
+        None => None,
+    };
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(listener) = http {
+        let local = local_addr(&listener)?;
+        tracing::info!(%local, "HTTP API listening");
+        eprintln!("tarn: HTTP API listening on http://{local}");
+        let app = router(AppState::new(session_config.clone(), catalog.clone(), config.auth, metrics.clone()));
+        let stop = stopped();
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+                .map_err(|e| ServerError::Config(format!("HTTP server failed: {e}")))
+        });
+    }
+    if let Some(listener) = pg {
+        let local = local_addr(&listener)?;
+        tracing::info!(%local, "Postgres wire protocol listening");
+        eprintln!("tarn: Postgres wire protocol listening on {local}");
+        let server = std::sync::Arc::new(pg::PgServer::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone())?);
+        tasks.spawn(pg::serve(listener, server, stopped()));
+    }
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut first_error = None;
+    while let Some(done) = tasks.join_next().await {
+        let result = done.map_err(|e| ServerError::Config(format!("a listener task failed: {e}"))).and_then(|r| r);
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
+    }
     eprintln!("tarn: stopped");
-    Ok(())
+    first_error.map_or(Ok(()), Err)
+}
+
+fn local_addr(listener: &tokio::net::TcpListener) -> Result<SocketAddr> {
+    listener
+        .local_addr()
+        .map_err(|e| ServerError::Config(format!("cannot read the listening address: {e}")))
 }

@@ -17,7 +17,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Record one request's statements.
+    /// Record one request's (or one protocol message's) statements.
     pub fn record(&self, statements: u64, commits: u64, failed: bool, elapsed: Duration) {
         self.statements.fetch_add(statements, Ordering::Relaxed);
         self.commits.fetch_add(commits, Ordering::Relaxed);
@@ -38,7 +38,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP tarn_statements_total SQL statements received over HTTP.");
+        let _ = writeln!(out, "# HELP tarn_statements_total SQL statements received (HTTP, Postgres wire, Flight SQL).");
         let _ = writeln!(out, "# TYPE tarn_statements_total counter");
         let _ = writeln!(out, "tarn_statements_total {}", load(&self.statements));
         let _ = writeln!(out, "# HELP tarn_statement_errors_total Requests whose statements failed.");
@@ -58,6 +58,26 @@ impl Metrics {
         let _ = writeln!(out, "tarn_request_duration_seconds_count {count}");
         out
     }
+}
+
+/// Whether a statement changes a table or the catalog (counted as a commit in the metrics).
+pub(crate) fn is_write(statement: &tarn_sql::ast::Statement) -> bool {
+    use tarn_sql::ast::Statement as S;
+    !matches!(
+        statement,
+        S::Query(_)
+            | S::Set { .. }
+            | S::Use { .. }
+            | S::ShowCatalogs { .. }
+            | S::ShowSchemas { .. }
+            | S::ShowTables { .. }
+            | S::ShowCreateTable { .. }
+            | S::ShowTblProperties { .. }
+            | S::ShowColumns { .. }
+            | S::DescribeHistory { .. }
+            | S::DescribeDetail { .. }
+            | S::DescribeTable { .. }
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@
 
 pub mod ast;
 mod error;
+mod describe_statement;
 mod exec;
+mod metadata;
 pub mod parser;
 mod output;
 mod resolve;
@@ -19,6 +21,8 @@ mod session;
 mod types;
 
 pub use error::{Result, SqlError};
+pub use describe_statement::Described;
+pub use metadata::SystemSchemas;
 pub use output::StatementOutput;
-pub use parser::{parse_sql, split_statements};
+pub use parser::{SqlDialect, parse_sql, parse_sql_with, split_statements};
 pub use session::{Session, SessionConfig};

@@ -180,6 +180,13 @@ impl Session {
         let mut collector = RelationCollector::default();
         let _ = Visit::visit(&statement, &mut collector);
 
+        let system = self.system_schemas.clone();
+        let system_names: Vec<String> = system.as_ref().map(|s| s.names()).unwrap_or_default();
+        let is_system_schema = |schema: &str| schema == "information_schema" || system_names.iter().any(|n| n == schema);
+        if collector.relations.iter().any(|(name, _)| schema_part(name).as_deref() == Some("information_schema")) {
+            crate::metadata::mount_warehouse(&self.catalog, list.as_ref(), &state).await?;
+        }
+
         let mut replacements: HashMap<String, (ObjectName, Ident)> = HashMap::new();
         let mut opened: HashSet<String> = HashSet::new();
         for (name, version) in collector.relations {
@@ -190,8 +197,13 @@ impl Session {
                 if single && collector.ctes.contains(&parts(&name)[0].value.to_ascii_lowercase()) {
                     continue;
                 }
+                if single && let Some(implicit) = self.implicit_system_table(&name) {
+                    let default_alias = Ident::new(parts(&name)[0].value.clone());
+                    replacements.insert(key, (implicit, default_alias));
+                    continue;
+                }
                 let TableName::Catalog(ident) = self.table_name(&name)? else { continue };
-                if ident.schema == "information_schema" || !opened.insert(ident.to_string()) {
+                if is_system_schema(&ident.schema) || !opened.insert(ident.to_string()) {
                     continue;
                 }
                 let entry = self.catalog.require_table(&ident).await?;
@@ -222,12 +234,37 @@ impl Session {
             replacements.insert(key, (new_name, default_alias));
         }
 
+        if let Some(system) = &system {
+            for catalog in list.catalog_names() {
+                let Some(provider) = list.catalog(&catalog) else { continue };
+                for name in &system_names {
+                    if provider.schema(name).is_none()
+                        && let Some(schema) = system.schema(&catalog, name)
+                    {
+                        provider.register_schema(name, schema)?;
+                    }
+                }
+            }
+        }
+
         if !replacements.is_empty() {
             let mut rewriter = RelationRewriter { replacements };
             let _ = VisitMut::visit(&mut statement, &mut rewriter);
         }
         let plan = state.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
         Ok((state, plan))
+    }
+
+    /// A one-part name that names a table of the implicit system schema (Postgres looks in
+    /// `pg_catalog` before the user's schemas), as its qualified name.
+    fn implicit_system_table(&self, name: &ObjectName) -> Option<ObjectName> {
+        let system = self.system_schemas.as_ref()?;
+        let schema_name = system.implicit_schema()?;
+        let table = parts(name).first()?.value.to_ascii_lowercase();
+        let schema = system.schema(&self.current_catalog, &schema_name)?;
+        schema
+            .table_exist(&table)
+            .then(|| ObjectName::from(vec![Ident::new(schema_name), Ident::new(table)]))
     }
 
     /// Plan a query (e.g. the source of INSERT ... SELECT).
@@ -241,6 +278,14 @@ fn version_number(expr: &SqlExpr) -> Result<i64> {
         .trim()
         .parse::<i64>()
         .map_err(|_| SqlError::user(format!("VERSION AS OF needs a whole number, got '{expr}'")))
+}
+
+/// The schema part of a two- or three-part name, lower case.
+fn schema_part(name: &ObjectName) -> Option<String> {
+    match parts(name).as_slice() {
+        [s, _] | [_, s, _] => Some(s.value.to_ascii_lowercase()),
+        _ => None,
+    }
 }
 
 fn relation_key(name: &ObjectName, version: Option<&TableVersion>) -> String {

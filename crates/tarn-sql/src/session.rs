@@ -12,6 +12,7 @@ use tarn_storage::Warehouse;
 use crate::ast::Statement;
 use crate::error::Result;
 use crate::exec;
+use crate::metadata::SystemSchemas;
 use crate::output::StatementOutput;
 use crate::parser::parse_sql;
 
@@ -41,6 +42,8 @@ pub struct Session {
     pub(crate) current_schema: String,
     /// Values set with `SET key = value` that Tarn itself reads (e.g. the VACUUM safety check).
     pub(crate) settings: HashMap<String, String>,
+    /// Schemas a front end mounts in every catalog (pgwire's `pg_catalog`).
+    pub(crate) system_schemas: Option<Arc<dyn SystemSchemas>>,
 }
 
 impl Session {
@@ -64,7 +67,24 @@ impl Session {
             current_catalog: DEFAULT_CATALOG.to_string(),
             current_schema: DEFAULT_SCHEMA.to_string(),
             settings: HashMap::new(),
+            system_schemas: None,
         })
+    }
+
+    /// Mount `schemas` in every catalog this session's statements see.
+    pub fn set_system_schemas(&mut self, schemas: Arc<dyn SystemSchemas>) {
+        self.system_schemas = Some(schemas);
+    }
+
+    /// The DataFusion state statements are planned in (functions, options, planners).
+    pub fn state(&self) -> &SessionState {
+        &self.base
+    }
+
+    /// Replace the DataFusion state, e.g. to register a front end's functions. Its catalog
+    /// list is ignored: every statement gets its own.
+    pub fn set_state(&mut self, state: SessionState) {
+        self.base = state;
     }
 
     pub fn catalog(&self) -> &Catalog {

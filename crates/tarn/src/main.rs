@@ -68,15 +68,20 @@ enum Command {
     Shell,
     /// Build a small demo in the warehouse: create, insert, update, time travel, clone, optimize.
     Demo,
-    /// Serve the warehouse over HTTP (POST /api/v1/statements). Loopback only for now.
+    /// Serve the warehouse over the Postgres wire protocol and an HTTP API.
     #[command(after_help = "Examples:
-  tarn serve --http-addr 127.0.0.1:8080
+  tarn serve --http-addr 127.0.0.1:8080 --pg-addr 127.0.0.1:5433
+  psql 'host=127.0.0.1 port=5433 dbname=main user=admin'
   curl -s localhost:8080/api/v1/statements -d '{\"statement\": \"SELECT 1 AS one\"}'
   curl -s -H 'Accept: text/csv' localhost:8080/api/v1/statements -d '{\"statement\": \"SHOW TABLES\"}'")]
     Serve {
-        /// Address of the HTTP API (port 0 picks a free port; the address is printed at start).
-        #[arg(long, env = "TARN_HTTP_ADDR", default_value = "127.0.0.1:8080")]
-        http_addr: std::net::SocketAddr,
+        /// Address of the HTTP API, or `off` (port 0 picks a free port; the address is
+        /// printed at start).
+        #[arg(long, env = "TARN_HTTP_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
+        http_addr: Listen,
+        /// Address of the Postgres wire protocol, or `off`.
+        #[arg(long, env = "TARN_PG_ADDR", default_value = "127.0.0.1:5433", value_parser = parse_listen)]
+        pg_addr: Listen,
         /// Accept requests without a token (local experiments only; refused off loopback).
         #[arg(long)]
         insecure_no_auth: bool,
@@ -104,7 +109,13 @@ enum UserAction {
         /// Make it an administrator.
         #[arg(long)]
         admin: bool,
+        /// Read a password (for Postgres clients) from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
     },
+    /// Set a user's password (for Postgres clients) from the first line of standard input.
+    #[command(after_help = "Example:\n  echo 's3cret' | tarn user password ada")]
+    Password { name: String },
     /// List users.
     List,
 }
@@ -127,6 +138,20 @@ enum TokenAction {
     },
     /// Revoke a token by id (the part after `tarn_`); it stops working at once.
     Revoke { id: String },
+}
+
+/// A listener address, or `off`.
+#[derive(Debug, Clone, Copy)]
+struct Listen(Option<std::net::SocketAddr>);
+
+fn parse_listen(value: &str) -> Result<Listen, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(Listen(None));
+    }
+    value
+        .parse()
+        .map(|a| Listen(Some(a)))
+        .map_err(|e| format!("'{value}' is not an address like 127.0.0.1:5433 or 'off': {e}"))
 }
 
 fn main() -> ExitCode {
@@ -157,11 +182,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         warehouse: settings.warehouse.clone(),
         target_partitions: settings.target_partitions,
     };
-    if let Some(Command::Serve { http_addr, insecure_no_auth }) = cli.command {
+    if let Some(Command::Serve { http_addr, pg_addr, insecure_no_auth }) = cli.command {
         let serve = tarn_server::ServeConfig {
             warehouse: settings.warehouse.clone(),
             target_partitions: settings.target_partitions,
-            http_addr,
+            http_addr: http_addr.0,
+            pg_addr: pg_addr.0,
             auth: !insecure_no_auth,
         };
         return tarn_server::serve(serve, shutdown_signal()).await.map_err(|e| e.to_string());
@@ -222,10 +248,20 @@ async fn run(cli: Cli) -> Result<(), String> {
 async fn users(session: &Session, action: UserAction) -> Result<(), String> {
     let catalog = session.catalog();
     match action {
-        UserAction::Create { name, service, admin } => {
+        UserAction::Create { name, service, admin, password_stdin } => {
+            // Read the password first: a failed read must not leave a user without one.
+            let password = if password_stdin { Some(read_password()?) } else { None };
             let kind = if service { tarn_catalog::PrincipalKind::Service } else { tarn_catalog::PrincipalKind::User };
             catalog.create_principal(&name, kind, admin, false).await.map_err(|e| e.to_string())?;
+            if let Some(password) = password {
+                tarn_server::set_password(catalog, &name, &password).await.map_err(|e| e.to_string())?;
+            }
             eprintln!("created {} '{}'", if service { "service principal" } else { "user" }, name.to_ascii_lowercase());
+        }
+        UserAction::Password { name } => {
+            let password = read_password()?;
+            tarn_server::set_password(catalog, &name, &password).await.map_err(|e| e.to_string())?;
+            eprintln!("set the password of '{}'", name.to_ascii_lowercase());
         }
         UserAction::List => {
             for p in catalog.list_principals().await.map_err(|e| e.to_string())? {
@@ -234,6 +270,17 @@ async fn users(session: &Session, action: UserAction) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(password)
 }
 
 /// Resolves on SIGINT or SIGTERM.

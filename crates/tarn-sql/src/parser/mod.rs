@@ -8,7 +8,7 @@
 mod statements;
 mod words;
 
-use sqlparser::dialect::DatabricksDialect;
+use sqlparser::dialect::{DatabricksDialect, Dialect, PostgreSqlDialect};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
@@ -20,10 +20,32 @@ pub fn dialect() -> DatabricksDialect {
     DatabricksDialect {}
 }
 
+/// Which SQL dialect the surface syntax follows. Tarn's own statements are the same in
+/// both; the dialect decides quoting, casts, operators and parameter placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqlDialect {
+    /// Spark/Databricks: backtick identifiers, `VERSION AS OF`. The default everywhere.
+    #[default]
+    Databricks,
+    /// PostgreSQL: `"quoted"` identifiers, `::` casts, `$1` parameters (the pgwire front end).
+    Postgres,
+}
+
 /// Parse a `;`-separated script into statements. Nothing runs until all of it parses.
 pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
-    let dialect = dialect();
-    let parser = Parser::new(&dialect).try_with_sql(sql).map_err(SqlError::from_parser)?;
+    parse_sql_with(sql, SqlDialect::Databricks)
+}
+
+/// [`parse_sql`] in a chosen dialect.
+pub fn parse_sql_with(sql: &str, dialect: SqlDialect) -> Result<Vec<Statement>> {
+    match dialect {
+        SqlDialect::Databricks => parse_in(sql, &DatabricksDialect {}),
+        SqlDialect::Postgres => parse_in(sql, &PostgreSqlDialect {}),
+    }
+}
+
+fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
+    let parser = Parser::new(dialect).try_with_sql(sql).map_err(SqlError::from_parser)?;
     let mut tp = TarnParser { p: parser };
     let mut out = Vec::new();
     loop {

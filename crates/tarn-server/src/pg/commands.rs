@@ -1,0 +1,237 @@
+//! Statements only Postgres clients send: transaction control, `SET`/`SHOW` of session
+//! settings, `DISCARD`, ... Tarn commits every statement on its own, so `BEGIN`/`COMMIT` are
+//! accepted for compatibility (clients and drivers send them unasked) and change nothing.
+
+use std::collections::BTreeMap;
+
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+
+/// A statement answered by the Postgres front end itself.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PgCommand {
+    Begin,
+    Commit,
+    Rollback,
+    /// `SET [SESSION|LOCAL] name {TO|=} value`
+    Set { name: String, value: String },
+    /// `SHOW name` (a Postgres setting, not one of Tarn's SHOW statements).
+    Show { name: String },
+    ShowAll,
+    /// Accepted and ignored, answering with this command tag.
+    Ignored(&'static str),
+}
+
+/// The statement texts of a `;`-separated script, split with Postgres' tokenizer (so a `;`
+/// inside a string or quoted name does not split).
+pub(crate) fn split(sql: &str) -> Result<Vec<String>, String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for token in tokens {
+        if token == Token::SemiColon {
+            if !is_blank(&current) {
+                out.push(current.trim().to_string());
+            }
+            current.clear();
+        } else {
+            current.push_str(&token.to_string());
+        }
+    }
+    if !is_blank(&current) {
+        out.push(current.trim().to_string());
+    }
+    Ok(out)
+}
+
+fn is_blank(sql: &str) -> bool {
+    match Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() {
+        Ok(tokens) => tokens.iter().all(|t| matches!(t, Token::Whitespace(_))),
+        Err(_) => sql.trim().is_empty(),
+    }
+}
+
+/// The significant tokens of `sql` as upper-case words / literal text.
+fn words(sql: &str) -> Vec<Token> {
+    Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| {
+            !matches!(
+                t,
+                Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)
+                    | Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_))
+                    | Token::SemiColon
+            )
+        })
+        .collect()
+}
+
+fn word(t: &Token) -> Option<String> {
+    match t {
+        Token::Word(w) => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    }
+}
+
+/// Tarn's own SHOW statements; anything else after SHOW is a Postgres setting.
+const TARN_SHOW: &[&str] = &[
+    "TABLES", "SCHEMAS", "DATABASES", "CATALOGS", "CREATE", "TBLPROPERTIES", "COLUMNS", "GRANTS", "USERS",
+];
+
+/// Recognise a Postgres-only statement.
+pub(crate) fn classify(sql: &str) -> Option<PgCommand> {
+    let tokens = words(sql);
+    let w: Vec<Option<String>> = tokens.iter().map(word).collect();
+    let first = w.first()?.as_deref()?;
+    let second = w.get(1).cloned().flatten();
+    match first {
+        "BEGIN" | "START" => Some(PgCommand::Begin),
+        "COMMIT" | "END" => Some(PgCommand::Commit),
+        "ROLLBACK" | "ABORT" => match second.as_deref() {
+            // ROLLBACK TO SAVEPOINT keeps the transaction open.
+            Some("TO") => Some(PgCommand::Ignored("ROLLBACK")),
+            _ => Some(PgCommand::Rollback),
+        },
+        "SAVEPOINT" => Some(PgCommand::Ignored("SAVEPOINT")),
+        "RELEASE" => Some(PgCommand::Ignored("RELEASE")),
+        "DISCARD" => Some(PgCommand::Ignored("DISCARD ALL")),
+        "DEALLOCATE" => Some(PgCommand::Ignored("DEALLOCATE")),
+        "RESET" => Some(PgCommand::Ignored("RESET")),
+        "LISTEN" => Some(PgCommand::Ignored("LISTEN")),
+        "UNLISTEN" => Some(PgCommand::Ignored("UNLISTEN")),
+        "CLOSE" => Some(PgCommand::Ignored("CLOSE CURSOR")),
+        "SET" => classify_set(&tokens[1..]),
+        "SHOW" => {
+            let rest: Vec<String> = tokens[1..].iter().map(|t| t.to_string()).collect();
+            match rest.as_slice() {
+                [] => None,
+                [one] if one.eq_ignore_ascii_case("ALL") => Some(PgCommand::ShowAll),
+                [one] if !TARN_SHOW.iter().any(|k| one.eq_ignore_ascii_case(k)) => Some(PgCommand::Show {
+                    name: one.trim_matches('"').to_ascii_lowercase(),
+                }),
+                _ if rest.join(" ").eq_ignore_ascii_case("TRANSACTION ISOLATION LEVEL") => Some(PgCommand::Show {
+                    name: "transaction_isolation".into(),
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn classify_set(tokens: &[Token]) -> Option<PgCommand> {
+    let mut rest = tokens;
+    if let Some(w) = rest.first().and_then(word)
+        && (w == "SESSION" || w == "LOCAL")
+    {
+        // SET SESSION CHARACTERISTICS / SET SESSION AUTHORIZATION are not settings.
+        if rest.get(1).and_then(word).is_some_and(|n| n == "CHARACTERISTICS" || n == "AUTHORIZATION") {
+            return Some(PgCommand::Ignored("SET"));
+        }
+        rest = &rest[1..];
+    }
+    if rest.first().and_then(word).is_some_and(|w| w == "TRANSACTION") {
+        return Some(PgCommand::Ignored("SET"));
+    }
+    // name [.name...] {TO | =} value[, value...]
+    let split_at = rest
+        .iter()
+        .position(|t| *t == Token::Eq || word(t).is_some_and(|w| w == "TO"))?;
+    let name: String = rest[..split_at].iter().map(|t| t.to_string()).collect();
+    // Spark/Delta/DataFusion keys (`SET spark.x = y`) are Tarn settings, not Postgres ones.
+    if name.contains('.') {
+        return None;
+    }
+    let value = rest[split_at + 1..]
+        .iter()
+        .map(|t| match t {
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("");
+    Some(PgCommand::Set {
+        name: name.trim_matches('"').to_ascii_lowercase(),
+        value: value.trim().to_string(),
+    })
+}
+
+/// Session settings as Postgres reports them; clients read these with `SHOW`.
+pub(crate) fn default_settings(user: &str, application: &str) -> BTreeMap<String, String> {
+    let mut s = BTreeMap::new();
+    for (k, v) in [
+        ("server_version", super::SERVER_VERSION),
+        ("server_version_num", "160006"),
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("datestyle", "ISO, MDY"),
+        ("intervalstyle", "postgres"),
+        ("timezone", "UTC"),
+        ("standard_conforming_strings", "on"),
+        ("integer_datetimes", "on"),
+        ("transaction_isolation", "read committed"),
+        ("default_transaction_isolation", "read committed"),
+        ("transaction_read_only", "off"),
+        ("default_transaction_read_only", "off"),
+        ("max_identifier_length", "63"),
+        ("extra_float_digits", "1"),
+        ("lc_collate", "C"),
+        ("lc_ctype", "C"),
+        ("statement_timeout", "0"),
+        ("bytea_output", "hex"),
+    ] {
+        s.insert(k.to_string(), v.to_string());
+    }
+    s.insert("session_authorization".into(), user.to_string());
+    s.insert("application_name".into(), application.to_string());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_postgres_only_statements() {
+        assert_eq!(classify("begin"), Some(PgCommand::Begin));
+        assert_eq!(classify("START TRANSACTION ISOLATION LEVEL READ COMMITTED"), Some(PgCommand::Begin));
+        assert_eq!(classify("commit;"), Some(PgCommand::Commit));
+        assert_eq!(
+            classify("SET extra_float_digits = 3"),
+            Some(PgCommand::Set { name: "extra_float_digits".into(), value: "3".into() })
+        );
+        assert_eq!(
+            classify("SET search_path TO analytics, public"),
+            Some(PgCommand::Set { name: "search_path".into(), value: "analytics,public".into() })
+        );
+        assert_eq!(
+            classify("SET application_name = 'psql'"),
+            Some(PgCommand::Set { name: "application_name".into(), value: "psql".into() })
+        );
+        assert_eq!(classify("SHOW server_version"), Some(PgCommand::Show { name: "server_version".into() }));
+        assert_eq!(
+            classify("show transaction isolation level"),
+            Some(PgCommand::Show { name: "transaction_isolation".into() })
+        );
+        assert_eq!(classify("SHOW ALL"), Some(PgCommand::ShowAll));
+    }
+
+    #[test]
+    fn leaves_tarn_statements_alone() {
+        assert_eq!(classify("SHOW TABLES"), None);
+        assert_eq!(classify("SHOW CREATE TABLE t"), None);
+        assert_eq!(classify("SET spark.databricks.delta.retentionDurationCheck.enabled = false"), None);
+        assert_eq!(classify("SELECT 1"), None);
+        assert_eq!(classify("INSERT INTO t VALUES (1)"), None);
+    }
+
+    #[test]
+    fn splits_scripts_outside_strings() {
+        assert_eq!(split("select ';'; select 2;;").unwrap(), vec!["select ';'", "select 2"]);
+        assert!(split("  ;  ").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,573 @@
+//! Simple and extended query protocol over a per-connection [`tarn_sql::Session`].
+//!
+//! Every statement runs through the session like anywhere else in Tarn. This module only
+//! translates: Postgres-only commands (see `commands`), parameters (see `params`), result
+//! streams to rows in text or binary format, and outcomes to command tags and SQLSTATEs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow_pg::datatypes::df::deserialize_parameters;
+use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
+use async_trait::async_trait;
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use futures::{Sink, StreamExt, stream};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, METADATA_DATABASE, METADATA_USER, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::data::DataRow;
+use pgwire::types::format::FormatOptions;
+use tarn_sql::ast::Statement;
+use tarn_sql::{Session, SqlDialect, SqlError, StatementOutput};
+use tokio::sync::Mutex;
+
+use super::PgServer;
+use super::commands::{self, PgCommand};
+use super::params;
+
+/// Per-connection state, kept in the client's session extensions.
+pub(crate) struct Connection {
+    pub session: Session,
+    /// Postgres settings as `SHOW` reports them.
+    pub settings: BTreeMap<String, String>,
+    /// Results of row-returning utility statements run early to describe a portal.
+    pub described: HashMap<String, StatementOutput>,
+}
+
+type SharedConnection = Arc<Mutex<Connection>>;
+
+/// A statement after Parse: its text, and what describing it found.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    sql: String,
+    parameters: Vec<Type>,
+    parameter_types: Vec<Option<DataType>>,
+    schema: Option<SchemaRef>,
+}
+
+pub(crate) struct PgHandler {
+    server: Arc<PgServer>,
+    parser: Arc<PgQueryParser>,
+}
+
+impl PgHandler {
+    pub fn new(server: Arc<PgServer>) -> Self {
+        Self {
+            parser: Arc::new(PgQueryParser { server: server.clone() }),
+            server,
+        }
+    }
+}
+
+/// A Postgres error with `code` as SQLSTATE.
+pub(crate) fn pg_error(code: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), code.into(), message.into())))
+}
+
+/// The SQLSTATE for a Tarn error.
+fn sql_error(e: SqlError) -> PgWireError {
+    use tarn_catalog::CatalogError as C;
+    let code = match &e {
+        SqlError::Parse(_) => "42601",
+        SqlError::Unsupported(_) => "0A000",
+        SqlError::Catalog(C::CatalogNotFound(_)) => "3D000",
+        SqlError::Catalog(C::SchemaNotFound(_)) => "3F000",
+        SqlError::Catalog(C::TableNotFound { .. }) => "42P01",
+        SqlError::Catalog(C::AlreadyExists { .. }) => "42P07",
+        SqlError::Internal(_) => "XX000",
+        _ if e.to_string().contains("violate") || e.to_string().contains("CHECK constraint") => "23514",
+        _ => "42000",
+    };
+    pg_error(code, e.to_string())
+}
+
+/// The connection's session, created on first use in the database (catalog) it named.
+async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResult<SharedConnection> {
+    if let Some(existing) = client.session_extensions().get::<SharedConnection>() {
+        return Ok((*existing).clone());
+    }
+    let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
+    let database = client
+        .metadata()
+        .get(METADATA_DATABASE)
+        .cloned()
+        .unwrap_or_else(|| tarn_catalog::DEFAULT_CATALOG.to_string());
+    let mut session = Session::with_catalog(server.catalog.clone(), &server.session_config).map_err(sql_error)?;
+    session.set_system_schemas(server.system.clone());
+    let state = super::catalog::with_pg_functions(session.state(), &database)
+        .map_err(|e| pg_error("XX000", e.to_string()))?;
+    session.set_state(state);
+    let use_catalog = tarn_sql::parse_sql(&format!("USE CATALOG `{}`", database.replace('`', "``"))).map_err(sql_error)?;
+    for statement in use_catalog {
+        session.execute(statement).await.map_err(sql_error)?;
+    }
+    let application = client.metadata().get("application_name").cloned().unwrap_or_default();
+    let mut settings = commands::default_settings(&user, &application);
+    settings.insert("search_path".into(), session.current_schema().to_string());
+    let shared = Arc::new(Mutex::new(Connection {
+        session,
+        settings,
+        described: HashMap::new(),
+    }));
+    client.session_extensions().insert::<SharedConnection>(shared.clone());
+    Ok(shared)
+}
+
+/// Parse one statement text into Tarn statements, in Postgres' dialect. Queries go through
+/// the Postgres compatibility rewrites (catalog operators, `::regclass`, ...).
+fn parse(sql: &str) -> PgWireResult<Vec<Statement>> {
+    let sql = &*super::compat::rewrite(sql);
+    let first = sql.trim_start().split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+    if matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE" | "(") || first.starts_with('(') {
+        if let Ok(statements) = compat_parser().parse(sql) {
+            return Ok(statements.into_iter().map(|s| Statement::Query(Box::new(s))).collect());
+        }
+    }
+    let statements = tarn_sql::parse_sql_with(sql, SqlDialect::Postgres).map_err(sql_error)?;
+    Ok(statements
+        .into_iter()
+        .map(|s| match s {
+            Statement::Query(q) => Statement::Query(Box::new(compat_parser().rewrite(*q))),
+            other => other,
+        })
+        .collect())
+}
+
+fn compat_parser() -> &'static PostgresCompatibilityParser {
+    static PARSER: std::sync::OnceLock<PostgresCompatibilityParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(PostgresCompatibilityParser::new)
+}
+
+/// The command tag Postgres sends for a statement that returns no rows.
+fn command_tag(statement: &Statement, rows: Option<usize>) -> Tag {
+    let tag = match statement {
+        Statement::Insert(_) => return Tag::new("INSERT").with_oid(0).with_rows(rows.unwrap_or(0)),
+        Statement::Update(_) => return Tag::new("UPDATE").with_rows(rows.unwrap_or(0)),
+        Statement::Delete(_) => return Tag::new("DELETE").with_rows(rows.unwrap_or(0)),
+        Statement::Merge(_) => return Tag::new("MERGE").with_rows(rows.unwrap_or(0)),
+        Statement::CopyInto(_) => return Tag::new("COPY").with_rows(rows.unwrap_or(0)),
+        Statement::Truncate { .. } => "TRUNCATE TABLE",
+        Statement::CreateCatalog { .. } => "CREATE DATABASE",
+        Statement::CreateSchema { .. } => "CREATE SCHEMA",
+        Statement::DropSchema { .. } => "DROP SCHEMA",
+        Statement::CreateTable(_) | Statement::CreateClone(_) => "CREATE TABLE",
+        Statement::DropTable { .. } => "DROP TABLE",
+        Statement::AlterTable { .. } => "ALTER TABLE",
+        Statement::Set { .. } | Statement::Use { .. } => "SET",
+        Statement::Optimize { .. } => "OPTIMIZE",
+        Statement::Vacuum { .. } => "VACUUM",
+        Statement::Restore { .. } => "RESTORE",
+        _ => "OK",
+    };
+    Tag::new(tag)
+}
+
+/// Whether Postgres clients expect a command tag (with a row count) rather than rows.
+fn is_dml(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Merge(_) | Statement::CopyInto(_)
+    )
+}
+
+/// `num_affected_rows` (or the first count) of a DML metrics result.
+async fn affected_rows(output: StatementOutput) -> PgWireResult<usize> {
+    let batches = output.collect().await.map_err(sql_error)?;
+    let Some(batch) = batches.first() else { return Ok(0) };
+    let column = batch
+        .column_by_name("num_affected_rows")
+        .or_else(|| batch.column_by_name("num_inserted_rows"))
+        .or_else(|| (batch.num_columns() > 0).then(|| batch.column(0)));
+    let Some(column) = column else { return Ok(0) };
+    let counts = arrow::compute::cast(column, &DataType::Int64).map_err(|e| pg_error("XX000", e.to_string()))?;
+    let counts = counts
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .ok_or_else(|| pg_error("XX000", "row count is not an integer"))?;
+    Ok(counts.iter().flatten().next().unwrap_or(0).max(0) as usize)
+}
+
+fn fields(schema: &Schema, format: &Format, options: Option<Arc<FormatOptions>>) -> PgWireResult<Vec<FieldInfo>> {
+    arrow_schema_to_pg_fields(schema, format, options)
+}
+
+/// Stream `output` as Postgres rows; batches are encoded as they arrive.
+fn rows(output: StatementOutput, format: &Format, options: Arc<FormatOptions>) -> PgWireResult<QueryResponse> {
+    let fields = Arc::new(fields(&output.schema, format, Some(options))?);
+    let encoder_fields = fields.clone();
+    let rows = output
+        .stream
+        .map(move |batch| {
+            let rows: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync> = match batch {
+                Ok(batch) => encode_recordbatch(encoder_fields.clone(), batch),
+                Err(e) => Box::new(std::iter::once(Err(sql_error(SqlError::from(e))))),
+            };
+            stream::iter(rows)
+        })
+        .flatten();
+    Ok(QueryResponse::new(fields, rows))
+}
+
+/// Answer a Postgres-only command.
+async fn run_command(conn: &mut Connection, command: PgCommand) -> PgWireResult<Response> {
+    Ok(match command {
+        PgCommand::Begin => Response::TransactionStart(Tag::new("BEGIN")),
+        PgCommand::Commit => Response::TransactionEnd(Tag::new("COMMIT")),
+        PgCommand::Rollback => Response::TransactionEnd(Tag::new("ROLLBACK")),
+        PgCommand::Ignored(tag) => Response::Execution(Tag::new(tag)),
+        PgCommand::Set { name, value } => {
+            if name == "search_path" {
+                // The first schema of the path that exists becomes the current schema.
+                let catalog = conn.session.current_catalog().to_string();
+                for schema in value.split(',').map(|s| s.trim().trim_matches('"').to_ascii_lowercase()) {
+                    let exists = conn.session.catalog().list_schemas(&catalog).await.map_err(|e| sql_error(e.into()))?;
+                    if exists.iter().any(|s| s.name == schema) {
+                        let use_schema = tarn_sql::parse_sql(&format!("USE SCHEMA `{}`", schema.replace('`', "``")))
+                            .map_err(sql_error)?;
+                        for statement in use_schema {
+                            conn.session.execute(statement).await.map_err(sql_error)?;
+                        }
+                        break;
+                    }
+                }
+            }
+            conn.settings.insert(name, value);
+            Response::Execution(Tag::new("SET"))
+        }
+        PgCommand::Show { name } => {
+            let value = if name == "search_path" {
+                Some(conn.session.current_schema().to_string())
+            } else {
+                conn.settings.get(&name).cloned()
+            };
+            let Some(value) = value else {
+                return Err(pg_error("42704", format!("unrecognized configuration parameter \"{name}\"")));
+            };
+            let output = StatementOutput::from_columns(vec![(
+                name.as_str(),
+                Arc::new(arrow::array::StringArray::from(vec![value])) as arrow::array::ArrayRef,
+            )])
+            .map_err(sql_error)?;
+            Response::Query(rows(output, &Format::UnifiedText, Arc::new(FormatOptions::default()))?)
+        }
+        PgCommand::ShowAll => {
+            let names: Vec<String> = conn.settings.keys().cloned().collect();
+            let values: Vec<String> = conn.settings.values().cloned().collect();
+            let output = StatementOutput::from_columns(vec![
+                ("name", Arc::new(arrow::array::StringArray::from(names)) as arrow::array::ArrayRef),
+                ("setting", Arc::new(arrow::array::StringArray::from(values)) as arrow::array::ArrayRef),
+            ])
+            .map_err(sql_error)?;
+            Response::Query(rows(output, &Format::UnifiedText, Arc::new(FormatOptions::default()))?)
+        }
+    })
+}
+
+/// Run one Tarn statement and turn its outcome into a Postgres response.
+async fn run_statement(
+    server: &PgServer,
+    conn: &mut Connection,
+    statement: Statement,
+    format: &Format,
+    options: Arc<FormatOptions>,
+    early: Option<StatementOutput>,
+    rows_described: bool,
+) -> PgWireResult<Response> {
+    let _running = server.track_statement();
+    let started = std::time::Instant::now();
+    let output = match early {
+        Some(output) => Ok(output),
+        None => conn.session.execute(statement.clone()).await,
+    };
+    let write = crate::metrics::is_write(&statement);
+    server.metrics.record(1, u64::from(write && output.is_ok()), output.is_err(), started.elapsed());
+    let output = output.map_err(sql_error)?;
+    if let Statement::Use { .. } = statement {
+        conn.settings.insert("search_path".into(), conn.session.current_schema().to_string());
+    }
+    if is_dml(&statement) {
+        let count = affected_rows(output).await?;
+        return Ok(Response::Execution(command_tag(&statement, Some(count))));
+    }
+    if output.is_empty_schema() {
+        return Ok(Response::Execution(command_tag(&statement, None)));
+    }
+    if !rows_described {
+        // The client was told this portal returns no rows (extended protocol): finish the
+        // statement and answer with its tag only.
+        output.collect().await.map_err(sql_error)?;
+        return Ok(Response::Execution(command_tag(&statement, None)));
+    }
+    let mut response = rows(output, format, options)?;
+    if let Statement::Query(q) = &statement
+        && matches!(**q, sqlparser::ast::Statement::Explain { .. })
+    {
+        response.set_command_tag("EXPLAIN");
+    }
+    Ok(Response::Query(response))
+}
+
+fn format_options<C: ClientInfo>(client: &C) -> Arc<FormatOptions> {
+    Arc::new(FormatOptions::from_client_metadata(client.metadata()))
+}
+
+#[async_trait]
+impl SimpleQueryHandler for PgHandler {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let shared = connection(&self.server, client).await?;
+        let options = format_options(client);
+        let texts = commands::split(query).map_err(|e| pg_error("42601", e))?;
+        if texts.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        let mut responses = Vec::new();
+        let mut conn = shared.lock().await;
+        for text in texts {
+            if let Some(command) = commands::classify(&text) {
+                responses.push(run_command(&mut conn, command).await?);
+                continue;
+            }
+            for statement in parse(&text)? {
+                let response = run_statement(&self.server, &mut conn, statement, &Format::UnifiedText, options.clone(), None, true).await;
+                match response {
+                    Ok(r) => responses.push(r),
+                    // Earlier statements' responses are sent, then the error ends the script.
+                    Err(PgWireError::UserError(info)) => {
+                        responses.push(Response::Error(info));
+                        return Ok(responses);
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+        }
+        Ok(responses)
+    }
+}
+
+pub(crate) struct PgQueryParser {
+    server: Arc<PgServer>,
+}
+
+#[async_trait]
+impl QueryParser for PgQueryParser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let texts = commands::split(sql).map_err(|e| pg_error("42601", e))?;
+        if texts.len() > 1 {
+            return Err(pg_error("42601", "cannot insert multiple commands into a prepared statement"));
+        }
+        let Some(text) = texts.into_iter().next() else { return Ok(None) };
+        let count = params::count(&text);
+        let mut prepared = Prepared {
+            sql: text.clone(),
+            parameters: vec![Type::UNKNOWN; count],
+            parameter_types: vec![None; count],
+            schema: None,
+        };
+        if commands::classify(&text).is_some() {
+            return Ok(Some(prepared));
+        }
+        let statements = parse(&text)?;
+        let Some(statement) = statements.first() else { return Ok(None) };
+        let shared = connection(&self.server, client).await?;
+        let conn = shared.lock().await;
+        match conn.session.describe_statement(statement).await {
+            Ok(described) => {
+                prepared.schema = described.schema;
+                for (i, data_type) in described.parameters.into_iter().enumerate().take(count) {
+                    if let Some(data_type) = data_type {
+                        prepared.parameters[i] = into_pg_type(&data_type).unwrap_or(Type::UNKNOWN);
+                        prepared.parameter_types[i] = Some(data_type);
+                    }
+                }
+            }
+            // Without parameter values some statements cannot be planned yet; they are
+            // described again once bound.
+            Err(e) if count > 0 => tracing::debug!(error = %e, "describing a prepared statement before binding"),
+            Err(e) => return Err(sql_error(e)),
+        }
+        // Types the client declared win over inferred ones.
+        for (i, t) in types.iter().enumerate().take(count) {
+            if let Some(t) = t
+                && *t != Type::UNKNOWN
+            {
+                prepared.parameters[i] = t.clone();
+            }
+        }
+        Ok(Some(prepared))
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.parameters.clone())
+    }
+
+    fn get_result_schema(&self, stmt: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        match &stmt.schema {
+            Some(schema) => fields(schema, format.unwrap_or(&Format::UnifiedText), None),
+            None => Ok(vec![]),
+        }
+    }
+}
+
+/// The statement text of `portal` with its parameters bound.
+fn bound_sql(portal: &Portal<Prepared>) -> PgWireResult<String> {
+    let prepared = &portal.statement.statement;
+    if portal.parameter_len() == 0 {
+        return Ok(prepared.sql.clone());
+    }
+    let inferred: Vec<Option<&DataType>> = prepared.parameter_types.iter().map(Option::as_ref).collect();
+    let values = deserialize_parameters(portal, &inferred)?;
+    let values = match values {
+        datafusion::common::ParamValues::List(list) => list.into_iter().map(|v| v.value).collect::<Vec<_>>(),
+        datafusion::common::ParamValues::Map(_) => return Err(pg_error("08P01", "named parameters are not supported")),
+    };
+    params::bind(&prepared.sql, &values).map_err(|e| pg_error("08P01", e))
+}
+
+/// A single statement from bound SQL.
+fn single(sql: &str) -> PgWireResult<Statement> {
+    let mut statements = parse(sql)?;
+    if statements.len() != 1 {
+        return Err(pg_error("42601", "cannot insert multiple commands into a prepared statement"));
+    }
+    Ok(statements.remove(0))
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for PgHandler {
+    type Statement = Prepared;
+    type QueryParser = PgQueryParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn do_describe_statement<C>(
+        &self,
+        _client: &mut C,
+        target: &StoredStatement<Prepared>,
+    ) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let prepared = &target.statement;
+        let parameters = prepared
+            .parameters
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match target.parameter_types.get(i) {
+                Some(Some(declared)) if *declared != Type::UNKNOWN => declared.clone(),
+                // Postgres reports an undetermined parameter as text.
+                _ if *t == Type::UNKNOWN => Type::TEXT,
+                _ => t.clone(),
+            })
+            .collect();
+        let fields = self.parser.get_result_schema(prepared, None)?;
+        Ok(DescribeStatementResponse::new(parameters, fields))
+    }
+
+    async fn do_describe_portal<C>(&self, client: &mut C, portal: &Portal<Prepared>) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let prepared = &portal.statement.statement;
+        let format = &portal.result_column_format;
+        if let Some(schema) = &prepared.schema {
+            return Ok(DescribePortalResponse::new(fields(schema, format, Some(format_options(client)))?));
+        }
+        if commands::classify(&prepared.sql).is_some() {
+            // SHOW returns one text column named after the setting.
+            return Ok(match commands::classify(&prepared.sql) {
+                Some(PgCommand::Show { name }) => DescribePortalResponse::new(fields(
+                    &Schema::new(vec![arrow::datatypes::Field::new(name, DataType::Utf8, true)]),
+                    format,
+                    None,
+                )?),
+                Some(PgCommand::ShowAll) => DescribePortalResponse::new(fields(
+                    &Schema::new(vec![
+                        arrow::datatypes::Field::new("name", DataType::Utf8, true),
+                        arrow::datatypes::Field::new("setting", DataType::Utf8, true),
+                    ]),
+                    format,
+                    None,
+                )?),
+                _ => DescribePortalResponse::no_data(),
+            });
+        }
+        let statement = single(&bound_sql(portal)?)?;
+        let shared = connection(&self.server, client).await?;
+        let mut conn = shared.lock().await;
+        if let Statement::Query(_) = statement {
+            let described = conn.session.describe_statement(&statement).await.map_err(sql_error)?;
+            let schema = described.schema.unwrap_or_else(|| Arc::new(Schema::empty()));
+            return Ok(DescribePortalResponse::new(fields(&schema, format, Some(format_options(client)))?));
+        }
+        if is_dml(&statement) || !returns_rows(&statement) {
+            return Ok(DescribePortalResponse::no_data());
+        }
+        // SHOW/DESCRIBE and friends know their columns only by running; they read only, so
+        // run now and hand the result to the Execute that follows.
+        let output = conn.session.execute(statement).await.map_err(sql_error)?;
+        let schema = output.schema.clone();
+        conn.described.insert(portal.name.clone(), output);
+        Ok(DescribePortalResponse::new(fields(&schema, format, Some(format_options(client)))?))
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let shared = connection(&self.server, client).await?;
+        let options = format_options(client);
+        let mut conn = shared.lock().await;
+        if let Some(command) = commands::classify(&portal.statement.statement.sql) {
+            return run_command(&mut conn, command).await;
+        }
+        let statement = single(&bound_sql(portal)?)?;
+        let early = conn.described.remove(&portal.name);
+        let rows_described = matches!(statement, Statement::Query(_)) || returns_rows(&statement);
+        run_statement(&self.server, &mut conn, statement, &portal.result_column_format, options, early, rows_described).await
+    }
+}
+
+/// Utility statements that return rows (as opposed to DDL that returns only a tag).
+fn returns_rows(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::ShowCatalogs { .. }
+            | Statement::ShowSchemas { .. }
+            | Statement::ShowTables { .. }
+            | Statement::ShowCreateTable { .. }
+            | Statement::ShowTblProperties { .. }
+            | Statement::ShowColumns { .. }
+            | Statement::DescribeHistory { .. }
+            | Statement::DescribeDetail { .. }
+            | Statement::DescribeTable { .. }
+    )
+}

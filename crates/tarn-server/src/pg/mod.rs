@@ -1,0 +1,251 @@
+//! The Postgres wire protocol (on the `pgwire` crate).
+//!
+//! Each connection gets its own handlers (the SCRAM exchange keeps per-connection state) and,
+//! on first use, its own [`tarn_sql::Session`] in the database — Tarn catalog — it named.
+//! `pg_catalog` comes from `datafusion-pg-catalog` over Tarn's catalog (see `catalog`).
+
+mod auth;
+mod catalog;
+mod commands;
+mod compat;
+mod handler;
+mod params;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::Sink;
+use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::auth::sasl::SASLAuthStartupHandler;
+use pgwire::api::auth::sasl::scram::ScramAuth;
+use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
+use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use tarn_catalog::Catalog;
+use tarn_sql::SessionConfig;
+use tokio::net::TcpListener;
+
+pub use auth::set_password;
+
+use crate::Metrics;
+use crate::error::{Result, ServerError};
+use handler::PgHandler;
+
+/// What Tarn reports as `server_version`: clients parse the leading Postgres version.
+pub(crate) const SERVER_VERSION: &str = concat!("16.6 (Tarn ", env!("CARGO_PKG_VERSION"), ")");
+
+/// Shared by all Postgres connections of a server.
+pub(crate) struct PgServer {
+    catalog: Catalog,
+    session_config: SessionConfig,
+    system: Arc<catalog::PgSystemSchemas>,
+    connections: Arc<ConnectionManager>,
+    auth: bool,
+    metrics: Arc<Metrics>,
+    running: AtomicUsize,
+}
+
+/// Counts a running statement until dropped (shutdown waits for these).
+pub(crate) struct RunningStatement<'a>(&'a AtomicUsize);
+
+impl Drop for RunningStatement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl PgServer {
+    pub fn new(catalog: Catalog, session_config: SessionConfig, auth: bool, metrics: Arc<Metrics>) -> Result<Self> {
+        Ok(Self {
+            system: Arc::new(catalog::PgSystemSchemas::new(catalog.clone())?),
+            catalog,
+            session_config,
+            connections: Arc::new(ConnectionManager::new()),
+            auth,
+            metrics,
+            running: AtomicUsize::new(0),
+        })
+    }
+
+    pub(crate) fn track_statement(&self) -> RunningStatement<'_> {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        RunningStatement(&self.running)
+    }
+}
+
+/// Accept connections until `shutdown` resolves, then wait (up to a minute) for running
+/// statements to finish so no commit is cut off midway.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    server: Arc<PgServer>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting a Postgres connection failed");
+                        continue;
+                    }
+                };
+                let handlers = Arc::new(ConnectionHandlers::new(server.clone()));
+                tokio::spawn(async move {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        tracing::debug!(%peer, error = %e, "Postgres connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while server.running.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// Bind the Postgres listener.
+pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServerError::Config(format!("cannot listen on {addr} (Postgres): {e}")))
+}
+
+/// The handlers of one connection.
+struct ConnectionHandlers {
+    handler: Arc<PgHandler>,
+    startup: Arc<Startup>,
+    cancel: Arc<DefaultCancelHandler>,
+}
+
+impl ConnectionHandlers {
+    fn new(server: Arc<PgServer>) -> Self {
+        let mut parameters = DefaultServerParameterProvider::default();
+        parameters.server_version = SERVER_VERSION.to_string();
+        parameters.search_path = tarn_catalog::DEFAULT_SCHEMA.to_string();
+        parameters.is_superuser = false;
+        let scram = server.auth.then(|| {
+            SASLAuthStartupHandler::new(Arc::new(parameters))
+                .with_scram(ScramAuth::new(Arc::new(auth::CatalogAuthSource {
+                    catalog: server.catalog.clone(),
+                })))
+                .with_connection_manager(server.connections.clone())
+        });
+        Self {
+            handler: Arc::new(PgHandler::new(server.clone())),
+            startup: Arc::new(Startup {
+                server: server.clone(),
+                scram,
+                no_auth: NoAuth {
+                    connections: server.connections.clone(),
+                },
+            }),
+            cancel: Arc::new(DefaultCancelHandler::new(server.connections.clone())),
+        }
+    }
+}
+
+impl PgWireServerHandlers for ConnectionHandlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.handler.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.handler.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.startup.clone()
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        self.cancel.clone()
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(LogErrors)
+    }
+}
+
+struct LogErrors;
+
+impl ErrorHandler for LogErrors {
+    fn on_error<C: ClientInfo>(&self, client: &C, error: &mut PgWireError) {
+        tracing::debug!(peer = %client.socket_addr(), %error, "Postgres statement failed");
+    }
+}
+
+/// Without `--insecure-no-auth`: no password asked.
+struct NoAuth {
+    connections: Arc<ConnectionManager>,
+}
+
+#[async_trait]
+impl NoopStartupHandler for NoAuth {
+    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
+        Some(self.connections.clone())
+    }
+}
+
+/// Checks the database (catalog) exists before authenticating, then SCRAM or nothing.
+struct Startup {
+    server: Arc<PgServer>,
+    scram: Option<SASLAuthStartupHandler<DefaultServerParameterProvider>>,
+    no_auth: NoAuth,
+}
+
+#[async_trait]
+impl StartupHandler for Startup {
+    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let PgWireFrontendMessage::Startup(startup) = &message {
+            let database = startup
+                .parameters
+                .get("database")
+                .cloned()
+                .unwrap_or_else(|| tarn_catalog::DEFAULT_CATALOG.to_string());
+            let exists = self
+                .server
+                .catalog
+                .get_catalog(&database)
+                .await
+                .map_err(|e| PgWireError::ApiError(Box::new(e)))?
+                .is_some();
+            if !exists {
+                let names: Vec<String> = self
+                    .server
+                    .catalog
+                    .list_catalogs()
+                    .await
+                    .map(|c| c.into_iter().map(|c| c.name).collect())
+                    .unwrap_or_default();
+                return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "FATAL".into(),
+                    "3D000".into(),
+                    format!(
+                        "database \"{database}\" does not exist; Tarn's databases are its catalogs: {}",
+                        names.join(", ")
+                    ),
+                ))));
+            }
+        }
+        match &self.scram {
+            Some(scram) => scram.on_startup(client, message).await,
+            None => self.no_auth.on_startup(client, message).await,
+        }
+    }
+}
