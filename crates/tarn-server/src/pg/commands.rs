@@ -20,6 +20,34 @@ pub(crate) enum PgCommand {
     ShowAll,
     /// Accepted and ignored, answering with this command tag.
     Ignored(&'static str),
+    /// `DECLARE name CURSOR FOR query`: run the query, keep its stream open.
+    Declare { name: String, query: String },
+    /// `FETCH [FORWARD] [n | ALL] [FROM | IN] name`; `None` is ALL.
+    Fetch { name: String, count: Option<usize> },
+    /// `CLOSE name` / `CLOSE ALL` (`None`).
+    Close { name: Option<String> },
+    /// `COPY {table | (query)} TO STDOUT [WITH (...)]`.
+    CopyOut(CopyOut),
+    /// A Postgres COPY Tarn does not do, with the message saying what to use instead.
+    CopyRefused(String),
+}
+
+/// What `COPY ... TO STDOUT` sends.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CopyOut {
+    /// The query whose rows are copied.
+    pub query: String,
+    pub format: CopyFormat,
+    pub header: bool,
+    pub delimiter: Option<char>,
+    pub null: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CopyFormat {
+    Text,
+    Csv,
+    Binary,
 }
 
 /// The statement texts of a `;`-separated script, split with Postgres' tokenizer (so a `;`
@@ -103,7 +131,14 @@ pub(crate) fn classify(sql: &str) -> Option<PgCommand> {
         "RESET" => Some(PgCommand::Ignored("RESET")),
         "LISTEN" => Some(PgCommand::Ignored("LISTEN")),
         "UNLISTEN" => Some(PgCommand::Ignored("UNLISTEN")),
-        "CLOSE" => Some(PgCommand::Ignored("CLOSE CURSOR")),
+        "CLOSE" => match tokens.get(1) {
+            Some(t) if word(t).as_deref() == Some("ALL") => Some(PgCommand::Close { name: None }),
+            Some(t) => Some(PgCommand::Close { name: Some(ident(t)) }),
+            None => None,
+        },
+        "DECLARE" => classify_declare(sql),
+        "COPY" if second.as_deref() != Some("INTO") => Some(classify_copy(sql)),
+        "FETCH" => classify_fetch(&tokens[1..]),
         "SET" => classify_set(&tokens[1..]),
         "SHOW" => {
             let rest: Vec<String> = tokens[1..].iter().map(|t| t.to_string()).collect();
@@ -119,6 +154,121 @@ pub(crate) fn classify(sql: &str) -> Option<PgCommand> {
                 _ => None,
             }
         }
+        _ => None,
+    }
+}
+
+/// A cursor name as Postgres folds it: quoted names keep their case.
+fn ident(t: &Token) -> String {
+    match t {
+        Token::Word(w) if w.quote_style.is_some() => w.value.clone(),
+        Token::Word(w) => w.value.to_ascii_lowercase(),
+        other => other.to_string(),
+    }
+}
+
+fn classify_declare(sql: &str) -> Option<PgCommand> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let significant: Vec<(usize, &Token)> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let name = ident(significant.get(1)?.1);
+    // DECLARE name [BINARY] [ASENSITIVE | INSENSITIVE] [[NO] SCROLL] CURSOR [{WITH | WITHOUT} HOLD] FOR query
+    let cursor_at = significant.iter().position(|(_, t)| word(t).as_deref() == Some("CURSOR"))?;
+    let for_at = significant[cursor_at..].iter().position(|(_, t)| word(t).as_deref() == Some("FOR"))? + cursor_at;
+    let start = significant.get(for_at + 1)?.0;
+    let query: String = tokens[start..].iter().map(|t| t.to_string()).collect();
+    Some(PgCommand::Declare { name, query: query.trim().trim_end_matches(';').to_string() })
+}
+
+fn classify_copy(sql: &str) -> PgCommand {
+    use sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement};
+    let parsed = sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql);
+    let Ok(Some(Statement::Copy { source, to, target, options, legacy_options, .. })) = parsed.map(|mut s| s.pop()) else {
+        return PgCommand::CopyRefused("cannot parse this COPY statement; Tarn supports COPY {table | (query)} TO STDOUT [WITH (FORMAT csv|text|binary, HEADER, DELIMITER 'c', NULL 's')]".into());
+    };
+    if !to || target != CopyTarget::Stdout {
+        return PgCommand::CopyRefused(
+            "only COPY ... TO STDOUT is supported over the Postgres protocol; load data with INSERT or \
+             COPY INTO table FROM 'path' FILEFORMAT = CSV|JSON|PARQUET"
+                .into(),
+        );
+    }
+    let query = match source {
+        CopySource::Table { table_name, columns } if columns.is_empty() => format!("SELECT * FROM {table_name}"),
+        CopySource::Table { table_name, columns } => {
+            let columns: Vec<String> = columns.iter().map(ToString::to_string).collect();
+            format!("SELECT {} FROM {table_name}", columns.join(", "))
+        }
+        CopySource::Query(query) => query.to_string(),
+    };
+    let mut copy = CopyOut { query, format: CopyFormat::Text, header: false, delimiter: None, null: None };
+    for option in options {
+        match option {
+            CopyOption::Format(name) => {
+                copy.format = match name.value.to_ascii_lowercase().as_str() {
+                    "csv" => CopyFormat::Csv,
+                    "text" => CopyFormat::Text,
+                    "binary" => CopyFormat::Binary,
+                    other => return PgCommand::CopyRefused(format!("COPY format \"{other}\" not recognized; use csv, text or binary")),
+                }
+            }
+            CopyOption::Header(h) => copy.header = h,
+            CopyOption::Delimiter(c) => copy.delimiter = Some(c),
+            CopyOption::Null(n) => copy.null = Some(n),
+            other => return PgCommand::CopyRefused(format!("COPY option {other} is not supported")),
+        }
+    }
+    for option in legacy_options {
+        match option {
+            CopyLegacyOption::Binary => copy.format = CopyFormat::Binary,
+            CopyLegacyOption::Csv(csv) => {
+                copy.format = CopyFormat::Csv;
+                copy.header |= csv.contains(&CopyLegacyCsvOption::Header);
+            }
+            CopyLegacyOption::Header => copy.header = true,
+            CopyLegacyOption::Delimiter(c) => copy.delimiter = Some(c),
+            CopyLegacyOption::Null(n) => copy.null = Some(n),
+            other => return PgCommand::CopyRefused(format!("COPY option {other} is not supported")),
+        }
+    }
+    if copy.header && copy.format != CopyFormat::Csv {
+        return PgCommand::CopyRefused("COPY HEADER is available only in CSV mode".into());
+    }
+    PgCommand::CopyOut(copy)
+}
+
+fn classify_fetch(tokens: &[Token]) -> Option<PgCommand> {
+    let mut rest = tokens;
+    let mut count = Some(1);
+    match rest.first().and_then(word).as_deref() {
+        Some("FORWARD" | "NEXT") => {
+            rest = &rest[1..];
+        }
+        Some("ALL") => {
+            count = None;
+            rest = &rest[1..];
+        }
+        _ => {}
+    }
+    match rest.first() {
+        Some(Token::Number(n, _)) => {
+            count = Some(n.parse().ok()?);
+            rest = &rest[1..];
+        }
+        Some(t) if word(t).as_deref() == Some("ALL") => {
+            count = None;
+            rest = &rest[1..];
+        }
+        _ => {}
+    }
+    if rest.first().and_then(word).is_some_and(|w| w == "FROM" || w == "IN") {
+        rest = &rest[1..];
+    }
+    match rest {
+        [name] => Some(PgCommand::Fetch { name: ident(name), count }),
         _ => None,
     }
 }
@@ -218,6 +368,28 @@ mod tests {
             Some(PgCommand::Show { name: "transaction_isolation".into() })
         );
         assert_eq!(classify("SHOW ALL"), Some(PgCommand::ShowAll));
+        assert_eq!(
+            classify("DECLARE \"big\" NO SCROLL CURSOR WITH HOLD FOR SELECT 'for' FROM t"),
+            Some(PgCommand::Declare { name: "big".into(), query: "SELECT 'for' FROM t".into() })
+        );
+        assert_eq!(
+            classify("FETCH FORWARD 100 FROM \"big\""),
+            Some(PgCommand::Fetch { name: "big".into(), count: Some(100) })
+        );
+        assert_eq!(classify("fetch all in c"), Some(PgCommand::Fetch { name: "c".into(), count: None }));
+        assert_eq!(classify("CLOSE \"big\""), Some(PgCommand::Close { name: Some("big".into()) }));
+        assert_eq!(
+            classify("COPY (SELECT 1 AS x) TO STDOUT WITH (FORMAT csv, HEADER)"),
+            Some(PgCommand::CopyOut(CopyOut {
+                query: "SELECT 1 AS x".into(),
+                format: CopyFormat::Csv,
+                header: true,
+                delimiter: None,
+                null: None
+            }))
+        );
+        assert!(matches!(classify("COPY t FROM STDIN"), Some(PgCommand::CopyRefused(_))));
+        assert_eq!(classify("COPY INTO t FROM '/x' FILEFORMAT = CSV"), None);
     }
 
     #[test]

@@ -15,14 +15,16 @@ use async_trait::async_trait;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use futures::{Sink, StreamExt, stream};
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
+use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOptions, DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, METADATA_DATABASE, METADATA_USER, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::CopyData;
 use pgwire::messages::data::DataRow;
+use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_PORTAL};
 use pgwire::types::format::FormatOptions;
 use tarn_sql::ast::Statement;
 use tarn_sql::{Session, SqlDialect, SqlError, StatementOutput};
@@ -39,6 +41,41 @@ pub(crate) struct Connection {
     pub settings: BTreeMap<String, String>,
     /// Results of row-returning utility statements run early to describe a portal.
     pub described: HashMap<String, StatementOutput>,
+    /// Open cursors (`DECLARE ... CURSOR`), each a query's result stream read by `FETCH`.
+    pub cursors: HashMap<String, Cursor>,
+}
+
+/// A declared cursor: the rest of a result stream.
+pub(crate) struct Cursor {
+    schema: SchemaRef,
+    stream: datafusion::physical_plan::SendableRecordBatchStream,
+    /// Rows read from the stream but not fetched yet.
+    pending: Option<arrow::array::RecordBatch>,
+}
+
+impl Cursor {
+    /// The next `count` rows (all remaining rows for `None`).
+    async fn fetch(&mut self, count: Option<usize>) -> PgWireResult<Vec<arrow::array::RecordBatch>> {
+        let mut out = Vec::new();
+        let mut wanted = count.unwrap_or(usize::MAX);
+        while wanted > 0 {
+            let batch = match self.pending.take() {
+                Some(batch) => batch,
+                None => match self.stream.next().await {
+                    Some(batch) => batch.map_err(|e| sql_error(SqlError::from(e)))?,
+                    None => break,
+                },
+            };
+            if batch.num_rows() > wanted {
+                self.pending = Some(batch.slice(wanted, batch.num_rows() - wanted));
+                out.push(batch.slice(0, wanted));
+                break;
+            }
+            wanted -= batch.num_rows();
+            out.push(batch);
+        }
+        Ok(out)
+    }
 }
 
 type SharedConnection = Arc<Mutex<Connection>>;
@@ -115,6 +152,7 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
         session,
         settings,
         described: HashMap::new(),
+        cursors: HashMap::new(),
     }));
     client.session_extensions().insert::<SharedConnection>(shared.clone());
     Ok(shared)
@@ -216,8 +254,56 @@ fn rows(output: StatementOutput, format: &Format, options: Arc<FormatOptions>) -
 }
 
 /// Answer a Postgres-only command.
-async fn run_command(conn: &mut Connection, command: PgCommand) -> PgWireResult<Response> {
+async fn run_command(
+    conn: &mut Connection,
+    command: PgCommand,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Response> {
     Ok(match command {
+        PgCommand::Declare { name, query } => {
+            let mut statements = parse(&query)?;
+            let statement = match (statements.pop(), statements.is_empty()) {
+                (Some(s @ Statement::Query(_)), true) => s,
+                _ => return Err(pg_error("42601", "DECLARE ... CURSOR FOR needs a single query")),
+            };
+            if conn.cursors.contains_key(&name) {
+                return Err(pg_error("42P03", format!("cursor \"{name}\" already exists")));
+            }
+            let output = conn.session.execute(statement).await.map_err(sql_error)?;
+            conn.cursors.insert(
+                name,
+                Cursor {
+                    schema: output.schema,
+                    stream: output.stream,
+                    pending: None,
+                },
+            );
+            Response::Execution(Tag::new("DECLARE CURSOR"))
+        }
+        PgCommand::Fetch { name, count } => {
+            let cursor = conn
+                .cursors
+                .get_mut(&name)
+                .ok_or_else(|| pg_error("34000", format!("cursor \"{name}\" does not exist")))?;
+            let batches = cursor.fetch(count).await?;
+            let output = StatementOutput::from_batches(cursor.schema.clone(), batches);
+            let mut response = rows(output, format, options)?;
+            response.set_command_tag("FETCH");
+            Response::Query(response)
+        }
+        PgCommand::Close { name: Some(name) } => {
+            if conn.cursors.remove(&name).is_none() {
+                return Err(pg_error("34000", format!("cursor \"{name}\" does not exist")));
+            }
+            Response::Execution(Tag::new("CLOSE CURSOR"))
+        }
+        PgCommand::CopyOut(copy) => Response::CopyOut(copy_out(conn, copy).await?),
+        PgCommand::CopyRefused(message) => return Err(pg_error("0A000", message)),
+        PgCommand::Close { name: None } => {
+            conn.cursors.clear();
+            Response::Execution(Tag::new("CLOSE CURSOR ALL"))
+        }
         PgCommand::Begin => Response::TransactionStart(Tag::new("BEGIN")),
         PgCommand::Commit => Response::TransactionEnd(Tag::new("COMMIT")),
         PgCommand::Rollback => Response::TransactionEnd(Tag::new("ROLLBACK")),
@@ -268,6 +354,86 @@ async fn run_command(conn: &mut Connection, command: PgCommand) -> PgWireResult<
             Response::Query(rows(output, &Format::UnifiedText, Arc::new(FormatOptions::default()))?)
         }
     })
+}
+
+/// `COPY ... TO STDOUT`: the query's rows as CopyData messages, encoded as they stream.
+async fn copy_out(conn: &mut Connection, copy: commands::CopyOut) -> PgWireResult<CopyResponse> {
+    use commands::CopyFormat;
+    let mut statements = parse(&copy.query)?;
+    let statement = match (statements.pop(), statements.is_empty()) {
+        (Some(s @ Statement::Query(_)), true) => s,
+        _ => return Err(pg_error("42601", "COPY needs a table or a single query")),
+    };
+    let output = conn.session.execute(statement).await.map_err(sql_error)?;
+    let wire_format = if copy.format == CopyFormat::Binary { Format::UnifiedBinary } else { Format::UnifiedText };
+    let fields = Arc::new(fields(&output.schema, &wire_format, None)?);
+    let columns = fields.len();
+    let new_encoder = {
+        let fields = fields.clone();
+        let copy = copy.clone();
+        move || match copy.format {
+            CopyFormat::Binary => CopyEncoder::new_binary(fields.clone()),
+            CopyFormat::Text => {
+                let mut options = CopyTextOptions::default();
+                if let Some(d) = copy.delimiter {
+                    options.delimiter = d.to_string().into();
+                }
+                if let Some(n) = &copy.null {
+                    options.null_string = n.as_str().into();
+                }
+                CopyEncoder::new_text(fields.clone(), options)
+            }
+            CopyFormat::Csv => {
+                let mut options = CopyCsvOptions::default();
+                if let Some(d) = copy.delimiter {
+                    options.delimiter = d.to_string().into();
+                }
+                if let Some(n) = &copy.null {
+                    options.null_string = n.as_str().into();
+                }
+                CopyEncoder::new_csv(fields.clone(), options)
+            }
+        }
+    };
+    let header = copy.header.then(|| {
+        let delimiter = copy.delimiter.unwrap_or(',').to_string();
+        let names: Vec<String> = output
+            .schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let name = f.name();
+                if name.contains([',', '"', '\n', '\r']) || name.contains(&delimiter) {
+                    format!("\"{}\"", name.replace('"', "\"\""))
+                } else {
+                    name.clone()
+                }
+            })
+            .collect();
+        Ok(CopyData::new(bytes::Bytes::from(format!("{}\n", names.join(&delimiter)))))
+    });
+    // One encoder for the whole stream: the binary format writes its header only once.
+    let mut encoder = new_encoder();
+    let body = output.stream.flat_map(move |batch| {
+        let rows: Vec<PgWireResult<CopyData>> = match batch {
+            Err(e) => vec![Err(sql_error(SqlError::from(e)))],
+            Ok(batch) => {
+                let schema = batch.schema();
+                (0..batch.num_rows())
+                    .map(|row| {
+                        for (col, field) in fields.iter().enumerate() {
+                            arrow_pg::encoder::encode_value(&mut encoder, batch.column(col), row, schema.field(col), field)?;
+                        }
+                        Ok(encoder.take_copy())
+                    })
+                    .collect()
+            }
+        };
+        stream::iter(rows)
+    });
+    let data = stream::iter(header).chain(body);
+    let format_code = if copy.format == CopyFormat::Binary { 1 } else { 0 };
+    Ok(CopyResponse::new(format_code, columns, data))
 }
 
 /// Run one Tarn statement and turn its outcome into a Postgres response.
@@ -337,7 +503,14 @@ impl SimpleQueryHandler for PgHandler {
         let mut conn = shared.lock().await;
         for text in texts {
             if let Some(command) = commands::classify(&text) {
-                responses.push(run_command(&mut conn, command).await?);
+                match run_command(&mut conn, command, &Format::UnifiedText, options.clone()).await {
+                    Ok(r) => responses.push(r),
+                    Err(PgWireError::UserError(info)) => {
+                        responses.push(Response::Error(info));
+                        return Ok(responses);
+                    }
+                    Err(other) => return Err(other),
+                }
                 continue;
             }
             for statement in parse(&text)? {
@@ -459,6 +632,30 @@ impl ExtendedQueryHandler for PgHandler {
         self.parser.clone()
     }
 
+    /// A declared cursor is a portal too: clients (psycopg's server-side cursors) describe
+    /// it by name to learn its columns.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL
+            && let Some(name) = &message.name
+            && client.portal_store().get_portal(name).is_none()
+        {
+            let shared = connection(&self.server, client).await?;
+            let schema = shared.lock().await.cursors.get(name).map(|c| c.schema.clone());
+            if let Some(schema) = schema {
+                let response = DescribePortalResponse::new(fields(&schema, &Format::UnifiedText, Some(format_options(client)))?);
+                send_describe_response(client, &response).await?;
+                return Ok(());
+            }
+        }
+        self._on_describe(client, message).await
+    }
+
     async fn do_describe_statement<C>(
         &self,
         _client: &mut C,
@@ -499,6 +696,15 @@ impl ExtendedQueryHandler for PgHandler {
             return Ok(DescribePortalResponse::new(fields(schema, format, Some(format_options(client)))?));
         }
         if commands::classify(&prepared.sql).is_some() {
+            if let Some(PgCommand::Fetch { name, .. }) = commands::classify(&prepared.sql) {
+                let shared = connection(&self.server, client).await?;
+                let conn = shared.lock().await;
+                let cursor = conn
+                    .cursors
+                    .get(&name)
+                    .ok_or_else(|| pg_error("34000", format!("cursor \"{name}\" does not exist")))?;
+                return Ok(DescribePortalResponse::new(fields(&cursor.schema, format, Some(format_options(client)))?));
+            }
             // SHOW returns one text column named after the setting.
             return Ok(match commands::classify(&prepared.sql) {
                 Some(PgCommand::Show { name }) => DescribePortalResponse::new(fields(
@@ -546,10 +752,11 @@ impl ExtendedQueryHandler for PgHandler {
         let shared = connection(&self.server, client).await?;
         let options = format_options(client);
         let mut conn = shared.lock().await;
-        if let Some(command) = commands::classify(&portal.statement.statement.sql) {
-            return run_command(&mut conn, command).await;
+        let sql = bound_sql(portal)?;
+        if let Some(command) = commands::classify(&sql) {
+            return run_command(&mut conn, command, &portal.result_column_format, options).await;
         }
-        let statement = single(&bound_sql(portal)?)?;
+        let statement = single(&sql)?;
         let early = conn.described.remove(&portal.name);
         let rows_described = matches!(statement, Statement::Query(_)) || returns_rows(&statement);
         run_statement(&self.server, &mut conn, statement, &portal.result_column_format, options, early, rows_described).await
