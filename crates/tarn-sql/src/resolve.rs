@@ -140,8 +140,11 @@ impl Session {
                 _ => None,
             })
             .ok_or_else(|| SqlError::Internal("timestamp expression did not parse as a query".into()))?;
-        let plan = self.base.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
-        let batches = datafusion::dataframe::DataFrame::new(self.base.clone(), plan).collect().await?;
+        let mut state = self.base.clone();
+        let options = state.config().options().clone();
+        state.execution_props_mut().mark_start_execution(options);
+        let plan = state.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
+        let batches = datafusion::dataframe::DataFrame::new(state, plan).collect().await?;
         let column = batches
             .first()
             .map(|b| b.column(0).clone())
@@ -164,10 +167,14 @@ impl Session {
         let mut config = self.base.config().clone();
         config.options_mut().catalog.default_catalog = self.current_catalog.clone();
         config.options_mut().catalog.default_schema = self.current_schema.clone();
-        SessionStateBuilder::new_from_existing(self.base.clone())
+        let mut state = SessionStateBuilder::new_from_existing(self.base.clone())
             .with_config(config)
             .with_catalog_list(list)
-            .build()
+            .build();
+        // now() and friends mean the statement's start, not the session's.
+        let options = state.config().options().clone();
+        state.execution_props_mut().mark_start_execution(options);
+        state
     }
 
     /// Plan a statement DataFusion understands (a query, EXPLAIN, ...), binding every table it
@@ -183,7 +190,10 @@ impl Session {
         let system = self.system_schemas.clone();
         let system_names: Vec<String> = system.as_ref().map(|s| s.names()).unwrap_or_default();
         let is_system_schema = |schema: &str| schema == "information_schema" || system_names.iter().any(|n| n == schema);
-        if collector.relations.iter().any(|(name, _)| schema_part(name).as_deref() == Some("information_schema")) {
+        let own_information_schema = system_names.iter().any(|n| n == "information_schema");
+        if !own_information_schema
+            && collector.relations.iter().any(|(name, _)| schema_part(name).as_deref() == Some("information_schema"))
+        {
             crate::metadata::mount_warehouse(&self.catalog, list.as_ref(), &state).await?;
         }
 

@@ -113,11 +113,23 @@ impl PgSystemSchemas {
 
 impl tarn_sql::SystemSchemas for PgSystemSchemas {
     fn names(&self) -> Vec<String> {
-        vec!["pg_catalog".to_string()]
+        vec!["pg_catalog".to_string(), "information_schema".to_string()]
     }
 
     fn schema(&self, catalog: &str, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        if name != "pg_catalog" || catalog.starts_with("__") {
+        if catalog.starts_with("__") {
+            return None;
+        }
+        if name == "information_schema" {
+            return Some(Arc::new(super::information_schema::PgInformationSchema {
+                info: TarnCatalogInfo {
+                    catalog: self.catalog.clone(),
+                    database: catalog.to_string(),
+                },
+                database: catalog.to_string(),
+            }));
+        }
+        if name != "pg_catalog" {
             return None;
         }
         let mut map = self.by_database.lock().unwrap_or_else(|p| p.into_inner());
@@ -156,7 +168,13 @@ pub(crate) fn with_pg_functions(state: &SessionState, database: &str) -> Result<
     }
     let version = format!("PostgreSQL {} on {}, Tarn lakehouse", super::SERVER_VERSION, std::env::consts::ARCH);
     ctx.register_udf(constant_text_udf("version", vec![], Some(version)));
-    Ok(ctx.state())
+    // Postgres clients get the Postgres-typed information_schema of `PgSystemSchemas`,
+    // not DataFusion's Arrow-typed one.
+    let mut config = ctx.state().config().clone();
+    config.options_mut().catalog.information_schema = false;
+    Ok(datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+        .with_config(config)
+        .build())
 }
 
 /// A function returning the same text (or NULL) for every row: comments Tarn does not keep

@@ -159,16 +159,21 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
 }
 
 /// Parse one statement text into Tarn statements, in Postgres' dialect. Queries go through
-/// the Postgres compatibility rewrites (catalog operators, `::regclass`, ...).
+/// the Postgres compatibility rewrites (catalog operators, `::regclass`, ...). Text Postgres'
+/// grammar cannot read is tried as Spark/Databricks SQL (`VERSION AS OF`, backticks), so
+/// everything Tarn's own dialect offers also works over the wire.
 fn parse(sql: &str) -> PgWireResult<Vec<Statement>> {
     let sql = &*super::compat::rewrite(sql);
     let first = sql.trim_start().split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
-    if matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE" | "(") || first.starts_with('(') {
-        if let Ok(statements) = compat_parser().parse(sql) {
-            return Ok(statements.into_iter().map(|s| Statement::Query(Box::new(s))).collect());
-        }
+    if (matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE") || first.starts_with('('))
+        && let Ok(statements) = compat_parser().parse(sql)
+    {
+        return Ok(statements.into_iter().map(|s| Statement::Query(Box::new(s))).collect());
     }
-    let statements = tarn_sql::parse_sql_with(sql, SqlDialect::Postgres).map_err(sql_error)?;
+    let statements = match tarn_sql::parse_sql_with(sql, SqlDialect::Postgres) {
+        Ok(statements) => statements,
+        Err(postgres_error) => tarn_sql::parse_sql(sql).map_err(|_| sql_error(postgres_error))?,
+    };
     Ok(statements
         .into_iter()
         .map(|s| match s {

@@ -9,6 +9,7 @@ mod catalog;
 mod commands;
 mod compat;
 mod handler;
+mod information_schema;
 mod params;
 
 use std::net::SocketAddr;

@@ -31,6 +31,12 @@ pub(crate) async fn restore(session: &mut Session, table: &ObjectName, to: &Vers
             target.display
         )));
     }
+    if version == latest {
+        return Err(SqlError::user(format!(
+            "{} is already at version {version}; nothing to restore",
+            target.display
+        )));
+    }
     let (_, metrics) = target
         .table
         .clone()
