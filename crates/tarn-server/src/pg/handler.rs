@@ -43,6 +43,9 @@ pub(crate) struct Connection {
     pub described: HashMap<String, StatementOutput>,
     /// Open cursors (`DECLARE ... CURSOR`), each a query's result stream read by `FETCH`.
     pub cursors: HashMap<String, Cursor>,
+    /// Changes when a CancelRequest names this connection.
+    pub cancel: tokio::sync::watch::Receiver<u64>,
+    _cancel_registration: super::cancel::CancelGuard,
 }
 
 /// A declared cursor: the rest of a result stream.
@@ -148,11 +151,15 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
     let application = client.metadata().get("application_name").cloned().unwrap_or_default();
     let mut settings = commands::default_settings(&user, &application);
     settings.insert("search_path".into(), session.current_schema().to_string());
+    let (pid, secret) = client.pid_and_secret_key();
+    let (cancel, registration) = server.cancels.register(pid, secret.to_bytes());
     let shared = Arc::new(Mutex::new(Connection {
         session,
         settings,
         described: HashMap::new(),
         cursors: HashMap::new(),
+        cancel,
+        _cancel_registration: registration,
     }));
     client.session_extensions().insert::<SharedConnection>(shared.clone());
     Ok(shared)
@@ -241,8 +248,14 @@ fn fields(schema: &Schema, format: &Format, options: Option<Arc<FormatOptions>>)
     arrow_schema_to_pg_fields(schema, format, options)
 }
 
-/// Stream `output` as Postgres rows; batches are encoded as they arrive.
-fn rows(output: StatementOutput, format: &Format, options: Arc<FormatOptions>) -> PgWireResult<QueryResponse> {
+/// Stream `output` as Postgres rows; batches are encoded as they arrive, and a cancel
+/// request ends the stream.
+fn rows(
+    output: StatementOutput,
+    format: &Format,
+    options: Arc<FormatOptions>,
+    cancel: &tokio::sync::watch::Receiver<u64>,
+) -> PgWireResult<QueryResponse> {
     let fields = Arc::new(fields(&output.schema, format, Some(options))?);
     let encoder_fields = fields.clone();
     let rows = output
@@ -255,7 +268,7 @@ fn rows(output: StatementOutput, format: &Format, options: Arc<FormatOptions>) -
             stream::iter(rows)
         })
         .flatten();
-    Ok(QueryResponse::new(fields, rows))
+    Ok(QueryResponse::new(fields, super::cancel::cancellable(rows, cancel.clone())))
 }
 
 /// Answer a Postgres-only command.
@@ -293,7 +306,7 @@ async fn run_command(
                 .ok_or_else(|| pg_error("34000", format!("cursor \"{name}\" does not exist")))?;
             let batches = cursor.fetch(count).await?;
             let output = StatementOutput::from_batches(cursor.schema.clone(), batches);
-            let mut response = rows(output, format, options)?;
+            let mut response = rows(output, format, options, &conn.cancel)?;
             response.set_command_tag("FETCH");
             Response::Query(response)
         }
@@ -346,7 +359,7 @@ async fn run_command(
                 Arc::new(arrow::array::StringArray::from(vec![value])) as arrow::array::ArrayRef,
             )])
             .map_err(sql_error)?;
-            Response::Query(rows(output, &Format::UnifiedText, Arc::new(FormatOptions::default()))?)
+            Response::Query(rows(output, &Format::UnifiedText, Arc::new(FormatOptions::default()), &conn.cancel)?)
         }
         PgCommand::ShowAll => {
             let names: Vec<String> = conn.settings.keys().cloned().collect();
@@ -356,7 +369,7 @@ async fn run_command(
                 ("setting", Arc::new(arrow::array::StringArray::from(values)) as arrow::array::ArrayRef),
             ])
             .map_err(sql_error)?;
-            Response::Query(rows(output, &Format::UnifiedText, Arc::new(FormatOptions::default()))?)
+            Response::Query(rows(output, &Format::UnifiedText, Arc::new(FormatOptions::default()), &conn.cancel)?)
         }
     })
 }
@@ -436,7 +449,7 @@ async fn copy_out(conn: &mut Connection, copy: commands::CopyOut) -> PgWireResul
         };
         stream::iter(rows)
     });
-    let data = stream::iter(header).chain(body);
+    let data = super::cancel::cancellable(stream::iter(header).chain(body), conn.cancel.clone());
     let format_code = if copy.format == CopyFormat::Binary { 1 } else { 0 };
     Ok(CopyResponse::new(format_code, columns, data))
 }
@@ -476,7 +489,7 @@ async fn run_statement(
         output.collect().await.map_err(sql_error)?;
         return Ok(Response::Execution(command_tag(&statement, None)));
     }
-    let mut response = rows(output, format, options)?;
+    let mut response = rows(output, format, options, &conn.cancel)?;
     if let Statement::Query(q) = &statement
         && matches!(**q, sqlparser::ast::Statement::Explain { .. })
     {

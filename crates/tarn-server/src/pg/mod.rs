@@ -5,6 +5,7 @@
 //! `pg_catalog` comes from `datafusion-pg-catalog` over Tarn's catalog (see `catalog`).
 
 mod auth;
+mod cancel;
 mod catalog;
 mod commands;
 mod compat;
@@ -47,6 +48,7 @@ pub(crate) struct PgServer {
     session_config: SessionConfig,
     system: Arc<catalog::PgSystemSchemas>,
     connections: Arc<ConnectionManager>,
+    cancels: Arc<cancel::CancelRegistry>,
     auth: bool,
     metrics: Arc<Metrics>,
     running: AtomicUsize,
@@ -68,6 +70,7 @@ impl PgServer {
             catalog,
             session_config,
             connections: Arc::new(ConnectionManager::new()),
+            cancels: Arc::new(cancel::CancelRegistry::default()),
             auth,
             metrics,
             running: AtomicUsize::new(0),
@@ -126,7 +129,7 @@ pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 struct ConnectionHandlers {
     handler: Arc<PgHandler>,
     startup: Arc<Startup>,
-    cancel: Arc<DefaultCancelHandler>,
+    cancel: Arc<cancel::TarnCancelHandler>,
 }
 
 impl ConnectionHandlers {
@@ -151,7 +154,10 @@ impl ConnectionHandlers {
                     connections: server.connections.clone(),
                 },
             }),
-            cancel: Arc::new(DefaultCancelHandler::new(server.connections.clone())),
+            cancel: Arc::new(cancel::TarnCancelHandler {
+                registry: server.cancels.clone(),
+                pgwire: DefaultCancelHandler::new(server.connections.clone()),
+            }),
         }
     }
 }
