@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit/integration tests (SQL .slt files, CLI, conformance against
-# ../shared) and the Python interop tests (deltalake + polars read what Tarn writes).
-# Idempotent: installs what it needs (a Python venv) on first use.
+# ../shared, SQL logic tests over the Postgres wire protocol) and the Python tests with real
+# clients (deltalake + polars read what Tarn writes; psql and psycopg against `tarn serve`).
+# Idempotent: installs what it needs (psql from Debian, a Python venv) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tarn-target}"
@@ -10,7 +11,15 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 echo "== cargo test (target dir: $CARGO_TARGET_DIR)"
 cargo test --workspace --locked
 
-echo "== python interop"
+echo "== clients"
+if ! command -v psql >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq postgresql-client >/dev/null
+fi
+psql --version
+
+echo "== python (interop and real clients)"
 VENV="${TARN_VENV:-$HOME/.cache/tarn-venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"

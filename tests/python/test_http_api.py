@@ -20,7 +20,7 @@ TOKENS = {}
 
 def start(warehouse, *extra):
     proc = subprocess.Popen(
-        [TARN, "--warehouse", str(warehouse), "serve", "--http-addr", "127.0.0.1:0", *extra],
+        [TARN, "--warehouse", str(warehouse), "serve", "--http-addr", "127.0.0.1:0", "--pg-addr", "off", *extra],
         stderr=subprocess.PIPE, text=True,
     )
     token = None

@@ -51,11 +51,15 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
         config = config.with_target_partitions(partitions);
     }
     let runtime = RuntimeEnvBuilder::new().build_arc()?;
-    Ok(SessionStateBuilder::new()
+    let mut state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_catalog_list(catalogs)
         .with_query_planner(DeltaPlanner::new())
-        .build())
+        .build();
+    // Spark's array(a, b, ...) is DataFusion's make_array.
+    let array = datafusion::functions_nested::make_array::make_array_udf().as_ref().clone().with_aliases(["array"]);
+    datafusion::execution::FunctionRegistry::register_udf(&mut state, Arc::new(array))?;
+    Ok(state)
 }

@@ -51,34 +51,28 @@ pub(crate) enum CopyFormat {
 }
 
 /// The statement texts of a `;`-separated script, split with Postgres' tokenizer (so a `;`
-/// inside a string or quoted name does not split).
+/// inside a string or quoted name does not split), each exactly as the client wrote it.
 pub(crate) fn split(sql: &str) -> Result<Vec<String>, String> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize()
-        .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    let mut current = String::new();
-    for token in tokens {
-        if token == Token::SemiColon {
-            if !is_blank(&current) {
-                out.push(current.trim().to_string());
+    let mut start = 0;
+    let mut significant = false;
+    for (token, range) in super::tokens::tokens(sql)? {
+        match token {
+            Token::SemiColon => {
+                if significant {
+                    out.push(sql[start..range.start].trim().to_string());
+                }
+                start = range.end;
+                significant = false;
             }
-            current.clear();
-        } else {
-            current.push_str(&token.to_string());
+            Token::Whitespace(_) => {}
+            _ => significant = true,
         }
     }
-    if !is_blank(&current) {
-        out.push(current.trim().to_string());
+    if significant {
+        out.push(sql[start..].trim().to_string());
     }
     Ok(out)
-}
-
-fn is_blank(sql: &str) -> bool {
-    match Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() {
-        Ok(tokens) => tokens.iter().all(|t| matches!(t, Token::Whitespace(_))),
-        Err(_) => sql.trim().is_empty(),
-    }
 }
 
 /// The significant tokens of `sql` as upper-case words / literal text.
@@ -404,6 +398,7 @@ mod tests {
     #[test]
     fn splits_scripts_outside_strings() {
         assert_eq!(split("select ';'; select 2;;").unwrap(), vec!["select ';'", "select 2"]);
-        assert!(split("  ;  ").unwrap().is_empty());
+        assert_eq!(split("select 'it''s' -- c\n").unwrap(), vec!["select 'it''s' -- c"]);
+        assert!(split("  ;  -- only a comment\n;").unwrap().is_empty());
     }
 }

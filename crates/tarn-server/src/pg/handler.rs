@@ -32,7 +32,7 @@ use tokio::sync::Mutex;
 
 use super::PgServer;
 use super::commands::{self, PgCommand};
-use super::params;
+use super::params::{self, Quoting};
 
 /// Per-connection state, kept in the client's session extensions.
 pub(crate) struct Connection {
@@ -87,6 +87,8 @@ type SharedConnection = Arc<Mutex<Connection>>;
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
     sql: String,
+    /// The dialect the text parsed in; bound values are quoted for it.
+    quoting: Quoting,
     parameters: Vec<Type>,
     parameter_types: Vec<Option<DataType>>,
     schema: Option<SchemaRef>,
@@ -168,19 +170,35 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
 /// Parse one statement text into Tarn statements, in Postgres' dialect. Queries go through
 /// the Postgres compatibility rewrites (catalog operators, `::regclass`, ...). Text Postgres'
 /// grammar cannot read is tried as Spark/Databricks SQL (`VERSION AS OF`, backticks), so
-/// everything Tarn's own dialect offers also works over the wire.
+/// everything Tarn's own dialect offers also works over the wire. Returns the dialect that
+/// read it, so bound parameter values are quoted for that dialect.
+fn parse_any(sql: &str) -> PgWireResult<(Vec<Statement>, Quoting)> {
+    match parse_in(sql, Quoting::Postgres) {
+        Ok(statements) => Ok((statements, Quoting::Postgres)),
+        Err(postgres_error) => match parse_in(sql, Quoting::Spark) {
+            Ok(statements) => Ok((statements, Quoting::Spark)),
+            Err(_) => Err(postgres_error),
+        },
+    }
+}
+
 fn parse(sql: &str) -> PgWireResult<Vec<Statement>> {
+    Ok(parse_any(sql)?.0)
+}
+
+/// Parse in exactly one dialect.
+fn parse_in(sql: &str, dialect: Quoting) -> PgWireResult<Vec<Statement>> {
     let sql = &*super::compat::rewrite(sql);
+    if dialect == Quoting::Spark {
+        return tarn_sql::parse_sql(sql).map_err(sql_error);
+    }
     let first = sql.trim_start().split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
     if (matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE") || first.starts_with('('))
         && let Ok(statements) = compat_parser().parse(sql)
     {
         return Ok(statements.into_iter().map(|s| Statement::Query(Box::new(s))).collect());
     }
-    let statements = match tarn_sql::parse_sql_with(sql, SqlDialect::Postgres) {
-        Ok(statements) => statements,
-        Err(postgres_error) => tarn_sql::parse_sql(sql).map_err(|_| sql_error(postgres_error))?,
-    };
+    let statements = tarn_sql::parse_sql_with(sql, SqlDialect::Postgres).map_err(sql_error)?;
     Ok(statements
         .into_iter()
         .map(|s| match s {
@@ -568,6 +586,7 @@ impl QueryParser for PgQueryParser {
         let count = params::count(&text);
         let mut prepared = Prepared {
             sql: text.clone(),
+            quoting: Quoting::Postgres,
             parameters: vec![Type::UNKNOWN; count],
             parameter_types: vec![None; count],
             schema: None,
@@ -575,7 +594,8 @@ impl QueryParser for PgQueryParser {
         if commands::classify(&text).is_some() {
             return Ok(Some(prepared));
         }
-        let statements = parse(&text)?;
+        let (statements, quoting) = parse_any(&text)?;
+        prepared.quoting = quoting;
         let Some(statement) = statements.first() else { return Ok(None) };
         let shared = connection(&self.server, client).await?;
         let conn = shared.lock().await;
@@ -629,12 +649,12 @@ fn bound_sql(portal: &Portal<Prepared>) -> PgWireResult<String> {
         datafusion::common::ParamValues::List(list) => list.into_iter().map(|v| v.value).collect::<Vec<_>>(),
         datafusion::common::ParamValues::Map(_) => return Err(pg_error("08P01", "named parameters are not supported")),
     };
-    params::bind(&prepared.sql, &values).map_err(|e| pg_error("08P01", e))
+    params::bind(&prepared.sql, &values, prepared.quoting).map_err(|e| pg_error("08P01", e))
 }
 
-/// A single statement from bound SQL.
-fn single(sql: &str) -> PgWireResult<Statement> {
-    let mut statements = parse(sql)?;
+/// A single statement from bound SQL, in the dialect the unbound text parsed in.
+fn single(sql: &str, dialect: Quoting) -> PgWireResult<Statement> {
+    let mut statements = parse_in(sql, dialect)?;
     if statements.len() != 1 {
         return Err(pg_error("42601", "cannot insert multiple commands into a prepared statement"));
     }
@@ -741,7 +761,7 @@ impl ExtendedQueryHandler for PgHandler {
                 _ => DescribePortalResponse::no_data(),
             });
         }
-        let statement = single(&bound_sql(portal)?)?;
+        let statement = single(&bound_sql(portal)?, prepared.quoting)?;
         let shared = connection(&self.server, client).await?;
         let mut conn = shared.lock().await;
         if let Statement::Query(_) = statement {
@@ -774,7 +794,7 @@ impl ExtendedQueryHandler for PgHandler {
         if let Some(command) = commands::classify(&sql) {
             return run_command(&mut conn, command, &portal.result_column_format, options).await;
         }
-        let statement = single(&sql)?;
+        let statement = single(&sql, portal.statement.statement.quoting)?;
         let early = conn.described.remove(&portal.name);
         let rows_described = matches!(statement, Statement::Query(_)) || returns_rows(&statement);
         run_statement(&self.server, &mut conn, statement, &portal.result_column_format, options, early, rows_described).await

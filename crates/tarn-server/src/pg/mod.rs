@@ -12,6 +12,7 @@ mod compat;
 mod handler;
 mod information_schema;
 mod params;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
