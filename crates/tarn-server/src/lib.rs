@@ -8,18 +8,21 @@
 //! Architecture invariant: protocols only translate; every statement runs through
 //! [`tarn_sql::Session`], so all of them see the same tables and the same rules.
 
+mod credentials;
 mod error;
 mod http;
 mod metrics;
+mod params;
 mod pg;
 mod statements;
+mod tokens;
 
 use std::net::SocketAddr;
 
 pub use error::{Result, ServerError};
 pub use http::{AppState, router};
 pub use metrics::Metrics;
-pub use pg::set_password;
+pub use credentials::{set_password, verify_password};
 
 /// What to serve and where.
 #[derive(Debug, Clone)]
@@ -46,7 +49,7 @@ async fn bootstrap_admin(catalog: &tarn_catalog::Catalog) -> Result<()> {
         .map_err(sql)?;
     let token = catalog.create_token("admin", None).await.map_err(sql)?;
     // The same secret is the admin's first Postgres password, so psql works at once.
-    pg::set_password(catalog, "admin", &token).await?;
+    credentials::set_password(catalog, "admin", &token).await?;
     eprintln!(
         "tarn: created the admin user 'admin'; its token, also its Postgres password (shown only now): {token}"
     );

@@ -1,41 +1,11 @@
 //! Postgres passwords: SCRAM-SHA-256 against the secrets in the warehouse catalog.
 
 use async_trait::async_trait;
-use pgwire::api::auth::sasl::scram::{SCRAM_ITERATIONS, gen_salted_password};
 use pgwire::api::auth::{AuthSource, LoginInfo, Password};
 use pgwire::error::PgWireResult;
-use tarn_catalog::{Catalog, PasswordSecret};
+use tarn_catalog::Catalog;
 
-use crate::error::{Result, ServerError};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
-}
-
-/// Set `user`'s password (for `tarn user create --password-stdin` and `CREATE USER ... PASSWORD`).
-pub async fn set_password(catalog: &Catalog, user: &str, password: &str) -> Result<()> {
-    if password.is_empty() {
-        return Err(ServerError::BadRequest("the password is empty".into()));
-    }
-    let salt = uuid::Uuid::new_v4().into_bytes();
-    let salted = gen_salted_password(password, &salt, SCRAM_ITERATIONS);
-    let secret = PasswordSecret {
-        salt_hex: hex(&salt),
-        iterations: SCRAM_ITERATIONS as u32,
-        salted_password_hex: hex(&salted),
-    };
-    catalog
-        .set_password_secret(user, &secret)
-        .await
-        .map_err(|e| ServerError::Sql(e.into()))
-}
+use crate::credentials::unhex;
 
 /// Looks up the SCRAM secret of the connecting user.
 #[derive(Debug)]

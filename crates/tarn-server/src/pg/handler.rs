@@ -32,7 +32,7 @@ use tokio::sync::Mutex;
 
 use super::PgServer;
 use super::commands::{self, PgCommand};
-use super::params::{self, Quoting};
+use crate::params::{self, Quoting};
 
 /// Per-connection state, kept in the client's session extensions.
 pub(crate) struct Connection {
@@ -583,7 +583,7 @@ impl QueryParser for PgQueryParser {
             return Err(pg_error("42601", "cannot insert multiple commands into a prepared statement"));
         }
         let Some(text) = texts.into_iter().next() else { return Ok(None) };
-        let count = params::count(&text);
+        let count = params::count(&text, Quoting::Postgres);
         let mut prepared = Prepared {
             sql: text.clone(),
             quoting: Quoting::Postgres,

@@ -11,8 +11,6 @@ mod commands;
 mod compat;
 mod handler;
 mod information_schema;
-mod params;
-mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,8 +31,6 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tarn_catalog::Catalog;
 use tarn_sql::SessionConfig;
 use tokio::net::TcpListener;
-
-pub use auth::set_password;
 
 use crate::Metrics;
 use crate::error::{Result, ServerError};

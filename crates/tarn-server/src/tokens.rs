@@ -1,15 +1,34 @@
-//! Postgres tokens with their byte ranges in the original text. Rebuilding SQL from token
+//! SQL tokens with their byte ranges in the original text. Rebuilding SQL from token
 //! `Display` would lose escapes (`'it''s'` displays as `'it's'`), so statements are split
 //! and parameters substituted by slicing the text the client sent.
 
 use std::ops::Range;
 
-use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::dialect::{DatabricksDialect, Dialect, PostgreSqlDialect};
 use sqlparser::tokenizer::{Location, Token, Tokenizer};
 
+/// The grammar a statement text is read in: Postgres (the pgwire front end) or Spark SQL
+/// (Tarn's own dialect, also what Postgres clients fall back to). It decides how text is
+/// tokenized and how bound string values are quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quoting {
+    Postgres,
+    Spark,
+}
+
+impl Quoting {
+    fn dialect(self) -> Box<dyn Dialect> {
+        match self {
+            Quoting::Postgres => Box::new(PostgreSqlDialect {}),
+            Quoting::Spark => Box::new(DatabricksDialect {}),
+        }
+    }
+}
+
 /// Every token of `sql` with the byte range it covers.
-pub(crate) fn tokens(sql: &str) -> Result<Vec<(Token, Range<usize>)>, String> {
-    let spanned = Tokenizer::new(&PostgreSqlDialect {}, sql)
+pub(crate) fn tokens(sql: &str, quoting: Quoting) -> Result<Vec<(Token, Range<usize>)>, String> {
+    let dialect = quoting.dialect();
+    let spanned = Tokenizer::new(dialect.as_ref(), sql)
         .tokenize_with_location()
         .map_err(|e| e.to_string())?;
     // Byte offset of every (line, column) position; both are 1-based, columns count chars.
@@ -41,7 +60,7 @@ mod tests {
     #[test]
     fn ranges_slice_the_original_text() {
         let sql = "SELECT 'it''s'\n  , $1 -- ünïcode\n;";
-        let toks = tokens(sql).unwrap();
+        let toks = tokens(sql, Quoting::Postgres).unwrap();
         let texts: Vec<&str> = toks.iter().map(|(_, r)| &sql[r.clone()]).collect();
         assert!(texts.contains(&"'it''s'"), "{texts:?}");
         assert!(texts.contains(&"$1"), "{texts:?}");

@@ -1,32 +1,32 @@
-//! Binding `$n` parameters: each placeholder token is replaced by the SQL literal of its
-//! value (rendered by DataFusion's unparser, so quoting and typing are DataFusion's), then
-//! the statement is parsed as usual. Substitution works on tokens, never on raw text, so a
-//! value can never become SQL.
+//! Binding parameters (`$n`, or `?` in order): each placeholder token is replaced by the SQL
+//! literal of its value (rendered by DataFusion's unparser; strings quoted for the dialect),
+//! then the statement is parsed as usual. Placeholders are found by the tokenizer, so one
+//! inside a string or comment is left alone, and a value can never become SQL.
 
 use datafusion::logical_expr::Expr;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::unparser::Unparser;
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::Token;
 
-/// How string values are quoted: Postgres doubles quotes and keeps backslashes; Spark SQL
-/// (the dialect Tarn falls back to) treats backslash as an escape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Quoting {
-    Postgres,
-    Spark,
-}
+pub(crate) use crate::tokens::Quoting;
+use crate::tokens::tokens;
 
-/// `sql` with every `$n` replaced by the literal of `values[n - 1]`; the rest of the text is
-/// kept byte for byte.
+/// `sql` with every `$n` replaced by the literal of `values[n - 1]` and every `?` by the next
+/// value in order; the rest of the text is kept byte for byte.
 pub(crate) fn bind(sql: &str, values: &[ScalarValue], quoting: Quoting) -> Result<String, String> {
     let unparser = Unparser::default();
     let mut out = String::with_capacity(sql.len());
     let mut copied = 0;
-    for (token, range) in super::tokens::tokens(sql)? {
+    let mut next_positional = 0;
+    for (token, range) in tokens(sql, quoting)? {
         let Token::Placeholder(p) = &token else { continue };
-        let Some(index) = p.strip_prefix('$') else { continue };
-        let index: usize = index.parse().map_err(|_| format!("bad parameter placeholder {p}"))?;
+        let index: usize = if p == "?" {
+            next_positional += 1;
+            next_positional
+        } else {
+            let Some(n) = p.strip_prefix('$') else { continue };
+            n.parse().map_err(|_| format!("bad parameter placeholder {p}"))?
+        };
         let value = index
             .checked_sub(1)
             .and_then(|i| values.get(i))
@@ -63,18 +63,21 @@ fn literal_sql(unparser: &Unparser, value: &ScalarValue, quoting: Quoting) -> Re
     }
 }
 
-/// The number of distinct `$n` placeholders (the highest n).
-pub(crate) fn count(sql: &str) -> usize {
-    Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| match t {
-            Token::Placeholder(p) => p.strip_prefix('$')?.parse::<usize>().ok(),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
+/// The number of parameters: the highest `$n`, or the number of `?`s.
+pub(crate) fn count(sql: &str, quoting: Quoting) -> usize {
+    let tokens = tokens(sql, quoting).unwrap_or_default();
+    let mut highest = 0;
+    let mut positional = 0;
+    for (token, _) in tokens {
+        if let Token::Placeholder(p) = token {
+            if p == "?" {
+                positional += 1;
+            } else if let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+                highest = highest.max(n);
+            }
+        }
+    }
+    highest.max(positional)
 }
 
 #[cfg(test)]
@@ -109,6 +112,14 @@ mod tests {
     #[test]
     fn missing_values_are_an_error() {
         assert!(bind("SELECT $2", &[ScalarValue::Int32(Some(1))], Quoting::Postgres).is_err());
-        assert_eq!(count("SELECT $1, $3, '$9'"), 3);
+        assert_eq!(count("SELECT $1, $3, '$9'", Quoting::Postgres), 3);
+    }
+
+    #[test]
+    fn question_marks_bind_in_order() {
+        let values = [ScalarValue::Int64(Some(1)), ScalarValue::Utf8(Some("it's".into()))];
+        let sql = bind("SELECT * FROM `t` WHERE id = ? AND name = ? AND note = '?'", &values, Quoting::Spark).unwrap();
+        assert_eq!(sql, "SELECT * FROM `t` WHERE id = (1) AND name = ('it\\'s') AND note = '?'");
+        assert_eq!(count("SELECT ?, ?", Quoting::Spark), 2);
     }
 }
