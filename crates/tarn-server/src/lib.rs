@@ -10,6 +10,7 @@
 
 mod credentials;
 mod error;
+mod flight;
 mod http;
 mod metrics;
 mod params;
@@ -33,6 +34,8 @@ pub struct ServeConfig {
     pub http_addr: Option<SocketAddr>,
     /// Where to serve the Postgres wire protocol; `None` turns it off.
     pub pg_addr: Option<SocketAddr>,
+    /// Where to serve Arrow Flight SQL; `None` turns it off.
+    pub flight_addr: Option<SocketAddr>,
     /// Require credentials (the default). Off only for local experiments.
     pub auth: bool,
 }
@@ -58,9 +61,11 @@ async fn bootstrap_admin(catalog: &tarn_catalog::Catalog) -> Result<()> {
 
 /// Serve until `shutdown` resolves; then stop accepting and let in-flight work finish.
 pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
-    let listeners = [config.http_addr, config.pg_addr];
+    let listeners = [config.http_addr, config.pg_addr, config.flight_addr];
     if listeners.iter().all(Option::is_none) {
-        return Err(ServerError::Config("every listener is turned off; give --http-addr or --pg-addr".into()));
+        return Err(ServerError::Config(
+            "every listener is turned off; give --http-addr, --pg-addr or --flight-addr".into(),
+        ));
     }
     if !config.auth
         && let Some(addr) = listeners.iter().flatten().find(|a| !a.ip().is_loopback())
@@ -95,6 +100,10 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         Some(addr) => Some(pg::bind(addr).await?),
         None => None,
     };
+    let flight = match config.flight_addr {
+        Some(addr) => Some(flight::bind(addr).await?),
+        None => None,
+    };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
@@ -123,6 +132,13 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         eprintln!("tarn: Postgres wire protocol listening on {local}");
         let server = std::sync::Arc::new(pg::PgServer::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone())?);
         tasks.spawn(pg::serve(listener, server, stopped()));
+    }
+    if let Some(listener) = flight {
+        let local = local_addr(&listener)?;
+        tracing::info!(%local, "Flight SQL listening");
+        eprintln!("tarn: Flight SQL listening on grpc://{local}");
+        let service = flight::TarnFlightService::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone());
+        tasks.spawn(flight::serve(listener, service, stopped()));
     }
     tokio::spawn(async move {
         shutdown.await;

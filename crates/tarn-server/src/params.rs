@@ -8,17 +8,18 @@ use datafusion::scalar::ScalarValue;
 use datafusion::sql::unparser::Unparser;
 use sqlparser::tokenizer::Token;
 
-pub(crate) use crate::tokens::Quoting;
+use tarn_sql::SqlDialect;
+
 use crate::tokens::tokens;
 
 /// `sql` with every `$n` replaced by the literal of `values[n - 1]` and every `?` by the next
 /// value in order; the rest of the text is kept byte for byte.
-pub(crate) fn bind(sql: &str, values: &[ScalarValue], quoting: Quoting) -> Result<String, String> {
+pub(crate) fn bind(sql: &str, values: &[ScalarValue], dialect: SqlDialect) -> Result<String, String> {
     let unparser = Unparser::default();
     let mut out = String::with_capacity(sql.len());
     let mut copied = 0;
     let mut next_positional = 0;
-    for (token, range) in tokens(sql, quoting)? {
+    for (token, range) in tokens(sql, dialect)? {
         let Token::Placeholder(p) = &token else { continue };
         let index: usize = if p == "?" {
             next_positional += 1;
@@ -33,7 +34,7 @@ pub(crate) fn bind(sql: &str, values: &[ScalarValue], quoting: Quoting) -> Resul
             .ok_or_else(|| format!("no value bound for parameter {p} ({} given)", values.len()))?;
         out.push_str(&sql[copied..range.start]);
         out.push('(');
-        out.push_str(&literal_sql(&unparser, value, quoting)?);
+        out.push_str(&literal_sql(&unparser, value)?);
         out.push(')');
         copied = range.end;
     }
@@ -41,19 +42,18 @@ pub(crate) fn bind(sql: &str, values: &[ScalarValue], quoting: Quoting) -> Resul
     Ok(out)
 }
 
-fn quote(s: &str, quoting: Quoting) -> String {
-    match quoting {
-        Quoting::Postgres => format!("'{}'", s.replace('\'', "''")),
-        Quoting::Spark => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-    }
+/// A SQL string literal. Both dialects Tarn parses (Postgres with standard_conforming_strings,
+/// and sqlparser's Databricks dialect) double quotes and keep backslashes as they are.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
-fn literal_sql(unparser: &Unparser, value: &ScalarValue, quoting: Quoting) -> Result<String, String> {
+fn literal_sql(unparser: &Unparser, value: &ScalarValue) -> Result<String, String> {
     // Strings and NULLs stay untyped so they take the type their context needs, as a
     // Postgres `unknown` literal does.
     match value {
         ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            Ok(quote(s, quoting))
+            Ok(quote(s))
         }
         v if v.is_null() => Ok("NULL".into()),
         v => unparser
@@ -64,8 +64,8 @@ fn literal_sql(unparser: &Unparser, value: &ScalarValue, quoting: Quoting) -> Re
 }
 
 /// The number of parameters: the highest `$n`, or the number of `?`s.
-pub(crate) fn count(sql: &str, quoting: Quoting) -> usize {
-    let tokens = tokens(sql, quoting).unwrap_or_default();
+pub(crate) fn count(sql: &str, dialect: SqlDialect) -> usize {
+    let tokens = tokens(sql, dialect).unwrap_or_default();
     let mut highest = 0;
     let mut positional = 0;
     for (token, _) in tokens {
@@ -87,22 +87,25 @@ mod tests {
     #[test]
     fn values_become_literals_not_sql() {
         let evil = ScalarValue::Utf8(Some("x'; DROP TABLE t; --\\".into()));
-        let sql = bind("SELECT * FROM t WHERE name = $1 AND id = $2", &[evil.clone(), ScalarValue::Int64(Some(7))], Quoting::Postgres)
+        let sql = bind("SELECT * FROM t WHERE name = $1 AND id = $2", &[evil.clone(), ScalarValue::Int64(Some(7))], SqlDialect::Postgres)
             .unwrap();
         assert_eq!(sql, "SELECT * FROM t WHERE name = ('x''; DROP TABLE t; --\\') AND id = (7)");
-        let sql = bind("SELECT $1", &[evil], Quoting::Spark).unwrap();
-        assert_eq!(sql, "SELECT ('x\\'; DROP TABLE t; --\\\\')");
+        let sql = bind("SELECT $1", &[evil], SqlDialect::Databricks).unwrap();
+        assert_eq!(sql, "SELECT ('x''; DROP TABLE t; --\\')");
+        // The bound text parses back to exactly the value, in Tarn's own dialect too.
+        let parsed = tarn_sql::parse_sql(&sql).unwrap();
+        assert!(format!("{parsed:?}").contains("x'; DROP TABLE t; --\\\\"), "{parsed:?}");
     }
 
     #[test]
     fn the_rest_of_the_text_is_kept() {
-        let sql = bind("SELECT 'it''s $1', $1", &[ScalarValue::Int32(Some(1))], Quoting::Postgres).unwrap();
+        let sql = bind("SELECT 'it''s $1', $1", &[ScalarValue::Int32(Some(1))], SqlDialect::Postgres).unwrap();
         assert_eq!(sql, "SELECT 'it''s $1', (1)");
     }
 
     #[test]
     fn nulls_dates_and_reuse() {
-        let sql = bind("VALUES ($1, $2, $1)", &[ScalarValue::Int32(None), ScalarValue::Date32(Some(19723))], Quoting::Postgres)
+        let sql = bind("VALUES ($1, $2, $1)", &[ScalarValue::Int32(None), ScalarValue::Date32(Some(19723))], SqlDialect::Postgres)
             .unwrap();
         assert!(sql.starts_with("VALUES ((NULL), ("), "{sql}");
         assert!(sql.contains("2024-01-01"), "{sql}");
@@ -111,15 +114,15 @@ mod tests {
 
     #[test]
     fn missing_values_are_an_error() {
-        assert!(bind("SELECT $2", &[ScalarValue::Int32(Some(1))], Quoting::Postgres).is_err());
-        assert_eq!(count("SELECT $1, $3, '$9'", Quoting::Postgres), 3);
+        assert!(bind("SELECT $2", &[ScalarValue::Int32(Some(1))], SqlDialect::Postgres).is_err());
+        assert_eq!(count("SELECT $1, $3, '$9'", SqlDialect::Postgres), 3);
     }
 
     #[test]
     fn question_marks_bind_in_order() {
         let values = [ScalarValue::Int64(Some(1)), ScalarValue::Utf8(Some("it's".into()))];
-        let sql = bind("SELECT * FROM `t` WHERE id = ? AND name = ? AND note = '?'", &values, Quoting::Spark).unwrap();
-        assert_eq!(sql, "SELECT * FROM `t` WHERE id = (1) AND name = ('it\\'s') AND note = '?'");
-        assert_eq!(count("SELECT ?, ?", Quoting::Spark), 2);
+        let sql = bind("SELECT * FROM `t` WHERE id = ? AND name = ? AND note = '?'", &values, SqlDialect::Databricks).unwrap();
+        assert_eq!(sql, "SELECT * FROM `t` WHERE id = (1) AND name = ('it''s') AND note = '?'");
+        assert_eq!(count("SELECT ?, ?", SqlDialect::Databricks), 2);
     }
 }

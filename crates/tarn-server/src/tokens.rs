@@ -6,28 +6,18 @@ use std::ops::Range;
 
 use sqlparser::dialect::{DatabricksDialect, Dialect, PostgreSqlDialect};
 use sqlparser::tokenizer::{Location, Token, Tokenizer};
+use tarn_sql::SqlDialect;
 
-/// The grammar a statement text is read in: Postgres (the pgwire front end) or Spark SQL
-/// (Tarn's own dialect, also what Postgres clients fall back to). It decides how text is
-/// tokenized and how bound string values are quoted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Quoting {
-    Postgres,
-    Spark,
-}
-
-impl Quoting {
-    fn dialect(self) -> Box<dyn Dialect> {
-        match self {
-            Quoting::Postgres => Box::new(PostgreSqlDialect {}),
-            Quoting::Spark => Box::new(DatabricksDialect {}),
-        }
+fn grammar(dialect: SqlDialect) -> Box<dyn Dialect> {
+    match dialect {
+        SqlDialect::Postgres => Box::new(PostgreSqlDialect {}),
+        SqlDialect::Databricks => Box::new(DatabricksDialect {}),
     }
 }
 
 /// Every token of `sql` with the byte range it covers.
-pub(crate) fn tokens(sql: &str, quoting: Quoting) -> Result<Vec<(Token, Range<usize>)>, String> {
-    let dialect = quoting.dialect();
+pub(crate) fn tokens(sql: &str, dialect: SqlDialect) -> Result<Vec<(Token, Range<usize>)>, String> {
+    let dialect = grammar(dialect);
     let spanned = Tokenizer::new(dialect.as_ref(), sql)
         .tokenize_with_location()
         .map_err(|e| e.to_string())?;
@@ -60,7 +50,7 @@ mod tests {
     #[test]
     fn ranges_slice_the_original_text() {
         let sql = "SELECT 'it''s'\n  , $1 -- ünïcode\n;";
-        let toks = tokens(sql, Quoting::Postgres).unwrap();
+        let toks = tokens(sql, SqlDialect::Postgres).unwrap();
         let texts: Vec<&str> = toks.iter().map(|(_, r)| &sql[r.clone()]).collect();
         assert!(texts.contains(&"'it''s'"), "{texts:?}");
         assert!(texts.contains(&"$1"), "{texts:?}");

@@ -39,6 +39,20 @@ fn set_parameter(parameters: &mut Vec<Option<DataType>>, index: usize, data_type
     }
 }
 
+/// The plan's schema as results arrive: Delta partition columns are dictionary-encoded in
+/// the plan but decoded by the time batches reach the client.
+fn without_dictionaries(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<arrow::datatypes::FieldRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, value) => std::sync::Arc::new(f.as_ref().clone().with_data_type(value.as_ref().clone())),
+            _ => f.clone(),
+        })
+        .collect();
+    std::sync::Arc::new(arrow::datatypes::Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
 impl Session {
     /// Describe `statement`: its result columns and parameter types, as far as planning
     /// (not running) it tells. Planning errors are returned: a statement that cannot be
@@ -62,7 +76,7 @@ impl Session {
                     parameters.resize(max, None);
                 }
                 Ok(Described {
-                    schema: Some(plan.schema().inner().clone()),
+                    schema: Some(without_dictionaries(plan.schema().inner())),
                     parameters,
                 })
             }

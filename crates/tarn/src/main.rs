@@ -82,6 +82,9 @@ enum Command {
         /// Address of the Postgres wire protocol, or `off`.
         #[arg(long, env = "TARN_PG_ADDR", default_value = "127.0.0.1:5433", value_parser = parse_listen)]
         pg_addr: Listen,
+        /// Address of Arrow Flight SQL, or `off`.
+        #[arg(long, env = "TARN_FLIGHT_ADDR", default_value = "127.0.0.1:50051", value_parser = parse_listen)]
+        flight_addr: Listen,
         /// Accept requests without a token (local experiments only; refused off loopback).
         #[arg(long)]
         insecure_no_auth: bool,
@@ -182,12 +185,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         warehouse: settings.warehouse.clone(),
         target_partitions: settings.target_partitions,
     };
-    if let Some(Command::Serve { http_addr, pg_addr, insecure_no_auth }) = cli.command {
+    if let Some(Command::Serve { http_addr, pg_addr, flight_addr, insecure_no_auth }) = cli.command {
         let serve = tarn_server::ServeConfig {
             warehouse: settings.warehouse.clone(),
             target_partitions: settings.target_partitions,
             http_addr: http_addr.0,
             pg_addr: pg_addr.0,
+            flight_addr: flight_addr.0,
             auth: !insecure_no_auth,
         };
         return tarn_server::serve(serve, shutdown_signal()).await.map_err(|e| e.to_string());

@@ -56,7 +56,7 @@ pub(crate) fn split(sql: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut significant = false;
-    for (token, range) in crate::tokens::tokens(sql, crate::tokens::Quoting::Postgres)? {
+    for (token, range) in crate::tokens::tokens(sql, tarn_sql::SqlDialect::Postgres)? {
         match token {
             Token::SemiColon => {
                 if significant {

@@ -32,7 +32,7 @@ use tokio::sync::Mutex;
 
 use super::PgServer;
 use super::commands::{self, PgCommand};
-use crate::params::{self, Quoting};
+use crate::params;
 
 /// Per-connection state, kept in the client's session extensions.
 pub(crate) struct Connection {
@@ -88,7 +88,7 @@ type SharedConnection = Arc<Mutex<Connection>>;
 pub(crate) struct Prepared {
     sql: String,
     /// The dialect the text parsed in; bound values are quoted for it.
-    quoting: Quoting,
+    dialect: SqlDialect,
     parameters: Vec<Type>,
     parameter_types: Vec<Option<DataType>>,
     schema: Option<SchemaRef>,
@@ -172,11 +172,11 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
 /// grammar cannot read is tried as Spark/Databricks SQL (`VERSION AS OF`, backticks), so
 /// everything Tarn's own dialect offers also works over the wire. Returns the dialect that
 /// read it, so bound parameter values are quoted for that dialect.
-fn parse_any(sql: &str) -> PgWireResult<(Vec<Statement>, Quoting)> {
-    match parse_in(sql, Quoting::Postgres) {
-        Ok(statements) => Ok((statements, Quoting::Postgres)),
-        Err(postgres_error) => match parse_in(sql, Quoting::Spark) {
-            Ok(statements) => Ok((statements, Quoting::Spark)),
+fn parse_any(sql: &str) -> PgWireResult<(Vec<Statement>, SqlDialect)> {
+    match parse_in(sql, SqlDialect::Postgres) {
+        Ok(statements) => Ok((statements, SqlDialect::Postgres)),
+        Err(postgres_error) => match parse_in(sql, SqlDialect::Databricks) {
+            Ok(statements) => Ok((statements, SqlDialect::Databricks)),
             Err(_) => Err(postgres_error),
         },
     }
@@ -187,9 +187,9 @@ fn parse(sql: &str) -> PgWireResult<Vec<Statement>> {
 }
 
 /// Parse in exactly one dialect.
-fn parse_in(sql: &str, dialect: Quoting) -> PgWireResult<Vec<Statement>> {
+fn parse_in(sql: &str, dialect: SqlDialect) -> PgWireResult<Vec<Statement>> {
     let sql = &*super::compat::rewrite(sql);
-    if dialect == Quoting::Spark {
+    if dialect == SqlDialect::Databricks {
         return tarn_sql::parse_sql(sql).map_err(sql_error);
     }
     let first = sql.trim_start().split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
@@ -583,10 +583,10 @@ impl QueryParser for PgQueryParser {
             return Err(pg_error("42601", "cannot insert multiple commands into a prepared statement"));
         }
         let Some(text) = texts.into_iter().next() else { return Ok(None) };
-        let count = params::count(&text, Quoting::Postgres);
+        let count = params::count(&text, SqlDialect::Postgres);
         let mut prepared = Prepared {
             sql: text.clone(),
-            quoting: Quoting::Postgres,
+            dialect: SqlDialect::Postgres,
             parameters: vec![Type::UNKNOWN; count],
             parameter_types: vec![None; count],
             schema: None,
@@ -594,8 +594,8 @@ impl QueryParser for PgQueryParser {
         if commands::classify(&text).is_some() {
             return Ok(Some(prepared));
         }
-        let (statements, quoting) = parse_any(&text)?;
-        prepared.quoting = quoting;
+        let (statements, dialect) = parse_any(&text)?;
+        prepared.dialect = dialect;
         let Some(statement) = statements.first() else { return Ok(None) };
         let shared = connection(&self.server, client).await?;
         let conn = shared.lock().await;
@@ -649,11 +649,11 @@ fn bound_sql(portal: &Portal<Prepared>) -> PgWireResult<String> {
         datafusion::common::ParamValues::List(list) => list.into_iter().map(|v| v.value).collect::<Vec<_>>(),
         datafusion::common::ParamValues::Map(_) => return Err(pg_error("08P01", "named parameters are not supported")),
     };
-    params::bind(&prepared.sql, &values, prepared.quoting).map_err(|e| pg_error("08P01", e))
+    params::bind(&prepared.sql, &values, prepared.dialect).map_err(|e| pg_error("08P01", e))
 }
 
 /// A single statement from bound SQL, in the dialect the unbound text parsed in.
-fn single(sql: &str, dialect: Quoting) -> PgWireResult<Statement> {
+fn single(sql: &str, dialect: SqlDialect) -> PgWireResult<Statement> {
     let mut statements = parse_in(sql, dialect)?;
     if statements.len() != 1 {
         return Err(pg_error("42601", "cannot insert multiple commands into a prepared statement"));
@@ -761,7 +761,7 @@ impl ExtendedQueryHandler for PgHandler {
                 _ => DescribePortalResponse::no_data(),
             });
         }
-        let statement = single(&bound_sql(portal)?, prepared.quoting)?;
+        let statement = single(&bound_sql(portal)?, prepared.dialect)?;
         let shared = connection(&self.server, client).await?;
         let mut conn = shared.lock().await;
         if let Statement::Query(_) = statement {
@@ -794,7 +794,7 @@ impl ExtendedQueryHandler for PgHandler {
         if let Some(command) = commands::classify(&sql) {
             return run_command(&mut conn, command, &portal.result_column_format, options).await;
         }
-        let statement = single(&sql, portal.statement.statement.quoting)?;
+        let statement = single(&sql, portal.statement.statement.dialect)?;
         let early = conn.described.remove(&portal.name);
         let rows_described = matches!(statement, Statement::Query(_)) || returns_rows(&statement);
         run_statement(&self.server, &mut conn, statement, &portal.result_column_format, options, early, rows_described).await

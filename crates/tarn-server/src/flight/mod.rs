@@ -1,0 +1,744 @@
+//! Arrow Flight SQL (on `arrow-flight`'s `FlightSqlService`).
+//!
+//! Flight SQL is stateless between calls, so each call opens a [`tarn_sql::Session`] on the
+//! shared catalog. `GetFlightInfo` describes a statement and hands out a ticket; `DoGet`
+//! redeems it and streams the result as Arrow IPC, batch by batch (never collected). Queries
+//! run when their ticket is redeemed; statements that only know their columns by running
+//! (DML, SHOW, DESCRIBE) run at `GetFlightInfo` and their result waits under the ticket.
+//! Tickets and prepared statements belong to the principal that made them.
+//!
+//! Authentication: `Authorization: Bearer <token>` (a Tarn token) on every call, or a Basic
+//! `Handshake` with a user's password, which returns a session token valid for 12 hours.
+
+mod metadata;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::ipc::writer::IpcWriteOptions;
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
+    CommandGetCatalogs, CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
+    CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandPreparedStatementUpdate,
+    CommandStatementQuery, CommandStatementUpdate, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
+};
+use arrow_flight::{
+    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
+    SchemaAsIpc, Ticket,
+};
+use base64::Engine;
+use datafusion::scalar::ScalarValue;
+use futures::{Stream, StreamExt, TryStreamExt};
+use prost::Message;
+use tarn_catalog::Catalog;
+use tarn_sql::ast::Statement;
+use tarn_sql::{Session, SessionConfig, SqlError, StatementOutput};
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::Metrics;
+use crate::error::{Result, ServerError};
+use crate::params;
+use tarn_sql::SqlDialect;
+
+type DoGetStream = Pin<Box<dyn Stream<Item = std::result::Result<arrow_flight::FlightData, Status>> + Send + 'static>>;
+
+/// How long an unredeemed ticket or an unused prepared statement is kept.
+const TICKET_TTL: Duration = Duration::from_secs(600);
+/// How long a handshake session token is valid.
+const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// A statement waiting for its `DoGet`.
+struct Pending {
+    principal: String,
+    created: Instant,
+    work: PendingWork,
+}
+
+enum PendingWork {
+    /// A query, run when the ticket is redeemed.
+    Query(Statement),
+    /// A statement that already ran; its result stream waits here.
+    Ran(StatementOutput),
+}
+
+/// A prepared statement and its bound parameter rows.
+struct Prepared {
+    principal: String,
+    sql: String,
+    parameters: Vec<Vec<ScalarValue>>,
+    used: Instant,
+}
+
+pub(crate) struct TarnFlightService {
+    catalog: Catalog,
+    session_config: SessionConfig,
+    auth: bool,
+    metrics: Arc<Metrics>,
+    pending: Mutex<HashMap<String, Pending>>,
+    prepared: Mutex<HashMap<String, Prepared>>,
+    /// Handshake session tokens: token → (principal, expiry).
+    sessions: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The gRPC status for a Tarn error.
+fn status(e: SqlError) -> Status {
+    use tarn_catalog::CatalogError as C;
+    match &e {
+        SqlError::Catalog(C::CatalogNotFound(_) | C::SchemaNotFound(_) | C::TableNotFound { .. }) => {
+            Status::not_found(e.to_string())
+        }
+        SqlError::Catalog(C::AlreadyExists { .. }) => Status::already_exists(e.to_string()),
+        SqlError::Unsupported(_) => Status::unimplemented(e.to_string()),
+        SqlError::Internal(_) => Status::internal(e.to_string()),
+        _ => Status::invalid_argument(e.to_string()),
+    }
+}
+
+fn schema_ipc(schema: &Schema) -> std::result::Result<bytes::Bytes, Status> {
+    let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
+        .try_into()
+        .map_err(|e: arrow::error::ArrowError| Status::internal(format!("encoding a schema: {e}")))?;
+    Ok(bytes)
+}
+
+/// Stream `batches` as Flight data.
+fn flight_stream(schema: SchemaRef, batches: impl Stream<Item = std::result::Result<RecordBatch, FlightError>> + Send + 'static) -> DoGetStream {
+    Box::pin(
+        FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .build(batches)
+            .map_err(Status::from),
+    )
+}
+
+fn output_stream(output: StatementOutput) -> DoGetStream {
+    let schema = output.schema.clone();
+    flight_stream(
+        schema,
+        output.stream.map_err(|e| FlightError::Tonic(Box::new(status(SqlError::from(e))))),
+    )
+}
+
+/// Parameter rows from a DoPut stream of record batches.
+async fn parameter_rows(stream: PeekableFlightDataStream) -> std::result::Result<Vec<Vec<ScalarValue>>, Status> {
+    let mut batches = FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from));
+    let mut rows = Vec::new();
+    while let Some(batch) = batches.next().await {
+        let batch = batch.map_err(|e| Status::invalid_argument(format!("reading parameters: {e}")))?;
+        for row in 0..batch.num_rows() {
+            let values = batch
+                .columns()
+                .iter()
+                .map(|c| ScalarValue::try_from_array(c, row))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Status::invalid_argument(format!("reading parameters: {e}")))?;
+            rows.push(values);
+        }
+    }
+    Ok(rows)
+}
+
+fn one_statement(sql: &str) -> std::result::Result<Statement, Status> {
+    let mut statements = tarn_sql::parse_sql(sql).map_err(status)?;
+    match statements.len() {
+        1 => Ok(statements.remove(0)),
+        0 => Err(Status::invalid_argument("the statement is empty")),
+        n => Err(Status::invalid_argument(format!("expected one statement, got {n}; send them one at a time"))),
+    }
+}
+
+/// `num_affected_rows` of a DML result; -1 (unknown) for statements without a count.
+async fn affected_rows(output: StatementOutput) -> std::result::Result<i64, Status> {
+    if output.is_empty_schema() {
+        return Ok(-1);
+    }
+    let batches = output.collect().await.map_err(status)?;
+    let Some(batch) = batches.first() else { return Ok(-1) };
+    let Some(column) = batch.column_by_name("num_affected_rows") else { return Ok(-1) };
+    let values = arrow::compute::cast(column, &arrow::datatypes::DataType::Int64)
+        .map_err(|e| Status::internal(e.to_string()))?;
+    let values = values
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .ok_or_else(|| Status::internal("row count is not an integer"))?;
+    Ok(values.iter().flatten().next().unwrap_or(-1))
+}
+
+impl TarnFlightService {
+    pub fn new(catalog: Catalog, session_config: SessionConfig, auth: bool, metrics: Arc<Metrics>) -> Self {
+        Self {
+            catalog,
+            session_config,
+            auth,
+            metrics,
+            pending: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The principal a call's `Authorization` header names.
+    async fn authenticate(&self, metadata: &MetadataMap) -> std::result::Result<String, Status> {
+        if !self.auth {
+            return Ok("admin".into());
+        }
+        let header = metadata
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Status::unauthenticated("send Authorization: Bearer <token>, or handshake with a user and password"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| Status::unauthenticated("the Authorization header must be 'Bearer <token>'"))?;
+        if let Some((principal, expires)) = lock(&self.sessions).get(token).cloned() {
+            if Instant::now() < expires {
+                return Ok(principal);
+            }
+        }
+        match self.catalog.authenticate_token(token).await {
+            Ok(Some(principal)) => Ok(principal.name),
+            Ok(None) => Err(Status::unauthenticated("the token is invalid, expired or revoked")),
+            Err(e) => Err(Status::internal(format!("checking the token failed: {e}"))),
+        }
+    }
+
+    fn session(&self) -> std::result::Result<Session, Status> {
+        Session::with_catalog(self.catalog.clone(), &self.session_config).map_err(status)
+    }
+
+    /// Drop tickets and prepared statements nobody came back for.
+    fn expire(&self) {
+        let now = Instant::now();
+        lock(&self.pending).retain(|_, p| now.duration_since(p.created) < TICKET_TTL);
+        lock(&self.prepared).retain(|_, p| now.duration_since(p.used) < TICKET_TTL);
+        lock(&self.sessions).retain(|_, (_, expires)| now < *expires);
+    }
+
+    /// Describe (and, for non-queries, run) a statement; its ticket and schema.
+    async fn plan(&self, principal: String, statement: Statement) -> std::result::Result<(String, SchemaRef), Status> {
+        self.expire();
+        let mut session = self.session()?;
+        let started = Instant::now();
+        let (work, schema) = match statement {
+            Statement::Query(_) => {
+                let described = session.describe_statement(&statement).await.map_err(status)?;
+                let schema = described.schema.unwrap_or_else(|| Arc::new(Schema::empty()));
+                (PendingWork::Query(statement), schema)
+            }
+            other => {
+                let write = crate::metrics::is_write(&other);
+                let result = session.execute(other).await;
+                self.metrics
+                    .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
+                let output = result.map_err(status)?;
+                let schema = output.schema.clone();
+                (PendingWork::Ran(output), schema)
+            }
+        };
+        let handle = uuid::Uuid::new_v4().to_string();
+        lock(&self.pending).insert(
+            handle.clone(),
+            Pending {
+                principal,
+                created: Instant::now(),
+                work,
+            },
+        );
+        Ok((handle, schema))
+    }
+
+    fn flight_info(&self, schema: &Schema, ticket: Ticket, descriptor: FlightDescriptor) -> std::result::Result<FlightInfo, Status> {
+        Ok(FlightInfo::new()
+            .try_with_schema(schema)
+            .map_err(|e| Status::internal(format!("encoding a schema: {e}")))?
+            .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
+            .with_descriptor(descriptor))
+    }
+
+    /// Redeem a statement ticket.
+    async fn redeem(&self, principal: &str, handle: &str) -> std::result::Result<DoGetStream, Status> {
+        let pending = {
+            let mut map = lock(&self.pending);
+            match map.get(handle) {
+                Some(p) if p.principal != principal => {
+                    return Err(Status::permission_denied("this ticket belongs to another principal"));
+                }
+                Some(_) => map.remove(handle),
+                None => None,
+            }
+        };
+        let Some(pending) = pending else {
+            return Err(Status::not_found("unknown or already redeemed ticket; call GetFlightInfo again"));
+        };
+        match pending.work {
+            PendingWork::Ran(output) => Ok(output_stream(output)),
+            PendingWork::Query(statement) => {
+                let mut session = self.session()?;
+                let started = Instant::now();
+                let result = session.execute(statement).await;
+                self.metrics.record(1, 0, result.is_err(), started.elapsed());
+                Ok(output_stream(result.map_err(status)?))
+            }
+        }
+    }
+
+    fn prepared_sql(&self, principal: &str, handle: &[u8]) -> std::result::Result<(String, Vec<Vec<ScalarValue>>), Status> {
+        let handle = std::str::from_utf8(handle).map_err(|_| Status::invalid_argument("bad prepared statement handle"))?;
+        let mut map = lock(&self.prepared);
+        let prepared = map
+            .get_mut(handle)
+            .ok_or_else(|| Status::not_found("unknown prepared statement; it was closed or expired"))?;
+        if prepared.principal != principal {
+            return Err(Status::permission_denied("this prepared statement belongs to another principal"));
+        }
+        prepared.used = Instant::now();
+        Ok((prepared.sql.clone(), prepared.parameters.clone()))
+    }
+}
+
+/// A prepared statement's text with one row of parameters bound.
+fn bind_row(sql: &str, row: Option<&Vec<ScalarValue>>) -> std::result::Result<Statement, Status> {
+    match row {
+        None => one_statement(sql),
+        Some(values) => {
+            let bound = params::bind(sql, values, SqlDialect::Databricks).map_err(Status::invalid_argument)?;
+            one_statement(&bound)
+        }
+    }
+}
+
+/// INSERT ... VALUES statements into one table with the same columns, as one INSERT of all
+/// their rows; anything else unchanged.
+fn merge_inserts(statements: Vec<Statement>) -> Vec<Statement> {
+    use sqlparser::ast::SetExpr;
+    let mergeable = |s: &Statement| match s {
+        Statement::Insert(i) => !i.overwrite && i.replace_where.is_none() && matches!(i.query.body.as_ref(), SetExpr::Values(_)),
+        _ => false,
+    };
+    if statements.len() < 2 || !statements.iter().all(mergeable) {
+        return statements;
+    }
+    let mut iter = statements.into_iter();
+    let Some(Statement::Insert(mut first)) = iter.next() else { return Vec::new() };
+    let mut rest = Vec::new();
+    for next in iter {
+        let Statement::Insert(insert) = next else { continue };
+        let same_target = insert.table == first.table && insert.columns == first.columns;
+        match (insert.query.body.as_ref(), first.query.body.as_mut()) {
+            (SetExpr::Values(values), SetExpr::Values(into)) if same_target => into.rows.extend(values.rows.iter().cloned()),
+            _ => rest.push(Statement::Insert(insert)),
+        }
+    }
+    let mut out = vec![Statement::Insert(first)];
+    out.extend(rest);
+    out
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for TarnFlightService {
+    type FlightService = TarnFlightService;
+
+    async fn do_handshake(
+        &self,
+        request: Request<Streaming<HandshakeRequest>>,
+    ) -> std::result::Result<Response<Pin<Box<dyn Stream<Item = std::result::Result<HandshakeResponse, Status>> + Send>>>, Status>
+    {
+        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let principal = match header.as_deref().and_then(|h| h.strip_prefix("Basic ")) {
+            Some(encoded) => {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| Status::invalid_argument("the Basic credentials are not base64 'user:password'"))?;
+                let (user, password) = decoded
+                    .split_once(':')
+                    .ok_or_else(|| Status::invalid_argument("the Basic credentials are not 'user:password'"))?;
+                if self.auth
+                    && !crate::credentials::verify_password(&self.catalog, user, password)
+                        .await
+                        .map_err(|e| Status::internal(e.to_string()))?
+                {
+                    return Err(Status::unauthenticated("wrong user name or password"));
+                }
+                user.to_ascii_lowercase()
+            }
+            None => self.authenticate(request.metadata()).await?,
+        };
+        let token = format!("flight_{}", uuid::Uuid::new_v4().simple());
+        lock(&self.sessions).insert(token.clone(), (principal, Instant::now() + SESSION_TTL));
+        let response = HandshakeResponse {
+            protocol_version: 0,
+            payload: token.clone().into(),
+        };
+        let stream: Pin<Box<dyn Stream<Item = std::result::Result<HandshakeResponse, Status>> + Send>> =
+            Box::pin(futures::stream::iter([Ok(response)]));
+        let mut response = Response::new(stream);
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| Status::internal("cannot encode the session token"))?;
+        response.metadata_mut().insert("authorization", value);
+        Ok(response)
+    }
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        let principal = self.authenticate(request.metadata()).await?;
+        let statement = one_statement(&query.query)?;
+        let (handle, schema) = self.plan(principal, statement).await?;
+        let ticket = Ticket::new(TicketStatementQuery { statement_handle: handle.into() }.as_any().encode_to_vec());
+        Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
+    }
+
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        let principal = self.authenticate(request.metadata()).await?;
+        let handle = std::str::from_utf8(&ticket.statement_handle).map_err(|_| Status::invalid_argument("bad ticket"))?;
+        Ok(Response::new(self.redeem(&principal, handle).await?))
+    }
+
+    async fn do_put_statement_update(
+        &self,
+        command: CommandStatementUpdate,
+        request: Request<PeekableFlightDataStream>,
+    ) -> std::result::Result<i64, Status> {
+        let _principal = self.authenticate(request.metadata()).await?;
+        let mut session = self.session()?;
+        let mut total = -1;
+        for statement in tarn_sql::parse_sql(&command.query).map_err(status)? {
+            let started = Instant::now();
+            let write = crate::metrics::is_write(&statement);
+            let result = session.execute(statement).await;
+            self.metrics
+                .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
+            let count = affected_rows(result.map_err(status)?).await?;
+            if count >= 0 {
+                total = total.max(0) + count;
+            }
+        }
+        Ok(total)
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        request: Request<Action>,
+    ) -> std::result::Result<ActionCreatePreparedStatementResult, Status> {
+        let principal = self.authenticate(request.metadata()).await?;
+        self.expire();
+        let statement = one_statement(&query.query)?;
+        let session = self.session()?;
+        // Describing may fail before parameters are bound (their types are unknown); the
+        // statement is then described by running it.
+        let described = session.describe_statement(&statement).await.unwrap_or_default();
+        let count = params::count(&query.query, SqlDialect::Databricks);
+        let parameter_fields: Vec<Field> = (0..count)
+            .map(|i| {
+                let data_type = described
+                    .parameters
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or(arrow::datatypes::DataType::Utf8);
+                Field::new(format!("${}", i + 1), data_type, true)
+            })
+            .collect();
+        let dataset_schema = match (&statement, described.schema) {
+            (Statement::Query(_), Some(schema)) => schema_ipc(&schema)?,
+            _ => bytes::Bytes::new(),
+        };
+        let handle = uuid::Uuid::new_v4().to_string();
+        lock(&self.prepared).insert(
+            handle.clone(),
+            Prepared {
+                principal,
+                sql: query.query,
+                parameters: Vec::new(),
+                used: Instant::now(),
+            },
+        );
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: handle.into(),
+            dataset_schema,
+            parameter_schema: schema_ipc(&Schema::new(parameter_fields))?,
+        })
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        query: ActionClosePreparedStatementRequest,
+        request: Request<Action>,
+    ) -> std::result::Result<(), Status> {
+        let principal = self.authenticate(request.metadata()).await?;
+        let handle = String::from_utf8_lossy(&query.prepared_statement_handle).to_string();
+        let mut map = lock(&self.prepared);
+        if map.get(&handle).is_some_and(|p| p.principal == principal) {
+            map.remove(&handle);
+        }
+        Ok(())
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> std::result::Result<DoPutPreparedStatementResult, Status> {
+        let principal = self.authenticate(request.metadata()).await?;
+        let handle = query.prepared_statement_handle.clone();
+        self.prepared_sql(&principal, &handle)?;
+        let rows = parameter_rows(request.into_inner()).await?;
+        if let Some(p) = lock(&self.prepared).get_mut(String::from_utf8_lossy(&handle).as_ref()) {
+            p.parameters = rows;
+        }
+        Ok(DoPutPreparedStatementResult {
+            prepared_statement_handle: Some(handle),
+        })
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        command: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        let principal = self.authenticate(request.metadata()).await?;
+        let (sql, rows) = self.prepared_sql(&principal, &command.prepared_statement_handle)?;
+        if rows.len() > 1 {
+            return Err(Status::invalid_argument("a query takes one row of parameters; bind one row at a time"));
+        }
+        let statement = bind_row(&sql, rows.first())?;
+        let (handle, schema) = self.plan(principal, statement).await?;
+        let ticket = Ticket::new(TicketStatementQuery { statement_handle: handle.into() }.as_any().encode_to_vec());
+        Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
+    }
+
+    async fn do_put_prepared_statement_update(
+        &self,
+        command: CommandPreparedStatementUpdate,
+        request: Request<PeekableFlightDataStream>,
+    ) -> std::result::Result<i64, Status> {
+        let principal = self.authenticate(request.metadata()).await?;
+        let (sql, mut rows) = self.prepared_sql(&principal, &command.prepared_statement_handle)?;
+        let sent = parameter_rows(request.into_inner()).await?;
+        if !sent.is_empty() {
+            rows = sent;
+        }
+        let mut session = self.session()?;
+        let mut total = -1;
+        // Each parameter row runs the statement once (executemany). Every row is bound
+        // before anything runs, and an INSERT ... VALUES becomes one multi-row INSERT: one
+        // commit, all rows or none.
+        let runs: Vec<Option<&Vec<ScalarValue>>> = if rows.is_empty() { vec![None] } else { rows.iter().map(Some).collect() };
+        let statements = runs.into_iter().map(|row| bind_row(&sql, row)).collect::<std::result::Result<Vec<_>, _>>()?;
+        for statement in merge_inserts(statements) {
+            let started = Instant::now();
+            let write = crate::metrics::is_write(&statement);
+            let result = session.execute(statement).await;
+            self.metrics
+                .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
+            let count = affected_rows(result.map_err(status)?).await?;
+            if count >= 0 {
+                total = total.max(0) + count;
+            }
+        }
+        Ok(total)
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let schema = query.clone().into_builder().schema();
+        let ticket = Ticket::new(query.as_any().encode_to_vec());
+        Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let batch = metadata::catalogs(&self.catalog, query).await?;
+        Ok(Response::new(flight_stream(batch.schema(), futures::stream::iter([Ok(batch)]))))
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let schema = query.clone().into_builder().schema();
+        let ticket = Ticket::new(query.as_any().encode_to_vec());
+        Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let batch = metadata::schemas(&self.catalog, query).await?;
+        Ok(Response::new(flight_stream(batch.schema(), futures::stream::iter([Ok(batch)]))))
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let schema = query.clone().into_builder().schema();
+        let ticket = Ticket::new(query.as_any().encode_to_vec());
+        Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let batch = metadata::tables(&self.catalog, query).await?;
+        Ok(Response::new(flight_stream(batch.schema(), futures::stream::iter([Ok(batch)]))))
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let schema = query.clone().into_builder().schema();
+        let ticket = Ticket::new(query.as_any().encode_to_vec());
+        Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
+    }
+
+    async fn do_get_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let batch = metadata::table_types(query)?;
+        Ok(Response::new(flight_stream(batch.schema(), futures::stream::iter([Ok(batch)]))))
+    }
+
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let schema = query.clone().into_builder(metadata::sql_info()).schema();
+        let ticket = Ticket::new(query.as_any().encode_to_vec());
+        Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
+    }
+
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let batch = query
+            .into_builder(metadata::sql_info())
+            .build()
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(flight_stream(batch.schema(), futures::stream::iter([Ok(batch)]))))
+    }
+
+    async fn get_flight_info_primary_keys(
+        &self,
+        query: CommandGetPrimaryKeys,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let ticket = Ticket::new(query.as_any().encode_to_vec());
+        Ok(Response::new(self.flight_info(&metadata::primary_keys_schema(), ticket, request.into_inner())?))
+    }
+
+    async fn do_get_primary_keys(
+        &self,
+        _query: CommandGetPrimaryKeys,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.authenticate(request.metadata()).await?;
+        // Delta tables have no primary keys.
+        let schema = Arc::new(metadata::primary_keys_schema());
+        let batch = RecordBatch::new_empty(schema.clone());
+        Ok(Response::new(flight_stream(schema, futures::stream::iter([Ok(batch)]))))
+    }
+
+    async fn get_flight_info_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let schema = query.clone().into_builder(metadata::xdbc_types()).schema();
+        let ticket = Ticket::new(query.as_any().encode_to_vec());
+        Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
+    }
+
+    async fn do_get_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        request: Request<Ticket>,
+    ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.authenticate(request.metadata()).await?;
+        let batch = query
+            .into_builder(metadata::xdbc_types())
+            .build()
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(flight_stream(batch.schema(), futures::stream::iter([Ok(batch)]))))
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+/// Serve Flight SQL on `listener` until `shutdown` resolves.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    service: TarnFlightService,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<()> {
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    tonic::transport::Server::builder()
+        .add_service(FlightServiceServer::new(service))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| ServerError::Config(format!("Flight SQL server failed: {e}")))
+}
+
+/// Bind the Flight SQL listener.
+pub(crate) async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServerError::Config(format!("cannot listen on {addr} (Flight SQL): {e}")))
+}
