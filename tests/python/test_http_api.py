@@ -20,14 +20,14 @@ TOKENS = {}
 
 def start(warehouse, *extra):
     proc = subprocess.Popen(
-        [TARN, "--warehouse", str(warehouse), "serve", "--http-addr", "127.0.0.1:0", "--pg-addr", "off", *extra],
+        [TARN, "--warehouse", str(warehouse), "serve", "--http-addr", "127.0.0.1:0", "--pg-addr", "off", "--flight-addr", "off", *extra],
         stderr=subprocess.PIPE, text=True,
     )
     token = None
     while True:
         line = proc.stderr.readline()
         assert line, "the server exited before listening"
-        if "token (shown only now): " in line:
+        if "(shown only now): " in line:
             token = line.strip().rsplit(" ", 1)[1]
         if "listening on http://" in line:
             base = line.strip().split("listening on ")[1]

@@ -23,7 +23,7 @@ class Server:
     def __init__(self, warehouse, *extra):
         self.proc = subprocess.Popen(
             [TARN, "--warehouse", str(warehouse), "serve", "--pg-addr", "127.0.0.1:0",
-             "--http-addr", "127.0.0.1:0", *extra],
+             "--http-addr", "127.0.0.1:0", "--flight-addr", "off", *extra],
             stderr=subprocess.PIPE, text=True,
         )
         self.password = None
