@@ -11,11 +11,13 @@
 //! between leaves an unreferenced directory, never a registered table without a log.
 
 mod error;
+mod grants;
 mod ident;
 mod principals;
 mod store;
 
 pub use error::{CatalogError, Result};
+pub use grants::{Grant, Privilege, Securable};
 pub use ident::{TableIdent, validate_name};
 pub use principals::{PasswordSecret, Principal, PrincipalKind, TokenInfo};
 pub use store::{Catalog, CatalogEntry, SchemaEntry, TableEntry, TableKind};

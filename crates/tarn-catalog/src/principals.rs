@@ -62,7 +62,61 @@ pub struct PasswordSecret {
     pub salted_password_hex: String,
 }
 
+/// Iterations of PBKDF2 for new passwords (the SCRAM-SHA-256 default Postgres uses).
+pub const PASSWORD_ITERATIONS: u32 = 4096;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+/// SCRAM's `SaltedPassword := Hi(Normalize(password), salt, i)`: PBKDF2-HMAC-SHA-256 of the
+/// SASLprep-normalized password (the password as given if it does not normalize, as libpq does).
+pub fn salted_password(password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
+    let normalized = stringprep::saslprep(password).unwrap_or(std::borrow::Cow::Borrowed(password));
+    let mut out = vec![0u8; 32];
+    let iterations = std::num::NonZeroU32::new(iterations).unwrap_or(std::num::NonZeroU32::MIN);
+    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations, salt, normalized.as_bytes(), &mut out);
+    out
+}
+
+impl PasswordSecret {
+    /// The salt and salted password as bytes.
+    pub fn decode(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        Some((unhex(&self.salt_hex)?, unhex(&self.salted_password_hex)?))
+    }
+}
+
 impl Catalog {
+    /// Set (or replace) `principal`'s password; only its salted form is stored.
+    pub async fn set_password(&self, principal: &str, password: &str) -> Result<()> {
+        if password.is_empty() {
+            return Err(CatalogError::Invalid("the password is empty".into()));
+        }
+        let salt = uuid::Uuid::new_v4().into_bytes();
+        let secret = PasswordSecret {
+            salt_hex: hex(&salt),
+            iterations: PASSWORD_ITERATIONS,
+            salted_password_hex: hex(&salted_password(password, &salt, PASSWORD_ITERATIONS)),
+        };
+        self.set_password_secret(principal, &secret).await
+    }
+
+    /// Whether `password` is `principal`'s password (false for unknown users and users
+    /// without one). Compares in constant time.
+    pub async fn verify_password(&self, principal: &str, password: &str) -> Result<bool> {
+        let Some(secret) = self.password_secret(principal).await? else { return Ok(false) };
+        let Some((salt, expected)) = secret.decode() else { return Ok(false) };
+        let actual = salted_password(password, &salt, secret.iterations);
+        Ok(actual.len() == expected.len() && actual.iter().zip(&expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0)
+    }
+
     /// Set (or replace) the password of an existing principal.
     pub async fn set_password_secret(&self, principal: &str, secret: &PasswordSecret) -> Result<()> {
         let Some(owner) = self.get_principal(principal).await? else {
@@ -95,6 +149,24 @@ impl Catalog {
             return Err(CatalogError::AlreadyExists { kind: "user", name });
         }
         Ok(created)
+    }
+
+    /// Remove a principal with its password, tokens and grants (a user created later under
+    /// the same name starts with nothing). Returns whether it existed.
+    pub async fn drop_principal(&self, name: &str) -> Result<bool> {
+        let name = name.to_ascii_lowercase();
+        if self.get_principal(&name).await?.is_none() {
+            return Ok(false);
+        }
+        self.delete_doc(&self.doc_path(&["principals", &name])).await?;
+        self.delete_doc(&self.doc_path(&["passwords", &name])).await?;
+        for token in self.list_tokens(&name).await? {
+            self.revoke_token(&token.id).await?;
+        }
+        for grant in self.grants_to(&name).await? {
+            self.revoke(&grant.securable, &name, grant.privilege).await?;
+        }
+        Ok(true)
     }
 
     pub async fn get_principal(&self, name: &str) -> Result<Option<Principal>> {

@@ -153,6 +153,21 @@ impl Catalog {
         Ok(docs)
     }
 
+    /// Every document below `dir`, at any depth.
+    pub(crate) async fn list_docs_recursive<T: for<'de> Deserialize<'de>>(&self, dir: &Path) -> Result<Vec<T>> {
+        let metas: Vec<object_store::ObjectMeta> = self.store().list(Some(dir)).try_collect().await?;
+        let mut docs = Vec::new();
+        for meta in metas {
+            if meta.location.extension() != Some("json") {
+                continue;
+            }
+            if let Some(doc) = self.get_doc(&meta.location).await? {
+                docs.push(doc);
+            }
+        }
+        Ok(docs)
+    }
+
     pub(crate) async fn delete_doc(&self, path: &Path) -> Result<bool> {
         match self.store().delete(path).await {
             Ok(()) => Ok(true),
@@ -256,6 +271,7 @@ impl Catalog {
             self.unregister_table(&table.ident()).await?;
         }
         self.delete_doc(&self.doc_path(&["schemas", &catalog, &name])).await?;
+        self.drop_grants(&crate::Securable::Schema { catalog, name }).await?;
         Ok(Some(tables))
     }
 
@@ -376,6 +392,8 @@ impl Catalog {
         };
         let path = self.doc_path(&["tables", &ident.catalog, &ident.schema, &ident.table]);
         self.delete_doc(&path).await?;
+        // A table created later under this name must not inherit these grants.
+        self.drop_grants(&crate::Securable::table(&entry)).await?;
         Ok(Some(entry))
     }
 

@@ -37,6 +37,7 @@ impl ServerError {
             ServerError::Config(_) | ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ServerError::Sql(e) => match e {
                 SqlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                SqlError::PermissionDenied(_) => StatusCode::FORBIDDEN,
                 SqlError::Catalog(C::CatalogNotFound(_) | C::SchemaNotFound(_) | C::TableNotFound { .. }) => {
                     StatusCode::NOT_FOUND
                 }

@@ -11,13 +11,14 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
+use tarn_catalog::Principal;
 use tarn_sql::{Session, SessionConfig, StatementOutput, parse_sql};
 
 use crate::statements::{Statements, Status};
@@ -37,8 +38,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    fn session(&self) -> std::result::Result<Session, ServerError> {
-        Ok(Session::with_catalog(self.catalog.clone(), &self.config)?)
+    /// A session running as `principal` (none: authentication is off, the local admin).
+    fn session(&self, principal: Option<&Extension<Principal>>) -> std::result::Result<Session, ServerError> {
+        let mut session = Session::with_catalog(self.catalog.clone(), &self.config)?;
+        if let Some(Extension(principal)) = principal {
+            session.set_principal(principal.clone());
+        }
+        Ok(session)
     }
 
     pub fn new(config: SessionConfig, catalog: tarn_catalog::Catalog, auth: bool, metrics: Arc<Metrics>) -> Self {
@@ -150,12 +156,13 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 
 async fn run_statement(
     State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> std::result::Result<Response, ServerError> {
     let started = std::time::Instant::now();
     let mut counts = Counts::default();
-    let result = execute_request(&state, &headers, &body, &mut counts).await;
+    let result = execute_request(&state, principal.as_ref(), &headers, &body, &mut counts).await;
     if !counts.recorded_by_task {
         state.metrics.record(counts.statements, counts.commits, result.is_err(), started.elapsed());
     }
@@ -173,6 +180,7 @@ struct Counts {
 
 async fn execute_request(
     state: &AppState,
+    principal: Option<&Extension<Principal>>,
     headers: &HeaderMap,
     body: &Bytes,
     counts: &mut Counts,
@@ -185,7 +193,7 @@ async fn execute_request(
     counts.statements = parse_sql(&request.statement)?.len() as u64;
     if let Some(wait) = request.wait_timeout_ms {
         let id = uuid::Uuid::new_v4().to_string();
-        let session = state.session()?;
+        let session = state.session(principal)?;
         let metrics = state.metrics.clone();
         let n = counts.statements;
         counts.recorded_by_task = true;
@@ -204,7 +212,7 @@ async fn execute_request(
         let status = state.statements.wait(&id, std::time::Duration::from_millis(wait)).await;
         return Ok(status_response(&id, status));
     }
-    let (output, commits) = run_statements(state.session()?, request).await?;
+    let (output, commits) = run_statements(state.session(principal)?, request).await?;
     counts.commits = commits;
     let statement_id = uuid::Uuid::new_v4().to_string();
     Ok(respond(output, negotiate(headers), statement_id))
@@ -300,8 +308,11 @@ fn status_response(id: &str, status: Status) -> Response {
     (code, axum::Json(doc)).into_response()
 }
 
-async fn list_catalogs(State(state): State<Arc<AppState>>) -> std::result::Result<Response, ServerError> {
-    let session = state.session()?;
+async fn list_catalogs(
+    State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
+) -> std::result::Result<Response, ServerError> {
+    let session = state.session(principal.as_ref())?;
     let names: Vec<String> = session
         .catalog()
         .list_catalogs()
@@ -315,9 +326,14 @@ async fn list_catalogs(State(state): State<Arc<AppState>>) -> std::result::Resul
 
 async fn list_schemas(
     State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
     Path(catalog): Path<String>,
 ) -> std::result::Result<Response, ServerError> {
-    let session = state.session()?;
+    let mut session = state.session(principal.as_ref())?;
+    // Listing needs what SHOW SCHEMAS needs (USE CATALOG).
+    for statement in parse_sql(&format!("SHOW SCHEMAS IN `{}`", catalog.replace('`', "``")))? {
+        session.execute(statement).await?;
+    }
     let names: Vec<String> = session
         .catalog()
         .list_schemas(&catalog)
@@ -331,9 +347,15 @@ async fn list_schemas(
 
 async fn list_tables(
     State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
     Path((catalog, schema)): Path<(String, String)>,
 ) -> std::result::Result<Response, ServerError> {
-    let session = state.session()?;
+    let mut session = state.session(principal.as_ref())?;
+    // Listing needs what SHOW TABLES needs (USE CATALOG and USE SCHEMA).
+    let name = format!("`{}`.`{}`", catalog.replace('`', "``"), schema.replace('`', "``"));
+    for statement in parse_sql(&format!("SHOW TABLES IN {name}"))? {
+        session.execute(statement).await?;
+    }
     let tables: Vec<serde_json::Value> = session
         .catalog()
         .list_tables(&catalog, &schema)
@@ -348,9 +370,10 @@ async fn list_tables(
 /// A table's columns and DESCRIBE DETAIL, as JSON.
 async fn describe_table(
     State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
     Path((catalog, schema, table)): Path<(String, String, String)>,
 ) -> std::result::Result<Response, ServerError> {
-    let mut session = state.session()?;
+    let mut session = state.session(principal.as_ref())?;
     let name = format!("`{catalog}`.`{schema}`.`{table}`");
     let mut columns = Vec::new();
     for statement in parse_sql(&format!("DESCRIBE TABLE {name}"))? {

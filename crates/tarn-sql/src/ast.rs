@@ -37,6 +37,31 @@ pub enum Statement {
     AlterTable { table: ObjectName, op: AlterOp },
     CopyInto(Box<CopyInto>),
     Set { key: String, value: String },
+    /// `GRANT privilege[, ...] ON securable TO principal`
+    Grant { privileges: Vec<tarn_catalog::Privilege>, on: SecurableName, principal: Ident },
+    /// `REVOKE privilege[, ...] ON securable FROM principal`
+    Revoke { privileges: Vec<tarn_catalog::Privilege>, on: SecurableName, principal: Ident },
+    /// `SHOW GRANTS [principal] [ON securable]` / `SHOW GRANTS TO principal`
+    ShowGrants { principal: Option<Ident>, on: Option<SecurableName> },
+    /// `ALTER {CATALOG | SCHEMA | TABLE} name [SET] OWNER TO principal`
+    SetOwner { on: SecurableName, principal: Ident },
+    /// `CREATE USER [IF NOT EXISTS] name [[WITH] PASSWORD 'secret'] [ADMIN]`
+    CreateUser { name: Ident, if_not_exists: bool, password: Option<String>, admin: bool },
+    /// `DROP USER [IF EXISTS] name`
+    DropUser { name: Ident, if_exists: bool },
+    /// `ALTER USER name [WITH] PASSWORD 'secret'`
+    AlterUserPassword { name: Ident, password: String },
+    /// `SHOW USERS`
+    ShowUsers,
+}
+
+/// What a GRANT, REVOKE, SHOW GRANTS or ownership change names.
+#[derive(Debug, Clone)]
+pub enum SecurableName {
+    Catalog(Ident),
+    Schema(ObjectName),
+    Table(ObjectName),
+    AnyFile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -58,6 +58,8 @@ impl Session {
     /// (not running) it tells. Planning errors are returned: a statement that cannot be
     /// planned cannot run either.
     pub async fn describe_statement(&self, statement: &Statement) -> Result<Described> {
+        // Describing reveals columns: it needs the same privileges as running.
+        self.authorize(statement).await?;
         match statement {
             Statement::Query(query) => {
                 let (_, plan) = self.plan_statement((**query).clone()).await?;

@@ -18,6 +18,10 @@ pub enum SqlError {
     #[error("{0}")]
     User(String),
 
+    /// The session's principal lacks a privilege; the message names it and who can grant it.
+    #[error("{0}")]
+    PermissionDenied(String),
+
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 

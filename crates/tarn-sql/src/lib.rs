@@ -10,6 +10,7 @@
 //! through a `deltalake` operation builder (or `tarn-engine`, which uses them too).
 
 pub mod ast;
+mod authorize;
 mod error;
 mod describe_statement;
 mod exec;

@@ -267,7 +267,7 @@ impl Session {
 
     /// A one-part name that names a table of the implicit system schema (Postgres looks in
     /// `pg_catalog` before the user's schemas), as its qualified name.
-    fn implicit_system_table(&self, name: &ObjectName) -> Option<ObjectName> {
+    pub(crate) fn implicit_system_table(&self, name: &ObjectName) -> Option<ObjectName> {
         let system = self.system_schemas.as_ref()?;
         let schema_name = system.implicit_schema()?;
         let table = parts(name).first()?.value.to_ascii_lowercase();
@@ -332,9 +332,9 @@ fn register(
 
 /// Collects every table relation (with its time-travel clause) and CTE name in a statement.
 #[derive(Default)]
-struct RelationCollector {
-    relations: Vec<(ObjectName, Option<TableVersion>)>,
-    ctes: HashSet<String>,
+pub(crate) struct RelationCollector {
+    pub relations: Vec<(ObjectName, Option<TableVersion>)>,
+    pub ctes: HashSet<String>,
 }
 
 impl Visitor for RelationCollector {

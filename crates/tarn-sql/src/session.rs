@@ -44,6 +44,8 @@ pub struct Session {
     pub(crate) settings: HashMap<String, String>,
     /// Schemas a front end mounts in every catalog (pgwire's `pg_catalog`).
     pub(crate) system_schemas: Option<Arc<dyn SystemSchemas>>,
+    /// Who runs the statements; `None` is the warehouse's own administrator (the local CLI).
+    pub(crate) principal: Option<tarn_catalog::Principal>,
 }
 
 impl Session {
@@ -68,7 +70,18 @@ impl Session {
             current_schema: DEFAULT_SCHEMA.to_string(),
             settings: HashMap::new(),
             system_schemas: None,
+            principal: None,
         })
+    }
+
+    /// Run statements as `principal`: every statement is checked against its privileges.
+    pub fn set_principal(&mut self, principal: tarn_catalog::Principal) {
+        self.principal = Some(principal);
+    }
+
+    /// The principal statements run as, if not the local administrator.
+    pub fn principal(&self) -> Option<&tarn_catalog::Principal> {
+        self.principal.as_ref()
     }
 
     /// Mount `schemas` in every catalog this session's statements see.
@@ -113,6 +126,7 @@ impl Session {
     /// (and committed) when this returns.
     pub async fn execute(&mut self, statement: Statement) -> Result<StatementOutput> {
         tracing::debug!(?statement, "execute");
+        self.authorize(&statement).await?;
         exec::execute(self, statement).await
     }
 

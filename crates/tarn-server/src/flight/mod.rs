@@ -106,6 +106,7 @@ fn status(e: SqlError) -> Status {
         SqlError::Catalog(C::AlreadyExists { .. }) => Status::already_exists(e.to_string()),
         SqlError::Unsupported(_) => Status::unimplemented(e.to_string()),
         SqlError::Internal(_) => Status::internal(e.to_string()),
+        SqlError::PermissionDenied(_) => Status::permission_denied(e.to_string()),
         _ => Status::invalid_argument(e.to_string()),
     }
 }
@@ -218,8 +219,19 @@ impl TarnFlightService {
         }
     }
 
-    fn session(&self) -> std::result::Result<Session, Status> {
-        Session::with_catalog(self.catalog.clone(), &self.session_config).map_err(status)
+    /// A session running as `principal` (the local admin when authentication is off).
+    async fn session(&self, principal: &str) -> std::result::Result<Session, Status> {
+        let mut session = Session::with_catalog(self.catalog.clone(), &self.session_config).map_err(status)?;
+        if self.auth {
+            let found = self
+                .catalog
+                .get_principal(principal)
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .ok_or_else(|| Status::unauthenticated(format!("user '{principal}' no longer exists")))?;
+            session.set_principal(found);
+        }
+        Ok(session)
     }
 
     /// Drop tickets and prepared statements nobody came back for.
@@ -233,7 +245,7 @@ impl TarnFlightService {
     /// Describe (and, for non-queries, run) a statement; its ticket and schema.
     async fn plan(&self, principal: String, statement: Statement) -> std::result::Result<(String, SchemaRef), Status> {
         self.expire();
-        let mut session = self.session()?;
+        let mut session = self.session(&principal).await?;
         let started = Instant::now();
         let (work, schema) = match statement {
             Statement::Query(_) => {
@@ -289,7 +301,7 @@ impl TarnFlightService {
         match pending.work {
             PendingWork::Ran(output) => Ok(output_stream(output)),
             PendingWork::Query(statement) => {
-                let mut session = self.session()?;
+                let mut session = self.session(principal).await?;
                 let started = Instant::now();
                 let result = session.execute(statement).await;
                 self.metrics.record(1, 0, result.is_err(), started.elapsed());
@@ -424,8 +436,8 @@ impl FlightSqlService for TarnFlightService {
         command: CommandStatementUpdate,
         request: Request<PeekableFlightDataStream>,
     ) -> std::result::Result<i64, Status> {
-        let _principal = self.authenticate(request.metadata()).await?;
-        let mut session = self.session()?;
+        let principal = self.authenticate(request.metadata()).await?;
+        let mut session = self.session(&principal).await?;
         let mut total = -1;
         for statement in tarn_sql::parse_sql(&command.query).map_err(status)? {
             let started = Instant::now();
@@ -449,7 +461,7 @@ impl FlightSqlService for TarnFlightService {
         let principal = self.authenticate(request.metadata()).await?;
         self.expire();
         let statement = one_statement(&query.query)?;
-        let session = self.session()?;
+        let session = self.session(&principal).await?;
         // Describing may fail before parameters are bound (their types are unknown); the
         // statement is then described by running it.
         let described = session.describe_statement(&statement).await.unwrap_or_default();
@@ -544,7 +556,7 @@ impl FlightSqlService for TarnFlightService {
         if !sent.is_empty() {
             rows = sent;
         }
-        let mut session = self.session()?;
+        let mut session = self.session(&principal).await?;
         let mut total = -1;
         // Each parameter row runs the statement once (executemany). Every row is bound
         // before anything runs, and an INSERT ... VALUES becomes one multi-row INSERT: one

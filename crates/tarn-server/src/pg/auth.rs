@@ -5,7 +5,6 @@ use pgwire::api::auth::{AuthSource, LoginInfo, Password};
 use pgwire::error::PgWireResult;
 use tarn_catalog::Catalog;
 
-use crate::credentials::unhex;
 
 /// Looks up the SCRAM secret of the connecting user.
 #[derive(Debug)]
@@ -24,7 +23,7 @@ impl AuthSource for CatalogAuthSource {
                 None
             }
         };
-        let decoded = secret.and_then(|s| Some((unhex(&s.salt_hex)?, unhex(&s.salted_password_hex)?)));
+        let decoded = secret.and_then(|s| s.decode());
         match decoded {
             Some((salt, salted)) => Ok(Password::new(Some(salt), salted)),
             // Unknown users and users without a password get a random secret, so they fail

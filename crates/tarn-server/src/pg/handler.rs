@@ -124,6 +124,7 @@ fn sql_error(e: SqlError) -> PgWireError {
         SqlError::Catalog(C::TableNotFound { .. }) => "42P01",
         SqlError::Catalog(C::AlreadyExists { .. }) => "42P07",
         SqlError::Internal(_) => "XX000",
+        SqlError::PermissionDenied(_) => "42501",
         _ if e.to_string().contains("violate") || e.to_string().contains("CHECK constraint") => "23514",
         _ => "42000",
     };
@@ -149,6 +150,18 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
     let use_catalog = tarn_sql::parse_sql(&format!("USE CATALOG `{}`", database.replace('`', "``"))).map_err(sql_error)?;
     for statement in use_catalog {
         session.execute(statement).await.map_err(sql_error)?;
+    }
+    // Connecting to a database is open to every user (Postgres grants CONNECT to PUBLIC);
+    // what they may do in it is checked statement by statement from here on.
+    if server.auth {
+        // SCRAM has verified the user; a user dropped since has no principal and no rights.
+        let principal = server
+            .catalog
+            .get_principal(&user)
+            .await
+            .map_err(|e| sql_error(e.into()))?
+            .ok_or_else(|| pg_error("28000", format!("user \"{user}\" does not exist")))?;
+        session.set_principal(principal);
     }
     let application = client.metadata().get("application_name").cloned().unwrap_or_default();
     let mut settings = commands::default_settings(&user, &application);

@@ -46,7 +46,7 @@ pub(crate) struct PgServer {
     system: Arc<catalog::PgSystemSchemas>,
     connections: Arc<ConnectionManager>,
     cancels: Arc<cancel::CancelRegistry>,
-    auth: bool,
+    pub(crate) auth: bool,
     metrics: Arc<Metrics>,
     running: AtomicUsize,
 }

@@ -156,7 +156,7 @@ pub(crate) async fn register_new(
         }
         return Err(e.into());
     }
-    Ok(())
+    super::access::record_owner(session, &tarn_catalog::Securable::table(&entry)).await
 }
 
 /// Create (or, with `existing`, replace) the Delta table at `location`.

@@ -1,5 +1,6 @@
 //! Statement execution: one module per statement family.
 
+mod access;
 mod alter;
 mod clone;
 mod copy_into;
@@ -52,5 +53,15 @@ pub(crate) async fn execute(session: &mut Session, statement: Statement) -> Resu
         S::Vacuum { table, retain_hours, dry_run } => maintenance::vacuum(session, &table, retain_hours, dry_run).await,
         S::AlterTable { table, op } => alter::alter_table(session, &table, op).await,
         S::CopyInto(copy) => copy_into::copy_into(session, *copy).await,
+        S::Grant { privileges, on, principal } => access::grant(session, privileges, &on, &principal, true).await,
+        S::Revoke { privileges, on, principal } => access::grant(session, privileges, &on, &principal, false).await,
+        S::ShowGrants { principal, on } => access::show_grants(session, principal.as_ref(), on.as_ref()).await,
+        S::SetOwner { on, principal } => access::set_owner(session, &on, &principal).await,
+        S::CreateUser { name, if_not_exists, password, admin } => {
+            access::create_user(session, &name, if_not_exists, password, admin).await
+        }
+        S::DropUser { name, if_exists } => access::drop_user(session, &name, if_exists).await,
+        S::AlterUserPassword { name, password } => access::alter_password(session, &name, &password).await,
+        S::ShowUsers => access::show_users(session).await,
     }
 }

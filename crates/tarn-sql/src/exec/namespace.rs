@@ -29,7 +29,12 @@ pub(crate) async fn create_schema(
     comment: Option<String>,
 ) -> Result<StatementOutput> {
     let (catalog, schema) = session.schema_name(name)?;
+    let existed = session.catalog.get_schema(&catalog, &schema).await?.is_some();
     session.catalog.create_schema(&catalog, &schema, comment, if_not_exists).await?;
+    if !existed {
+        let securable = tarn_catalog::Securable::Schema { catalog, name: schema };
+        super::access::record_owner(session, &securable).await?;
+    }
     Ok(StatementOutput::empty())
 }
 

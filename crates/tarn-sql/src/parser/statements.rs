@@ -31,6 +31,8 @@ impl TarnParser<'_> {
             "ALTER" => self.parse_alter(),
             "COPY" if self.peek_word_at(1).as_deref() == Some("INTO") => self.parse_copy_into(),
             "SET" => self.parse_set(),
+            "GRANT" => self.parse_grant(false),
+            "REVOKE" => self.parse_grant(true),
             _ => self.parse_passthrough(),
         }
     }
@@ -66,9 +68,26 @@ impl TarnParser<'_> {
             let comment = if self.word("COMMENT") { Some(self.string()?) } else { None };
             return Ok(Statement::CreateSchema { name, if_not_exists, comment });
         }
+        if self.word("USER") {
+            let if_not_exists = self.if_not_exists();
+            let name = self.ident()?;
+            self.word("WITH");
+            let mut password = None;
+            let mut admin = false;
+            loop {
+                if self.word("PASSWORD") {
+                    password = Some(self.string()?);
+                } else if self.word("ADMIN") || self.word("SUPERUSER") {
+                    admin = true;
+                } else {
+                    break;
+                }
+            }
+            return Ok(Statement::CreateUser { name, if_not_exists, password, admin });
+        }
         self.word("EXTERNAL");
         if !self.word("TABLE") {
-            return Err(self.unexpected("CATALOG, SCHEMA or TABLE after CREATE"));
+            return Err(self.unexpected("CATALOG, SCHEMA, TABLE or USER after CREATE"));
         }
         let if_not_exists = self.if_not_exists();
         let name = self.object_name()?;
@@ -207,7 +226,11 @@ impl TarnParser<'_> {
             self.word("PURGE");
             return Ok(Statement::DropTable { name, if_exists });
         }
-        Err(self.unexpected("SCHEMA or TABLE after DROP"))
+        if self.word("USER") {
+            let if_exists = self.if_exists();
+            return Ok(Statement::DropUser { name: self.ident()?, if_exists });
+        }
+        Err(self.unexpected("SCHEMA, TABLE or USER after DROP"))
     }
 
     fn parse_show(&mut self) -> Result<Statement> {
@@ -235,7 +258,21 @@ impl TarnParser<'_> {
             }
             return Ok(Statement::ShowColumns { table: self.object_name()? });
         }
-        Err(self.unexpected("CATALOGS, SCHEMAS, TABLES, COLUMNS, TBLPROPERTIES or CREATE TABLE after SHOW"))
+        if self.word("USERS") {
+            return Ok(Statement::ShowUsers);
+        }
+        if self.word("GRANTS") || self.word("GRANT") {
+            if self.word("TO") {
+                return Ok(Statement::ShowGrants { principal: Some(self.ident()?), on: None });
+            }
+            let principal = if self.peek_word("ON") { None } else { Some(self.ident()?) };
+            let on = if self.word("ON") { Some(self.securable()?) } else { None };
+            if principal.is_none() && on.is_none() {
+                return Err(self.unexpected("ON securable or TO principal after SHOW GRANTS"));
+            }
+            return Ok(Statement::ShowGrants { principal, on });
+        }
+        Err(self.unexpected("CATALOGS, SCHEMAS, TABLES, COLUMNS, TBLPROPERTIES, CREATE TABLE, GRANTS or USERS after SHOW"))
     }
 
     fn parse_use(&mut self) -> Result<Statement> {
@@ -468,10 +505,79 @@ impl TarnParser<'_> {
         Ok(Statement::Vacuum { table, retain_hours, dry_run })
     }
 
+    /// `CATALOG name`, `SCHEMA name`, `TABLE name`, `ANY FILE`, or a bare table name.
+    fn securable(&mut self) -> Result<SecurableName> {
+        if self.word("CATALOG") {
+            return Ok(SecurableName::Catalog(self.ident()?));
+        }
+        if self.word("SCHEMA") || self.word("DATABASE") {
+            return Ok(SecurableName::Schema(self.object_name()?));
+        }
+        if self.words(&["ANY", "FILE"]) {
+            return Ok(SecurableName::AnyFile);
+        }
+        self.word("TABLE");
+        Ok(SecurableName::Table(self.object_name()?))
+    }
+
+    /// `GRANT privilege[, ...] ON securable TO principal` (or REVOKE ... FROM).
+    fn parse_grant(&mut self, revoke: bool) -> Result<Statement> {
+        self.expect_word(if revoke { "REVOKE" } else { "GRANT" })?;
+        let mut privileges = Vec::new();
+        loop {
+            let mut words = Vec::new();
+            while let Some(w) = self.peek_word_at(0) {
+                if w == "ON" || self.p.peek_token().token == Token::Comma {
+                    break;
+                }
+                self.p.next_token();
+                words.push(w);
+            }
+            let text = words.join(" ");
+            let privilege = tarn_catalog::Privilege::parse(&text).ok_or_else(|| {
+                SqlError::Parse(format!(
+                    "unknown privilege '{text}'; use USE CATALOG, USE SCHEMA, CREATE SCHEMA, CREATE TABLE, SELECT, MODIFY or ALL PRIVILEGES"
+                ))
+            })?;
+            privileges.push(privilege);
+            if !self.p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        self.expect_word("ON")?;
+        let on = self.securable()?;
+        self.expect_word(if revoke { "FROM" } else { "TO" })?;
+        let principal = self.ident()?;
+        Ok(if revoke {
+            Statement::Revoke { privileges, on, principal }
+        } else {
+            Statement::Grant { privileges, on, principal }
+        })
+    }
+
     fn parse_alter(&mut self) -> Result<Statement> {
         self.expect_word("ALTER")?;
+        if self.word("USER") {
+            let name = self.ident()?;
+            self.word("WITH");
+            self.expect_word("PASSWORD")?;
+            return Ok(Statement::AlterUserPassword { name, password: self.string()? });
+        }
+        if self.peek_word("CATALOG") || self.peek_word("SCHEMA") || self.peek_word("DATABASE") {
+            let on = self.securable()?;
+            self.word("SET");
+            self.expect_word("OWNER")?;
+            self.expect_word("TO")?;
+            return Ok(Statement::SetOwner { on, principal: self.ident()? });
+        }
         self.expect_word("TABLE")?;
         let table = self.object_name()?;
+        if self.peek_word("OWNER") || (self.peek_word("SET") && self.peek_word_at(1).as_deref() == Some("OWNER")) {
+            self.word("SET");
+            self.expect_word("OWNER")?;
+            self.expect_word("TO")?;
+            return Ok(Statement::SetOwner { on: SecurableName::Table(table), principal: self.ident()? });
+        }
         let op = if self.word("ADD") {
             if self.word("CONSTRAINT") {
                 let name = self.ident()?;
