@@ -1,0 +1,171 @@
+"""Privileges, the same on every protocol: for each protocol (Postgres wire, HTTP, Flight SQL)
+× principal (admin, reader, writer, stranger) × operation, the expected allow or deny. A denial
+is the protocol's permission error (SQLSTATE 42501, HTTP 403, Flight PERMISSION_DENIED) and
+leaves no trace in the data."""
+
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+
+import adbc_driver_flightsql as adbc_flight
+import adbc_driver_flightsql.dbapi as flight_sql
+import psycopg
+import pytest
+
+TARN = os.environ.get("TARN_BIN", "tarn")
+USERS = ("reader", "writer", "stranger")
+
+# operation → SQL, and who may run it.
+OPERATIONS = {
+    "select": ("SELECT count(*) FROM sales.orders", {"admin", "reader", "writer"}),
+    "time_travel": ("SELECT count(*) FROM sales.orders VERSION AS OF 0", {"admin", "reader", "writer"}),
+    "insert": ("INSERT INTO sales.orders VALUES (100, 1.0)", {"admin", "writer"}),
+    "optimize": ("OPTIMIZE sales.orders", {"admin", "writer"}),
+    "create_table": ("CREATE TABLE sales.t_{proto}_{user} (i INT)", {"admin"}),
+    "drop_table": ("DROP TABLE IF EXISTS sales.keep", {"admin"}),
+    "clone": ("CREATE TABLE sales.c_{proto}_{user} SHALLOW CLONE sales.orders", {"admin"}),
+    "path_read": ("SELECT count(*) FROM delta.`{location}`", {"admin"}),
+    "grant": ("GRANT SELECT ON TABLE sales.orders TO stranger", {"admin"}),
+    "create_user": ("CREATE USER u_{proto}_{user} WITH PASSWORD 'x'", {"admin"}),
+}
+
+
+class Server:
+    def __init__(self, warehouse):
+        self.warehouse = warehouse
+        self.proc = subprocess.Popen(
+            [TARN, "--warehouse", str(warehouse), "serve", "--pg-addr", "127.0.0.1:0",
+             "--http-addr", "127.0.0.1:0", "--flight-addr", "127.0.0.1:0"],
+            stderr=subprocess.PIPE, text=True,
+        )
+        self.admin_secret = None
+        self.ports = {}
+        while len(self.ports) < 3:
+            line = self.proc.stderr.readline()
+            assert line, "the server exited before listening"
+            if "shown only now): " in line:
+                self.admin_secret = line.strip().rsplit(" ", 1)[1]
+            for proto, marker in (("pg", "Postgres wire protocol listening on "), ("http", "HTTP API listening on "),
+                                  ("flight", "Flight SQL listening on ")):
+                if marker in line:
+                    self.ports[proto] = line.strip().split(marker)[1]
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def run_pg(server, user, secret, sql):
+    port = server.ports["pg"].rsplit(":", 1)[1]
+    try:
+        with psycopg.connect(f"host=127.0.0.1 port={port} dbname=main user={user} password={secret}",
+                             autocommit=True) as conn:
+            conn.execute(sql)
+        return "allow"
+    except psycopg.errors.InsufficientPrivilege:
+        return "deny"
+
+
+def run_http(server, user, token, sql):
+    req = urllib.request.Request(server.ports["http"] + "/api/v1/statements", method="POST",
+                                 data=json.dumps({"statement": sql}).encode())
+    req.add_header("Authorization", f"Bearer {token}")
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=60):
+            return "allow"
+    except urllib.error.HTTPError as err:
+        assert err.code == 403, err.read()
+        return "deny"
+
+
+def run_flight(server, user, token, sql):
+    kwargs = {adbc_flight.DatabaseOptions.AUTHORIZATION_HEADER.value: f"Bearer {token}"}
+    try:
+        with flight_sql.connect(server.ports["flight"], db_kwargs=kwargs, autocommit=True) as conn, \
+                conn.cursor() as cur:
+            cur.execute(sql)
+            if cur.description:
+                cur.fetchall()
+        return "allow"
+    except flight_sql.Error as err:
+        assert "PERMISSION_DENIED" in str(err) or "permission denied" in str(err), err
+        return "deny"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("access") / "wh")
+    yield srv
+    srv.stop()
+
+
+def admin_sql(server, sql):
+    return run_pg(server, "admin", server.admin_secret, sql)
+
+
+def test_matrix_protocols_principals_operations(server):
+    setup = [
+        "CREATE SCHEMA sales",
+        "CREATE TABLE sales.orders (id INT, amount DOUBLE)",
+        "INSERT INTO sales.orders VALUES (1, 10.0), (2, 20.0)",
+        "CREATE TABLE sales.keep (id INT)",
+    ] + [f"CREATE USER {u} WITH PASSWORD 'pw-{u}'" for u in USERS] + [
+        "GRANT USE CATALOG ON CATALOG main TO reader",
+        "GRANT USE SCHEMA, SELECT ON SCHEMA sales TO reader",
+        "GRANT USE CATALOG ON CATALOG main TO writer",
+        "GRANT USE SCHEMA ON SCHEMA sales TO writer",
+        "GRANT SELECT, MODIFY ON TABLE sales.orders TO writer",
+    ]
+    for sql in setup:
+        assert admin_sql(server, sql) == "allow", sql
+    tokens = {"admin": server.admin_secret}
+    for u in USERS:
+        out = subprocess.run([TARN, "--warehouse", str(server.warehouse), "token", "create", "--user", u],
+                             capture_output=True, text=True, timeout=60, check=True)
+        tokens[u] = out.stdout.strip()
+    location = next((server.warehouse / "main" / "sales").glob("orders-*"))
+
+    runners = {"pg": run_pg, "http": run_http, "flight": run_flight}
+    mismatches, inserts_allowed = [], 0
+    for proto, run in runners.items():
+        for user in ("admin",) + USERS:
+            secret = tokens[user] if proto != "pg" or user == "admin" else f"pw-{user}"
+            for op, (template, allowed) in OPERATIONS.items():
+                if op == "drop_table" and user == "admin":
+                    continue  # keep the table for the other protocols' denials
+                sql = template.format(proto=proto, user=user, location=location)
+                expected = "allow" if user in allowed else "deny"
+                actual = run(server, user, secret, sql)
+                if actual != expected:
+                    mismatches.append(f"{proto} {user} {op}: expected {expected}, got {actual}")
+                if op == "insert" and actual == "allow":
+                    inserts_allowed += 1
+    assert not mismatches, "\n".join(mismatches)
+
+    # Denied writes left nothing behind: only the allowed inserts are in the table.
+    port = server.ports["pg"].rsplit(":", 1)[1]
+    with psycopg.connect(f"host=127.0.0.1 port={port} dbname=main user=admin password={server.admin_secret}",
+                         autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM sales.orders").fetchone() == (2 + inserts_allowed,)
+        tables = {r[1] for r in conn.execute("SHOW TABLES IN sales").fetchall()}
+        assert not any(t.startswith(("t_", "c_")) and not t.endswith("admin") for t in tables), tables
+        assert "keep" in tables
+
+
+def test_ownership_and_revoke(server):
+    # The writer gets CREATE TABLE, creates a table, and owns it: it may drop it and grant on it.
+    assert admin_sql(server, "GRANT CREATE TABLE ON SCHEMA sales TO writer") == "allow"
+    assert run_pg(server, "writer", "pw-writer", "CREATE TABLE sales.mine (i INT)") == "allow"
+    assert run_pg(server, "writer", "pw-writer", "GRANT SELECT ON TABLE sales.mine TO reader") == "allow"
+    assert run_pg(server, "reader", "pw-reader", "SELECT * FROM sales.mine") == "allow"
+    # Revoking takes effect at once.
+    assert run_pg(server, "writer", "pw-writer", "REVOKE SELECT ON TABLE sales.mine FROM reader") == "allow"
+    assert admin_sql(server, "REVOKE SELECT ON SCHEMA sales FROM reader") == "allow"
+    assert run_pg(server, "reader", "pw-reader", "SELECT * FROM sales.mine") == "deny"
+    assert run_pg(server, "writer", "pw-writer", "DROP TABLE sales.mine") == "allow"
+    # A table re-created under the same name does not inherit old grants.
+    assert admin_sql(server, "CREATE TABLE sales.mine (i INT)") == "allow"
+    assert run_pg(server, "writer", "pw-writer", "DROP TABLE sales.mine") == "deny"
