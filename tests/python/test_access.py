@@ -169,3 +169,30 @@ def test_ownership_and_revoke(server):
     # A table re-created under the same name does not inherit old grants.
     assert admin_sql(server, "CREATE TABLE sales.mine (i INT)") == "allow"
     assert run_pg(server, "writer", "pw-writer", "DROP TABLE sales.mine") == "deny"
+
+
+def test_audit_log_records_every_protocol(server):
+    import time
+    # Events are written in batches within about a second.
+    deadline = time.time() + 20
+    port = server.ports["pg"].rsplit(":", 1)[1]
+    dsn = f"host=127.0.0.1 port={port} dbname=main user=admin password={server.admin_secret}"
+    while True:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT protocol, principal, outcome, count(*) FROM system.access.audit "
+                "GROUP BY protocol, principal, outcome").fetchall()
+        seen = {(p, u, o) for p, u, o, _ in rows}
+        wanted = {(p, u, o) for p in ("postgres", "http", "flight-sql") for u, o in
+                  (("admin", "ok"), ("reader", "ok"), ("reader", "denied"), ("stranger", "denied"))}
+        if wanted <= seen or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert wanted <= seen, sorted(seen)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT statement, client_address, error FROM system.access.audit "
+                           "WHERE principal = 'stranger' AND protocol = 'postgres' AND outcome = 'denied' "
+                           "ORDER BY event_time LIMIT 1").fetchone()
+    assert row[1].startswith("127.0.0.1:") and "permission denied" in row[2]
+    # Only admins (or whoever is granted the system catalog) read it.
+    assert run_pg(server, "reader", "pw-reader", "SELECT count(*) FROM system.access.audit") == "deny"

@@ -20,7 +20,7 @@ pub use error::{CatalogError, Result};
 pub use grants::{Grant, Privilege, Securable};
 pub use ident::{TableIdent, validate_name};
 pub use principals::{PasswordSecret, Principal, PrincipalKind, TokenInfo};
-pub use store::{Catalog, CatalogEntry, SchemaEntry, TableEntry, TableKind};
+pub use store::{Catalog, CatalogEntry, SYSTEM_CATALOG, SchemaEntry, TableEntry, TableKind};
 
 /// The catalog every warehouse has.
 pub const DEFAULT_CATALOG: &str = "main";

@@ -11,6 +11,9 @@ use crate::{CatalogError, DEFAULT_CATALOG, DEFAULT_SCHEMA, Result, TableIdent, v
 
 const ROOT: &str = "_tarn_catalog";
 
+/// The catalog of Tarn's own tables.
+pub const SYSTEM_CATALOG: &str = "system";
+
 /// A catalog (the first level of a three-level name).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CatalogEntry {
@@ -192,6 +195,25 @@ impl Catalog {
         if created {
             self.create_schema(&name, DEFAULT_SCHEMA, None, true).await?;
         }
+        Ok(())
+    }
+
+    /// Create Tarn's own `system` catalog and one of its schemas (names users cannot take),
+    /// if missing. Idempotent and safe against concurrent starts.
+    pub async fn ensure_system_schema(&self, schema: &str) -> Result<()> {
+        let catalog = CatalogEntry {
+            name: SYSTEM_CATALOG.to_string(),
+            comment: Some("Tarn's own tables (audit log)".into()),
+            created_at: now_millis(),
+        };
+        self.put_new(&self.doc_path(&["catalogs", SYSTEM_CATALOG]), &catalog).await?;
+        let entry = SchemaEntry {
+            catalog: SYSTEM_CATALOG.to_string(),
+            name: schema.to_string(),
+            comment: None,
+            created_at: now_millis(),
+        };
+        self.put_new(&self.doc_path(&["schemas", SYSTEM_CATALOG, schema]), &entry).await?;
         Ok(())
     }
 

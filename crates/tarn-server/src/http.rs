@@ -11,7 +11,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{ConnectInfo, Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,6 +35,7 @@ pub struct AppState {
     auth: bool,
     metrics: Arc<Metrics>,
     statements: Arc<Statements>,
+    auditor: crate::audit::Auditor,
 }
 
 impl AppState {
@@ -47,12 +48,19 @@ impl AppState {
         Ok(session)
     }
 
-    pub fn new(config: SessionConfig, catalog: tarn_catalog::Catalog, auth: bool, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        config: SessionConfig,
+        catalog: tarn_catalog::Catalog,
+        auth: bool,
+        metrics: Arc<Metrics>,
+        auditor: crate::audit::Auditor,
+    ) -> Self {
         Self {
             config,
             catalog,
             auth,
             metrics,
+            auditor,
             statements: Arc::new(Statements::default()),
         }
     }
@@ -157,12 +165,28 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 async fn run_statement(
     State(state): State<Arc<AppState>>,
     principal: Option<Extension<Principal>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> std::result::Result<Response, ServerError> {
     let started = std::time::Instant::now();
     let mut counts = Counts::default();
     let result = execute_request(&state, principal.as_ref(), &headers, &body, &mut counts).await;
+    let text = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("statement").and_then(|s| s.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let who = principal.as_ref().map_or("admin", |Extension(p)| p.name.as_str());
+    let other_error;
+    let outcome = match &result {
+        Ok(_) => Ok(()),
+        Err(ServerError::Sql(e)) => Err(e),
+        Err(other) => {
+            other_error = tarn_sql::SqlError::User(other.to_string());
+            Err(&other_error)
+        }
+    };
+    state.auditor.record(crate::audit::AuditEvent::new(who, "http", peer.to_string(), &text, outcome));
     if !counts.recorded_by_task {
         state.metrics.record(counts.statements, counts.commits, result.is_err(), started.elapsed());
     }

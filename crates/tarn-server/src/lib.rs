@@ -8,6 +8,7 @@
 //! Architecture invariant: protocols only translate; every statement runs through
 //! [`tarn_sql::Session`], so all of them see the same tables and the same rules.
 
+mod audit;
 mod credentials;
 mod error;
 mod flight;
@@ -86,6 +87,7 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         bootstrap_admin(&catalog).await?;
     }
     let metrics = std::sync::Arc::new(Metrics::default());
+    let (auditor, audit_writer) = audit::start(catalog.clone(), session_config.clone()).await?;
 
     // Bind everything before serving anything, so a taken port fails the start.
     let http = match config.http_addr {
@@ -117,10 +119,10 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         let local = local_addr(&listener)?;
         tracing::info!(%local, "HTTP API listening");
         eprintln!("tarn: HTTP API listening on http://{local}");
-        let app = router(AppState::new(session_config.clone(), catalog.clone(), config.auth, metrics.clone()));
+        let app = router(AppState::new(session_config.clone(), catalog.clone(), config.auth, metrics.clone(), auditor.clone()));
         let stop = stopped();
         tasks.spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(stop)
                 .await
                 .map_err(|e| ServerError::Config(format!("HTTP server failed: {e}")))
@@ -130,14 +132,14 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         let local = local_addr(&listener)?;
         tracing::info!(%local, "Postgres wire protocol listening");
         eprintln!("tarn: Postgres wire protocol listening on {local}");
-        let server = std::sync::Arc::new(pg::PgServer::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone())?);
+        let server = std::sync::Arc::new(pg::PgServer::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone(), auditor.clone())?);
         tasks.spawn(pg::serve(listener, server, stopped()));
     }
     if let Some(listener) = flight {
         let local = local_addr(&listener)?;
         tracing::info!(%local, "Flight SQL listening");
         eprintln!("tarn: Flight SQL listening on grpc://{local}");
-        let service = flight::TarnFlightService::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone());
+        let service = flight::TarnFlightService::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone(), auditor.clone());
         tasks.spawn(flight::serve(listener, service, stopped()));
     }
     tokio::spawn(async move {
@@ -151,6 +153,8 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
             first_error.get_or_insert(e);
         }
     }
+    drop(auditor);
+    audit_writer.finish().await;
     eprintln!("tarn: stopped");
     first_error.map_or(Ok(()), Err)
 }

@@ -90,6 +90,7 @@ pub(crate) struct TarnFlightService {
     prepared: Mutex<HashMap<String, Prepared>>,
     /// Handshake session tokens: token → (principal, expiry).
     sessions: Mutex<HashMap<String, (String, Instant)>>,
+    auditor: crate::audit::Auditor,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -182,8 +183,15 @@ async fn affected_rows(output: StatementOutput) -> std::result::Result<i64, Stat
 }
 
 impl TarnFlightService {
-    pub fn new(catalog: Catalog, session_config: SessionConfig, auth: bool, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        catalog: Catalog,
+        session_config: SessionConfig,
+        auth: bool,
+        metrics: Arc<Metrics>,
+        auditor: crate::audit::Auditor,
+    ) -> Self {
         Self {
+            auditor,
             catalog,
             session_config,
             auth,
@@ -192,6 +200,11 @@ impl TarnFlightService {
             prepared: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn audit<T>(&self, principal: &str, peer: Option<SocketAddr>, statement: &str, result: &std::result::Result<T, SqlError>) {
+        let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+        self.auditor.record(crate::audit::AuditEvent::new(principal, "flight-sql", peer, statement, result.as_ref().map(|_| ())));
     }
 
     /// The principal a call's `Authorization` header names.
@@ -220,18 +233,21 @@ impl TarnFlightService {
     }
 
     /// A session running as `principal` (the local admin when authentication is off).
-    async fn session(&self, principal: &str) -> std::result::Result<Session, Status> {
-        let mut session = Session::with_catalog(self.catalog.clone(), &self.session_config).map_err(status)?;
+    async fn sql_session(&self, principal: &str) -> std::result::Result<Session, SqlError> {
+        let mut session = Session::with_catalog(self.catalog.clone(), &self.session_config)?;
         if self.auth {
             let found = self
                 .catalog
                 .get_principal(principal)
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-                .ok_or_else(|| Status::unauthenticated(format!("user '{principal}' no longer exists")))?;
+                .await?
+                .ok_or_else(|| SqlError::PermissionDenied(format!("user '{principal}' no longer exists")))?;
             session.set_principal(found);
         }
         Ok(session)
+    }
+
+    async fn session(&self, principal: &str) -> std::result::Result<Session, Status> {
+        self.sql_session(principal).await.map_err(status)
     }
 
     /// Drop tickets and prepared statements nobody came back for.
@@ -243,13 +259,13 @@ impl TarnFlightService {
     }
 
     /// Describe (and, for non-queries, run) a statement; its ticket and schema.
-    async fn plan(&self, principal: String, statement: Statement) -> std::result::Result<(String, SchemaRef), Status> {
+    async fn plan(&self, principal: String, statement: Statement) -> std::result::Result<(String, SchemaRef), SqlError> {
         self.expire();
-        let mut session = self.session(&principal).await?;
+        let mut session = self.sql_session(&principal).await?;
         let started = Instant::now();
         let (work, schema) = match statement {
             Statement::Query(_) => {
-                let described = session.describe_statement(&statement).await.map_err(status)?;
+                let described = session.describe_statement(&statement).await?;
                 let schema = described.schema.unwrap_or_else(|| Arc::new(Schema::empty()));
                 (PendingWork::Query(statement), schema)
             }
@@ -258,7 +274,7 @@ impl TarnFlightService {
                 let result = session.execute(other).await;
                 self.metrics
                     .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
-                let output = result.map_err(status)?;
+                let output = result?;
                 let schema = output.schema.clone();
                 (PendingWork::Ran(output), schema)
             }
@@ -416,7 +432,10 @@ impl FlightSqlService for TarnFlightService {
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         let principal = self.authenticate(request.metadata()).await?;
         let statement = one_statement(&query.query)?;
-        let (handle, schema) = self.plan(principal, statement).await?;
+        let peer = request.remote_addr();
+        let planned = self.plan(principal.clone(), statement).await;
+        self.audit(&principal, peer, &query.query, &planned);
+        let (handle, schema) = planned.map_err(status)?;
         let ticket = Ticket::new(TicketStatementQuery { statement_handle: handle.into() }.as_any().encode_to_vec());
         Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
     }
@@ -437,12 +456,14 @@ impl FlightSqlService for TarnFlightService {
         request: Request<PeekableFlightDataStream>,
     ) -> std::result::Result<i64, Status> {
         let principal = self.authenticate(request.metadata()).await?;
+        let peer = request.remote_addr();
         let mut session = self.session(&principal).await?;
         let mut total = -1;
         for statement in tarn_sql::parse_sql(&command.query).map_err(status)? {
             let started = Instant::now();
             let write = crate::metrics::is_write(&statement);
             let result = session.execute(statement).await;
+            self.audit(&principal, peer, &command.query, &result);
             self.metrics
                 .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
             let count = affected_rows(result.map_err(status)?).await?;
@@ -540,7 +561,10 @@ impl FlightSqlService for TarnFlightService {
             return Err(Status::invalid_argument("a query takes one row of parameters; bind one row at a time"));
         }
         let statement = bind_row(&sql, rows.first())?;
-        let (handle, schema) = self.plan(principal, statement).await?;
+        let peer = request.remote_addr();
+        let planned = self.plan(principal.clone(), statement).await;
+        self.audit(&principal, peer, &sql, &planned);
+        let (handle, schema) = planned.map_err(status)?;
         let ticket = Ticket::new(TicketStatementQuery { statement_handle: handle.into() }.as_any().encode_to_vec());
         Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
     }
@@ -551,6 +575,7 @@ impl FlightSqlService for TarnFlightService {
         request: Request<PeekableFlightDataStream>,
     ) -> std::result::Result<i64, Status> {
         let principal = self.authenticate(request.metadata()).await?;
+        let peer = request.remote_addr();
         let (sql, mut rows) = self.prepared_sql(&principal, &command.prepared_statement_handle)?;
         let sent = parameter_rows(request.into_inner()).await?;
         if !sent.is_empty() {
@@ -567,6 +592,7 @@ impl FlightSqlService for TarnFlightService {
             let started = Instant::now();
             let write = crate::metrics::is_write(&statement);
             let result = session.execute(statement).await;
+            self.audit(&principal, peer, &sql, &result);
             self.metrics
                 .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
             let count = affected_rows(result.map_err(status)?).await?;

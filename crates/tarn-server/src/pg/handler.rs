@@ -45,6 +45,9 @@ pub(crate) struct Connection {
     pub cursors: HashMap<String, Cursor>,
     /// Changes when a CancelRequest names this connection.
     pub cancel: tokio::sync::watch::Receiver<u64>,
+    /// Who and where, for the audit log.
+    pub user: String,
+    pub peer: String,
     _cancel_registration: super::cancel::CancelGuard,
 }
 
@@ -175,6 +178,8 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
         cursors: HashMap::new(),
         cancel,
         _cancel_registration: registration,
+        user: user.clone(),
+        peer: client.socket_addr().to_string(),
     }));
     client.session_extensions().insert::<SharedConnection>(shared.clone());
     Ok(shared)
@@ -494,6 +499,7 @@ async fn run_statement(
     options: Arc<FormatOptions>,
     early: Option<StatementOutput>,
     rows_described: bool,
+    text: &str,
 ) -> PgWireResult<Response> {
     let _running = server.track_statement();
     let started = std::time::Instant::now();
@@ -503,6 +509,13 @@ async fn run_statement(
     };
     let write = crate::metrics::is_write(&statement);
     server.metrics.record(1, u64::from(write && output.is_ok()), output.is_err(), started.elapsed());
+    server.auditor.record(crate::audit::AuditEvent::new(
+        &conn.user,
+        "postgres",
+        conn.peer.clone(),
+        text,
+        output.as_ref().map(|_| ()),
+    ));
     let output = output.map_err(sql_error)?;
     if let Statement::Use { .. } = statement {
         conn.settings.insert("search_path".into(), conn.session.current_schema().to_string());
@@ -563,7 +576,7 @@ impl SimpleQueryHandler for PgHandler {
                 continue;
             }
             for statement in parse(&text)? {
-                let response = run_statement(&self.server, &mut conn, statement, &Format::UnifiedText, options.clone(), None, true).await;
+                let response = run_statement(&self.server, &mut conn, statement, &Format::UnifiedText, options.clone(), None, true, &text).await;
                 match response {
                     Ok(r) => responses.push(r),
                     // Earlier statements' responses are sent, then the error ends the script.
@@ -810,7 +823,7 @@ impl ExtendedQueryHandler for PgHandler {
         let statement = single(&sql, portal.statement.statement.dialect)?;
         let early = conn.described.remove(&portal.name);
         let rows_described = matches!(statement, Statement::Query(_)) || returns_rows(&statement);
-        run_statement(&self.server, &mut conn, statement, &portal.result_column_format, options, early, rows_described).await
+        run_statement(&self.server, &mut conn, statement, &portal.result_column_format, options, early, rows_described, &sql).await
     }
 }
 

@@ -48,6 +48,7 @@ pub(crate) struct PgServer {
     cancels: Arc<cancel::CancelRegistry>,
     pub(crate) auth: bool,
     metrics: Arc<Metrics>,
+    pub(crate) auditor: crate::audit::Auditor,
     running: AtomicUsize,
 }
 
@@ -61,7 +62,13 @@ impl Drop for RunningStatement<'_> {
 }
 
 impl PgServer {
-    pub fn new(catalog: Catalog, session_config: SessionConfig, auth: bool, metrics: Arc<Metrics>) -> Result<Self> {
+    pub fn new(
+        catalog: Catalog,
+        session_config: SessionConfig,
+        auth: bool,
+        metrics: Arc<Metrics>,
+        auditor: crate::audit::Auditor,
+    ) -> Result<Self> {
         Ok(Self {
             system: Arc::new(catalog::PgSystemSchemas::new(catalog.clone())?),
             catalog,
@@ -70,6 +77,7 @@ impl PgServer {
             cancels: Arc::new(cancel::CancelRegistry::default()),
             auth,
             metrics,
+            auditor,
             running: AtomicUsize::new(0),
         })
     }

@@ -83,6 +83,11 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
             create_delta(session, &create, &url, None, None).await?;
             return Ok(StatementOutput::empty());
         }
+        // Tarn's own `system` catalog takes tables only from the warehouse administrator
+        // (the local CLI and the server's internals, which run without a principal).
+        TableName::Catalog(ident) if ident.catalog == tarn_catalog::SYSTEM_CATALOG && session.principal().is_none() => {
+            TableIdent::validated("main", &ident.schema, &ident.table).map(|v| TableIdent::new(ident.catalog.clone(), v.schema, v.table))?
+        }
         TableName::Catalog(ident) => TableIdent::validated(&ident.catalog, &ident.schema, &ident.table)?,
     };
     if session.catalog.get_schema(&ident.catalog, &ident.schema).await?.is_none() {

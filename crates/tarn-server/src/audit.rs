@@ -1,0 +1,153 @@
+//! The audit log: every statement any protocol runs, who ran it, from where, and how it
+//! ended, appended to the Delta table `system.access.audit` — queryable with SQL by admins
+//! (nobody else has USE CATALOG on `system` unless granted).
+//!
+//! Events are buffered and written in batches (one commit per second at most) by one
+//! background task, so auditing adds no commit to each statement; the task drains the buffer
+//! when the server stops.
+
+use std::time::Duration;
+
+use datafusion::scalar::ScalarValue;
+use tarn_catalog::Catalog;
+use tarn_sql::{Session, SessionConfig, SqlDialect};
+use tokio::sync::mpsc;
+
+use crate::error::{Result, ServerError};
+
+const TABLE: &str = "system.access.audit";
+
+/// One audited statement.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub principal: String,
+    pub protocol: &'static str,
+    pub client_address: String,
+    pub statement: String,
+    /// `ok`, `denied` or `error`.
+    pub outcome: &'static str,
+    pub error: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl AuditEvent {
+    pub fn new(principal: &str, protocol: &'static str, client_address: String, statement: &str, result: Result<(), &tarn_sql::SqlError>) -> Self {
+        let (outcome, error) = match result {
+            Ok(()) => ("ok", None),
+            Err(e @ tarn_sql::SqlError::PermissionDenied(_)) => ("denied", Some(e.to_string())),
+            Err(e) => ("error", Some(e.to_string())),
+        };
+        Self {
+            principal: principal.to_string(),
+            protocol,
+            client_address,
+            statement: statement.chars().take(10_000).collect(),
+            outcome,
+            error,
+            at: chrono::Utc::now(),
+        }
+    }
+}
+
+/// Where protocols send events. Cloning is cheap.
+#[derive(Clone)]
+pub struct Auditor {
+    tx: mpsc::UnboundedSender<AuditEvent>,
+}
+
+impl Auditor {
+    pub fn record(&self, event: AuditEvent) {
+        // The writer only stops at shutdown, after every protocol has stopped.
+        let _ = self.tx.send(event);
+    }
+}
+
+/// The background writer; `finish` writes what is buffered and stops it.
+pub struct AuditWriter {
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl AuditWriter {
+    pub async fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.handle.await;
+    }
+}
+
+/// Create the audit table if needed and start the writer.
+pub async fn start(catalog: Catalog, config: SessionConfig) -> Result<(Auditor, AuditWriter)> {
+    catalog.ensure_system_schema("access").await.map_err(|e| ServerError::Sql(e.into()))?;
+    let mut session = Session::with_catalog(catalog, &config)?;
+    let create = format!(
+        "CREATE TABLE IF NOT EXISTS {TABLE} (event_time TIMESTAMP NOT NULL, principal STRING, protocol STRING, \
+         client_address STRING, statement STRING, outcome STRING, error STRING) \
+         COMMENT 'Every statement run through tarn serve'"
+    );
+    for statement in tarn_sql::parse_sql(&create)? {
+        session.execute(statement).await?;
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<AuditEvent>();
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        let mut buffer = Vec::new();
+        loop {
+            let first = tokio::select! {
+                event = rx.recv() => event,
+                _ = &mut stop_rx => None,
+            };
+            let Some(first) = first else { break };
+            buffer.push(first);
+            // Gather what arrives within a second into the same commit.
+            let deadline = tokio::time::sleep(Duration::from_secs(1));
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    event = rx.recv() => match event {
+                        Some(e) => buffer.push(e),
+                        None => break,
+                    },
+                    () = &mut deadline => break,
+                }
+            }
+            write(&mut session, &mut buffer).await;
+        }
+        while let Ok(event) = rx.try_recv() {
+            buffer.push(event);
+        }
+        write(&mut session, &mut buffer).await;
+    });
+    Ok((Auditor { tx }, AuditWriter { stop: stop_tx, handle }))
+}
+
+async fn write(session: &mut Session, buffer: &mut Vec<AuditEvent>) {
+    if buffer.is_empty() {
+        return;
+    }
+    let rows = vec!["(CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?, ?)"; buffer.len()].join(", ");
+    let sql = format!("INSERT INTO {TABLE} VALUES {rows}");
+    let mut values = Vec::with_capacity(buffer.len() * 7);
+    for e in buffer.iter() {
+        values.push(ScalarValue::Utf8(Some(e.at.to_rfc3339())));
+        values.push(ScalarValue::Utf8(Some(e.principal.clone())));
+        values.push(ScalarValue::Utf8(Some(e.protocol.to_string())));
+        values.push(ScalarValue::Utf8(Some(e.client_address.clone())));
+        values.push(ScalarValue::Utf8(Some(e.statement.clone())));
+        values.push(ScalarValue::Utf8(Some(e.outcome.to_string())));
+        values.push(ScalarValue::Utf8(e.error.clone()));
+    }
+    let result = async {
+        let bound = crate::params::bind(&sql, &values, SqlDialect::Databricks).map_err(ServerError::Internal)?;
+        for statement in tarn_sql::parse_sql(&bound)? {
+            session.execute(statement).await?.collect().await?;
+        }
+        Ok::<_, ServerError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => buffer.clear(),
+        // Kept for the next attempt; an audit log that silently drops events is worse than one
+        // that retries.
+        Err(e) => tracing::error!(error = %e, events = buffer.len(), "writing the audit log failed; will retry"),
+    }
+}
