@@ -22,7 +22,7 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_tarn"))
             .args(["--warehouse", &dir.path().join("wh").to_string_lossy()])
-            .args(["serve", "--insecure-no-auth", "--http-addr", "off", "--pg-addr", "127.0.0.1:0"])
+            .args(["serve", "--insecure-no-auth", "--http-addr", "off", "--flight-addr", "off", "--pg-addr", "127.0.0.1:0"])
             .stderr(Stdio::piped())
             .spawn()
             .expect("start tarn serve");
