@@ -77,7 +77,7 @@ fn syntax_errors_say_where() {
     let err = parse_sql("CREATE TABLE t (a INT").expect_err("unterminated");
     assert!(err.to_string().starts_with("syntax error"), "{err}");
     let err = parse_sql("CREATE VIEW v AS SELECT 1").expect_err("views");
-    assert!(err.to_string().contains("CATALOG, SCHEMA or TABLE"), "{err}");
+    assert!(err.to_string().contains("CATALOG, SCHEMA, TABLE or USER"), "{err}");
     let err = parse_sql("COMMIT").expect_err("transactions");
     assert!(err.to_string().contains("not supported"), "{err}");
 }
