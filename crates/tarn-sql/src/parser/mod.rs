@@ -5,10 +5,12 @@
 //! with `sqlparser`'s own building blocks (names, types, expressions, queries), so every
 //! expression inside them has exactly DataFusion's grammar.
 
+mod dialect;
 mod statements;
 mod words;
 
-use sqlparser::dialect::{DatabricksDialect, Dialect, PostgreSqlDialect};
+use dialect::TarnDialect;
+use sqlparser::dialect::{Dialect, PostgreSqlDialect};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
@@ -16,8 +18,8 @@ use crate::ast::Statement;
 use crate::error::{Result, SqlError};
 
 /// The dialect Tarn parses: Databricks (backtick identifiers, `VERSION AS OF`, ...).
-pub fn dialect() -> DatabricksDialect {
-    DatabricksDialect {}
+pub fn dialect() -> TarnDialect {
+    TarnDialect
 }
 
 /// Which SQL dialect the surface syntax follows. Tarn's own statements are the same in
@@ -39,7 +41,7 @@ pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
 /// [`parse_sql`] in a chosen dialect.
 pub fn parse_sql_with(sql: &str, dialect: SqlDialect) -> Result<Vec<Statement>> {
     match dialect {
-        SqlDialect::Databricks => parse_in(sql, &DatabricksDialect {}),
+        SqlDialect::Databricks => parse_in(sql, &TarnDialect),
         SqlDialect::Postgres => parse_in(sql, &PostgreSqlDialect {}),
     }
 }

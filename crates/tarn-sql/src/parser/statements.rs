@@ -223,7 +223,9 @@ impl TarnParser<'_> {
         if self.word("TABLE") {
             let if_exists = self.if_exists();
             let name = self.object_name()?;
-            self.word("PURGE");
+            // Spark's PURGE; Postgres' CASCADE / RESTRICT (dbt sends CASCADE). Nothing in Tarn
+            // depends on a table (no views or foreign keys), so all mean a plain drop.
+            let _ = self.word("PURGE") || self.word("CASCADE") || self.word("RESTRICT");
             return Ok(Statement::DropTable { name, if_exists });
         }
         if self.word("USER") {
