@@ -12,10 +12,17 @@ echo "== cargo test (target dir: $CARGO_TARGET_DIR)"
 cargo test --workspace --locked
 
 echo "== clients"
-if ! command -v psql >/dev/null 2>&1; then
+# psql, pgjdbc (the driver under DBeaver/DataGrip/Metabase) with a JDK to run it, openssl for
+# test certificates: Debian packages, installed once.
+NEED=()
+command -v psql >/dev/null 2>&1 || NEED+=(postgresql-client)
+[ -f /usr/share/java/postgresql.jar ] || NEED+=(libpostgresql-jdbc-java)
+command -v javac >/dev/null 2>&1 || NEED+=(default-jdk-headless)
+command -v openssl >/dev/null 2>&1 || NEED+=(openssl)
+if [ "${#NEED[@]}" -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq postgresql-client >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${NEED[@]}" >/dev/null
 fi
 psql --version
 
@@ -25,6 +32,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+# dbt (with the dbt-postgres adapter) lives in a venv of its own: its pins must not move ours.
+DBT_VENV="${TARN_DBT_VENV:-$HOME/.cache/tarn-dbt-venv}"
+if [ ! -x "$DBT_VENV/bin/python" ]; then
+  python3 -m venv "$DBT_VENV"
+fi
+"$DBT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/dbt/requirements.txt
+export TARN_DBT="$DBT_VENV/bin/dbt"
 # `cargo test` built the binary for the CLI tests; building it with another package selection
 # would re-resolve features and recompile much of the dependency tree.
 TARN_BIN="$CARGO_TARGET_DIR/debug/tarn"

@@ -194,5 +194,17 @@ def test_audit_log_records_every_protocol(server):
                            "WHERE principal = 'stranger' AND protocol = 'postgres' AND outcome = 'denied' "
                            "ORDER BY event_time LIMIT 1").fetchone()
     assert row[1].startswith("127.0.0.1:") and "permission denied" in row[2]
+    # Each event names the tables its statement touched, fully qualified, on every protocol.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT protocol, tables FROM system.access.audit "
+                            "WHERE statement = 'SELECT count(*) FROM sales.orders VERSION AS OF 0'").fetchall()
+        assert {p for p, _ in rows} == {"postgres", "http", "flight-sql"}
+        assert all(t == ["main.sales.orders"] for _, t in rows), rows
+        clones = conn.execute("SELECT tables FROM system.access.audit "
+                              "WHERE statement LIKE 'CREATE TABLE sales.c_%' AND outcome = 'ok'").fetchall()
+        assert clones and all(sorted(t) == sorted([t[0], "main.sales.orders"]) and t[0].startswith("main.sales.c_")
+                              for (t,) in clones), clones
+        paths = conn.execute("SELECT tables FROM system.access.audit WHERE statement LIKE '%delta.`%'").fetchall()
+        assert paths and all(len(t) == 1 and t[0].startswith("delta.`file://") for (t,) in paths), paths
     # Only admins (or whoever is granted the system catalog) read it.
     assert run_pg(server, "reader", "pw-reader", "SELECT count(*) FROM system.access.audit") == "deny"

@@ -17,7 +17,7 @@ pub use clone::{CloneKind, clone_table};
 pub use error::{EngineError, Result};
 pub use history::{CommitRecord, read_commits, resolve_timestamp};
 pub use open::{TimeTravel, open_table, table_exists, table_provider};
-pub use session::{SessionOptions, new_session_state};
+pub use session::{Runtime, SessionOptions, new_session_state};
 
 pub use datafusion;
 pub use deltalake;

@@ -1,15 +1,88 @@
 //! The DataFusion session Tarn runs every statement in.
 
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::catalog::CatalogProviderList;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::SessionConfig;
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 
-use crate::Result;
+use crate::{EngineError, Result};
+
+/// The memory pool and spill directory statements run with. Clones share them, so every
+/// session made from one [`Runtime`] counts against one limit (a server's connections
+/// together, not each on its own).
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    env: Arc<RuntimeEnv>,
+    memory_limit: Option<usize>,
+}
+
+impl Default for Runtime {
+    /// No memory limit; spills (never needed without a limit) go to the OS temp directory.
+    fn default() -> Self {
+        Self {
+            env: Arc::new(RuntimeEnv::default()),
+            memory_limit: None,
+        }
+    }
+}
+
+impl Runtime {
+    /// A runtime whose queries together use at most `memory_limit` bytes for the operators
+    /// that track memory (sorts, joins, aggregates); those that can spill write to
+    /// `spill_dir` (default: the OS temp directory) instead of failing. A query that still
+    /// needs more fails with a "Resources exhausted" error naming the largest consumers.
+    pub fn new(memory_limit: Option<usize>, spill_dir: Option<PathBuf>) -> Result<Self> {
+        let mut builder = RuntimeEnvBuilder::new();
+        if let Some(limit) = memory_limit {
+            if limit < 1024 * 1024 {
+                return Err(EngineError::User(format!(
+                    "a memory limit of {limit} bytes is too small to run queries; give at least 1MiB (e.g. 512MiB or 4GiB)"
+                )));
+            }
+            // Fair: concurrent spilling queries each get a share instead of the first one
+            // taking everything.
+            let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
+                FairSpillPool::new(limit),
+                NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
+            ));
+            builder = builder.with_memory_pool(pool);
+        }
+        if let Some(dir) = spill_dir {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                EngineError::User(format!("cannot create the spill directory {}: {e}", dir.display()))
+            })?;
+            builder = builder.with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir])),
+            );
+        }
+        Ok(Self {
+            env: builder.build_arc()?,
+            memory_limit,
+        })
+    }
+
+    /// Bytes currently reserved by running queries.
+    pub fn reserved_bytes(&self) -> usize {
+        self.env.memory_pool.reserved()
+    }
+
+    pub fn memory_limit(&self) -> Option<usize> {
+        self.memory_limit
+    }
+
+    /// Bytes currently written to spill files.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.env.disk_manager.used_disk_space()
+    }
+}
 
 /// Knobs for the session; defaults suit an interactive single machine.
 #[derive(Debug, Clone)]
@@ -19,6 +92,8 @@ pub struct SessionOptions {
     /// Parallelism of scans and joins; `None` means the number of cores.
     pub target_partitions: Option<usize>,
     pub batch_size: usize,
+    /// Memory pool and spill files (shared by clones).
+    pub runtime: Runtime,
 }
 
 impl Default for SessionOptions {
@@ -28,6 +103,7 @@ impl Default for SessionOptions {
             default_schema: "default".into(),
             target_partitions: None,
             batch_size: 8192,
+            runtime: Runtime::default(),
         }
     }
 }
@@ -50,7 +126,7 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
     if let Some(partitions) = options.target_partitions {
         config = config.with_target_partitions(partitions);
     }
-    let runtime = RuntimeEnvBuilder::new().build_arc()?;
+    let runtime = options.runtime.env.clone();
     let mut state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)

@@ -24,7 +24,9 @@ pub struct AuditEvent {
     pub protocol: &'static str,
     pub client_address: String,
     pub statement: String,
-    /// `ok`, `denied` or `error`.
+    /// The tables the statements named, fully qualified.
+    pub tables: Vec<String>,
+    /// `ok`, `denied`, `error` or `canceled`.
     pub outcome: &'static str,
     pub error: Option<String>,
     pub at: chrono::DateTime<chrono::Utc>,
@@ -42,10 +44,16 @@ impl AuditEvent {
             protocol,
             client_address,
             statement: statement.chars().take(10_000).collect(),
+            tables: Vec::new(),
             outcome,
             error,
             at: chrono::Utc::now(),
         }
+    }
+
+    pub fn with_tables(mut self, tables: Vec<String>) -> Self {
+        self.tables = tables;
+        self
     }
 }
 
@@ -81,11 +89,22 @@ pub async fn start(catalog: Catalog, config: SessionConfig) -> Result<(Auditor, 
     let mut session = Session::with_catalog(catalog, &config)?;
     let create = format!(
         "CREATE TABLE IF NOT EXISTS {TABLE} (event_time TIMESTAMP NOT NULL, principal STRING, protocol STRING, \
-         client_address STRING, statement STRING, outcome STRING, error STRING) \
+         client_address STRING, statement STRING, tables ARRAY<STRING>, outcome STRING, error STRING) \
          COMMENT 'Every statement run through tarn serve'"
     );
     for statement in tarn_sql::parse_sql(&create)? {
         session.execute(statement).await?;
+    }
+    // Audit tables of warehouses from before the `tables` column get it (rows are inserted
+    // by column name, so its position does not matter).
+    let columns = session.sql(&format!("SHOW COLUMNS IN {TABLE}")).await?;
+    let has_tables = columns.iter().flatten().any(|batch| {
+        (0..batch.num_rows()).any(|row| {
+            arrow::util::display::array_value_to_string(batch.column(0), row).is_ok_and(|name| name == "tables")
+        })
+    });
+    if !has_tables {
+        session.sql(&format!("ALTER TABLE {TABLE} ADD COLUMNS (tables ARRAY<STRING>)")).await?;
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<AuditEvent>();
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -124,15 +143,26 @@ async fn write(session: &mut Session, buffer: &mut Vec<AuditEvent>) {
     if buffer.is_empty() {
         return;
     }
-    let rows = vec!["(CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?, ?)"; buffer.len()].join(", ");
-    let sql = format!("INSERT INTO {TABLE} VALUES {rows}");
-    let mut values = Vec::with_capacity(buffer.len() * 7);
+    // One placeholder per table name inside `array(...)`: every value is bound, none spliced.
+    let rows: Vec<String> = buffer
+        .iter()
+        .map(|e| {
+            let tables = vec!["?"; e.tables.len()].join(", ");
+            format!("(CAST(? AS TIMESTAMP), ?, ?, ?, ?, CAST(array({tables}) AS ARRAY<STRING>), ?, ?)")
+        })
+        .collect();
+    let rows = rows.join(", ");
+    let sql = format!(
+        "INSERT INTO {TABLE} (event_time, principal, protocol, client_address, statement, tables, outcome, error) VALUES {rows}"
+    );
+    let mut values = Vec::with_capacity(buffer.len() * 8);
     for e in buffer.iter() {
         values.push(ScalarValue::Utf8(Some(e.at.to_rfc3339())));
         values.push(ScalarValue::Utf8(Some(e.principal.clone())));
         values.push(ScalarValue::Utf8(Some(e.protocol.to_string())));
         values.push(ScalarValue::Utf8(Some(e.client_address.clone())));
         values.push(ScalarValue::Utf8(Some(e.statement.clone())));
+        values.extend(e.tables.iter().map(|t| ScalarValue::Utf8(Some(t.clone()))));
         values.push(ScalarValue::Utf8(Some(e.outcome.to_string())));
         values.push(ScalarValue::Utf8(e.error.clone()));
     }

@@ -43,6 +43,8 @@ impl ServerError {
                 }
                 SqlError::Catalog(C::AlreadyExists { .. }) => StatusCode::CONFLICT,
                 SqlError::Catalog(C::Storage(_) | C::Corrupt { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
+                _ if e.is_conflict() => StatusCode::CONFLICT,
+                _ if e.is_resources_exhausted() => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
             },
         }

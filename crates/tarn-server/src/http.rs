@@ -170,34 +170,63 @@ async fn run_statement(
     body: Bytes,
 ) -> std::result::Result<Response, ServerError> {
     let started = std::time::Instant::now();
-    let mut counts = Counts::default();
-    let result = execute_request(&state, principal.as_ref(), &headers, &body, &mut counts).await;
+    let who = principal.as_ref().map_or("admin", |Extension(p)| p.name.as_str()).to_string();
     let text = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("statement").and_then(|s| s.as_str()).map(str::to_string))
         .unwrap_or_default();
-    let who = principal.as_ref().map_or("admin", |Extension(p)| p.name.as_str());
-    let other_error;
-    let outcome = match &result {
-        Ok(_) => Ok(()),
-        Err(ServerError::Sql(e)) => Err(e),
-        Err(other) => {
-            other_error = tarn_sql::SqlError::User(other.to_string());
-            Err(&other_error)
-        }
-    };
-    state.auditor.record(crate::audit::AuditEvent::new(who, "http", peer.to_string(), &text, outcome));
+    let audit = Audit { who, peer: peer.to_string(), text };
+    let mut counts = Counts::default();
+    let result = execute_request(&state, principal.as_ref(), &headers, &body, &mut counts, &audit).await;
     if !counts.recorded_by_task {
+        audit.record(&state.auditor, std::mem::take(&mut counts.tables), result.as_ref().map(|_| ()));
         state.metrics.record(counts.statements, counts.commits, result.is_err(), started.elapsed());
     }
     result
 }
 
-/// What a request did, for the metrics.
+/// Who sent a request and what, for the audit log.
+#[derive(Clone)]
+struct Audit {
+    who: String,
+    peer: String,
+    text: String,
+}
+
+impl Audit {
+    fn record(&self, auditor: &crate::audit::Auditor, tables: Vec<String>, result: std::result::Result<(), &ServerError>) {
+        let other_error;
+        let outcome = match result {
+            Ok(()) => Ok(()),
+            Err(ServerError::Sql(e)) => Err(e),
+            Err(other) => {
+                other_error = tarn_sql::SqlError::User(other.to_string());
+                Err(&other_error)
+            }
+        };
+        auditor.record(crate::audit::AuditEvent::new(&self.who, "http", self.peer.clone(), &self.text, outcome).with_tables(tables));
+    }
+}
+
+/// Audits an asynchronous statement that was cancelled before it ended.
+struct CanceledAudit(Option<(Audit, crate::audit::Auditor)>);
+
+impl Drop for CanceledAudit {
+    fn drop(&mut self) {
+        if let Some((audit, auditor)) = self.0.take() {
+            let mut event = crate::audit::AuditEvent::new(&audit.who, "http", audit.peer.clone(), &audit.text, Ok(()));
+            event.outcome = "canceled";
+            auditor.record(event);
+        }
+    }
+}
+
+/// What a request did, for the metrics and the audit log.
 #[derive(Default)]
 struct Counts {
     statements: u64,
     commits: u64,
+    tables: Vec<String>,
     /// Asynchronous statements record themselves when they end.
     recorded_by_task: bool,
 }
@@ -208,6 +237,7 @@ async fn execute_request(
     headers: &HeaderMap,
     body: &Bytes,
     counts: &mut Counts,
+    audit: &Audit,
 ) -> std::result::Result<Response, ServerError> {
     let request: StatementRequest = serde_json::from_slice(body).map_err(|e| {
         ServerError::BadRequest(format!(
@@ -217,26 +247,37 @@ async fn execute_request(
     counts.statements = parse_sql(&request.statement)?.len() as u64;
     if let Some(wait) = request.wait_timeout_ms {
         let id = uuid::Uuid::new_v4().to_string();
-        let session = state.session(principal)?;
+        let mut session = state.session(principal)?;
         let metrics = state.metrics.clone();
+        let auditor = state.auditor.clone();
+        let audit = audit.clone();
         let n = counts.statements;
         counts.recorded_by_task = true;
         state.statements.start(id.clone(), async move {
+            // A cancelled statement's task is dropped midway: it is audited as cancelled.
+            let mut canceled = CanceledAudit(Some((audit.clone(), auditor.clone())));
             let started = std::time::Instant::now();
             let result = async {
-                let (output, commits) = run_statements(session, request).await?;
+                let (output, commits) = run_statements(&mut session, request).await?;
                 let schema = output.schema.clone();
                 let batches = output.collect().await?;
                 Ok::<_, ServerError>((schema, batches, commits))
             }
             .await;
+            canceled.0 = None;
+            audit.record(&auditor, session.take_touched_tables(), result.as_ref().map(|_| ()));
             metrics.record(n, result.as_ref().map_or(0, |r| r.2), result.is_err(), started.elapsed());
             result.map(|(schema, batches, _)| (schema, batches))
         });
         let status = state.statements.wait(&id, std::time::Duration::from_millis(wait)).await;
         return Ok(status_response(&id, status));
     }
-    let (output, commits) = run_statements(state.session(principal)?, request).await?;
+    let mut session = state.session(principal)?;
+    let ran = run_statements(&mut session, request).await;
+    counts.tables = session.take_touched_tables();
+    let (output, commits) = ran?;
+    let mut output = first_batch_ready(output).await?;
+    output.stream = state.metrics.track_stream(output.stream);
     counts.commits = commits;
     let statement_id = uuid::Uuid::new_v4().to_string();
     Ok(respond(output, negotiate(headers), statement_id))
@@ -244,7 +285,7 @@ async fn execute_request(
 
 /// Run a request's statements in a fresh session; returns the last result (lazy) and how many
 /// statements changed something.
-async fn run_statements(mut session: Session, request: StatementRequest) -> std::result::Result<(StatementOutput, u64), ServerError> {
+async fn run_statements(session: &mut Session, request: StatementRequest) -> std::result::Result<(StatementOutput, u64), ServerError> {
     let statements = parse_sql(&request.statement)?;
     if statements.is_empty() {
         return Err(ServerError::BadRequest("the statement is empty".into()));
@@ -450,6 +491,22 @@ fn respond(output: StatementOutput, format: Format, statement_id: String) -> Res
     response
 }
 
+/// Wait for the first batch before answering: most execution errors (out of memory, bad
+/// casts, missing files) happen before it and then get a proper status instead of a
+/// truncated 200. Later batches still stream as they come.
+async fn first_batch_ready(mut output: StatementOutput) -> std::result::Result<StatementOutput, ServerError> {
+    let first = match output.stream.next().await {
+        Some(Err(e)) => return Err(ServerError::Sql(e.into())),
+        other => other,
+    };
+    let schema = output.schema.clone();
+    let rest = futures::stream::iter(first).chain(output.stream);
+    Ok(StatementOutput {
+        schema: schema.clone(),
+        stream: Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, rest)),
+    })
+}
+
 fn io_error(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
@@ -461,6 +518,11 @@ trait Encoder: Send {
     }
     fn batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> std::io::Result<()>;
     fn end(&mut self, out: &mut Vec<u8>) -> std::io::Result<()>;
+    /// The statement failed after rows were sent. By default the response is cut off (a
+    /// client sees an incomplete body, never a complete-looking wrong one).
+    fn fail(&mut self, error: &ServerError, _out: &mut Vec<u8>) -> std::io::Result<()> {
+        Err(io_error(error))
+    }
 }
 
 enum Phase {
@@ -480,7 +542,7 @@ fn encode(
             Phase::Begin => (encoder.begin(&mut out), Phase::Rows),
             Phase::Rows => match stream.next().await {
                 Some(Ok(batch)) => (encoder.batch(&batch, &mut out), Phase::Rows),
-                Some(Err(e)) => (Err(io_error(e)), Phase::Done),
+                Some(Err(e)) => (encoder.fail(&ServerError::Sql(e.into()), &mut out), Phase::Done),
                 None => (encoder.end(&mut out), Phase::Done),
             },
             Phase::Done => return None,
@@ -539,6 +601,13 @@ impl Encoder for JsonEncoder {
 
     fn end(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
         out.extend_from_slice(format!("],\"row_count\":{}}}", self.count).as_bytes());
+        Ok(())
+    }
+
+    /// JSON can say so: the document ends with an `error` member and no `row_count`.
+    fn fail(&mut self, error: &ServerError, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let body = serde_json::json!({ "message": error.to_string(), "status": error.status().as_u16() });
+        out.extend_from_slice(format!("],\"error\":{body}}}").as_bytes());
         Ok(())
     }
 }

@@ -26,17 +26,26 @@ pub use http::{AppState, router};
 pub use metrics::Metrics;
 pub use credentials::{set_password, verify_password};
 
+/// A PEM certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
 /// What to serve and where.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
-    pub warehouse: String,
-    pub target_partitions: Option<usize>,
+    /// The warehouse and the runtime (memory limit, spill directory) every connection shares.
+    pub session: tarn_sql::SessionConfig,
     /// Where to serve the HTTP API; `None` turns it off.
     pub http_addr: Option<SocketAddr>,
     /// Where to serve the Postgres wire protocol; `None` turns it off.
     pub pg_addr: Option<SocketAddr>,
     /// Where to serve Arrow Flight SQL; `None` turns it off.
     pub flight_addr: Option<SocketAddr>,
+    /// TLS for Postgres clients; without it SSL requests are declined.
+    pub pg_tls: Option<TlsFiles>,
     /// Require credentials (the default). Off only for local experiments.
     pub auth: bool,
 }
@@ -77,16 +86,17 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         )));
     }
     // Open the warehouse once up front so a bad location fails at start, not on first request.
-    let session_config = tarn_sql::SessionConfig {
-        warehouse: config.warehouse.clone(),
-        target_partitions: config.target_partitions,
+    let session_config = config.session.clone();
+    let pg_tls = match &config.pg_tls {
+        Some(files) => Some(pg::tls_acceptor(&files.cert, &files.key)?),
+        None => None,
     };
     let session = tarn_sql::Session::open(session_config.clone()).await?;
     let catalog = session.catalog().clone();
     if config.auth {
         bootstrap_admin(&catalog).await?;
     }
-    let metrics = std::sync::Arc::new(Metrics::default());
+    let metrics = std::sync::Arc::new(Metrics::new(session_config.runtime.clone()));
     let (auditor, audit_writer) = audit::start(catalog.clone(), session_config.clone()).await?;
 
     // Bind everything before serving anything, so a taken port fails the start.
@@ -132,8 +142,11 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         let local = local_addr(&listener)?;
         tracing::info!(%local, "Postgres wire protocol listening");
         eprintln!("tarn: Postgres wire protocol listening on {local}");
-        let server = std::sync::Arc::new(pg::PgServer::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone(), auditor.clone())?);
-        tasks.spawn(pg::serve(listener, server, stopped()));
+        if let Some(files) = &config.pg_tls {
+            eprintln!("tarn: Postgres clients may use TLS (certificate {})", files.cert.display());
+        }
+        let server = std::sync::Arc::new(pg::PgServer::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone(), auditor.clone(), pg_tls.is_some())?);
+        tasks.spawn(pg::serve(listener, server, pg_tls.clone(), stopped()));
     }
     if let Some(listener) = flight {
         let local = local_addr(&listener)?;

@@ -26,8 +26,8 @@ enum Need {
     Schema(String, String, Privilege),
     /// `privilege` on a catalog (USE CATALOG, CREATE SCHEMA).
     Catalog(String, Privilege),
-    /// SELECT or MODIFY ON ANY FILE.
-    AnyFile(Privilege),
+    /// SELECT or MODIFY ON ANY FILE; with the table's path when a path table is named.
+    AnyFile(Privilege, Option<String>),
     /// Ownership of a securable (or of a parent).
     Owner(SecurableName),
     /// Only an administrator.
@@ -81,6 +81,11 @@ fn schema_of(catalog: &str, schema: &str) -> Securable {
     Securable::Schema { catalog: catalog.to_string(), name: schema.to_string() }
 }
 
+/// How the audit log names a path table.
+fn path_name(url: &url::Url) -> String {
+    format!("delta.`{url}`")
+}
+
 fn denied(principal: &str, what: String, fix: String) -> SqlError {
     SqlError::PermissionDenied(format!("permission denied: user '{principal}' {what}; {fix}"))
 }
@@ -104,11 +109,47 @@ impl Session {
         Ok(())
     }
 
+    /// The tables `statement` reads, writes, creates or changes, fully qualified (paths as
+    /// `` delta.`url` ``), each once; for the audit log. Names that do not resolve are left out.
+    pub fn tables_of(&self, statement: &Statement) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let mut add = |name: String| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        };
+        let created = match statement {
+            Statement::CreateTable(create) => Some(&create.name),
+            Statement::CreateClone(clone) => Some(&clone.name),
+            _ => None,
+        };
+        if let Some(name) = created {
+            match self.table_name(name) {
+                Ok(TableName::Catalog(ident)) => add(ident.to_string()),
+                Ok(TableName::Path(url)) => add(path_name(&url)),
+                Err(_) => {}
+            }
+        }
+        for need in self.needs(statement, "").unwrap_or_default() {
+            match need {
+                Need::Table(ident, _) => add(ident.to_string()),
+                Need::AnyFile(_, Some(path)) => add(path),
+                Need::Owner(SecurableName::Table(name)) => {
+                    if let Ok(TableName::Catalog(ident)) = self.table_name(&name) {
+                        add(ident.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        names
+    }
+
     async fn check(&self, held: &mut Held<'_>, need: Need) -> Result<()> {
         let who = held.principal.to_string();
         match need {
             Need::Admin(what) => Err(denied(&who, format!("cannot {what}"), "only administrators can".into())),
-            Need::AnyFile(privilege) => {
+            Need::AnyFile(privilege, _) => {
                 if held.any(&[Securable::AnyFile], privilege).await? {
                     Ok(())
                 } else {
@@ -216,7 +257,7 @@ impl Session {
             return Ok(());
         }
         match self.table_name(name)? {
-            TableName::Path(_) => needs.push(Need::AnyFile(Privilege::Select)),
+            TableName::Path(url) => needs.push(Need::AnyFile(Privilege::Select, Some(path_name(&url)))),
             TableName::Catalog(ident) => {
                 let system = self.system_schemas.as_ref().map(|s| s.names()).unwrap_or_default();
                 let is_system = ident.schema == "information_schema"
@@ -232,7 +273,7 @@ impl Session {
 
     fn target(&self, name: &ObjectName, privilege: Privilege, needs: &mut Vec<Need>) -> Result<()> {
         match self.table_name(name)? {
-            TableName::Path(_) => needs.push(Need::AnyFile(privilege)),
+            TableName::Path(url) => needs.push(Need::AnyFile(privilege, Some(path_name(&url)))),
             TableName::Catalog(ident) => needs.push(Need::Table(ident, privilege)),
         }
         Ok(())
@@ -240,7 +281,7 @@ impl Session {
 
     fn create_in(&self, name: &ObjectName, needs: &mut Vec<Need>) -> Result<()> {
         match self.table_name(name)? {
-            TableName::Path(_) => needs.push(Need::AnyFile(Privilege::Modify)),
+            TableName::Path(url) => needs.push(Need::AnyFile(Privilege::Modify, Some(path_name(&url)))),
             TableName::Catalog(ident) => needs.push(Need::Schema(ident.catalog, ident.schema, Privilege::CreateTable)),
         }
         Ok(())
@@ -289,7 +330,7 @@ impl Session {
             S::CreateTable(create) => {
                 self.create_in(&create.name, &mut needs)?;
                 if create.location.is_some() {
-                    needs.push(Need::AnyFile(Privilege::Modify));
+                    needs.push(Need::AnyFile(Privilege::Modify, None));
                 }
                 if let Some(query) = &create.query {
                     self.reads(query.as_ref(), &mut needs)?;
@@ -302,15 +343,15 @@ impl Session {
                 self.create_in(&clone.name, &mut needs)?;
                 self.target(&clone.source, Privilege::Select, &mut needs)?;
                 if clone.location.is_some() {
-                    needs.push(Need::AnyFile(Privilege::Modify));
+                    needs.push(Need::AnyFile(Privilege::Modify, None));
                 }
                 if clone.or_replace {
                     needs.push(Need::Owner(SecurableName::Table(clone.name.clone())));
                 }
             }
             S::DropTable { name, .. } | S::AlterTable { table: name, .. } => {
-                if let TableName::Path(_) = self.table_name(name)? {
-                    needs.push(Need::AnyFile(Privilege::Modify));
+                if let TableName::Path(url) = self.table_name(name)? {
+                    needs.push(Need::AnyFile(Privilege::Modify, Some(path_name(&url))));
                 } else {
                     needs.push(Need::Owner(SecurableName::Table(name.clone())));
                 }
@@ -350,7 +391,7 @@ impl Session {
             }
             S::CopyInto(copy) => {
                 self.target(&copy.table, Privilege::Modify, &mut needs)?;
-                needs.push(Need::AnyFile(Privilege::Select));
+                needs.push(Need::AnyFile(Privilege::Select, None));
             }
             S::Grant { on, .. } | S::Revoke { on, .. } | S::SetOwner { on, .. } => match on {
                 SecurableName::AnyFile => needs.push(Need::Admin("grant file access")),

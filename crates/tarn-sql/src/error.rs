@@ -51,6 +51,53 @@ impl SqlError {
     pub(crate) fn user(msg: impl Into<String>) -> Self {
         SqlError::User(msg.into())
     }
+
+    /// Whether a write lost a race with a concurrent commit and changed nothing; running it
+    /// again is safe (protocols report it as a serialization failure / conflict).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            SqlError::Delta(e) | SqlError::Engine(EngineError::Delta(e)) => is_delta_conflict(e),
+            SqlError::DataFusion(e) | SqlError::Engine(EngineError::DataFusion(e)) => innermost(e).is_some_and(|e| {
+                matches!(e, DataFusionError::External(ext) if ext.downcast_ref::<DeltaTableError>().is_some_and(is_delta_conflict))
+            }),
+            _ => false,
+        }
+    }
+
+    /// Whether the statement failed because it needed more memory than the limit allows
+    /// (protocols report it as their out-of-memory code; the server keeps running).
+    pub fn is_resources_exhausted(&self) -> bool {
+        match self {
+            SqlError::DataFusion(e) => innermost(e).is_some_and(|e| matches!(e, DataFusionError::ResourcesExhausted(_))),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a Delta error says another writer committed first and this one gave up.
+fn is_delta_conflict(e: &DeltaTableError) -> bool {
+    use deltalake::kernel::transaction::TransactionError as T;
+    matches!(
+        e,
+        DeltaTableError::VersionAlreadyExists(_)
+            | DeltaTableError::Transaction { source: T::CommitConflict(_) | T::MaxCommitAttempts(_) | T::VersionAlreadyExists(_) }
+    )
+}
+
+/// The innermost DataFusion error under context and sharing wrappers.
+fn innermost(e: &DataFusionError) -> Option<&DataFusionError> {
+    let mut inner = e;
+    loop {
+        match inner {
+            DataFusionError::Context(_, next) => inner = next,
+            DataFusionError::Shared(shared) => inner = shared.as_ref(),
+            DataFusionError::External(ext) => match ext.downcast_ref::<DataFusionError>() {
+                Some(next) => inner = next,
+                None => return Some(inner),
+            },
+            other => return Some(other),
+        }
+    }
 }
 
 fn clean_datafusion(e: &DataFusionError) -> String {
@@ -62,10 +109,21 @@ fn clean_datafusion(e: &DataFusionError) -> String {
             DataFusionError::Context(_, next) => inner = next,
             DataFusionError::Shared(shared) => inner = shared.as_ref(),
             DataFusionError::External(ext) => {
+                if let Some(next) = ext.downcast_ref::<DataFusionError>() {
+                    inner = next;
+                    continue;
+                }
                 if let Some(delta) = ext.downcast_ref::<DeltaTableError>() {
                     return clean_delta(delta);
                 }
                 return ext.to_string();
+            }
+            DataFusionError::ResourcesExhausted(msg) => {
+                return format!(
+                    "out of memory: {msg}. The query needs more memory than the limit allows: raise it \
+                     (--memory-limit, TARN_MEMORY_LIMIT or memory_limit in tarn.toml) or make the query \
+                     need less (filter earlier, select fewer columns)"
+                );
             }
             DataFusionError::Plan(msg) => return msg.clone(),
             DataFusionError::Execution(msg) => return msg.clone(),
@@ -77,6 +135,12 @@ fn clean_datafusion(e: &DataFusionError) -> String {
 }
 
 fn clean_delta(e: &DeltaTableError) -> String {
+    if is_delta_conflict(e) {
+        return format!(
+            "conflict with a concurrent commit: another writer changed the table while this statement ran, \
+             so nothing was committed; run the statement again ({e})"
+        );
+    }
     match e {
         DeltaTableError::GenericError { source } => source.to_string(),
         DeltaTableError::Arrow { source } => source.to_string(),

@@ -27,3 +27,4 @@ pub use metadata::SystemSchemas;
 pub use output::StatementOutput;
 pub use parser::{SqlDialect, parse_sql, parse_sql_with, split_statements};
 pub use session::{Session, SessionConfig};
+pub use tarn_engine::Runtime;

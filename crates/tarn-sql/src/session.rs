@@ -6,7 +6,7 @@ use std::sync::Arc;
 use datafusion::catalog::MemoryCatalogProviderList;
 use datafusion::execution::context::SessionState;
 use tarn_catalog::{Catalog, DEFAULT_CATALOG, DEFAULT_SCHEMA};
-use tarn_engine::{SessionOptions, new_session_state};
+use tarn_engine::{Runtime, SessionOptions, new_session_state};
 use tarn_storage::Warehouse;
 
 use crate::ast::Statement;
@@ -23,6 +23,9 @@ pub struct SessionConfig {
     pub warehouse: String,
     /// Scan/join parallelism; `None` means one per core.
     pub target_partitions: Option<usize>,
+    /// Memory limit and spill directory; every session made from (a clone of) this config
+    /// shares them.
+    pub runtime: Runtime,
 }
 
 impl SessionConfig {
@@ -30,6 +33,7 @@ impl SessionConfig {
         Self {
             warehouse: warehouse.into(),
             target_partitions: None,
+            runtime: Runtime::default(),
         }
     }
 }
@@ -46,6 +50,8 @@ pub struct Session {
     pub(crate) system_schemas: Option<Arc<dyn SystemSchemas>>,
     /// Who runs the statements; `None` is the warehouse's own administrator (the local CLI).
     pub(crate) principal: Option<tarn_catalog::Principal>,
+    /// Tables named by statements since the last [`Session::take_touched_tables`].
+    touched_tables: Vec<String>,
 }
 
 impl Session {
@@ -60,6 +66,7 @@ impl Session {
     pub fn with_catalog(catalog: Catalog, config: &SessionConfig) -> Result<Self> {
         let options = SessionOptions {
             target_partitions: config.target_partitions,
+            runtime: config.runtime.clone(),
             ..SessionOptions::default()
         };
         let base = new_session_state(Arc::new(MemoryCatalogProviderList::new()), &options)?;
@@ -71,6 +78,7 @@ impl Session {
             settings: HashMap::new(),
             system_schemas: None,
             principal: None,
+            touched_tables: Vec::new(),
         })
     }
 
@@ -126,8 +134,19 @@ impl Session {
     /// (and committed) when this returns.
     pub async fn execute(&mut self, statement: Statement) -> Result<StatementOutput> {
         tracing::debug!(?statement, "execute");
+        for table in self.tables_of(&statement) {
+            if !self.touched_tables.contains(&table) {
+                self.touched_tables.push(table);
+            }
+        }
         self.authorize(&statement).await?;
         exec::execute(self, statement).await
+    }
+
+    /// The tables statements named (read, wrote, created, changed — or were refused) since
+    /// the last call, fully qualified; for the audit log.
+    pub fn take_touched_tables(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.touched_tables)
     }
 
     /// Whether writes may add columns (Databricks' `spark.databricks.delta.schema.autoMerge.enabled`).

@@ -1,5 +1,24 @@
 //! Settings: CLI flags, then `TARN_*` environment variables, then an optional TOML file, then
-//! defaults. (clap already folds the environment into the flags it declares.)
+//! defaults. (clap already folds the environment into the flags it declares, so a flag's
+//! `Option` is `Some` when either was given.)
+//!
+//! ```toml
+//! warehouse = "./lake"
+//! format = "table"
+//! target_partitions = 4
+//! memory_limit = "4GiB"        # for all queries of the process together; spills beyond it
+//! spill_dir = "/var/tmp/tarn"
+//!
+//! [serve]
+//! http_addr = "127.0.0.1:8080" # or "off"
+//! pg_addr = "127.0.0.1:5433"
+//! flight_addr = "off"
+//! pg_tls_cert = "server.crt"   # PEM; with pg_tls_key, Postgres clients may use TLS
+//! pg_tls_key = "server.key"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -9,6 +28,58 @@ struct FileSettings {
     warehouse: Option<String>,
     format: Option<String>,
     target_partitions: Option<usize>,
+    memory_limit: Option<ByteSize>,
+    spill_dir: Option<PathBuf>,
+    #[serde(default)]
+    serve: ServeFileSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeFileSettings {
+    http_addr: Option<String>,
+    pg_addr: Option<String>,
+    flight_addr: Option<String>,
+    pg_tls_cert: Option<PathBuf>,
+    pg_tls_key: Option<PathBuf>,
+}
+
+/// A size in bytes, written as a number or as a string with a unit (`"512MiB"`, `"4GB"`).
+#[derive(Debug, Clone, Copy)]
+struct ByteSize(usize);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(usize),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => parse_byte_size(&t).map(ByteSize).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Flags (and their environment variables) the settings are built from.
+#[derive(Debug, Default)]
+pub struct Flags {
+    pub config: Option<String>,
+    pub warehouse: Option<String>,
+    pub memory_limit: Option<String>,
+    pub spill_dir: Option<PathBuf>,
+}
+
+/// `tarn serve`'s flags; `None` where neither the flag nor its variable was given.
+#[derive(Debug, Default)]
+pub struct ServeFlags {
+    pub http_addr: Option<String>,
+    pub pg_addr: Option<String>,
+    pub flight_addr: Option<String>,
+    pub pg_tls_cert: Option<PathBuf>,
+    pub pg_tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -16,11 +87,32 @@ pub struct Settings {
     pub warehouse: String,
     pub format: Option<String>,
     pub target_partitions: Option<usize>,
+    pub memory_limit: Option<usize>,
+    pub spill_dir: Option<PathBuf>,
+    file_serve: ServeFile,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ServeFile {
+    http_addr: Option<String>,
+    pg_addr: Option<String>,
+    flight_addr: Option<String>,
+    pg_tls_cert: Option<PathBuf>,
+    pg_tls_key: Option<PathBuf>,
+}
+
+/// Where `tarn serve` listens, resolved.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub http_addr: Option<SocketAddr>,
+    pub pg_addr: Option<SocketAddr>,
+    pub flight_addr: Option<SocketAddr>,
+    pub pg_tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Settings {
-    pub fn load(config_path: Option<&str>, warehouse_flag: Option<String>) -> Result<Self, String> {
-        let file = match config_path {
+    pub fn load(flags: Flags) -> Result<Self, String> {
+        let file = match flags.config.as_deref() {
             Some(path) => Some(read(path)?),
             None if std::path::Path::new("tarn.toml").is_file() => Some(read("tarn.toml")?),
             None => None,
@@ -30,15 +122,145 @@ impl Settings {
             Ok(v) => Some(v.parse().map_err(|_| format!("TARN_TARGET_PARTITIONS must be a number, got '{v}'"))?),
             Err(_) => file.target_partitions,
         };
+        let memory_limit = match flags.memory_limit {
+            Some(text) => Some(parse_byte_size(&text).map_err(|e| format!("--memory-limit: {e}"))?),
+            None => file.memory_limit.map(|b| b.0),
+        };
         Ok(Self {
-            warehouse: warehouse_flag.or(file.warehouse).unwrap_or_else(|| "warehouse".into()),
+            warehouse: flags.warehouse.or(file.warehouse).unwrap_or_else(|| "warehouse".into()),
             format: file.format,
             target_partitions,
+            memory_limit,
+            spill_dir: flags.spill_dir.or(file.spill_dir),
+            file_serve: ServeFile {
+                http_addr: file.serve.http_addr,
+                pg_addr: file.serve.pg_addr,
+                flight_addr: file.serve.flight_addr,
+                pg_tls_cert: file.serve.pg_tls_cert,
+                pg_tls_key: file.serve.pg_tls_key,
+            },
         })
     }
+
+    /// The listeners of `tarn serve`: flags, then the `[serve]` table, then the defaults.
+    pub fn serve(&self, flags: ServeFlags) -> Result<ServeSettings, String> {
+        let file = &self.file_serve;
+        let listen = |name: &str, flag: Option<String>, file: &Option<String>, default: &str| {
+            let value = flag.or_else(|| file.clone()).unwrap_or_else(|| default.to_string());
+            parse_listen(&value).map_err(|e| format!("{name}: {e}"))
+        };
+        let cert = flags.pg_tls_cert.or_else(|| file.pg_tls_cert.clone());
+        let key = flags.pg_tls_key.or_else(|| file.pg_tls_key.clone());
+        let pg_tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("give both --pg-tls-cert and --pg-tls-key (a PEM certificate chain and its private key), or neither".into()),
+        };
+        Ok(ServeSettings {
+            http_addr: listen("--http-addr", flags.http_addr, &file.http_addr, "127.0.0.1:8080")?,
+            pg_addr: listen("--pg-addr", flags.pg_addr, &file.pg_addr, "127.0.0.1:5433")?,
+            flight_addr: listen("--flight-addr", flags.flight_addr, &file.flight_addr, "127.0.0.1:50051")?,
+            pg_tls,
+        })
+    }
+}
+
+/// A listener address, or `off` for none.
+fn parse_listen(value: &str) -> Result<Option<SocketAddr>, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|e| format!("'{value}' is not an address like 127.0.0.1:5433 or 'off': {e}"))
+}
+
+/// `"4GiB"`, `"512 MB"`, `"1048576"`: binary units (KiB, MiB, GiB, TiB), decimal units (KB,
+/// MB, GB, TB; K/M/G/T mean the binary ones, as in most tools), or plain bytes.
+pub fn parse_byte_size(text: &str) -> Result<usize, String> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size like 512MiB, 4GiB or a number of bytes"))?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0_f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        other => return Err(format!("unknown unit '{other}' in '{text}'; use B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)")),
+    };
+    let bytes = number * multiplier;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > usize::MAX as f64 {
+        return Err(format!("'{text}' is out of range"));
+    }
+    Ok(bytes as usize)
 }
 
 fn read(path: &str) -> Result<FileSettings, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config {path}: {e}"))?;
     toml::from_str(&text).map_err(|e| format!("config {path}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_byte_size("1048576"), Ok(1_048_576));
+        assert_eq!(parse_byte_size("512MiB"), Ok(512 * 1024 * 1024));
+        assert_eq!(parse_byte_size("4 GiB"), Ok(4 << 30));
+        assert_eq!(parse_byte_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_byte_size("1.5GB"), Ok(1_500_000_000));
+        assert!(parse_byte_size("lots").is_err());
+        assert!(parse_byte_size("4 parsecs").expect_err("bad unit").contains("unknown unit"));
+    }
+
+    #[test]
+    fn listeners_come_from_flags_then_file_then_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tarn.toml");
+        std::fs::write(&path, "memory_limit = \"256MiB\"\n[serve]\npg_addr = \"127.0.0.1:6000\"\nflight_addr = \"off\"\n").expect("write");
+        let settings = Settings::load(Flags {
+            config: Some(path.to_string_lossy().into_owned()),
+            ..Flags::default()
+        })
+        .expect("load");
+        assert_eq!(settings.memory_limit, Some(256 << 20));
+        let serve = settings
+            .serve(ServeFlags {
+                http_addr: Some("127.0.0.1:9000".into()),
+                ..ServeFlags::default()
+            })
+            .expect("serve");
+        assert_eq!(serve.http_addr, Some("127.0.0.1:9000".parse().expect("addr")));
+        assert_eq!(serve.pg_addr, Some("127.0.0.1:6000".parse().expect("addr")));
+        assert_eq!(serve.flight_addr, None);
+        let half_tls = settings.serve(ServeFlags {
+            pg_tls_cert: Some("c.pem".into()),
+            ..ServeFlags::default()
+        });
+        assert!(half_tls.expect_err("half TLS").contains("both"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tarn.toml");
+        std::fs::write(&path, "[serve]\npg_adr = \"x\"\n").expect("write");
+        let err = Settings::load(Flags {
+            config: Some(path.to_string_lossy().into_owned()),
+            ..Flags::default()
+        })
+        .expect_err("unknown key");
+        assert!(err.contains("pg_adr"), "{err}");
+    }
 }

@@ -35,6 +35,16 @@ struct Cli {
     #[arg(long, global = true, env = "TARN_CONFIG")]
     config: Option<String>,
 
+    /// Memory for all running queries together (e.g. 512MiB, 4GiB); sorts, joins and
+    /// aggregates spill to disk beyond it, and a query that still does not fit fails with a
+    /// clear error. Default: no limit.
+    #[arg(long, global = true, env = "TARN_MEMORY_LIMIT")]
+    memory_limit: Option<String>,
+
+    /// Directory for spill files (default: the system's temporary directory).
+    #[arg(long, global = true, env = "TARN_SPILL_DIR")]
+    spill_dir: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -68,23 +78,34 @@ enum Command {
     Shell,
     /// Build a small demo in the warehouse: create, insert, update, time travel, clone, optimize.
     Demo,
-    /// Serve the warehouse over the Postgres wire protocol and an HTTP API.
+    /// Serve the warehouse over the Postgres wire protocol, Arrow Flight SQL and an HTTP API.
     #[command(after_help = "Examples:
-  tarn serve --http-addr 127.0.0.1:8080 --pg-addr 127.0.0.1:5433
+  tarn serve                                   # all three on loopback, auth on
+  tarn serve --pg-addr 0.0.0.0:5433 --pg-tls-cert server.crt --pg-tls-key server.key --flight-addr off
+  tarn serve --memory-limit 4GiB --config tarn.toml
   psql 'host=127.0.0.1 port=5433 dbname=main user=admin'
-  curl -s localhost:8080/api/v1/statements -d '{\"statement\": \"SELECT 1 AS one\"}'
-  curl -s -H 'Accept: text/csv' localhost:8080/api/v1/statements -d '{\"statement\": \"SHOW TABLES\"}'")]
+  curl -s -H \"Authorization: Bearer $TOKEN\" localhost:8080/api/v1/statements -d '{\"statement\": \"SELECT 1 AS one\"}'
+
+Every setting can also come from TARN_* variables or the [serve] table of tarn.toml
+(http_addr, pg_addr, flight_addr, pg_tls_cert, pg_tls_key).")]
     Serve {
         /// Address of the HTTP API, or `off` (port 0 picks a free port; the address is
-        /// printed at start).
-        #[arg(long, env = "TARN_HTTP_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
-        http_addr: Listen,
-        /// Address of the Postgres wire protocol, or `off`.
-        #[arg(long, env = "TARN_PG_ADDR", default_value = "127.0.0.1:5433", value_parser = parse_listen)]
-        pg_addr: Listen,
-        /// Address of Arrow Flight SQL, or `off`.
-        #[arg(long, env = "TARN_FLIGHT_ADDR", default_value = "127.0.0.1:50051", value_parser = parse_listen)]
-        flight_addr: Listen,
+        /// printed at start). Default 127.0.0.1:8080.
+        #[arg(long, env = "TARN_HTTP_ADDR")]
+        http_addr: Option<String>,
+        /// Address of the Postgres wire protocol, or `off`. Default 127.0.0.1:5433.
+        #[arg(long, env = "TARN_PG_ADDR")]
+        pg_addr: Option<String>,
+        /// Address of Arrow Flight SQL, or `off`. Default 127.0.0.1:50051.
+        #[arg(long, env = "TARN_FLIGHT_ADDR")]
+        flight_addr: Option<String>,
+        /// PEM certificate chain for TLS on the Postgres listener (with --pg-tls-key).
+        /// Without it, clients asking for SSL are told no and continue in plain text.
+        #[arg(long, env = "TARN_PG_TLS_CERT")]
+        pg_tls_cert: Option<std::path::PathBuf>,
+        /// PEM private key of --pg-tls-cert.
+        #[arg(long, env = "TARN_PG_TLS_KEY")]
+        pg_tls_key: Option<std::path::PathBuf>,
         /// Accept requests without a token (local experiments only; refused off loopback).
         #[arg(long)]
         insecure_no_auth: bool,
@@ -143,20 +164,6 @@ enum TokenAction {
     Revoke { id: String },
 }
 
-/// A listener address, or `off`.
-#[derive(Debug, Clone, Copy)]
-struct Listen(Option<std::net::SocketAddr>);
-
-fn parse_listen(value: &str) -> Result<Listen, String> {
-    if value.eq_ignore_ascii_case("off") {
-        return Ok(Listen(None));
-    }
-    value
-        .parse()
-        .map(|a| Listen(Some(a)))
-        .map_err(|e| format!("'{value}' is not an address like 127.0.0.1:5433 or 'off': {e}"))
-}
-
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TARN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -180,18 +187,26 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let settings = Settings::load(cli.config.as_deref(), cli.warehouse.clone())?;
+    let settings = Settings::load(config::Flags {
+        config: cli.config.clone(),
+        warehouse: cli.warehouse.clone(),
+        memory_limit: cli.memory_limit.clone(),
+        spill_dir: cli.spill_dir.clone(),
+    })?;
+    let runtime = tarn_sql::Runtime::new(settings.memory_limit, settings.spill_dir.clone()).map_err(|e| e.to_string())?;
     let config = SessionConfig {
         warehouse: settings.warehouse.clone(),
         target_partitions: settings.target_partitions,
+        runtime,
     };
-    if let Some(Command::Serve { http_addr, pg_addr, flight_addr, insecure_no_auth }) = cli.command {
+    if let Some(Command::Serve { http_addr, pg_addr, flight_addr, pg_tls_cert, pg_tls_key, insecure_no_auth }) = cli.command {
+        let listen = settings.serve(config::ServeFlags { http_addr, pg_addr, flight_addr, pg_tls_cert, pg_tls_key })?;
         let serve = tarn_server::ServeConfig {
-            warehouse: settings.warehouse.clone(),
-            target_partitions: settings.target_partitions,
-            http_addr: http_addr.0,
-            pg_addr: pg_addr.0,
-            flight_addr: flight_addr.0,
+            session: config,
+            http_addr: listen.http_addr,
+            pg_addr: listen.pg_addr,
+            flight_addr: listen.flight_addr,
+            pg_tls: listen.pg_tls.map(|(cert, key)| tarn_server::TlsFiles { cert, key }),
             auth: !insecure_no_auth,
         };
         return tarn_server::serve(serve, shutdown_signal()).await.map_err(|e| e.to_string());

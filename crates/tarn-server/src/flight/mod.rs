@@ -108,6 +108,8 @@ fn status(e: SqlError) -> Status {
         SqlError::Unsupported(_) => Status::unimplemented(e.to_string()),
         SqlError::Internal(_) => Status::internal(e.to_string()),
         SqlError::PermissionDenied(_) => Status::permission_denied(e.to_string()),
+        _ if e.is_conflict() => Status::aborted(e.to_string()),
+        _ if e.is_resources_exhausted() => Status::resource_exhausted(e.to_string()),
         _ => Status::invalid_argument(e.to_string()),
     }
 }
@@ -202,9 +204,17 @@ impl TarnFlightService {
         }
     }
 
-    fn audit<T>(&self, principal: &str, peer: Option<SocketAddr>, statement: &str, result: &std::result::Result<T, SqlError>) {
+    fn audit<T>(
+        &self,
+        principal: &str,
+        peer: Option<SocketAddr>,
+        statement: &str,
+        tables: Vec<String>,
+        result: &std::result::Result<T, SqlError>,
+    ) {
         let peer = peer.map(|p| p.to_string()).unwrap_or_default();
-        self.auditor.record(crate::audit::AuditEvent::new(principal, "flight-sql", peer, statement, result.as_ref().map(|_| ())));
+        let event = crate::audit::AuditEvent::new(principal, "flight-sql", peer, statement, result.as_ref().map(|_| ()));
+        self.auditor.record(event.with_tables(tables));
     }
 
     /// The principal a call's `Authorization` header names.
@@ -259,9 +269,16 @@ impl TarnFlightService {
     }
 
     /// Describe (and, for non-queries, run) a statement; its ticket and schema.
-    async fn plan(&self, principal: String, statement: Statement) -> std::result::Result<(String, SchemaRef), SqlError> {
+    /// `tables` receives the tables it names, for the audit log.
+    async fn plan(
+        &self,
+        principal: String,
+        statement: Statement,
+        tables: &mut Vec<String>,
+    ) -> std::result::Result<(String, SchemaRef), SqlError> {
         self.expire();
         let mut session = self.sql_session(&principal).await?;
+        *tables = session.tables_of(&statement);
         let started = Instant::now();
         let (work, schema) = match statement {
             Statement::Query(_) => {
@@ -315,13 +332,18 @@ impl TarnFlightService {
             return Err(Status::not_found("unknown or already redeemed ticket; call GetFlightInfo again"));
         };
         match pending.work {
-            PendingWork::Ran(output) => Ok(output_stream(output)),
+            PendingWork::Ran(mut output) => {
+                output.stream = self.metrics.track_stream(output.stream);
+                Ok(output_stream(output))
+            }
             PendingWork::Query(statement) => {
                 let mut session = self.session(principal).await?;
                 let started = Instant::now();
                 let result = session.execute(statement).await;
                 self.metrics.record(1, 0, result.is_err(), started.elapsed());
-                Ok(output_stream(result.map_err(status)?))
+                let mut output = result.map_err(status)?;
+                output.stream = self.metrics.track_stream(output.stream);
+                Ok(output_stream(output))
             }
         }
     }
@@ -433,8 +455,9 @@ impl FlightSqlService for TarnFlightService {
         let principal = self.authenticate(request.metadata()).await?;
         let statement = one_statement(&query.query)?;
         let peer = request.remote_addr();
-        let planned = self.plan(principal.clone(), statement).await;
-        self.audit(&principal, peer, &query.query, &planned);
+        let mut tables = Vec::new();
+        let planned = self.plan(principal.clone(), statement, &mut tables).await;
+        self.audit(&principal, peer, &query.query, tables, &planned);
         let (handle, schema) = planned.map_err(status)?;
         let ticket = Ticket::new(TicketStatementQuery { statement_handle: handle.into() }.as_any().encode_to_vec());
         Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
@@ -463,7 +486,7 @@ impl FlightSqlService for TarnFlightService {
             let started = Instant::now();
             let write = crate::metrics::is_write(&statement);
             let result = session.execute(statement).await;
-            self.audit(&principal, peer, &command.query, &result);
+            self.audit(&principal, peer, &command.query, session.take_touched_tables(), &result);
             self.metrics
                 .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
             let count = affected_rows(result.map_err(status)?).await?;
@@ -562,8 +585,9 @@ impl FlightSqlService for TarnFlightService {
         }
         let statement = bind_row(&sql, rows.first())?;
         let peer = request.remote_addr();
-        let planned = self.plan(principal.clone(), statement).await;
-        self.audit(&principal, peer, &sql, &planned);
+        let mut tables = Vec::new();
+        let planned = self.plan(principal.clone(), statement, &mut tables).await;
+        self.audit(&principal, peer, &sql, tables, &planned);
         let (handle, schema) = planned.map_err(status)?;
         let ticket = Ticket::new(TicketStatementQuery { statement_handle: handle.into() }.as_any().encode_to_vec());
         Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
@@ -592,7 +616,7 @@ impl FlightSqlService for TarnFlightService {
             let started = Instant::now();
             let write = crate::metrics::is_write(&statement);
             let result = session.execute(statement).await;
-            self.audit(&principal, peer, &sql, &result);
+            self.audit(&principal, peer, &sql, session.take_touched_tables(), &result);
             self.metrics
                 .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
             let count = affected_rows(result.map_err(status)?).await?;

@@ -15,8 +15,8 @@ use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionState;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility};
-use datafusion::prelude::{SessionContext, create_udf};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
@@ -24,6 +24,9 @@ use datafusion_pg_catalog::pg_catalog::{PgCatalogSchemaProvider, PgCatalogStatic
 use tarn_catalog::{Catalog, TableIdent};
 
 use crate::error::{Result, ServerError};
+
+/// Schemas every database lists besides its own (their tables are views, not Tarn tables).
+const SYSTEM_SCHEMAS: [&str; 2] = ["pg_catalog", "information_schema"];
 
 /// Tarn's catalog as `datafusion-pg-catalog` sees it, scoped to one database (catalog).
 #[derive(Debug, Clone)]
@@ -48,12 +51,19 @@ impl CatalogInfo for TarnCatalogInfo {
             return Ok(None);
         }
         let schemas = self.catalog.list_schemas(catalog_name).await.map_err(external)?;
-        Ok(Some(schemas.into_iter().map(|s| s.name).collect()))
+        // Every Postgres database has these two; clients join pg_type and pg_proc (which
+        // live in pg_catalog, oid 11) with pg_namespace.
+        let mut names: Vec<String> = SYSTEM_SCHEMAS.iter().map(|s| s.to_string()).collect();
+        names.extend(schemas.into_iter().map(|s| s.name));
+        Ok(Some(names))
     }
 
     async fn table_names(&self, catalog_name: &str, schema_name: &str) -> Result<Option<Vec<String>>, DataFusionError> {
         if catalog_name != self.database {
             return Ok(None);
+        }
+        if SYSTEM_SCHEMAS.contains(&schema_name) {
+            return Ok(Some(Vec::new()));
         }
         let tables = self.catalog.list_tables(catalog_name, schema_name).await.map_err(external)?;
         Ok(Some(tables.into_iter().map(|t| t.name).collect()))
@@ -87,11 +97,37 @@ impl CatalogInfo for TarnCatalogInfo {
 
 type PgCatalogSchema = PgCatalogSchemaProvider<TarnCatalogInfo, EmptyContextProvider>;
 
+/// `datafusion-pg-catalog`'s `pg_catalog` with Tarn's own `pg_settings`.
+#[derive(Debug)]
+struct TarnPgCatalog {
+    inner: PgCatalogSchema,
+    settings: Arc<datafusion::catalog::MemTable>,
+}
+
+#[async_trait]
+impl SchemaProvider for TarnPgCatalog {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>, DataFusionError> {
+        if name.eq_ignore_ascii_case("pg_settings") {
+            return Ok(Some(self.settings.clone()));
+        }
+        self.inner.table(name).await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
 /// The `pg_catalog` schema of every catalog, shared by all connections of a server.
 pub(crate) struct PgSystemSchemas {
     catalog: Catalog,
     static_tables: Arc<PgCatalogStaticTables>,
-    by_database: Mutex<HashMap<String, Arc<PgCatalogSchema>>>,
+    settings: Arc<datafusion::catalog::MemTable>,
+    by_database: Mutex<HashMap<String, Arc<TarnPgCatalog>>>,
 }
 
 impl std::fmt::Debug for PgSystemSchemas {
@@ -101,11 +137,12 @@ impl std::fmt::Debug for PgSystemSchemas {
 }
 
 impl PgSystemSchemas {
-    pub fn new(catalog: Catalog) -> Result<Self> {
+    pub fn new(catalog: Catalog, tls: bool) -> Result<Self> {
         let static_tables = PgCatalogStaticTables::try_new().map_err(|e| ServerError::Internal(e.to_string()))?;
         Ok(Self {
             catalog,
             static_tables: Arc::new(static_tables),
+            settings: super::settings::table(tls)?,
             by_database: Mutex::new(HashMap::new()),
         })
     }
@@ -140,7 +177,11 @@ impl tarn_sql::SystemSchemas for PgSystemSchemas {
             catalog: self.catalog.clone(),
             database: catalog.to_string(),
         };
-        let schema = Arc::new(PgCatalogSchemaProvider::try_new(info, self.static_tables.clone(), EmptyContextProvider).ok()?);
+        let inner = PgCatalogSchemaProvider::try_new(info, self.static_tables.clone(), EmptyContextProvider).ok()?;
+        let schema = Arc::new(TarnPgCatalog {
+            inner,
+            settings: self.settings.clone(),
+        });
         map.insert(catalog.to_string(), schema.clone());
         Some(schema)
     }
@@ -159,15 +200,18 @@ pub(crate) fn with_pg_functions(state: &SessionState, database: &str) -> Result<
     ctx.register_catalog(database, Arc::new(MemoryCatalogProvider::new()));
     datafusion_pg_catalog::setup_pg_catalog(&ctx, database, EmptyContextProvider)
         .map_err(|e| ServerError::Internal(format!("installing Postgres functions: {e}")))?;
-    for (name, args) in [
-        ("col_description", vec![DataType::Int32, DataType::Int32]),
-        ("obj_description", vec![DataType::Int32, DataType::Utf8]),
-        ("shobj_description", vec![DataType::Int32, DataType::Utf8]),
+    // NULL, as Postgres answers for objects that have no comment or do not exist (Tarn has
+    // no indexes, and keeps comments in the Delta log, not as Postgres descriptions).
+    for (name, arities) in [
+        ("col_description", &[2][..]),
+        ("obj_description", &[1, 2][..]),
+        ("shobj_description", &[2][..]),
+        ("pg_get_indexdef", &[1, 3][..]),
     ] {
-        ctx.register_udf(constant_text_udf(name, args, None));
+        ctx.register_udf(constant_text_udf(name, arities, None));
     }
     let version = format!("PostgreSQL {} on {}, Tarn lakehouse", super::SERVER_VERSION, std::env::consts::ARCH);
-    ctx.register_udf(constant_text_udf("version", vec![], Some(version)));
+    ctx.register_udf(constant_text_udf("version", &[0], Some(version)));
     // Postgres clients get the Postgres-typed information_schema of `PgSystemSchemas`,
     // not DataFusion's Arrow-typed one.
     let mut config = ctx.state().config().clone();
@@ -177,21 +221,49 @@ pub(crate) fn with_pg_functions(state: &SessionState, database: &str) -> Result<
         .build())
 }
 
-/// A function returning the same text (or NULL) for every row: comments Tarn does not keep
-/// as Postgres objects, and `version()` as Postgres clients parse it.
-fn constant_text_udf(name: &str, args: Vec<DataType>, value: Option<String>) -> ScalarUDF {
-    let func = move |args: &[ColumnarValue]| {
-        let rows = args
-            .iter()
-            .find_map(|a| match a {
-                ColumnarValue::Array(array) => Some(array.len()),
-                ColumnarValue::Scalar(_) => None,
-            });
-        let scalar = ScalarValue::Utf8(value.clone());
-        Ok(match rows {
-            Some(n) => ColumnarValue::Array(scalar.to_array_of_size(n)?),
-            None => ColumnarValue::Scalar(scalar),
+/// A function returning the same text (or NULL) for every row, whatever its arguments:
+/// comments and index definitions Tarn does not keep as Postgres objects, and `version()` as
+/// Postgres clients parse it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ConstantText {
+    name: String,
+    signature: Signature,
+    value: Option<String>,
+}
+
+impl ScalarUDFImpl for ConstantText {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType, DataFusionError> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue, DataFusionError> {
+        let scalar = ScalarValue::Utf8(self.value.clone());
+        let any_array = args.args.iter().any(|a| matches!(a, ColumnarValue::Array(_)));
+        Ok(if any_array {
+            ColumnarValue::Array(scalar.to_array_of_size(args.number_rows)?)
+        } else {
+            ColumnarValue::Scalar(scalar)
         })
-    };
-    create_udf(name, args, DataType::Utf8, Volatility::Stable, Arc::new(func))
+    }
+}
+
+/// `name` taking any of `arities` arguments of any type.
+fn constant_text_udf(name: &str, arities: &[usize], value: Option<String>) -> ScalarUDF {
+    let signatures = arities
+        .iter()
+        .map(|n| if *n == 0 { TypeSignature::Nullary } else { TypeSignature::Any(*n) })
+        .collect();
+    ScalarUDF::from(ConstantText {
+        name: name.to_string(),
+        signature: Signature::one_of(signatures, Volatility::Stable),
+        value,
+    })
 }

@@ -13,18 +13,19 @@ use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
-use futures::{Sink, StreamExt, stream};
+use futures::{Sink, SinkExt, StreamExt, stream};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
 use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOptions, DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::PortalStore;
+use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, METADATA_DATABASE, METADATA_USER, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::CopyData;
 use pgwire::messages::data::DataRow;
-use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_PORTAL};
+use pgwire::messages::data::{NoData, ParameterDescription};
+use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::types::format::FormatOptions;
 use tarn_sql::ast::Statement;
 use tarn_sql::{Session, SqlDialect, SqlError, StatementOutput};
@@ -128,6 +129,8 @@ fn sql_error(e: SqlError) -> PgWireError {
         SqlError::Catalog(C::AlreadyExists { .. }) => "42P07",
         SqlError::Internal(_) => "XX000",
         SqlError::PermissionDenied(_) => "42501",
+        _ if e.is_conflict() => "40001",
+        _ if e.is_resources_exhausted() => "53200",
         _ if e.to_string().contains("violate") || e.to_string().contains("CHECK constraint") => "23514",
         _ => "42000",
     };
@@ -280,8 +283,8 @@ async fn affected_rows(output: StatementOutput) -> PgWireResult<usize> {
     Ok(counts.iter().flatten().next().unwrap_or(0).max(0) as usize)
 }
 
-fn fields(schema: &Schema, format: &Format, options: Option<Arc<FormatOptions>>) -> PgWireResult<Vec<FieldInfo>> {
-    arrow_schema_to_pg_fields(schema, format, options)
+fn fields(schema: &SchemaRef, format: &Format, options: Option<Arc<FormatOptions>>) -> PgWireResult<Vec<FieldInfo>> {
+    arrow_schema_to_pg_fields(&super::types::wire_schema(schema), format, options)
 }
 
 /// Stream `output` as Postgres rows; batches are encoded as they arrive, and a cancel
@@ -292,6 +295,7 @@ fn rows(
     options: Arc<FormatOptions>,
     cancel: &tokio::sync::watch::Receiver<u64>,
 ) -> PgWireResult<QueryResponse> {
+    let output = super::types::wire_output(output);
     let fields = Arc::new(fields(&output.schema, format, Some(options))?);
     let encoder_fields = fields.clone();
     let rows = output
@@ -309,6 +313,7 @@ fn rows(
 
 /// Answer a Postgres-only command.
 async fn run_command(
+    server: &PgServer,
     conn: &mut Connection,
     command: PgCommand,
     format: &Format,
@@ -329,7 +334,7 @@ async fn run_command(
                 name,
                 Cursor {
                     schema: output.schema,
-                    stream: output.stream,
+                    stream: server.metrics.track_stream(output.stream),
                     pending: None,
                 },
             );
@@ -352,7 +357,7 @@ async fn run_command(
             }
             Response::Execution(Tag::new("CLOSE CURSOR"))
         }
-        PgCommand::CopyOut(copy) => Response::CopyOut(copy_out(conn, copy).await?),
+        PgCommand::CopyOut(copy) => Response::CopyOut(copy_out(server, conn, copy).await?),
         PgCommand::CopyRefused(message) => return Err(pg_error("0A000", message)),
         PgCommand::Close { name: None } => {
             conn.cursors.clear();
@@ -411,14 +416,15 @@ async fn run_command(
 }
 
 /// `COPY ... TO STDOUT`: the query's rows as CopyData messages, encoded as they stream.
-async fn copy_out(conn: &mut Connection, copy: commands::CopyOut) -> PgWireResult<CopyResponse> {
+async fn copy_out(server: &PgServer, conn: &mut Connection, copy: commands::CopyOut) -> PgWireResult<CopyResponse> {
     use commands::CopyFormat;
     let mut statements = parse(&copy.query)?;
     let statement = match (statements.pop(), statements.is_empty()) {
         (Some(s @ Statement::Query(_)), true) => s,
         _ => return Err(pg_error("42601", "COPY needs a table or a single query")),
     };
-    let output = conn.session.execute(statement).await.map_err(sql_error)?;
+    let mut output = super::types::wire_output(conn.session.execute(statement).await.map_err(sql_error)?);
+    output.stream = server.metrics.track_stream(output.stream);
     let wire_format = if copy.format == CopyFormat::Binary { Format::UnifiedBinary } else { Format::UnifiedText };
     let fields = Arc::new(fields(&output.schema, &wire_format, None)?);
     let columns = fields.len();
@@ -509,13 +515,10 @@ async fn run_statement(
     };
     let write = crate::metrics::is_write(&statement);
     server.metrics.record(1, u64::from(write && output.is_ok()), output.is_err(), started.elapsed());
-    server.auditor.record(crate::audit::AuditEvent::new(
-        &conn.user,
-        "postgres",
-        conn.peer.clone(),
-        text,
-        output.as_ref().map(|_| ()),
-    ));
+    server.auditor.record(
+        crate::audit::AuditEvent::new(&conn.user, "postgres", conn.peer.clone(), text, output.as_ref().map(|_| ()))
+            .with_tables(conn.session.take_touched_tables()),
+    );
     let output = output.map_err(sql_error)?;
     if let Statement::Use { .. } = statement {
         conn.settings.insert("search_path".into(), conn.session.current_schema().to_string());
@@ -533,6 +536,8 @@ async fn run_statement(
         output.collect().await.map_err(sql_error)?;
         return Ok(Response::Execution(command_tag(&statement, None)));
     }
+    let mut output = output;
+    output.stream = server.metrics.track_stream(output.stream);
     let mut response = rows(output, format, options, &conn.cancel)?;
     if let Statement::Query(q) = &statement
         && matches!(**q, sqlparser::ast::Statement::Explain { .. })
@@ -565,7 +570,7 @@ impl SimpleQueryHandler for PgHandler {
         let mut conn = shared.lock().await;
         for text in texts {
             if let Some(command) = commands::classify(&text) {
-                match run_command(&mut conn, command, &Format::UnifiedText, options.clone()).await {
+                match run_command(&self.server, &mut conn, command, &Format::UnifiedText, options.clone()).await {
                     Ok(r) => responses.push(r),
                     Err(PgWireError::UserError(info)) => {
                         responses.push(Response::Error(info));
@@ -627,7 +632,10 @@ impl QueryParser for PgQueryParser {
         let conn = shared.lock().await;
         match conn.session.describe_statement(statement).await {
             Ok(described) => {
-                prepared.schema = described.schema;
+                // DML answers with a command tag (a row count), never rows, as in Postgres;
+                // so does DDL.
+                let rows = matches!(statement, Statement::Query(_)) || returns_rows(statement);
+                prepared.schema = if rows && !is_dml(statement) { described.schema } else { None };
                 for (i, data_type) in described.parameters.into_iter().enumerate().take(count) {
                     if let Some(data_type) = data_type {
                         prepared.parameters[i] = into_pg_type(&data_type).unwrap_or(Type::UNKNOWN);
@@ -717,6 +725,20 @@ impl ExtendedQueryHandler for PgHandler {
                 return Ok(());
             }
         }
+        // A statement with parameters but no result columns (INSERT ... VALUES ($1, ..)) is
+        // described as ParameterDescription + NoData, as Postgres does; pgwire would send an
+        // empty RowDescription, which JDBC reads as "returns rows".
+        if message.target_type == TARGET_TYPE_BYTE_STATEMENT
+            && let Some(Entry::Value(statement)) = client.portal_store().get_statement(message.name.as_deref().unwrap_or(""))
+        {
+            let response = self.do_describe_statement(client, &statement).await?;
+            if response.fields.is_empty() {
+                let oids = response.parameters.iter().map(|t| t.oid()).collect();
+                client.send(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(oids))).await?;
+                client.send(PgWireBackendMessage::NoData(NoData::new())).await?;
+                return Ok(());
+            }
+        }
         self._on_describe(client, message).await
     }
 
@@ -772,15 +794,15 @@ impl ExtendedQueryHandler for PgHandler {
             // SHOW returns one text column named after the setting.
             return Ok(match commands::classify(&prepared.sql) {
                 Some(PgCommand::Show { name }) => DescribePortalResponse::new(fields(
-                    &Schema::new(vec![arrow::datatypes::Field::new(name, DataType::Utf8, true)]),
+                    &Arc::new(Schema::new(vec![arrow::datatypes::Field::new(name, DataType::Utf8, true)])),
                     format,
                     None,
                 )?),
                 Some(PgCommand::ShowAll) => DescribePortalResponse::new(fields(
-                    &Schema::new(vec![
+                    &Arc::new(Schema::new(vec![
                         arrow::datatypes::Field::new("name", DataType::Utf8, true),
                         arrow::datatypes::Field::new("setting", DataType::Utf8, true),
-                    ]),
+                    ])),
                     format,
                     None,
                 )?),
@@ -818,7 +840,7 @@ impl ExtendedQueryHandler for PgHandler {
         let mut conn = shared.lock().await;
         let sql = bound_sql(portal)?;
         if let Some(command) = commands::classify(&sql) {
-            return run_command(&mut conn, command, &portal.result_column_format, options).await;
+            return run_command(&self.server, &mut conn, command, &portal.result_column_format, options).await;
         }
         let statement = single(&sql, portal.statement.statement.dialect)?;
         let early = conn.described.remove(&portal.name);

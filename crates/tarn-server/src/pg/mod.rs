@@ -11,6 +11,11 @@ mod commands;
 mod compat;
 mod handler;
 mod information_schema;
+mod settings;
+mod tls;
+mod types;
+
+pub(crate) use tls::acceptor as tls_acceptor;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,9 +73,10 @@ impl PgServer {
         auth: bool,
         metrics: Arc<Metrics>,
         auditor: crate::audit::Auditor,
+        tls: bool,
     ) -> Result<Self> {
         Ok(Self {
-            system: Arc::new(catalog::PgSystemSchemas::new(catalog.clone())?),
+            system: Arc::new(catalog::PgSystemSchemas::new(catalog.clone(), tls)?),
             catalog,
             session_config,
             connections: Arc::new(ConnectionManager::new()),
@@ -93,6 +99,7 @@ impl PgServer {
 pub(crate) async fn serve(
     listener: TcpListener,
     server: Arc<PgServer>,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
     tokio::pin!(shutdown);
@@ -107,8 +114,9 @@ pub(crate) async fn serve(
                     }
                 };
                 let handlers = Arc::new(ConnectionHandlers::new(server.clone()));
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                         tracing::debug!(%peer, error = %e, "Postgres connection ended with an error");
                     }
                 });
