@@ -19,7 +19,7 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, Sca
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo;
-use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::pg_catalog::context::{EmptyContextProvider, PgCatalogContextProvider, Role};
 use datafusion_pg_catalog::pg_catalog::{PgCatalogSchemaProvider, PgCatalogStaticTables};
 use tarn_catalog::{Catalog, TableIdent};
 
@@ -95,7 +95,43 @@ impl CatalogInfo for TarnCatalogInfo {
     }
 }
 
-type PgCatalogSchema = PgCatalogSchemaProvider<TarnCatalogInfo, EmptyContextProvider>;
+/// Tarn's principals as Postgres roles (`pg_roles`): admins are superusers.
+#[derive(Debug, Clone)]
+pub(crate) struct TarnRoles {
+    catalog: Catalog,
+}
+
+#[async_trait]
+impl PgCatalogContextProvider for TarnRoles {
+    async fn roles(&self) -> Vec<String> {
+        match self.catalog.list_principals().await {
+            Ok(principals) => principals.into_iter().map(|p| p.name).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "listing principals for pg_roles failed");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn role(&self, name: &str) -> Option<Role> {
+        // Always an answer: the caller looks up every name roles() gave, and a principal
+        // dropped in between is still better shown than a failed query.
+        let admin = matches!(self.catalog.get_principal(name).await, Ok(Some(p)) if p.admin);
+        Some(Role {
+            name: name.to_string(),
+            is_superuser: admin,
+            can_login: true,
+            can_create_db: admin,
+            can_create_role: admin,
+            can_create_user: admin,
+            can_replication: false,
+            grants: Vec::new(),
+            inherited_roles: Vec::new(),
+        })
+    }
+}
+
+type PgCatalogSchema = PgCatalogSchemaProvider<TarnCatalogInfo, TarnRoles>;
 
 /// `datafusion-pg-catalog`'s `pg_catalog` with Tarn's own `pg_settings`.
 #[derive(Debug)]
@@ -177,7 +213,10 @@ impl tarn_sql::SystemSchemas for PgSystemSchemas {
             catalog: self.catalog.clone(),
             database: catalog.to_string(),
         };
-        let inner = PgCatalogSchemaProvider::try_new(info, self.static_tables.clone(), EmptyContextProvider).ok()?;
+        let roles = TarnRoles {
+            catalog: self.catalog.clone(),
+        };
+        let inner = PgCatalogSchemaProvider::try_new(info, self.static_tables.clone(), roles).ok()?;
         let schema = Arc::new(TarnPgCatalog {
             inner,
             settings: self.settings.clone(),
@@ -192,8 +231,13 @@ impl tarn_sql::SystemSchemas for PgSystemSchemas {
 }
 
 /// `state` with the Postgres functions clients call (`format_type`, `pg_get_expr`,
-/// `current_schemas`, `has_table_privilege`, ...) and the `regclass`-style type names.
-pub(crate) fn with_pg_functions(state: &SessionState, database: &str) -> Result<SessionState> {
+/// `current_schemas`, `current_setting`, `has_table_privilege`, ...) and the
+/// `regclass`-style type names.
+pub(crate) fn with_pg_functions(
+    state: &SessionState,
+    database: &str,
+    connection: &super::session_info::ConnectionInfo,
+) -> Result<SessionState> {
     let ctx = SessionContext::new_with_state(state.clone());
     // setup_pg_catalog mounts its own pg_catalog in this catalog; statements never see it
     // (each gets its own catalog list), they see `PgSystemSchemas` instead.
@@ -209,6 +253,14 @@ pub(crate) fn with_pg_functions(state: &SessionState, database: &str) -> Result<
         ("pg_get_indexdef", &[1, 3][..]),
     ] {
         ctx.register_udf(constant_text_udf(name, arities, None));
+    }
+    ctx.register_udf(ScalarUDF::from(PgGetExpr {
+        signature: Signature::one_of(vec![TypeSignature::Any(2), TypeSignature::Any(3)], Volatility::Stable),
+    }));
+    // The connection's own user, schema and settings (registered last: they replace the
+    // fixed answers of datafusion-pg-catalog's versions).
+    for function in connection.functions() {
+        ctx.register_udf(function);
     }
     let version = format!("PostgreSQL {} on {}, Tarn lakehouse", super::SERVER_VERSION, std::env::consts::ARCH);
     ctx.register_udf(constant_text_udf("version", &[0], Some(version)));
@@ -252,6 +304,33 @@ impl ScalarUDFImpl for ConstantText {
         } else {
             ColumnarValue::Scalar(scalar)
         })
+    }
+}
+
+/// `pg_get_expr(expr, relation [, pretty])`: Tarn keeps expressions (CHECK constraints) as
+/// SQL text already, so the text itself, and NULL for NULL (datafusion-pg-catalog's version
+/// answers '' for everything, which clients show as an empty default).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgGetExpr {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for PgGetExpr {
+    fn name(&self) -> &str {
+        "pg_get_expr"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType, DataFusionError> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue, DataFusionError> {
+        let expr = args.args[0].to_array(args.number_rows)?;
+        Ok(ColumnarValue::Array(datafusion::arrow::compute::cast(&expr, &DataType::Utf8)?))
     }
 }
 

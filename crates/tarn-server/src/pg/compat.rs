@@ -38,6 +38,115 @@ const REPLACEMENTS: &[(&str, &str)] = &[
     ("typinput = 'pg_catalog.array_in'::regproc", "typinput = 'array_in'"),
 ];
 
+/// Functions DataFusion (or Tarn) provides as table functions; any other function called in
+/// FROM is a scalar one.
+const TABLE_FUNCTIONS: &[&str] = &["generate_series", "range", "unnest", "pg_get_keywords", "read_files", "table_changes"];
+
+/// Postgres lets a scalar function stand in FROM as a one-row table (Grafana:
+/// `FROM string_to_array(current_setting('search_path'), ',') s`); DataFusion only takes
+/// table functions there. Each such call becomes `(SELECT f(..) AS s) AS s`, which is what
+/// Postgres means: one row, one column named after the alias (or its first column alias).
+pub(crate) fn scalar_functions_in_from(statement: &mut sqlparser::ast::Statement) {
+    use sqlparser::ast::VisitMut;
+    let _ = statement.visit(&mut ScalarFunctionsInFrom);
+}
+
+struct ScalarFunctionsInFrom;
+
+impl sqlparser::ast::VisitorMut for ScalarFunctionsInFrom {
+    type Break = ();
+
+    fn post_visit_table_factor(&mut self, factor: &mut sqlparser::ast::TableFactor) -> std::ops::ControlFlow<()> {
+        use sqlparser::ast::{Ident, TableAlias, TableFactor};
+        let TableFactor::Table { name, alias, args: Some(args), with_ordinality: false, .. } = factor else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        let function = name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase()).unwrap_or_default();
+        // A one-column set-returning function's column is named after its alias in Postgres
+        // (`generate_series(1, 3) AS i` has column i); DataFusion calls it `value`.
+        if matches!(function.as_str(), "generate_series" | "range")
+            && let Some(alias) = alias.as_mut()
+            && alias.columns.is_empty()
+        {
+            alias.columns.push(sqlparser::ast::TableAliasColumnDef { name: alias.name.clone(), data_type: None });
+        }
+        if function.is_empty() || TABLE_FUNCTIONS.contains(&function.as_str()) {
+            return std::ops::ControlFlow::Continue(());
+        }
+        let alias = alias.clone().unwrap_or(TableAlias {
+            explicit: true,
+            name: Ident::new(function.clone()),
+            columns: vec![],
+            at: None,
+        });
+        let column = alias.columns.first().map(|c| c.name.clone()).unwrap_or_else(|| alias.name.clone());
+        let arguments = args.args.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT {name}({arguments}) AS {column}");
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let Ok(mut parsed) = sqlparser::parser::Parser::parse_sql(&dialect, &sql) else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        if let (1, Some(sqlparser::ast::Statement::Query(query))) = (parsed.len(), parsed.pop()) {
+            *factor = TableFactor::Derived {
+                lateral: false,
+                subquery: query,
+                alias: Some(alias),
+                sample: None,
+            };
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// DataFusion plans `x IN (SELECT ..)` in WHERE (as a semi join) but not in a SELECT list,
+/// where clients put it inside CASE (Grafana: is this table's schema on the search path?).
+/// There it becomes `array_has((SELECT array_agg(v) FROM (<subquery>) AS s(v)), x)`, the same
+/// test over the subquery's single column.
+pub(crate) fn in_subqueries_in_select_lists(statement: &mut sqlparser::ast::Statement) {
+    use sqlparser::ast::VisitMut;
+    let _ = statement.visit(&mut SelectListInSubqueries);
+}
+
+struct SelectListInSubqueries;
+
+impl sqlparser::ast::VisitorMut for SelectListInSubqueries {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut sqlparser::ast::Query) -> std::ops::ControlFlow<()> {
+        use sqlparser::ast::{SelectItem, SetExpr, VisitMut};
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item {
+                    let _ = expr.visit(&mut InSubqueryToArrayHas);
+                }
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+struct InSubqueryToArrayHas;
+
+impl sqlparser::ast::VisitorMut for InSubqueryToArrayHas {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut sqlparser::ast::Expr) -> std::ops::ControlFlow<()> {
+        if let sqlparser::ast::Expr::InSubquery { expr: needle, subquery, negated } = expr {
+            let not = if *negated { "NOT " } else { "" };
+            let sql = format!(
+                "{not}array_has((SELECT array_agg(__tarn_in.v) FROM ({subquery}) AS __tarn_in(v)), {needle})"
+            );
+            let dialect = sqlparser::dialect::PostgreSqlDialect {};
+            if let Ok(mut parser) = sqlparser::parser::Parser::new(&dialect).try_with_sql(&sql)
+                && let Ok(replacement) = parser.parse_expr()
+            {
+                *expr = replacement;
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
 fn collapse(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -55,6 +164,32 @@ pub(crate) fn rewrite(sql: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scalar_functions_in_from_become_one_row_subqueries() {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let sql = "SELECT s[1] FROM generate_series(1, 2) AS i, string_to_array('a,b', ',') s, upper('x') AS u(v)";
+        let mut statement = sqlparser::parser::Parser::parse_sql(&dialect, sql).expect("parse").remove(0);
+        scalar_functions_in_from(&mut statement);
+        assert_eq!(
+            statement.to_string(),
+            "SELECT s[1] FROM generate_series(1, 2) AS i (i), (SELECT string_to_array('a,b', ',') AS s) s, \
+             (SELECT upper('x') AS v) AS u (v)"
+        );
+    }
+
+    #[test]
+    fn in_subqueries_move_out_of_select_lists_only() {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let sql = "SELECT CASE WHEN a IN (SELECT b FROM t) THEN 1 END FROM u WHERE c IN (SELECT d FROM v)";
+        let mut statement = sqlparser::parser::Parser::parse_sql(&dialect, sql).expect("parse").remove(0);
+        in_subqueries_in_select_lists(&mut statement);
+        assert_eq!(
+            statement.to_string(),
+            "SELECT CASE WHEN array_has((SELECT array_agg(__tarn_in.v) FROM (SELECT b FROM t) AS __tarn_in (v)), a) \
+             THEN 1 END FROM u WHERE c IN (SELECT d FROM v)"
+        );
+    }
 
     #[test]
     fn replaces_known_fragments_only() {

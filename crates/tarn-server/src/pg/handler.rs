@@ -4,7 +4,7 @@
 //! translates: Postgres-only commands (see `commands`), parameters (see `params`), result
 //! streams to rows in text or binary format, and outcomes to command tags and SQLSTATEs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -38,8 +38,8 @@ use crate::params;
 /// Per-connection state, kept in the client's session extensions.
 pub(crate) struct Connection {
     pub session: Session,
-    /// Postgres settings as `SHOW` reports them.
-    pub settings: BTreeMap<String, String>,
+    /// User, current schema and settings, as `SHOW` and `current_setting` report them.
+    pub info: super::session_info::ConnectionInfo,
     /// Results of row-returning utility statements run early to describe a portal.
     pub described: HashMap<String, StatementOutput>,
     /// Open cursors (`DECLARE ... CURSOR`), each a query's result stream read by `FETCH`.
@@ -150,7 +150,9 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
         .unwrap_or_else(|| tarn_catalog::DEFAULT_CATALOG.to_string());
     let mut session = Session::with_catalog(server.catalog.clone(), &server.session_config).map_err(sql_error)?;
     session.set_system_schemas(server.system.clone());
-    let state = super::catalog::with_pg_functions(session.state(), &database)
+    let application = client.metadata().get("application_name").cloned().unwrap_or_default();
+    let info = super::session_info::ConnectionInfo::new(&user, tarn_catalog::DEFAULT_SCHEMA, commands::default_settings(&user, &application));
+    let state = super::catalog::with_pg_functions(session.state(), &database, &info)
         .map_err(|e| pg_error("XX000", e.to_string()))?;
     session.set_state(state);
     let use_catalog = tarn_sql::parse_sql(&format!("USE CATALOG `{}`", database.replace('`', "``"))).map_err(sql_error)?;
@@ -169,14 +171,12 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
             .ok_or_else(|| pg_error("28000", format!("user \"{user}\" does not exist")))?;
         session.set_principal(principal);
     }
-    let application = client.metadata().get("application_name").cloned().unwrap_or_default();
-    let mut settings = commands::default_settings(&user, &application);
-    settings.insert("search_path".into(), session.current_schema().to_string());
+    info.set_schema(session.current_schema());
     let (pid, secret) = client.pid_and_secret_key();
     let (cancel, registration) = server.cancels.register(pid, secret.to_bytes());
     let shared = Arc::new(Mutex::new(Connection {
         session,
-        settings,
+        info,
         described: HashMap::new(),
         cursors: HashMap::new(),
         cancel,
@@ -217,13 +217,25 @@ fn parse_in(sql: &str, dialect: SqlDialect) -> PgWireResult<Vec<Statement>> {
     if (matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE") || first.starts_with('('))
         && let Ok(statements) = compat_parser().parse(sql)
     {
-        return Ok(statements.into_iter().map(|s| Statement::Query(Box::new(s))).collect());
+        return Ok(statements
+            .into_iter()
+            .map(|mut s| {
+                super::compat::scalar_functions_in_from(&mut s);
+                super::compat::in_subqueries_in_select_lists(&mut s);
+                Statement::Query(Box::new(s))
+            })
+            .collect());
     }
     let statements = tarn_sql::parse_sql_with(sql, SqlDialect::Postgres).map_err(sql_error)?;
     Ok(statements
         .into_iter()
         .map(|s| match s {
-            Statement::Query(q) => Statement::Query(Box::new(compat_parser().rewrite(*q))),
+            Statement::Query(q) => {
+                let mut query = compat_parser().rewrite(*q);
+                super::compat::scalar_functions_in_from(&mut query);
+                super::compat::in_subqueries_in_select_lists(&mut query);
+                Statement::Query(Box::new(query))
+            }
             other => other,
         })
         .collect())
@@ -383,15 +395,15 @@ async fn run_command(
                     }
                 }
             }
-            conn.settings.insert(name, value);
+            if name == "search_path" {
+                conn.info.set_schema(conn.session.current_schema());
+            } else {
+                conn.info.set(&name, &value);
+            }
             Response::Execution(Tag::new("SET"))
         }
         PgCommand::Show { name } => {
-            let value = if name == "search_path" {
-                Some(conn.session.current_schema().to_string())
-            } else {
-                conn.settings.get(&name).cloned()
-            };
+            let value = conn.info.get(&name);
             let Some(value) = value else {
                 return Err(pg_error("42704", format!("unrecognized configuration parameter \"{name}\"")));
             };
@@ -403,8 +415,7 @@ async fn run_command(
             Response::Query(rows(output, &Format::UnifiedText, Arc::new(FormatOptions::default()), &conn.cancel)?)
         }
         PgCommand::ShowAll => {
-            let names: Vec<String> = conn.settings.keys().cloned().collect();
-            let values: Vec<String> = conn.settings.values().cloned().collect();
+            let (names, values): (Vec<String>, Vec<String>) = conn.info.all().into_iter().unzip();
             let output = StatementOutput::from_columns(vec![
                 ("name", Arc::new(arrow::array::StringArray::from(names)) as arrow::array::ArrayRef),
                 ("setting", Arc::new(arrow::array::StringArray::from(values)) as arrow::array::ArrayRef),
@@ -521,7 +532,7 @@ async fn run_statement(
     );
     let output = output.map_err(sql_error)?;
     if let Statement::Use { .. } = statement {
-        conn.settings.insert("search_path".into(), conn.session.current_schema().to_string());
+        conn.info.set_schema(conn.session.current_schema());
     }
     if is_dml(&statement) {
         let count = affected_rows(output).await?;

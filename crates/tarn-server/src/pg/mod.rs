@@ -11,6 +11,7 @@ mod commands;
 mod compat;
 mod handler;
 mod information_schema;
+mod session_info;
 mod settings;
 mod tls;
 mod types;
