@@ -2,7 +2,6 @@
 pyarrow) and by pyarrow.flight directly: queries, DML, parameters, catalog metadata, auth, and
 a 10-million-row result streamed with bounded server memory."""
 
-import os
 import subprocess
 
 import adbc_driver_flightsql as adbc_flight
@@ -11,43 +10,22 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-TARN = os.environ.get("TARN_BIN", "tarn")
+from tarn_server import TARN, TarnServer
 
 
-class Server:
+
+class Server(TarnServer):
+    """`tarn serve` with only the Flight SQL listener."""
+
     def __init__(self, warehouse):
-        self.proc = subprocess.Popen(
-            [TARN, "--warehouse", str(warehouse), "serve", "--flight-addr", "127.0.0.1:0",
-             "--http-addr", "off", "--pg-addr", "off"],
-            stderr=subprocess.PIPE, text=True,
-        )
-        self.token = None
-        self.uri = None
-        while self.uri is None:
-            line = self.proc.stderr.readline()
-            assert line, "the server exited before listening"
-            if "shown only now): " in line:
-                self.token = line.strip().rsplit(" ", 1)[1]
-            if "Flight SQL listening on " in line:
-                self.uri = line.strip().split("listening on ")[1]
-        self.warehouse = warehouse
+        super().__init__(warehouse, pg=False, http=False)
+        self.token = self.secret
+        self.uri = self.addr["flight"]
 
     def connect(self, token=None, **db_kwargs):
         if token is not False and not db_kwargs:
             db_kwargs = {adbc_flight.DatabaseOptions.AUTHORIZATION_HEADER.value: f"Bearer {token or self.token}"}
         return flight_sql.connect(self.uri, db_kwargs=db_kwargs, autocommit=True)
-
-    def peak_rss_mib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        raise AssertionError("no VmHWM")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture

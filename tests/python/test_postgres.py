@@ -4,60 +4,34 @@ results, server-side cursors, COPY TO STDOUT, cancellation), with SCRAM password
 
 import datetime
 import decimal
-import json
 import os
 import shutil
 import subprocess
 import threading
 import time
-import urllib.request
 
 import psycopg
 import pytest
 
-TARN = os.environ.get("TARN_BIN", "tarn")
+from tarn_server import TARN, TarnServer
+
 PSQL = shutil.which("psql")
 
 
-class Server:
-    def __init__(self, warehouse, *extra):
-        self.proc = subprocess.Popen(
-            [TARN, "--warehouse", str(warehouse), "serve", "--pg-addr", "127.0.0.1:0",
-             "--http-addr", "127.0.0.1:0", "--flight-addr", "off", *extra],
-            stderr=subprocess.PIPE, text=True,
-        )
-        self.password = None
-        self.pg_port = None
-        self.http = None
-        while self.pg_port is None or self.http is None:
-            line = self.proc.stderr.readline()
-            assert line, "the server exited before listening"
-            if "shown only now): " in line:
-                self.password = line.strip().rsplit(" ", 1)[1]
-            if "Postgres wire protocol listening on " in line:
-                self.pg_port = int(line.strip().rsplit(":", 1)[1])
-            if "HTTP API listening on " in line:
-                self.http = line.strip().split("listening on ")[1]
-        self.warehouse = warehouse
+class Server(TarnServer):
+    """`tarn serve` with the Postgres and HTTP listeners."""
 
-    def dsn(self, user="admin", password=None, dbname="main"):
-        password = password if password is not None else self.password
-        dsn = f"host=127.0.0.1 port={self.pg_port} dbname={dbname} user={user}"
-        return dsn + (f" password={password}" if password else "")
+    def __init__(self, warehouse, *extra):
+        super().__init__(warehouse, *extra, flight=False)
 
     def connect(self, **kwargs):
-        return psycopg.connect(self.dsn(**kwargs), autocommit=True)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        return self.psycopg(**kwargs)
 
 
 @pytest.fixture
 def server(tmp_path):
     srv = Server(tmp_path / "wh")
-    assert srv.password and srv.password.startswith("tarn_")
+    assert srv.secret and srv.secret.startswith("tarn_")
     yield srv
     srv.stop()
 
@@ -220,12 +194,8 @@ def test_one_engine_behind_both_protocols(server):
     with server.connect() as conn:
         conn.execute("CREATE TABLE shared (id INT)")
         conn.execute("INSERT INTO shared VALUES (1), (2)")
-        req = urllib.request.Request(server.http + "/api/v1/statements", method="POST",
-                                     data=json.dumps({"statement": "INSERT INTO shared VALUES (3)"}).encode())
-        req.add_header("Authorization", f"Bearer {server.password}")
-        req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            assert resp.status == 200
+        status, body = server.sql_http("INSERT INTO shared VALUES (3)")
+        assert status == 200, body
         # The HTTP commit is visible to the open Postgres connection at once.
         assert conn.execute("SELECT count(*) FROM shared").fetchone() == (3,)
 
@@ -235,7 +205,7 @@ def psql(server, *commands):
     for c in commands:
         args += ["-c", c]
     out = subprocess.run(args, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PGPASSWORD": server.password})
+                         env={**os.environ, "PGPASSWORD": server.secret})
     assert out.returncode == 0, out.stderr
     return out.stdout
 

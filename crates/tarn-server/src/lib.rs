@@ -1,9 +1,10 @@
 //! `tarn serve`: network protocols in front of one shared warehouse.
 //!
-//! One process serves the HTTP API (`http`) and the Postgres wire protocol (`pg`), each on
-//! its own listener, over one opened catalog. Authentication is on by default: bearer tokens
-//! for HTTP, SCRAM-SHA-256 passwords for Postgres. Without it (`--insecure-no-auth`) the
-//! server refuses to listen on anything but loopback.
+//! One process serves the HTTP API (`http`), the Postgres wire protocol (`pg`) and Arrow
+//! Flight SQL (`flight`), each on its own listener, over one opened catalog and one runtime
+//! (memory limit, spill directory). Authentication is on by default: bearer tokens for HTTP
+//! and Flight SQL, SCRAM-SHA-256 passwords for Postgres (optionally over TLS). Without it
+//! (`--insecure-no-auth`) the server refuses to listen on anything but loopback.
 //!
 //! Architecture invariant: protocols only translate; every statement runs through
 //! [`tarn_sql::Session`], so all of them see the same tables and the same rules.
