@@ -204,6 +204,10 @@ def test_audit_log_records_every_protocol(server):
                               "WHERE statement LIKE 'CREATE TABLE sales.c_%' AND outcome = 'ok'").fetchall()
         assert clones and all(sorted(t) == sorted([t[0], "main.sales.orders"]) and t[0].startswith("main.sales.c_")
                               for (t,) in clones), clones
+        # Passwords in CREATE USER are redacted before they reach the log.
+        users = conn.execute("SELECT statement FROM system.access.audit WHERE statement LIKE 'CREATE USER%'").fetchall()
+        assert users and all("PASSWORD '***'" in u for (u,) in users), users
+        assert conn.execute("SELECT count(*) FROM system.access.audit WHERE statement LIKE '%pw-%'").fetchone() == (0,)
         paths = conn.execute("SELECT tables FROM system.access.audit WHERE statement LIKE '%delta.`%'").fetchall()
         assert paths and all(len(t) == 1 and t[0].startswith("delta.`file://") for (t,) in paths), paths
     # Only admins (or whoever is granted the system catalog) read it.

@@ -11,6 +11,8 @@ use std::time::Duration;
 use datafusion::scalar::ScalarValue;
 use tarn_catalog::Catalog;
 use tarn_sql::{Session, SessionConfig, SqlDialect};
+
+
 use tokio::sync::mpsc;
 
 use crate::error::{Result, ServerError};
@@ -43,7 +45,7 @@ impl AuditEvent {
             principal: principal.to_string(),
             protocol,
             client_address,
-            statement: statement.chars().take(10_000).collect(),
+            statement: redact_passwords(statement).chars().take(10_000).collect(),
             tables: Vec::new(),
             outcome,
             error,
@@ -55,6 +57,49 @@ impl AuditEvent {
         self.tables = tables;
         self
     }
+}
+
+/// `statement` with the string after every `PASSWORD` keyword replaced by `'***'`, so
+/// `CREATE USER .. WITH PASSWORD '..'` and `ALTER USER .. PASSWORD '..'` never reach the log.
+/// Text that does not tokenize is kept only up to its first `PASSWORD`.
+pub(crate) fn redact_passwords(statement: &str) -> String {
+    use sqlparser::tokenizer::Token;
+    if !statement.to_ascii_uppercase().contains("PASSWORD") {
+        return statement.to_string();
+    }
+    let tokens = crate::tokens::tokens(statement, tarn_sql::SqlDialect::Postgres)
+        .or_else(|_| crate::tokens::tokens(statement, SqlDialect::Databricks));
+    let Ok(tokens) = tokens else {
+        let cut = statement.to_ascii_uppercase().find("PASSWORD").unwrap_or(statement.len());
+        return format!("{} (rest redacted)", &statement[..cut]);
+    };
+    let mut out = String::with_capacity(statement.len());
+    let mut copied = 0;
+    let mut after_password = false;
+    for (token, range) in tokens {
+        match &token {
+            Token::Whitespace(_) | Token::Eq => continue,
+            Token::Word(w) if w.value.eq_ignore_ascii_case("password") => {
+                after_password = true;
+                continue;
+            }
+            Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::DollarQuotedString(_)
+            | Token::NationalStringLiteral(_)
+                if after_password =>
+            {
+                out.push_str(&statement[copied..range.start]);
+                out.push_str("'***'");
+                copied = range.end;
+            }
+            _ => {}
+        }
+        after_password = false;
+    }
+    out.push_str(&statement[copied..]);
+    out
 }
 
 /// Where protocols send events. Cloning is cheap.
@@ -179,5 +224,22 @@ async fn write(session: &mut Session, buffer: &mut Vec<AuditEvent>) {
         // Kept for the next attempt; an audit log that silently drops events is worse than one
         // that retries.
         Err(e) => tracing::error!(error = %e, events = buffer.len(), "writing the audit log failed; will retry"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_passwords;
+
+    #[test]
+    fn passwords_never_reach_the_audit_log() {
+        assert_eq!(
+            redact_passwords("CREATE USER bob WITH PASSWORD 's3cret'"),
+            "CREATE USER bob WITH PASSWORD '***'"
+        );
+        assert_eq!(redact_passwords("alter user bob password = 'it''s'; SELECT 1"), "alter user bob password = '***'; SELECT 1");
+        assert_eq!(redact_passwords("SELECT 'password'"), "SELECT 'password'");
+        assert_eq!(redact_passwords("SELECT 1"), "SELECT 1");
+        assert!(!redact_passwords("CREATE USER x WITH PASSWORD 'unterminated").contains("unterminated"));
     }
 }

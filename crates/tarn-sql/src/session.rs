@@ -133,7 +133,13 @@ impl Session {
     /// Execute one statement. Queries return a lazy stream; everything else has finished
     /// (and committed) when this returns.
     pub async fn execute(&mut self, statement: Statement) -> Result<StatementOutput> {
-        tracing::debug!(?statement, "execute");
+        match &statement {
+            // Never log a password.
+            Statement::CreateUser { name, .. } | Statement::AlterUserPassword { name, .. } => {
+                tracing::debug!(user = %name, "execute: user with a password")
+            }
+            other => tracing::debug!(statement = ?other, "execute"),
+        }
         for table in self.tables_of(&statement) {
             if !self.touched_tables.contains(&table) {
                 self.touched_tables.push(table);
