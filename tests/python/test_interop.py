@@ -116,3 +116,32 @@ def test_merge_clone_and_optimize_leave_valid_tables(warehouse):
     assert b == a
     c = pl.read_delta(location(warehouse, "c")).sort("id").to_dicts()
     assert [r["id"] for r in c] == [1, 2]
+
+
+def test_change_data_feed_both_directions(warehouse, tmp_path):
+    # deltalake reads the change data feed Tarn records (on by default), operation by operation.
+    tarn(warehouse, """
+        CREATE TABLE feed (id INT, name STRING);
+        INSERT INTO feed VALUES (1, 'a'), (2, 'b');
+        UPDATE feed SET name = 'B' WHERE id = 2;
+        DELETE FROM feed WHERE id = 1;
+        MERGE INTO feed USING (SELECT 3 AS id, 'c' AS name) s ON feed.id = s.id
+          WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;
+    """)
+    dt = DeltaTable(location(warehouse, "feed"))
+    assert dt.metadata().configuration.get("delta.enableChangeDataFeed") == "true"
+    theirs = pa.table(dt.load_cdf(starting_version=0).read_all()).to_pylist()
+    seen = sorted((r["_commit_version"], r["_change_type"], r["id"], r["name"]) for r in theirs)
+    assert seen == [(1, "insert", 1, "a"), (1, "insert", 2, "b"), (2, "update_postimage", 2, "B"),
+                    (2, "update_preimage", 2, "b"), (3, "delete", 1, "a"), (4, "insert", 3, "c")]
+    ours = tarn(warehouse, "SELECT _commit_version, _change_type, id, name FROM table_changes('feed', 0)")
+    assert sorted((r["_commit_version"], r["_change_type"], r["id"], r["name"]) for r in ours) == seen
+
+    # Tarn reads the feed of a table deltalake wrote with the feed on.
+    path = str(tmp_path / "theirs")
+    write_deltalake(path, pa.table({"id": [1, 2], "v": ["x", "y"]}),
+                    configuration={"delta.enableChangeDataFeed": "true"})
+    DeltaTable(path).delete("id = 1")
+    rows = tarn(warehouse, f"SELECT _commit_version, _change_type, id FROM table_changes('delta.`{path}`', 0)")
+    assert sorted((r["_commit_version"], r["_change_type"], r["id"]) for r in rows) == [
+        (0, "insert", 1), (0, "insert", 2), (1, "delete", 1)]

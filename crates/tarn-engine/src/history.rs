@@ -117,6 +117,20 @@ pub async fn read_commits(table: &DeltaTable, limit: Option<usize>) -> Result<Ve
     Ok(out)
 }
 
+/// `(version, commit timestamp in ms)` of every commit still in the log, oldest first.
+pub async fn commit_timestamps(table: &DeltaTable) -> Result<Vec<(i64, i64)>> {
+    let store = table.log_store().object_store(None);
+    let current = table.version().map_or(-1, |v| v as i64);
+    let mut out = Vec::new();
+    for (version, modified) in listed_versions(store.as_ref()).await? {
+        if version > current {
+            break;
+        }
+        out.push((version, read_commit(store.as_ref(), version, modified).await?.timestamp));
+    }
+    Ok(out)
+}
+
 /// The latest version committed at or before `ts`, by the commits' own timestamps.
 pub async fn resolve_timestamp(table: &DeltaTable, ts: DateTime<Utc>) -> Result<i64> {
     let target = ts.timestamp_millis();

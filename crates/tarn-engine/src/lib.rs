@@ -7,15 +7,17 @@
 //!
 //! Architecture invariant: nothing here knows about the catalog or SQL text; tables are URLs.
 
+mod changes;
 mod clone;
 mod error;
 mod history;
 mod open;
 mod session;
 
+pub use changes::{CHANGE_DATA_FEED, ChangeBound, VersionRange, cdf_error, changes_provider, records_changes, resolve_change_range};
 pub use clone::{CloneKind, clone_table};
 pub use error::{EngineError, Result};
-pub use history::{CommitRecord, read_commits, resolve_timestamp};
+pub use history::{CommitRecord, commit_timestamps, read_commits, resolve_timestamp};
 pub use open::{TimeTravel, open_table, table_exists, table_provider};
 pub use session::{Runtime, SessionOptions, new_session_state};
 

@@ -248,6 +248,17 @@ impl Session {
         for (name, _version) in collector.relations {
             self.read_relation(&name, &collector.ctes, needs)?;
         }
+        // Table functions read too: table_changes its table, read_files its files.
+        for (name, args) in collector.functions {
+            let function = name.to_string().to_ascii_lowercase();
+            if function == crate::table_functions::TABLE_CHANGES {
+                let target = crate::table_functions::table_changes_target(&args)?;
+                self.read_relation(&target, &Default::default(), needs)?;
+            } else if function == crate::table_functions::READ_FILES {
+                let source = crate::table_functions::read_files_source(&args)?;
+                needs.push(Need::AnyFile(Privilege::Select, Some(format!("read_files('{source}')"))));
+            }
+        }
         Ok(())
     }
 

@@ -14,11 +14,13 @@ mod authorize;
 mod error;
 mod describe_statement;
 mod exec;
+mod files;
 mod metadata;
 pub mod parser;
 mod output;
 mod resolve;
 mod session;
+mod table_functions;
 mod types;
 
 pub use error::{Result, SqlError};

@@ -131,7 +131,29 @@ impl Session {
         }
     }
 
-    async fn eval_timestamp(&self, expr: &SqlExpr) -> Result<DateTime<Utc>> {
+    /// The value of a constant expression (table function arguments, ...).
+    pub(crate) async fn eval_scalar(&self, expr: &SqlExpr) -> Result<datafusion::scalar::ScalarValue> {
+        let sql = format!("SELECT {expr} AS v");
+        let statement = crate::parser::parse_sql(&sql)?
+            .pop()
+            .and_then(|s| match s {
+                crate::ast::Statement::Query(q) => Some(*q),
+                _ => None,
+            })
+            .ok_or_else(|| SqlError::Internal("a constant did not parse as a query".into()))?;
+        let mut state = self.base.clone();
+        let options = state.config().options().clone();
+        state.execution_props_mut().mark_start_execution(options);
+        let plan = state.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
+        let batches = datafusion::dataframe::DataFrame::new(state, plan).collect().await?;
+        let batch = batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .ok_or_else(|| SqlError::user(format!("'{expr}' produced no value")))?;
+        Ok(datafusion::scalar::ScalarValue::try_from_array(batch.column(0), 0)?)
+    }
+
+    pub(crate) async fn eval_timestamp(&self, expr: &SqlExpr) -> Result<DateTime<Utc>> {
         let sql = format!("SELECT to_timestamp_micros({expr}) AS ts");
         let statement = crate::parser::parse_sql(&sql)?
             .pop()
@@ -244,6 +266,19 @@ impl Session {
             replacements.insert(key, (new_name, default_alias));
         }
 
+        for (name, args) in &collector.functions {
+            let key = function_key(name, args);
+            if replacements.contains_key(&key) {
+                continue;
+            }
+            let provider = self.table_function(name, args, &state).await?;
+            let synthetic = format!("f{}", replacements.len());
+            register(&list, "__tarn", "functions", Some((&synthetic, provider)))?;
+            let new_name = ObjectName::from(vec![Ident::new("__tarn"), Ident::new("functions"), Ident::new(synthetic)]);
+            let default_alias = parts(name).last().map(|i| Ident::new(i.value.to_ascii_lowercase())).unwrap_or_else(|| Ident::new("f"));
+            replacements.insert(key, (new_name, default_alias));
+        }
+
         if let Some(system) = &system {
             for catalog in list.catalog_names() {
                 let Some(provider) = list.catalog(&catalog) else { continue };
@@ -298,6 +333,11 @@ fn schema_part(name: &ObjectName) -> Option<String> {
     }
 }
 
+fn function_key(name: &ObjectName, args: &[sqlparser::ast::FunctionArg]) -> String {
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+    format!("{name}({})", args.join(", "))
+}
+
 fn relation_key(name: &ObjectName, version: Option<&TableVersion>) -> String {
     format!("{name}|{}", version.map(ToString::to_string).unwrap_or_default())
 }
@@ -334,6 +374,8 @@ fn register(
 #[derive(Default)]
 pub(crate) struct RelationCollector {
     pub relations: Vec<(ObjectName, Option<TableVersion>)>,
+    /// Calls of Tarn's table functions (`table_changes`, `read_files`), with their arguments.
+    pub functions: Vec<(ObjectName, Vec<sqlparser::ast::FunctionArg>)>,
     pub ctes: HashSet<String>,
 }
 
@@ -350,8 +392,12 @@ impl Visitor for RelationCollector {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
-        if let TableFactor::Table { name, args: None, version, .. } = factor {
-            self.relations.push((name.clone(), version.clone()));
+        match factor {
+            TableFactor::Table { name, args: None, version, .. } => self.relations.push((name.clone(), version.clone())),
+            TableFactor::Table { name, args: Some(args), .. } if crate::table_functions::is_tarn_function(name) => {
+                self.functions.push((name.clone(), args.args.clone()));
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }
@@ -366,6 +412,22 @@ impl VisitorMut for RelationRewriter {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, args: call @ Some(_), alias, .. } = factor
+            && let Some(args) = call.as_ref()
+            && let Some((new_name, default_alias)) = self.replacements.get(&function_key(name, &args.args))
+        {
+            *name = new_name.clone();
+            *call = None;
+            if alias.is_none() {
+                *alias = Some(TableAlias {
+                    explicit: false,
+                    name: default_alias.clone(),
+                    columns: vec![],
+                    at: None,
+                });
+            }
+            return ControlFlow::Continue(());
+        }
         if let TableFactor::Table { name, args: None, version, alias, .. } = factor {
             let key = relation_key(name, version.as_ref());
             if let Some((new_name, default_alias)) = self.replacements.get(&key) {

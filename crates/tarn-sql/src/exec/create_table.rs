@@ -61,8 +61,14 @@ pub(crate) fn delta_schema(schema: &Schema) -> Result<StructType> {
         .map_err(|e| SqlError::user(format!("cannot store this schema in Delta: {e}")))
 }
 
+/// The table properties of a new table: the user's, plus the change data feed on unless
+/// they say otherwise (Tarn's tables are streams too; see `table_changes`).
 fn configuration(properties: &[(String, String)]) -> HashMap<String, Option<String>> {
-    properties.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
+    let mut out: HashMap<String, Option<String>> = properties.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    if !properties.iter().any(|(k, _)| k.eq_ignore_ascii_case(tarn_engine::CHANGE_DATA_FEED)) {
+        out.insert(tarn_engine::CHANGE_DATA_FEED.to_string(), Some("true".to_string()));
+    }
+    out
 }
 
 pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> Result<StatementOutput> {

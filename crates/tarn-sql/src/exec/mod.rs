@@ -13,6 +13,8 @@ mod query;
 mod util;
 mod write;
 
+pub(crate) use create_table::arrow_schema as arrow_schema_of;
+
 use crate::ast::Statement;
 use crate::error::Result;
 use crate::output::StatementOutput;

@@ -67,6 +67,33 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
     Ok(out)
 }
 
+/// A table name written as text (`t`, `s.t`, `` c.`s`.t ``, `` delta.`/path` ``), as table
+/// functions take it.
+pub(crate) fn parse_object_name(text: &str) -> Result<sqlparser::ast::ObjectName> {
+    let dialect = dialect();
+    let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(SqlError::from_parser)?;
+    let name = parser.parse_object_name(false).map_err(SqlError::from_parser)?;
+    if parser.peek_token().token != Token::EOF {
+        return Err(SqlError::user(format!("'{text}' is not a table name")));
+    }
+    Ok(name)
+}
+
+/// A column list as text (`a INT, b STRING NOT NULL`), as `read_files(schema => ..)` takes it.
+pub(crate) fn parse_column_list(text: &str) -> Result<Vec<crate::ast::ColumnSpec>> {
+    let dialect = dialect();
+    let parser = Parser::new(&dialect).try_with_sql(text).map_err(SqlError::from_parser)?;
+    let mut tp = TarnParser { p: parser };
+    let mut columns = vec![tp.column_spec()?];
+    while tp.p.consume_token(&Token::Comma) {
+        columns.push(tp.column_spec()?);
+    }
+    if tp.p.peek_token().token != Token::EOF {
+        return Err(SqlError::user(format!("'{text}' is not a column list like 'a INT, b STRING'")));
+    }
+    Ok(columns)
+}
+
 /// Split a script into the source text of its statements (for echoing and history).
 pub fn split_statements(sql: &str) -> Vec<String> {
     let dialect = dialect();
