@@ -347,11 +347,48 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 }
 
 fn infer_json(bytes: &[u8]) -> Schema {
-    let values: Vec<Value> = lines(bytes)
-        .filter_map(|(_, l)| serde_json::from_slice::<Value>(l).ok())
-        .filter(Value::is_object)
-        .collect();
-    arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(|v| Ok(v.clone()))).unwrap_or_else(|_| Schema::empty())
+    let mut values: Vec<Value> = Vec::new();
+    let mut order: Vec<String> = Vec::new();
+    for (_, line) in lines(bytes) {
+        let Ok(value @ Value::Object(_)) = serde_json::from_slice::<Value>(line) else { continue };
+        if let Ok(KeyOrder(keys)) = serde_json::from_slice::<KeyOrder>(line) {
+            for key in keys {
+                if !order.contains(&key) {
+                    order.push(key);
+                }
+            }
+        }
+        values.push(value);
+    }
+    let schema = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(|v| Ok(v.clone())))
+        .unwrap_or_else(|_| Schema::empty());
+    // Columns in the order the records first name them (serde_json's maps sort their keys).
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.sort_by_key(|f| order.iter().position(|k| k == f.name()).unwrap_or(usize::MAX));
+    Schema::new(fields)
+}
+
+/// The keys of a JSON object in the order they are written.
+struct KeyOrder(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for KeyOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = KeyOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<KeyOrder, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((key, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                    keys.push(key);
+                }
+                Ok(KeyOrder(keys))
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
 }
 
 /// Whether a JSON value decodes into `data_type`.
@@ -532,6 +569,7 @@ fn read_csv(bytes: &[u8], url: &Url, data: &SchemaRef, options: &FileOptions) ->
     let mut text: Vec<Vec<Option<String>>> = vec![Vec::new(); data.fields().len()];
     let mut notes: Vec<Map<String, Value>> = Vec::new();
     let mut lines_of: Vec<u64> = Vec::new();
+    let mut first_failure: Option<(u64, String)> = None;
     for record in records {
         let record = match record {
             Ok(r) => r,
@@ -557,10 +595,9 @@ fn read_csv(bytes: &[u8], url: &Url, data: &SchemaRef, options: &FileOptions) ->
         let mut note = Map::new();
         if record.len() > width {
             if options.mode == Mode::FailFast {
-                return Err(SqlError::user(format!(
-                    "file {url} line {line}: {} fields, but the schema has {width} columns",
-                    record.len()
-                )));
+                // Reported once every earlier line is known to be fine (values are checked
+                // column by column below).
+                first_failure.get_or_insert((line, format!("{} fields, but the schema has {width} columns", record.len())));
             }
             for (i, extra) in record.iter().enumerate().skip(width) {
                 note.insert(format!("_c{i}"), Value::String(extra.to_string()));
@@ -591,12 +628,15 @@ fn read_csv(bytes: &[u8], url: &Url, data: &SchemaRef, options: &FileOptions) ->
                 let value = strings.value(row);
                 match options.mode {
                     Mode::FailFast => {
-                        return Err(SqlError::user(format!(
-                            "file {url} line {}: '{value}' is not a valid {} for column {}",
-                            lines_of[row],
+                        let problem = format!(
+                            "'{value}' is not a valid {} for column {}",
                             crate::types::spark_type_name(field.data_type()),
                             field.name()
-                        )));
+                        );
+                        if first_failure.as_ref().is_none_or(|(line, _)| lines_of[row] < *line) {
+                            first_failure = Some((lines_of[row], problem));
+                        }
+                        break;
                     }
                     Mode::DropMalformed => keep[row] = false,
                     Mode::Permissive => {
@@ -606,6 +646,9 @@ fn read_csv(bytes: &[u8], url: &Url, data: &SchemaRef, options: &FileOptions) ->
             }
         }
         columns.push(parsed);
+    }
+    if let Some((line, problem)) = first_failure {
+        return Err(SqlError::user(format!("file {url} line {line}: {problem}")));
     }
     let mut batch = RecordBatch::try_new(data.clone(), columns).map_err(|e| with_file(url, e))?;
     if keep.iter().any(|k| !k) {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use tarn_sql::{Session, SessionConfig};
 
@@ -254,4 +254,85 @@ async fn optimize_where_compacts_only_the_named_partition_and_describe_extended_
     for expected in ["region", "# Partition Information", "# Detailed Table Information", "Location", "Provider", "Type"] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
+}
+
+/// The values of one string column of a query, in order (NULL as None).
+async fn strings(session: &mut Session, sql: &str) -> Vec<Option<String>> {
+    let batches = session.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).pop().unwrap_or_default();
+    let mut out = Vec::new();
+    for b in &batches {
+        let column = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).expect("cast");
+        let column = column.as_string::<i32>();
+        for i in 0..column.len() {
+            out.push((!column.is_null(i)).then(|| column.value(i).to_string()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn read_files_infers_schemas_and_rescues_what_does_not_fit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("landing/json");
+    let csv = dir.path().join("landing/csv");
+    std::fs::create_dir_all(&json).expect("mkdir");
+    std::fs::create_dir_all(&csv).expect("mkdir");
+    std::fs::write(
+        json.join("a.json"),
+        "{\"order_id\": 1, \"amount\": 10.5}\n{\"order_id\": 2, \"amount\": 3, \"note\": \"x\"}\nnot json\n",
+    )
+    .expect("write");
+    std::fs::write(json.join("b.json"), "{\"order_id\": \"three\", \"amount\": 1.5}\n").expect("write");
+    std::fs::write(csv.join("x.csv"), "id,name,score\n1,ada,9.5\n2,bob,1e1\n3,cy,2.5,extra\n").expect("write");
+    let mut s = session(dir.path()).await;
+    let j = json.display();
+
+    // Columns in the order the records name them; the union over files; what does not fit
+    // (a line that is not JSON) is kept in _rescued_data with the file it came from.
+    let sql = format!("SELECT * FROM read_files('{j}', format => 'json') ORDER BY amount");
+    let batches = run(&mut s, &sql).await;
+    let schema = batches[0].schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["order_id", "amount", "note", "_rescued_data"]);
+    let rescued = strings(&mut s, &format!("SELECT _rescued_data FROM read_files('{j}', format => 'json') WHERE _rescued_data IS NOT NULL")).await;
+    assert_eq!(rescued.len(), 1);
+    let note: serde_json::Value = serde_json::from_str(rescued[0].as_deref().expect("rescued")).expect("json");
+    assert_eq!(note["_corrupt_record"], "not json");
+    assert!(note["_file"].as_str().is_some_and(|f| f.ends_with("a.json")), "{note}");
+
+    // With an explicit schema, a value of the wrong type is rescued and the row kept.
+    let typed = format!("read_files('{j}', format => 'json', schema => 'order_id BIGINT, amount DOUBLE')");
+    assert_eq!(count(&mut s, &typed).await, 4);
+    let rescued = strings(&mut s, &format!("SELECT _rescued_data FROM {typed} WHERE order_id IS NULL AND amount = 1.5")).await;
+    assert!(rescued[0].as_deref().is_some_and(|r| r.contains("\"order_id\":\"three\"")), "{rescued:?}");
+    let rescued = strings(&mut s, &format!("SELECT _rescued_data FROM {typed} WHERE order_id = 2")).await;
+    assert!(rescued[0].as_deref().is_some_and(|r| r.contains("\"note\":\"x\"")), "unknown fields are rescued: {rescued:?}");
+
+    // DROPMALFORMED drops what does not fit; FAILFAST names the file and line.
+    assert_eq!(count(&mut s, &format!("read_files('{j}', format => 'json', schema => 'order_id BIGINT, amount DOUBLE', mode => 'DROPMALFORMED')")).await, 1);
+    let err = fails(&mut s, &format!("SELECT * FROM read_files('{j}', format => 'json', mode => 'FAILFAST')")).await;
+    assert!(err.contains("a.json line 3") && err.contains("malformed"), "{err}");
+
+    // CSV: header names the columns, types are inferred, extra fields are rescued.
+    let c = csv.display();
+    let sql = format!("SELECT id, name, score, _rescued_data FROM read_files('{c}/*.csv', format => 'csv', header => true) ORDER BY id");
+    let batches = run(&mut s, &sql).await;
+    assert_eq!(batches[0].schema().field(2).data_type(), &arrow::datatypes::DataType::Float64);
+    let rescued = strings(&mut s, &sql.replace("SELECT id, name, score, _rescued_data", "SELECT _rescued_data")).await;
+    assert_eq!(rescued[..2], [None, None]);
+    assert!(rescued[2].as_deref().is_some_and(|r| r.contains("\"_c3\":\"extra\"")), "{rescued:?}");
+    let err = fails(&mut s, &format!("SELECT * FROM read_files('{c}', format => 'csv', header => true, schema => 'id INT, name STRING, score INT', mode => 'FAILFAST')")).await;
+    assert!(err.contains("x.csv line 2") && err.contains("'9.5' is not a valid int"), "{err}");
+
+    // Bad calls say what is wrong.
+    let err = fails(&mut s, "SELECT * FROM read_files('/no/such/place', format => 'json')").await;
+    assert!(err.contains("does not exist"), "{err}");
+    let err = fails(&mut s, &format!("SELECT * FROM read_files('{j}', format => 'xml')")).await;
+    assert!(err.contains("unknown format 'xml'"), "{err}");
+    let err = fails(&mut s, &format!("SELECT * FROM read_files('{j}', format => 'json', colour => 'red')")).await;
+    assert!(err.contains("unknown option 'colour'"), "{err}");
+
+    // A loaded table from files, in one statement.
+    run(&mut s, &format!("CREATE TABLE orders AS SELECT order_id, amount FROM {typed} WHERE _rescued_data IS NULL")).await;
+    assert_eq!(count(&mut s, "orders").await, 1);
 }

@@ -134,66 +134,9 @@ async fn loaded_files(table: &deltalake::DeltaTable) -> Result<HashSet<String>> 
 /// The files a COPY INTO source names: a file, a directory (all files below it), or a glob;
 /// narrowed by `PATTERN` and `FILES`.
 async fn list_source_files(copy: &CopyInto) -> Result<Vec<Url>> {
-    let source = copy.source.as_str();
-    let glob_at = source.find(['*', '?', '[', '{']);
-    let (base, pattern) = match glob_at {
-        Some(i) => {
-            let slash = source[..i].rfind('/').map(|s| s + 1).unwrap_or(0);
-            (&source[..slash], Some(source[slash..].to_string()))
-        }
-        None => (source, copy.pattern.clone()),
-    };
-    let base_url = tarn_storage::resolve_location(if base.is_empty() { "." } else { base })
-        .map_err(|e| SqlError::user(format!("COPY INTO: {e}")))?;
-    let (store, prefix) = object_store::parse_url(&base_url).map_err(|e| SqlError::user(format!("COPY INTO: {e}")))?;
-
-    // A single file?
-    let file_url = tarn_storage::resolve_location(source).ok().map(|u| {
-        let mut u = u;
-        let trimmed = u.path().trim_end_matches('/').to_string();
-        u.set_path(&trimmed);
-        u
-    });
-    if glob_at.is_none()
-        && let Some(url) = &file_url
-        && url.scheme() == "file"
-        && url.to_file_path().is_ok_and(|p| p.is_file())
-    {
-        return Ok(vec![url.clone()]);
-    }
-
-    let metas: Vec<_> = store
-        .list(Some(&prefix))
-        .try_collect()
+    crate::files::list_files(&copy.source, copy.pattern.as_deref(), &copy.files)
         .await
-        .map_err(|e| SqlError::user(format!("COPY INTO: cannot list '{source}': {e}")))?;
-    let pattern = pattern
-        .map(|p| glob::Pattern::new(&p).map_err(|e| SqlError::user(format!("COPY INTO: bad pattern '{p}': {e}"))))
-        .transpose()?;
-    let prefix_len = prefix.as_ref().len();
-    let mut out = Vec::new();
-    for meta in metas {
-        let full = meta.location.as_ref();
-        let relative = full[prefix_len..].trim_start_matches('/');
-        let name = relative.rsplit('/').next().unwrap_or(relative);
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        if let Some(p) = &pattern
-            && !p.matches(relative)
-        {
-            continue;
-        }
-        if !copy.files.is_empty() && !copy.files.iter().any(|f| f == relative || f == name) {
-            continue;
-        }
-        let url = base_url
-            .join(relative)
-            .map_err(|e| SqlError::Internal(format!("joining {base_url} and {relative}: {e}")))?;
-        out.push(url);
-    }
-    out.sort();
-    Ok(out)
+        .map_err(|e| SqlError::user(format!("COPY INTO: {e}")))
 }
 
 fn single_byte(opts: &[(String, String)], keys: &[&str], default: u8) -> Result<u8> {
