@@ -40,12 +40,20 @@ pub struct AppState {
 
 impl AppState {
     /// A session running as `principal` (none: authentication is off, the local admin).
-    fn session(&self, principal: Option<&Extension<Principal>>) -> std::result::Result<Session, ServerError> {
+    pub(crate) fn session(&self, principal: Option<&Extension<Principal>>) -> std::result::Result<Session, ServerError> {
         let mut session = Session::with_catalog(self.catalog.clone(), &self.config)?;
         if let Some(Extension(principal)) = principal {
             session.set_principal(principal.clone());
         }
         Ok(session)
+    }
+
+    pub(crate) fn auditor(&self) -> &crate::audit::Auditor {
+        &self.auditor
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub(crate) fn new(
@@ -76,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/catalogs/{catalog}/schemas", get(list_schemas))
         .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables", get(list_tables))
         .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables/{table}", get(describe_table))
+        .route("/api/v1/tables/{table}/changes", get(crate::http_changes::follow))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -14,6 +14,7 @@ mod credentials;
 mod error;
 mod flight;
 mod http;
+mod http_changes;
 mod metrics;
 mod params;
 mod pg;

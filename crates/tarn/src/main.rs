@@ -110,6 +110,33 @@ Every setting can also come from TARN_* variables or the [serve] table of tarn.t
         #[arg(long)]
         insecure_no_auth: bool,
     },
+    /// Follow a table: print each change as it commits, until interrupted.
+    #[command(after_help = "Examples:
+  tarn stream orders                      # changes from now on, one JSON object per line
+  tarn stream orders --from-version 0     # everything since version 0, then follow
+  tarn stream orders --after-version 41   # resume after the last version seen
+  tarn stream sales.orders --format csv
+
+Each row has the table's columns and _change_type (insert, delete, update_preimage,
+update_postimage), _commit_version and _commit_timestamp. A commit's changes are printed
+whole before the next commit's, so resuming after the last _commit_version seen gets every
+later change exactly once.")]
+    Stream {
+        /// The table to follow (table, schema.table or catalog.schema.table).
+        table: String,
+        /// Start with this version (included).
+        #[arg(long, conflicts_with = "after_version")]
+        from_version: Option<i64>,
+        /// Start with the first version after this one.
+        #[arg(long)]
+        after_version: Option<i64>,
+        /// json (one object per line) or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// How often to look for new commits, in milliseconds.
+        #[arg(long, default_value_t = 100)]
+        poll_ms: u64,
+    },
     /// Manage users (principals). Works on the warehouse directly, no server needed.
     User {
         #[command(subcommand)]
@@ -232,6 +259,26 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Shell) => run_shell(&mut session).await.map_err(|e| e.to_string()),
         Some(Command::Demo) => demo::run(&mut session, &settings.warehouse).await,
         Some(Command::Serve { .. }) => Ok(()),
+        Some(Command::Stream { table, from_version, after_version, format, poll_ms }) => {
+            let format: OutputFormat = format.parse().map_err(|e: tarn_cli::CliError| e.to_string())?;
+            if !matches!(format, OutputFormat::Json | OutputFormat::Csv) {
+                return Err("tarn stream prints json or csv".into());
+            }
+            let from = match (from_version, after_version) {
+                (Some(v), _) => tarn_sql::FollowFrom::Version(v),
+                (None, Some(v)) => tarn_sql::FollowFrom::After(v),
+                (None, None) => tarn_sql::FollowFrom::Now,
+            };
+            let output = session
+                .follow_changes(&table, from, std::time::Duration::from_millis(poll_ms.max(1)))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut printer = tarn_cli::ResultPrinter::new(format, None).map_err(|e| e.to_string())?;
+            tokio::select! {
+                printed = printer.print(output) => printed.map(|_| ()).map_err(|e| e.to_string()),
+                () = shutdown_signal() => Ok(()),
+            }
+        }
         Some(Command::User { action }) => users(&session, action).await,
         Some(Command::Token { action: TokenAction::Create { user, ttl_hours } }) => {
             let token = session

@@ -12,6 +12,8 @@
 
 mod metadata;
 
+mod changes;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -402,6 +404,51 @@ fn merge_inserts(statements: Vec<Statement>) -> Vec<Statement> {
 
 #[tonic::async_trait]
 impl FlightSqlService for TarnFlightService {
+    /// `["changes", "<table>", ...]` path descriptors: a subscription to a table's changes.
+    async fn get_flight_info_fallback(
+        &self,
+        cmd: arrow_flight::sql::Command,
+        request: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        let Some(ticket) = changes::requested(request.get_ref())? else {
+            return Err(Status::unimplemented(format!(
+                "unknown request {}; Flight SQL commands, or a [\"changes\", \"<table>\"] path to follow a table",
+                cmd.type_url()
+            )));
+        };
+        let principal = self.authenticate(request.metadata()).await?;
+        let session = self.session(&principal).await?;
+        // Opening the subscription checks privileges and the change data feed, and gives its columns.
+        let output = session
+            .follow_changes(&ticket.table, ticket.follow_from(), tarn_sql::DEFAULT_POLL)
+            .await
+            .map_err(status)?;
+        let info = changes::info(&output.schema, &ticket, request.into_inner())?;
+        Ok(Response::new(info))
+    }
+
+    /// Redeem a changes ticket: the table's changes, streamed as they commit.
+    async fn do_get_fallback(
+        &self,
+        request: Request<Ticket>,
+        message: arrow_flight::sql::Any,
+    ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        if message.type_url != changes::TICKET_TYPE {
+            return Err(Status::unimplemented(format!("unknown ticket type {}", message.type_url)));
+        }
+        let ticket = changes::ChangesTicket::from_any(&message.value)?;
+        let principal = self.authenticate(request.metadata()).await?;
+        let peer = request.remote_addr();
+        let session = self.session(&principal).await?;
+        let text = format!("FOLLOW CHANGES {}", ticket.table);
+        let result = session.follow_changes(&ticket.table, ticket.follow_from(), tarn_sql::DEFAULT_POLL).await;
+        let tables = result.as_ref().map(|_| vec![ticket.table.clone()]).unwrap_or_default();
+        self.audit(&principal, peer, &text, tables, &result);
+        let mut output = result.map_err(status)?;
+        output.stream = self.metrics.track_stream(output.stream);
+        Ok(Response::new(output_stream(output)))
+    }
+
     type FlightService = TarnFlightService;
 
     async fn do_handshake(
