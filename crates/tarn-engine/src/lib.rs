@@ -13,6 +13,7 @@ mod error;
 mod history;
 mod open;
 mod session;
+mod spark_functions;
 
 pub use changes::{CHANGE_DATA_FEED, ChangeBound, VersionRange, cdf_error, changes_provider, records_changes, resolve_change_range};
 pub use clone::{CloneKind, clone_table};

@@ -137,5 +137,8 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
     // Spark's array(a, b, ...) is DataFusion's make_array.
     let array = datafusion::functions_nested::make_array::make_array_udf().as_ref().clone().with_aliases(["array"]);
     datafusion::execution::FunctionRegistry::register_udf(&mut state, Arc::new(array))?;
+    for udf in crate::spark_functions::udfs() {
+        datafusion::execution::FunctionRegistry::register_udf(&mut state, udf)?;
+    }
     Ok(state)
 }

@@ -264,7 +264,7 @@ impl Session {
 
     fn read_relation(&self, name: &ObjectName, ctes: &std::collections::HashSet<String>, needs: &mut Vec<Need>) -> Result<()> {
         let parts: Vec<&sqlparser::ast::Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
-        if parts.len() == 1 && ctes.contains(&parts[0].value.to_ascii_lowercase()) {
+        if parts.len() == 1 && (ctes.contains(&parts[0].value.to_ascii_lowercase()) || self.temp_view(&parts[0].value).is_some()) {
             return Ok(());
         }
         match self.table_name(name)? {

@@ -231,6 +231,14 @@ impl FileSource {
     }
 }
 
+impl Session {
+    /// The source a `read_files(...)` call with arguments `args` reads (for incremental
+    /// readers that pick the files themselves).
+    pub async fn file_source(&self, args: &[FunctionArg]) -> Result<FileSource> {
+        FileSource::from_arguments(self, args).await
+    }
+}
+
 /// `read_files(...)` as a table: every file, read now.
 pub(crate) async fn read_files_provider(session: &Session, raw: &[FunctionArg], _state: &SessionState) -> Result<Arc<dyn TableProvider>> {
     let source = FileSource::from_arguments(session, raw).await?;

@@ -229,6 +229,11 @@ impl Session {
                 if single && collector.ctes.contains(&parts(&name)[0].value.to_ascii_lowercase()) {
                     continue;
                 }
+                if single && let Some(view) = self.temp_view(&parts(&name)[0].value) {
+                    let table = parts(&name)[0].value.to_ascii_lowercase();
+                    register(&list, &self.current_catalog, &self.current_schema, Some((&table, view)))?;
+                    continue;
+                }
                 if single && let Some(implicit) = self.implicit_system_table(&name) {
                     let default_alias = Ident::new(parts(&name)[0].value.clone());
                     replacements.insert(key, (implicit, default_alias));

@@ -52,6 +52,8 @@ pub struct Session {
     pub(crate) principal: Option<tarn_catalog::Principal>,
     /// Tables named by statements since the last [`Session::take_touched_tables`].
     touched_tables: Vec<String>,
+    /// Temporary views (one-part names bound to a provider), shadowing tables.
+    pub(crate) temp_views: crate::flows::TempViews,
 }
 
 impl Session {
@@ -79,6 +81,7 @@ impl Session {
             system_schemas: None,
             principal: None,
             touched_tables: Vec::new(),
+            temp_views: Default::default(),
         })
     }
 

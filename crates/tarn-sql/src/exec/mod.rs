@@ -14,6 +14,8 @@ mod util;
 mod write;
 
 pub(crate) use create_table::arrow_schema as arrow_schema_of;
+pub(crate) use util::explain_violation as explain_violation_of;
+pub(crate) use write::{align_to_schema as align_to_schema_of, evolved_schema as evolved_schema_of, rows_added as rows_added_of};
 
 use crate::ast::Statement;
 use crate::error::Result;

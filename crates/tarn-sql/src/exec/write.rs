@@ -123,7 +123,7 @@ fn check_assignable(from: &DataType, to: &DataType, column: &str, context: &str)
 
 /// The table schema plus the data's columns it lacks: by name for a column list, else the
 /// data's trailing columns beyond the table's width.
-fn evolved_schema(table: &SchemaRef, data: &arrow::datatypes::Schema, columns: &[String]) -> SchemaRef {
+pub(crate) fn evolved_schema(table: &SchemaRef, data: &arrow::datatypes::Schema, columns: &[String]) -> SchemaRef {
     let mut fields: Vec<arrow::datatypes::FieldRef> = table.fields().iter().cloned().collect();
     let has = |fields: &[arrow::datatypes::FieldRef], name: &str| fields.iter().any(|f| f.name().eq_ignore_ascii_case(name));
     if columns.is_empty() {
