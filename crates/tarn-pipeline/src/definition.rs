@@ -144,9 +144,12 @@ fn syntax(file: &str, line: u64, column: u64, message: impl Into<String>) -> Pip
 }
 
 /// A parser error, placed at its own "Line: N, Column: M" if it has one, else at `fallback`.
-fn parse_error(file: &str, error: ParserError, fallback: (u64, u64)) -> PipelineError {
+fn parse_error(file: &str, error: ParserError, fallback: (u64, u64), end: (u64, u64)) -> PipelineError {
     let text = error.to_string();
     let text = text.strip_prefix("sql parser error: ").unwrap_or(&text).to_string();
+    if text.contains("found: EOF") && !text.contains(" at Line: ") {
+        return syntax(file, end.0, end.1, format!("{text} (the statement ends too early)"));
+    }
     if let Some(pos) = text.rfind(" at Line: ") {
         let place = &text[pos + " at Line: ".len()..];
         let mut parts = place.split(", Column: ");
@@ -518,7 +521,7 @@ pub fn parse_file(file: &str, text: &str, dir: &Path) -> Result<Vec<Dataset>> {
     let dialect = tarn_sql::parser::dialect();
     let tokens = Tokenizer::new(&dialect, text)
         .tokenize_with_location()
-        .map_err(|e| parse_error(file, ParserError::TokenizerError(e.to_string()), (1, 1)))?;
+        .map_err(|e| parse_error(file, ParserError::TokenizerError(e.to_string()), (1, 1), (1, 1)))?;
     let tokens: Vec<TokenWithSpan> = tokens
         .into_iter()
         .filter(|t| !matches!(t.token, Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_))))
@@ -531,8 +534,14 @@ pub fn parse_file(file: &str, text: &str, dir: &Path) -> Result<Vec<Dataset>> {
             .find(|t| !matches!(t.token, Token::Whitespace(_)))
             .map(|t| (t.span.start.line, t.span.start.column))
             .unwrap_or((1, 1));
+        let end = statement
+            .iter()
+            .rev()
+            .find(|t| !matches!(t.token, Token::Whitespace(_)))
+            .map(|t| (t.span.end.line, t.span.end.column))
+            .unwrap_or(start);
         let mut parser = Parser::new(&dialect).with_tokens_with_locations(statement);
-        let mut header = parse_statement(&mut parser).map_err(|e| parse_error(file, e, start))?;
+        let mut header = parse_statement(&mut parser).map_err(|e| parse_error(file, e, start, end))?;
         let mut ctes = Ctes::default();
         let _ = header.query.visit(&mut ctes);
         let mut inputs = Inputs { ctes: ctes.0, streams: streams.clone(), dir, found: Vec::new() };
