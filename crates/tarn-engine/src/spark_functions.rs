@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
@@ -29,6 +29,9 @@ impl ScalarUDFImpl for SparkDate {
             return exec_err!("date(expr) takes one argument");
         };
         let array = value.to_array(args.number_rows)?;
+        // ANSI, as Databricks SQL: text that is no date is an error, not NULL.
+        let strict = CastOptions { safe: false, ..Default::default() };
+        let cast = |a: &datafusion::arrow::array::ArrayRef, t: &DataType| cast_with_options(a, t, &strict);
         let dates = match array.data_type() {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
                 // "2024-01-02 10:00:00" is a timestamp to arrow, not a date: go through one.
