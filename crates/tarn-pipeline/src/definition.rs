@@ -121,6 +121,8 @@ pub struct Dataset {
     /// Changes whenever the definition does (a materialized view with a new definition is
     /// recomputed in full).
     pub fingerprint: i64,
+    /// The query calls `read_files` or `table_changes` directly (inputs that are no table).
+    pub calls_table_functions: bool,
 }
 
 impl Dataset {
@@ -422,6 +424,7 @@ struct Inputs<'a> {
     streams: HashSet<String>,
     dir: &'a Path,
     found: Vec<Input>,
+    calls_table_functions: bool,
 }
 
 fn lower_name(name: &ObjectName) -> String {
@@ -483,8 +486,11 @@ impl VisitorMut for Inputs<'_> {
                 *args = None;
                 default_alias(alias, READ_FILES);
             }
-            Some(call) if lower == READ_FILES => self.absolute_path(&mut call.args),
-            Some(_) => {}
+            Some(call) if lower == READ_FILES => {
+                self.absolute_path(&mut call.args);
+                self.calls_table_functions = true;
+            }
+            Some(_) => self.calls_table_functions = true,
             None => {
                 if !lower.contains('.') && self.ctes.contains(&lower) {
                     return ControlFlow::Continue(());
@@ -544,7 +550,7 @@ pub fn parse_file(file: &str, text: &str, dir: &Path) -> Result<Vec<Dataset>> {
         let mut header = parse_statement(&mut parser).map_err(|e| parse_error(file, e, start, end))?;
         let mut ctes = Ctes::default();
         let _ = header.query.visit(&mut ctes);
-        let mut inputs = Inputs { ctes: ctes.0, streams: streams.clone(), dir, found: Vec::new() };
+        let mut inputs = Inputs { ctes: ctes.0, streams: streams.clone(), dir, found: Vec::new(), calls_table_functions: false };
         let _ = VisitMut::visit(&mut header.query, &mut inputs);
         let fingerprint = fingerprint(&header);
         out.push(Dataset {
@@ -559,6 +565,7 @@ pub fn parse_file(file: &str, text: &str, dir: &Path) -> Result<Vec<Dataset>> {
             inputs: inputs.found,
             at: format!("{file} line {}", start.0),
             fingerprint,
+            calls_table_functions: inputs.calls_table_functions,
         });
     }
     Ok(out)

@@ -9,7 +9,7 @@
 //! `tarn.pipeline` commitInfo member. A crash before that commit leaves the progress where
 //! it was, so the next update reads the same input again: nothing lost, nothing twice.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -591,7 +591,7 @@ impl DatasetUpdate<'_> {
         let [(table, Some(last), version)] = tables.as_slice() else {
             return Ok(Err("it does not read exactly one table".into()));
         };
-        if self.resolved.len() != 1 || matches!(self.resolved[0], Resolved::Files(_)) || self.dataset.query.to_string().to_ascii_lowercase().contains("read_files(") || self.dataset.query.to_string().to_ascii_lowercase().contains("table_changes(") {
+        if self.resolved.len() != 1 || matches!(self.resolved[0], Resolved::Files(_)) || self.dataset.calls_table_functions {
             return Ok(Err("it reads files or a change feed".into()));
         }
         let aggregates: HashSet<String> = self.session.state().aggregate_functions().keys().map(|k| k.to_ascii_lowercase()).collect();
@@ -683,9 +683,4 @@ impl DatasetUpdate<'_> {
 
 fn take_failure(tally: &SharedTally) -> Option<PipelineError> {
     tally.lock().ok().and_then(|mut t| t.failure.take())
-}
-
-/// Names of the tables a set of reports wrote (for messages).
-pub fn names(reports: &[DatasetReport]) -> BTreeSet<String> {
-    reports.iter().map(|r| r.name.clone()).collect()
 }
