@@ -195,8 +195,7 @@ fn cycle_error(datasets: &[Dataset], deps: &[BTreeSet<usize>], done: &[bool]) ->
     let start = (0..datasets.len()).find(|&i| !done[i]).unwrap_or(0);
     let mut path = vec![start];
     let mut current = start;
-    loop {
-        let Some(&next) = deps[current].iter().find(|&&j| !done[j]) else { break };
+    while let Some(&next) = deps[current].iter().find(|&&j| !done[j]) {
         if let Some(pos) = path.iter().position(|&p| p == next) {
             let cycle: Vec<usize> = path[pos..].iter().copied().chain([next]).collect();
             let names: Vec<&str> = cycle.iter().map(|&i| datasets[i].name.as_str()).collect();

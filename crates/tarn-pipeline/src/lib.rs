@@ -169,6 +169,7 @@ impl Pipeline {
         let mut reports: Vec<DatasetReport> = Vec::with_capacity(n);
         let mut errors = Vec::new();
         let planned: Vec<Option<SchemaRef>> = vec![None; n];
+        #[allow(clippy::needless_range_loop)] // `i` indexes the graph, `full` and `reports` alike
         for i in 0..n {
             let dataset = &self.graph.datasets[i];
             progress.set_message(format!("{} ({})", dataset.name, dataset.kind.label()));
