@@ -254,18 +254,20 @@ fn eat_word(p: &mut Parser, word: &str) -> bool {
     }
 }
 
+/// "Expected: `what`, found: <next token>" at the next token's place.
+fn expected(p: &Parser, what: &str) -> ParserError {
+    let found = p.peek_token();
+    ParserError::ParserError(format!(
+        "Expected: {what}, found: {} at Line: {}, Column: {}",
+        found.token, found.span.start.line, found.span.start.column
+    ))
+}
+
 fn expect_word(p: &mut Parser, word: &str) -> Result<(), ParserError> {
     if eat_word(p, word) {
         return Ok(());
     }
-    let found = p.peek_token();
-    Err(ParserError::ParserError(format!(
-        "Expected: {}, found: {} at Line: {}, Column: {}",
-        word.to_ascii_uppercase(),
-        found.token,
-        found.span.start.line,
-        found.span.start.column
-    )))
+    Err(expected(p, &word.to_ascii_uppercase()))
 }
 
 fn string_literal(p: &mut Parser) -> Result<String, ParserError> {
@@ -298,11 +300,7 @@ fn parse_statement(p: &mut Parser) -> Result<Header, ParserError> {
         p.expect_keyword(Keyword::TABLE)?;
         DatasetKind::MaterializedView
     } else {
-        let found = p.peek_token();
-        return Err(ParserError::ParserError(format!(
-            "Expected: STREAMING TABLE or MATERIALIZED VIEW (a pipeline file holds only its datasets' definitions), found: {} at Line: {}, Column: {}",
-            found.token, found.span.start.line, found.span.start.column
-        )));
+        return Err(expected(p, "STREAMING TABLE or MATERIALIZED VIEW (a pipeline file holds only its datasets' definitions)"));
     };
     let name = p.parse_object_name(false)?;
     let name = match name.0.as_slice() {
@@ -335,11 +333,7 @@ fn parse_statement(p: &mut Parser) -> Result<Header, ParserError> {
                     } else if eat_word(p, "quarantine") {
                         Action::Quarantine
                     } else {
-                        let found = p.peek_token();
-                        return Err(ParserError::ParserError(format!(
-                            "Expected: DROP ROW, FAIL UPDATE or QUARANTINE, found: {} at Line: {}, Column: {}",
-                            found.token, found.span.start.line, found.span.start.column
-                        )));
+                        return Err(expected(p, "DROP ROW, FAIL UPDATE or QUARANTINE"));
                     }
                 } else {
                     Action::Warn
@@ -393,11 +387,7 @@ fn parse_statement(p: &mut Parser) -> Result<Header, ParserError> {
     p.expect_keyword(Keyword::AS)?;
     let query = *p.parse_query()?;
     if p.peek_token().token != Token::EOF {
-        let found = p.peek_token();
-        return Err(ParserError::ParserError(format!(
-            "Expected: end of statement (;), found: {} at Line: {}, Column: {}",
-            found.token, found.span.start.line, found.span.start.column
-        )));
+        return Err(expected(p, "end of statement (;)"));
     }
     Ok(Header { name, kind, expectations, columns, partitioned_by, comment, properties, query })
 }

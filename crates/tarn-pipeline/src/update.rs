@@ -170,8 +170,8 @@ impl DatasetUpdate<'_> {
 
     /// The first commit (from `from`, through `to`) of `table` that did more than add rows.
     async fn first_rewrite(&self, table: &str, from: i64, to: i64) -> Result<Option<String>> {
-        for commit in self.session.commit_history(table).await? {
-            if commit.version < from || commit.version > to {
+        for commit in self.session.commit_history(table, Some(from)).await? {
+            if commit.version > to {
                 continue;
             }
             let operation = commit.operation.clone().unwrap_or_default();
@@ -186,10 +186,7 @@ impl DatasetUpdate<'_> {
     /// (and including) its last full refresh.
     async fn files_seen(&self, key: &str) -> Result<HashSet<String>> {
         let mut seen = HashSet::new();
-        if self.session.table_version(&self.target()).await?.is_none() {
-            return Ok(seen);
-        }
-        for commit in self.session.commit_history(&self.target()).await? {
+        for commit in self.session.commit_history(&self.target(), None).await? {
             let Some(info) = commit.info.get(COMMIT_INFO_KEY) else { continue };
             if let Some(files) = info.get("files").and_then(|f| f.get(key)).and_then(Value::as_array) {
                 seen.extend(files.iter().filter_map(Value::as_str).map(str::to_string));
@@ -278,9 +275,6 @@ impl DatasetUpdate<'_> {
     }
 
     async fn app_transaction(&self, app: &str) -> Result<Option<i64>> {
-        if self.session.table_version(&self.target()).await?.is_none() {
-            return Ok(None);
-        }
         Ok(self.session.app_transaction(&self.target(), app).await?)
     }
 

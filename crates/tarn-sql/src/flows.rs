@@ -106,30 +106,36 @@ impl Session {
         Ok(Arc::new(ViewTable::new(plan, Some(sql.to_string()))))
     }
 
-    /// The latest version of table `table` (a name as written in SQL), or `None` if there is
+    /// Table `table` (a name as written in SQL) at its latest version, or `None` if there is
     /// no such table.
-    pub async fn table_version(&self, table: &str) -> Result<Option<i64>> {
+    async fn open_if_exists(&self, table: &str) -> Result<Option<deltalake::DeltaTable>> {
         let name = crate::parser::parse_object_name(table)?;
         match self.open_target(&name, None).await {
-            Ok(target) => Ok(target.table.version().map(|v| v as i64)),
+            Ok(target) => Ok(Some(target.table)),
             Err(SqlError::Catalog(tarn_catalog::CatalogError::TableNotFound { .. })) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// The version table `table` last recorded for application `app_id` (Delta `txn`).
-    pub async fn app_transaction(&self, table: &str, app_id: &str) -> Result<Option<i64>> {
-        let name = crate::parser::parse_object_name(table)?;
-        let target = self.open_target(&name, None).await?;
-        let state = target.table.snapshot()?;
-        Ok(state.transaction_version(target.table.log_store().as_ref(), app_id).await?)
+    /// The latest version of table `table`, or `None` if there is no such table.
+    pub async fn table_version(&self, table: &str) -> Result<Option<i64>> {
+        Ok(self.open_if_exists(table).await?.and_then(|t| t.version()).map(|v| v as i64))
     }
 
-    /// Table `table`'s commits, newest first, with their whole commitInfo.
-    pub async fn commit_history(&self, table: &str) -> Result<Vec<CommitRecord>> {
-        let name = crate::parser::parse_object_name(table)?;
-        let target = self.open_target(&name, None).await?;
-        Ok(tarn_engine::read_commits(&target.table, None).await?)
+    /// The version table `table` last recorded for application `app_id` (Delta `txn`);
+    /// `None` if it recorded none or there is no such table.
+    pub async fn app_transaction(&self, table: &str, app_id: &str) -> Result<Option<i64>> {
+        let Some(table) = self.open_if_exists(table).await? else { return Ok(None) };
+        Ok(table.snapshot()?.transaction_version(table.log_store().as_ref(), app_id).await?)
+    }
+
+    /// Table `table`'s commits from version `since` on (all without it), newest first, with
+    /// their whole commitInfo; none if there is no such table. Only those commit files are read.
+    pub async fn commit_history(&self, table: &str, since: Option<i64>) -> Result<Vec<CommitRecord>> {
+        let Some(table) = self.open_if_exists(table).await? else { return Ok(Vec::new()) };
+        let latest = table.version().map_or(-1, |v| v as i64);
+        let limit = since.map(|since| usize::try_from(latest - since + 1).unwrap_or(0));
+        Ok(tarn_engine::read_commits(&table, limit).await?)
     }
 
     /// Write `output`'s rows to table `table` in one commit that also records `write`'s
