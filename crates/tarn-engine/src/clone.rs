@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 
 use deltalake::kernel::Action;
-use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::DeltaTable;
 use futures::TryStreamExt;
@@ -82,7 +81,7 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
                 };
                 let bytes = if is_absolute {
                     let url = Url::parse(&add.path).map_err(|e| EngineError::Internal(e.to_string()))?;
-                    let (store, path) = object_store::parse_url(&url)?;
+                    let (store, path) = tarn_storage::store_for_url(&url).map_err(|e| EngineError::User(e.to_string()))?;
                     store.get(&path).await?.bytes().await?
                 } else {
                     source_store.get(&file.object_store_path()).await?.bytes().await?
@@ -108,7 +107,7 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
         .with_partition_columns(metadata.partition_columns().to_vec())
         .with_configuration(configuration)
         .with_actions(actions)
-        .with_commit_properties(CommitProperties::default().with_metadata([(
+        .with_commit_properties(crate::commit_properties().with_metadata([(
             "clone".to_string(),
             json!({
                 "source": source_root.to_string(),
@@ -162,6 +161,6 @@ fn target_object_store(target: &Url) -> Result<Box<dyn object_store::ObjectStore
             .map_err(|e| EngineError::User(format!("cannot create {}: {e}", dir.display())))?;
         return Ok(Box::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?));
     }
-    let (store, prefix) = object_store::parse_url(target)?;
+    let (store, prefix) = tarn_storage::store_for_url(target).map_err(|e| EngineError::User(e.to_string()))?;
     Ok(Box::new(object_store::prefix::PrefixStore::new(store, prefix)))
 }

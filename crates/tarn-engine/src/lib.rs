@@ -14,6 +14,7 @@ mod history;
 mod open;
 mod session;
 mod spark_functions;
+mod storage;
 
 pub use changes::{CHANGE_DATA_FEED, ChangeBound, VersionRange, cdf_error, changes_provider, records_changes, resolve_change_range};
 pub use clone::{CloneKind, clone_table};
@@ -21,6 +22,7 @@ pub use error::{EngineError, Result};
 pub use history::{CommitRecord, commit_timestamps, read_commits, resolve_timestamp};
 pub use open::{TimeTravel, open_table, table_exists, table_provider};
 pub use session::{Runtime, SessionOptions, new_session_state};
+pub use storage::{BackoffLogStore, CommitRetry, commit_properties, commit_retry, register_storage, set_commit_retry};
 
 pub use datafusion;
 pub use deltalake;

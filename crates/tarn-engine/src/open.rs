@@ -19,6 +19,7 @@ pub enum TimeTravel {
 
 /// Open the Delta table at `url`, at its latest version or at `at`.
 pub async fn open_table(url: &Url, at: Option<&TimeTravel>) -> Result<DeltaTable> {
+    crate::register_storage();
     let mut table = DeltaTableBuilder::from_url(url.clone())?
         .build()
         .map_err(|e| not_a_table(url, e))?;
@@ -51,6 +52,7 @@ pub async fn open_table(url: &Url, at: Option<&TimeTravel>) -> Result<DeltaTable
 
 /// Whether a Delta log exists at `url`.
 pub async fn table_exists(url: &Url) -> Result<bool> {
+    crate::register_storage();
     let table = DeltaTableBuilder::from_url(url.clone())?.build()?;
     Ok(table.log_store().is_delta_table_location().await?)
 }

@@ -111,6 +111,7 @@ impl Default for SessionOptions {
 /// Build a session whose catalogs come from `catalogs` and whose planner understands the
 /// Delta-specific plan nodes `deltalake` uses for DML.
 pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &SessionOptions) -> Result<SessionState> {
+    crate::register_storage();
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(&options.default_catalog, &options.default_schema)
         .with_create_default_catalog_and_schema(false)

@@ -260,7 +260,7 @@ fn with_file(url: &Url, e: impl std::fmt::Display) -> SqlError {
 }
 
 async fn fetch(url: &Url) -> Result<bytes::Bytes> {
-    let (store, path) = object_store::parse_url(url).map_err(|e| with_file(url, e))?;
+    let (store, path) = tarn_storage::store_for_url(url).map_err(|e| with_file(url, e))?;
     let got = store.get(&path).await.map_err(|e| with_file(url, e))?;
     got.bytes().await.map_err(|e| with_file(url, e))
 }
@@ -294,7 +294,7 @@ pub async fn list_files(source: &str, pattern: Option<&str>, names: &[String]) -
             _ => {}
         }
     }
-    let (store, prefix) = object_store::parse_url(&base_url).map_err(user)?;
+    let (store, prefix) = tarn_storage::store_for_url(&base_url).map_err(user)?;
     let metas: Vec<_> = store
         .list(Some(&prefix))
         .try_collect()

@@ -13,7 +13,6 @@ use datafusion::datasource::{ViewTable, provider_as_source};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
-use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Transaction;
 use deltalake::operations::write::{SchemaMode, WriteBuilder};
 use deltalake::protocol::SaveMode;
@@ -167,7 +166,7 @@ impl Session {
         let plan = crate::exec::align_to_schema_of(plan, &schema, &columns, &context)?;
         let snapshot = target.table.snapshot()?.snapshot().clone();
         let transactions = write.app_transactions.iter().map(|(app, v)| Transaction::new(app, *v)).collect();
-        let properties = CommitProperties::default()
+        let properties = tarn_engine::commit_properties()
             .with_application_transactions(transactions)
             .with_metadata(write.metadata.clone());
         let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))

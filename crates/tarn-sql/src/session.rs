@@ -59,7 +59,7 @@ pub struct Session {
 impl Session {
     /// Open (creating if needed) the warehouse and its catalog.
     pub async fn open(config: SessionConfig) -> Result<Self> {
-        let warehouse = Warehouse::open(&config.warehouse).map_err(tarn_catalog::CatalogError::from)?;
+        let warehouse = Warehouse::connect(&config.warehouse).await.map_err(tarn_catalog::CatalogError::from)?;
         let catalog = Catalog::open(warehouse).await?;
         Self::with_catalog(catalog, &config)
     }

@@ -1,6 +1,10 @@
 //! SQL behaviour as data: every `tests/slt/*.slt` file runs against a fresh warehouse through
-//! the `sqllogictest` runner. `$WAREHOUSE` and `$SHARED` expand (with `control substitution on`)
-//! to the warehouse directory and to `../shared`.
+//! the `sqllogictest` runner — once on local disk and once on the S3-compatible test server, the
+//! same files on both backends. `$WAREHOUSE` and `$SHARED` expand (with `control substitution
+//! on`) to the warehouse location and to `../shared`.
+
+#[path = "support/s3.rs"]
+mod s3;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -77,6 +81,19 @@ fn slt_files() -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_logic_tests() {
+    run_all(|dir| dir.path().join("wh").to_string_lossy().to_string()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_logic_tests_on_s3() {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let server = s3::S3Server::start(Some(cache.path().to_path_buf()));
+    run_all(|_| server.warehouse("slt")).await;
+    let stats = tarn_storage::disk_cache().expect("cache configured").stats();
+    assert!(stats.hits > 0 && stats.misses > 0, "data files went through the disk cache: {stats:?}");
+}
+
+async fn run_all(warehouse_for: impl Fn(&tempfile::TempDir) -> String) {
     let filter = std::env::var("SLT_FILTER").unwrap_or_default();
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
     let mut failures = Vec::new();
@@ -87,7 +104,7 @@ async fn sql_logic_tests() {
             continue;
         }
         let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
-        let warehouse = dir.path().join("wh").to_string_lossy().to_string();
+        let warehouse = warehouse_for(&dir);
         let wh = warehouse.clone();
         let mut runner = Runner::new(move || {
             let wh = wh.clone();
@@ -98,7 +115,7 @@ async fn sql_logic_tests() {
         runner.set_var("SHARED".into(), shared.canonicalize().unwrap_or(shared.clone()).to_string_lossy().to_string());
         ran += 1;
         if let Err(e) = runner.run_file_async(&file).await {
-            failures.push(format!("{name}:\n{e}"));
+            failures.push(format!("{name} ({warehouse}):\n{e}"));
         }
         drop(dir);
     }

@@ -11,6 +11,14 @@ pub enum StorageError {
     #[error("storage error: {0}")]
     ObjectStore(#[from] object_store::Error),
 
+    /// The store does not honour put-if-absent, so commits could be lost.
+    #[error(
+        "refusing the warehouse at '{location}': {detail}. Delta commits need an atomic put-if-absent \
+         (If-None-Match: *) or two writers could both write the same version; use AWS S3, MinIO, \
+         Cloudflare R2 or another store with conditional writes"
+    )]
+    UnsafeStore { location: String, detail: String },
+
     /// Local file system error while preparing a warehouse directory.
     #[error("cannot prepare '{path}': {source}")]
     Io {

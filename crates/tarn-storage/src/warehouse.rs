@@ -5,7 +5,7 @@ use std::sync::Arc;
 use object_store::{ObjectStore, path::Path};
 use url::Url;
 
-use crate::{Result, StorageError, location::resolve_location};
+use crate::{Result, StorageError, check_put_if_absent, location::resolve_location, store_for_url};
 
 /// A warehouse: a root directory URL and an object store that can reach everything below it.
 #[derive(Debug, Clone)]
@@ -29,12 +29,18 @@ impl Warehouse {
                 source,
             })?;
         }
-        let (store, prefix) = object_store::parse_url(&root)?;
-        Ok(Self {
-            root,
-            store: Arc::from(store),
-            prefix,
-        })
+        let (store, prefix) = store_for_url(&root)?;
+        Ok(Self { root, store, prefix })
+    }
+
+    /// Open the warehouse at `location` and, for a remote store, check that it honours
+    /// put-if-absent ([`check_put_if_absent`]), refusing it otherwise.
+    pub async fn connect(location: &str) -> Result<Self> {
+        let warehouse = Self::open(location)?;
+        if !warehouse.is_local() {
+            check_put_if_absent(warehouse.store.as_ref(), &warehouse.prefix, warehouse.root.as_str()).await?;
+        }
+        Ok(warehouse)
     }
 
     /// The root URL, always ending in `/`.

@@ -9,6 +9,24 @@
 //! memory_limit = "4GiB"        # for all queries of the process together; spills beyond it
 //! spill_dir = "/var/tmp/tarn"
 //!
+//! [storage]                  # object stores (S3 and S3-compatible; AWS_* variables also work)
+//! endpoint = "http://127.0.0.1:9000"
+//! region = "us-east-1"
+//! allow_http = true
+//! path_style = true            # default; false for virtual-hosted-style requests
+//! profile = "dev"              # AWS shared-config profile (default: AWS_PROFILE, then default)
+//! options = { google_service_account = "/path/key.json" }   # raw object_store keys (GCS, Azure)
+//!
+//! [cache]                      # local disk cache of remote data files
+//! enabled = true
+//! dir = "/var/cache/tarn"      # default ~/.cache/tarn/files
+//! max_size = "10GiB"
+//!
+//! [commit]                     # when another writer committed first
+//! max_retries = 100
+//! backoff_base_ms = 5          # doubled after every lost race, with jitter
+//! backoff_max_ms = 1000
+//!
 //! [serve]
 //! http_addr = "127.0.0.1:8080" # or "off"
 //! pg_addr = "127.0.0.1:5433"
@@ -32,6 +50,43 @@ struct FileSettings {
     spill_dir: Option<PathBuf>,
     #[serde(default)]
     serve: ServeFileSettings,
+    #[serde(default)]
+    storage: StorageFileSettings,
+    #[serde(default)]
+    cache: CacheFileSettings,
+    #[serde(default)]
+    commit: CommitFileSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageFileSettings {
+    endpoint: Option<String>,
+    region: Option<String>,
+    allow_http: Option<bool>,
+    path_style: Option<bool>,
+    profile: Option<String>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    session_token: Option<String>,
+    #[serde(default)]
+    options: std::collections::HashMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheFileSettings {
+    enabled: Option<bool>,
+    dir: Option<PathBuf>,
+    max_size: Option<ByteSize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitFileSettings {
+    max_retries: Option<usize>,
+    backoff_base_ms: Option<u64>,
+    backoff_max_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,6 +144,8 @@ pub struct Settings {
     pub target_partitions: Option<usize>,
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<PathBuf>,
+    pub storage: tarn_storage::StorageOptions,
+    pub commit_retry: tarn_engine::CommitRetry,
     file_serve: ServeFile,
 }
 
@@ -126,7 +183,11 @@ impl Settings {
             Some(text) => Some(parse_byte_size(&text).map_err(|e| format!("--memory-limit: {e}"))?),
             None => file.memory_limit.map(|b| b.0),
         };
+        let storage = storage_options(&file)?;
+        let commit_retry = commit_retry(&file.commit)?;
         Ok(Self {
+            storage,
+            commit_retry,
             warehouse: flags.warehouse.or(file.warehouse).unwrap_or_else(|| "warehouse".into()),
             format: file.format,
             target_partitions,
@@ -162,6 +223,81 @@ impl Settings {
             flight_addr: listen("--flight-addr", flags.flight_addr, &file.flight_addr, "127.0.0.1:50051")?,
             pg_tls,
         })
+    }
+}
+
+/// `TARN_*` variables over the `[storage]` and `[cache]` tables.
+fn storage_options(file: &FileSettings) -> Result<tarn_storage::StorageOptions, String> {
+    let storage = &file.storage;
+    let text = |var: &str, value: &Option<String>| std::env::var(var).ok().or_else(|| value.clone());
+    let flag = |var: &str, value: Option<bool>| -> Result<Option<bool>, String> {
+        match std::env::var(var) {
+            Ok(v) => parse_bool(&v).map(Some).ok_or_else(|| format!("{var} must be true or false, got '{v}'")),
+            Err(_) => Ok(value),
+        }
+    };
+    let s3 = tarn_storage::S3Options {
+        endpoint: text("TARN_S3_ENDPOINT", &storage.endpoint),
+        region: text("TARN_S3_REGION", &storage.region),
+        allow_http: flag("TARN_S3_ALLOW_HTTP", storage.allow_http)?,
+        path_style: flag("TARN_S3_PATH_STYLE", storage.path_style)?,
+        access_key_id: storage.access_key_id.clone(),
+        secret_access_key: storage.secret_access_key.clone(),
+        session_token: storage.session_token.clone(),
+        profile: text("TARN_S3_PROFILE", &storage.profile),
+    };
+    let cache = if flag("TARN_CACHE", file.cache.enabled)?.unwrap_or(true) {
+        let mut cache = tarn_storage::CacheOptions::default_location();
+        if let Some(dir) = std::env::var_os("TARN_CACHE_DIR").map(PathBuf::from).or_else(|| file.cache.dir.clone()) {
+            cache.dir = dir;
+        }
+        match std::env::var("TARN_CACHE_MAX_SIZE") {
+            Ok(v) => cache.max_bytes = parse_byte_size(&v).map_err(|e| format!("TARN_CACHE_MAX_SIZE: {e}"))? as u64,
+            Err(_) => {
+                if let Some(size) = file.cache.max_size {
+                    cache.max_bytes = size.0 as u64;
+                }
+            }
+        }
+        Some(cache)
+    } else {
+        None
+    };
+    // Test-only: inject object-store faults into this process (see tarn_storage::faults).
+    let faults = match std::env::var("TARN_FAULTS") {
+        Ok(plan) => Some(plan.parse().map_err(|e| format!("TARN_FAULTS: {e}"))?),
+        Err(_) => None,
+    };
+    Ok(tarn_storage::StorageOptions {
+        s3,
+        extra: storage.options.clone(),
+        cache,
+        faults,
+    })
+}
+
+fn commit_retry(file: &CommitFileSettings) -> Result<tarn_engine::CommitRetry, String> {
+    let number = |var: &str, value: Option<u64>| -> Result<Option<u64>, String> {
+        match std::env::var(var) {
+            Ok(v) => v.parse().map(Some).map_err(|_| format!("{var} must be a number, got '{v}'")),
+            Err(_) => Ok(value),
+        }
+    };
+    let defaults = tarn_engine::CommitRetry::default();
+    let ms = std::time::Duration::from_millis;
+    Ok(tarn_engine::CommitRetry {
+        max_retries: number("TARN_COMMIT_MAX_RETRIES", file.max_retries.map(|n| n as u64))?
+            .map_or(defaults.max_retries, |n| n as usize),
+        base_backoff: number("TARN_COMMIT_BACKOFF_BASE_MS", file.backoff_base_ms)?.map_or(defaults.base_backoff, ms),
+        max_backoff: number("TARN_COMMIT_BACKOFF_MAX_MS", file.backoff_max_ms)?.map_or(defaults.max_backoff, ms),
+    })
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -249,6 +385,27 @@ mod tests {
             ..ServeFlags::default()
         });
         assert!(half_tls.expect_err("half TLS").contains("both"));
+    }
+
+    #[test]
+    fn storage_cache_and_commit_tables_are_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tarn.toml");
+        std::fs::write(
+            &path,
+            "[storage]\nendpoint = \"http://127.0.0.1:9\"\nallow_http = true\n[cache]\nmax_size = \"1MiB\"\n[commit]\nmax_retries = 7\nbackoff_max_ms = 50\n",
+        )
+        .expect("write");
+        let settings = Settings::load(Flags {
+            config: Some(path.to_string_lossy().into_owned()),
+            ..Flags::default()
+        })
+        .expect("load");
+        assert_eq!(settings.storage.s3.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(settings.storage.s3.allow_http, Some(true));
+        assert_eq!(settings.storage.cache.as_ref().map(|c| c.max_bytes), Some(1 << 20));
+        assert_eq!(settings.commit_retry.max_retries, 7);
+        assert_eq!(settings.commit_retry.max_backoff, std::time::Duration::from_millis(50));
     }
 
     #[test]

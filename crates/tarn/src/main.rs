@@ -268,6 +268,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         memory_limit: cli.memory_limit.clone(),
         spill_dir: cli.spill_dir.clone(),
     })?;
+    tarn_storage::configure(settings.storage.clone()).map_err(|e| e.to_string())?;
+    tarn_engine::set_commit_retry(settings.commit_retry);
     let runtime = tarn_sql::Runtime::new(settings.memory_limit, settings.spill_dir.clone()).map_err(|e| e.to_string())?;
     let config = SessionConfig {
         warehouse: settings.warehouse.clone(),

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableReference};
+use deltalake::kernel::transaction::{CommitBuilder, TableReference};
 use deltalake::kernel::{Action, MetadataExt};
 use deltalake::protocol::DeltaOperation;
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
@@ -83,7 +83,7 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
                 }
             }
             if !removed.is_empty() {
-                CommitBuilder::from(CommitProperties::default())
+                CommitBuilder::from(tarn_engine::commit_properties())
                     .with_actions(vec![Action::Metadata(metadata)])
                     .build(
                         Some(state as &dyn TableReference),

@@ -19,7 +19,6 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
-use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::WriteBuilder;
 use deltalake::protocol::SaveMode;
 use futures::{StreamExt, TryStreamExt};
@@ -109,7 +108,7 @@ pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<S
         .with_input_plan(plan)
         .with_session_state(Arc::new(session.base.clone()))
         .with_save_mode(SaveMode::Append)
-        .with_commit_properties(CommitProperties::default().with_metadata([(LOADED_KEY.to_string(), metadata)]));
+        .with_commit_properties(tarn_engine::commit_properties().with_metadata([(LOADED_KEY.to_string(), metadata)]));
     if merge_schema {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
     }

@@ -42,6 +42,7 @@ pub(crate) async fn restore(session: &mut Session, table: &ObjectName, to: &Vers
         .clone()
         .restore()
         .with_version_to_restore(version as u64)
+        .with_commit_properties(tarn_engine::commit_properties())
         .await?;
     metrics_output(&[
         ("restored_version", version),
@@ -188,7 +189,8 @@ pub(crate) async fn optimize(
         .clone()
         .optimize()
         .with_filters(&filters)
-        .with_session_state(Arc::new(session.base.clone()));
+        .with_session_state(Arc::new(session.base.clone()))
+        .with_commit_properties(tarn_engine::commit_properties());
     if !zorder_columns.is_empty() {
         builder = builder.with_type(OptimizeType::ZOrder(zorder_columns));
     }
@@ -223,7 +225,8 @@ pub(crate) async fn vacuum(
         .vacuum()
         .with_dry_run(dry_run)
         .with_mode(VacuumMode::Full)
-        .with_enforce_retention_duration(enforce);
+        .with_enforce_retention_duration(enforce)
+        .with_commit_properties(tarn_engine::commit_properties());
     if let Some(hours) = retain_hours {
         if hours < 0.0 {
             return Err(SqlError::user("VACUUM RETAIN needs a non-negative number of hours"));

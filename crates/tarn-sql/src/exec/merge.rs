@@ -95,7 +95,8 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
         .with_merge_schema(evolve)
         .with_source_alias(&source_alias)
         .with_target_alias(&target_alias)
-        .with_session_state(Arc::new(state));
+        .with_session_state(Arc::new(state))
+        .with_commit_properties(tarn_engine::commit_properties());
 
     for clause in &merge.clauses {
         builder = match clause {

@@ -44,7 +44,7 @@ fn glob_match(p: &[u8], s: &[u8]) -> bool {
 
 /// Delete every object below a table directory (DROP TABLE of a managed table).
 pub(crate) async fn delete_table_files(location: &Url) -> Result<()> {
-    let (store, prefix) = object_store::parse_url(location).map_err(|e| SqlError::Internal(e.to_string()))?;
+    let (store, prefix) = tarn_storage::store_for_url(location).map_err(|e| SqlError::Internal(e.to_string()))?;
     let paths: Vec<_> = store
         .list(Some(&prefix))
         .map_ok(|m| m.location)

@@ -203,6 +203,7 @@ pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<Stat
     let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))
         .with_input_plan(plan)
         .with_session_state(Arc::new(state.clone()))
+        .with_commit_properties(tarn_engine::commit_properties())
         .with_save_mode(if insert.overwrite || insert.replace_where.is_some() {
             SaveMode::Overwrite
         } else {
@@ -226,7 +227,12 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
     let (schema, df_schema) = table_df_schema(&target, &q)?;
     let state = session.base.clone();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let mut builder = target.table.clone().update().with_session_state(Arc::new(state.clone()));
+    let mut builder = target
+        .table
+        .clone()
+        .update()
+        .with_session_state(Arc::new(state.clone()))
+        .with_commit_properties(tarn_engine::commit_properties());
     for (column, value) in &update.assignments {
         let name = normalize_column(column);
         let Some(actual) = names.iter().find(|n| n.eq_ignore_ascii_case(&name)) else {
@@ -252,7 +258,12 @@ pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<Stat
         .as_ref()
         .map(|p| table_expr(&state, p, &df_schema))
         .transpose()?;
-    let mut builder = target.table.clone().delete().with_session_state(Arc::new(state.clone()));
+    let mut builder = target
+        .table
+        .clone()
+        .delete()
+        .with_session_state(Arc::new(state.clone()))
+        .with_commit_properties(tarn_engine::commit_properties());
     if let Some(p) = predicate.clone() {
         builder = builder.with_predicate(p);
     }
@@ -279,6 +290,12 @@ async fn count_matching(state: &datafusion::execution::context::SessionState, ta
 pub(crate) async fn truncate(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {
     let target = session.open_target(table, None).await?;
     let state = session.base.clone();
-    target.table.clone().delete().with_session_state(Arc::new(state)).await?;
+    target
+        .table
+        .clone()
+        .delete()
+        .with_session_state(Arc::new(state))
+        .with_commit_properties(tarn_engine::commit_properties())
+        .await?;
     Ok(StatementOutput::empty())
 }
