@@ -13,6 +13,7 @@ mod error;
 mod history;
 mod open;
 mod session;
+pub mod snapshots;
 mod spark_functions;
 mod storage;
 

@@ -18,12 +18,23 @@ pub enum TimeTravel {
 }
 
 /// Open the Delta table at `url`, at its latest version or at `at`.
+///
+/// The latest snapshot of recently used tables is kept in memory ([`crate::snapshots`]) and
+/// brought up to date by reading only the commits made since, so a long-running process does
+/// not replay the log for every statement.
 pub async fn open_table(url: &Url, at: Option<&TimeTravel>) -> Result<DeltaTable> {
     crate::register_storage();
-    let mut table = DeltaTableBuilder::from_url(url.clone())?
-        .build()
-        .map_err(|e| not_a_table(url, e))?;
-    table.load().await.map_err(|e| not_a_table(url, e))?;
+    let mut table = match crate::snapshots::latest(url).await? {
+        Some(table) => table,
+        None => {
+            let mut table = DeltaTableBuilder::from_url(url.clone())?
+                .build()
+                .map_err(|e| not_a_table(url, e))?;
+            table.load().await.map_err(|e| not_a_table(url, e))?;
+            crate::snapshots::remember(url, &table);
+            table
+        }
+    };
     match at {
         None => Ok(table),
         Some(TimeTravel::Version(v)) => {

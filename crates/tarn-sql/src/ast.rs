@@ -34,6 +34,12 @@ pub enum Statement {
     Restore { table: ObjectName, to: VersionSpec },
     Optimize { table: ObjectName, predicate: Option<Expr>, zorder_by: Vec<Ident> },
     Vacuum { table: ObjectName, retain_hours: Option<f64>, dry_run: bool },
+    /// `CACHE [LAZY] TABLE t`: keep the table's current version decoded in memory.
+    CacheTable { table: ObjectName, lazy: bool },
+    /// `UNCACHE TABLE [IF EXISTS] t`
+    UncacheTable { table: ObjectName, if_exists: bool },
+    /// `CLEAR CACHE`: drop every cached table.
+    ClearCache,
     AlterTable { table: ObjectName, op: AlterOp },
     CopyInto(Box<CopyInto>),
     Set { key: String, value: String },

@@ -400,6 +400,10 @@ impl Session {
             S::Truncate { table } | S::Restore { table, .. } | S::Optimize { table, .. } | S::Vacuum { table, .. } => {
                 self.target(table, Privilege::Modify, &mut needs)?;
             }
+            S::CacheTable { table, .. } | S::UncacheTable { table, .. } => {
+                self.target(table, Privilege::Select, &mut needs)?;
+            }
+            S::ClearCache => {}
             S::CopyInto(copy) => {
                 self.target(&copy.table, Privilege::Modify, &mut needs)?;
                 needs.push(Need::AnyFile(Privilege::Select, None));

@@ -245,7 +245,11 @@ impl Session {
                 }
                 let entry = self.catalog.require_table(&ident).await?;
                 let table = open_table(&entry.location_url()?, None).await?;
-                let provider = table_provider(&table, &state).await?;
+                let cached = crate::exec::cache::cached_provider(table.log_store().root_url(), &table, &state).await?;
+                let provider = match cached {
+                    Some(provider) => provider,
+                    None => table_provider(&table, &state).await?,
+                };
                 register(&list, &ident.catalog, &ident.schema, Some((&ident.table, provider)))?;
                 continue;
             }

@@ -336,3 +336,36 @@ async fn read_files_infers_schemas_and_rescues_what_does_not_fit() {
     run(&mut s, &format!("CREATE TABLE orders AS SELECT order_id, amount FROM {typed} WHERE _rescued_data IS NULL")).await;
     assert_eq!(count(&mut s, "orders").await, 1);
 }
+
+fn plan_text(batches: &[RecordBatch]) -> String {
+    let mut text = String::new();
+    for batch in batches {
+        let plans = batch.column(1).as_string::<i32>();
+        for i in 0..plans.len() {
+            text.push_str(plans.value(i));
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_cached_table_is_read_from_memory_until_the_next_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE m (id INT); INSERT INTO m VALUES (1), (2)").await;
+    let before = plan_text(&run(&mut s, "EXPLAIN SELECT * FROM m").await);
+    assert!(before.contains("DeltaScan") || before.contains("parquet"), "{before}");
+    run(&mut s, "CACHE TABLE m").await;
+    let cached = plan_text(&run(&mut s, "EXPLAIN SELECT * FROM m").await);
+    assert!(cached.contains("partition_sizes"), "a memory scan after CACHE TABLE:\n{cached}");
+    // Another session (as another process would) commits; the cache then serves the new version.
+    let mut other = session(dir.path()).await;
+    run(&mut other, "INSERT INTO m VALUES (3)").await;
+    assert_eq!(count(&mut s, "m").await, 3);
+    let after = plan_text(&run(&mut s, "EXPLAIN SELECT * FROM m").await);
+    assert!(after.contains("partition_sizes"), "still cached, at the new version:\n{after}");
+    run(&mut s, "UNCACHE TABLE m").await;
+    let uncached = plan_text(&run(&mut s, "EXPLAIN SELECT * FROM m").await);
+    assert!(!uncached.contains("partition_sizes"), "{uncached}");
+}

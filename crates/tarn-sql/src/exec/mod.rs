@@ -2,6 +2,7 @@
 
 mod access;
 mod alter;
+pub(crate) mod cache;
 mod clone;
 mod copy_into;
 mod create_table;
@@ -55,6 +56,9 @@ pub(crate) async fn execute(session: &mut Session, statement: Statement) -> Resu
         S::Restore { table, to } => maintenance::restore(session, &table, &to).await,
         S::Optimize { table, predicate, zorder_by } => maintenance::optimize(session, &table, predicate, zorder_by).await,
         S::Vacuum { table, retain_hours, dry_run } => maintenance::vacuum(session, &table, retain_hours, dry_run).await,
+        S::CacheTable { table, lazy } => cache::cache_table(session, &table, lazy).await,
+        S::UncacheTable { table, if_exists } => cache::uncache_table(session, &table, if_exists).await,
+        S::ClearCache => cache::clear_cache(),
         S::AlterTable { table, op } => alter::alter_table(session, &table, op).await,
         S::CopyInto(copy) => copy_into::copy_into(session, *copy).await,
         S::Grant { privileges, on, principal } => access::grant(session, privileges, &on, &principal, true).await,

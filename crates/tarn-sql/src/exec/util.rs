@@ -44,6 +44,7 @@ fn glob_match(p: &[u8], s: &[u8]) -> bool {
 
 /// Delete every object below a table directory (DROP TABLE of a managed table).
 pub(crate) async fn delete_table_files(location: &Url) -> Result<()> {
+    tarn_engine::snapshots::forget(location);
     let (store, prefix) = tarn_storage::store_for_url(location).map_err(|e| SqlError::Internal(e.to_string()))?;
     let paths: Vec<_> = store
         .list(Some(&prefix))

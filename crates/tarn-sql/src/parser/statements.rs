@@ -28,6 +28,23 @@ impl TarnParser<'_> {
             "RESTORE" => self.parse_restore(),
             "OPTIMIZE" => self.parse_optimize(),
             "VACUUM" => self.parse_vacuum(),
+            "CACHE" => {
+                self.p.next_token();
+                let lazy = self.word("LAZY");
+                self.expect_word("TABLE")?;
+                Ok(Statement::CacheTable { table: self.object_name()?, lazy })
+            }
+            "UNCACHE" => {
+                self.p.next_token();
+                self.expect_word("TABLE")?;
+                let if_exists = self.if_exists();
+                Ok(Statement::UncacheTable { table: self.object_name()?, if_exists })
+            }
+            "CLEAR" if self.peek_word_at(1).as_deref() == Some("CACHE") => {
+                self.p.next_token();
+                self.p.next_token();
+                Ok(Statement::ClearCache)
+            }
             "ALTER" => self.parse_alter(),
             "COPY" if self.peek_word_at(1).as_deref() == Some("INTO") => self.parse_copy_into(),
             "SET" => self.parse_set(),

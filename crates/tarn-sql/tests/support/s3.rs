@@ -9,6 +9,8 @@ pub const BUCKET: &str = "tarn-test";
 
 pub struct S3Server {
     child: Child,
+    /// `http://127.0.0.1:PORT`, for tests that talk to the server directly.
+    #[allow(dead_code)]
     pub endpoint: String,
     _root: tempfile::TempDir,
 }
