@@ -23,7 +23,7 @@ pub use error::{EngineError, Result};
 pub use history::{CommitRecord, commit_timestamps, read_commits, resolve_timestamp};
 pub use open::{TimeTravel, open_table, table_exists, table_provider};
 pub use session::{Runtime, SessionOptions, new_session_state};
-pub use storage::{BackoffLogStore, CommitRetry, commit_properties, commit_retry, register_storage, set_commit_retry};
+pub use storage::{BackoffLogStore, CommitRetry, commit_properties, commit_retry, register_storage, retry_delay, set_commit_retry};
 
 pub use datafusion;
 pub use deltalake;

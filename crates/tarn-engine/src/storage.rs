@@ -36,9 +36,11 @@ pub struct CommitRetry {
 impl Default for CommitRetry {
     fn default() -> Self {
         Self {
-            max_retries: 100,
+            // Delta's own writers retry blind appends practically without limit; a
+            // commit that keeps losing the race to many writers must not be dropped.
+            max_retries: 10_000,
             base_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_millis(250),
         }
     }
 }
@@ -111,17 +113,27 @@ pub struct BackoffLogStore {
     lost_races: Mutex<HashMap<Uuid, u32>>,
 }
 
+/// How long to wait after the `attempt`-th lost race (1 = the first): exponential up to the
+/// policy's ceiling, with full jitter.
+pub fn retry_delay(attempt: u32) -> Duration {
+    delay(Uuid::new_v4(), attempt.max(1))
+}
+
+fn delay(operation: Uuid, attempt: u32) -> Duration {
+    let policy = commit_retry();
+    let ceiling = policy
+        .base_backoff
+        .saturating_mul(1u32 << (attempt - 1).min(20))
+        .min(policy.max_backoff);
+    ceiling.mul_f64(jitter(operation, attempt))
+}
+
 impl BackoffLogStore {
     fn backoff(&self, operation: Uuid) -> Duration {
         let mut races = self.lost_races.lock().unwrap_or_else(|p| p.into_inner());
         let lost = races.entry(operation).or_insert(0);
         *lost += 1;
-        let policy = commit_retry();
-        let ceiling = policy
-            .base_backoff
-            .saturating_mul(1u32 << (*lost - 1).min(20))
-            .min(policy.max_backoff);
-        ceiling.mul_f64(jitter(operation, *lost))
+        delay(operation, *lost)
     }
 
     fn forget(&self, operation: Uuid) {

@@ -134,6 +134,11 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         let app = router(AppState::new(session_config.clone(), catalog.clone(), config.auth, metrics.clone(), auditor.clone()));
         let stop = stopped();
         tasks.spawn(async move {
+            use axum::serve::ListenerExt;
+            // Small responses (and each event of a stream) must not wait for delayed ACKs.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(stop)
                 .await

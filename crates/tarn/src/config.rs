@@ -23,9 +23,9 @@
 //! max_size = "10GiB"
 //!
 //! [commit]                     # when another writer committed first
-//! max_retries = 100
+//! max_retries = 10000
 //! backoff_base_ms = 5          # doubled after every lost race, with jitter
-//! backoff_max_ms = 1000
+//! backoff_max_ms = 250
 //!
 //! [serve]
 //! http_addr = "127.0.0.1:8080" # or "off"

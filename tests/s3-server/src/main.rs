@@ -101,6 +101,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let http = ConnBuilder::new(TokioExecutor::new());
     loop {
         let (socket, _) = listener.accept().await?;
+        // Without it, small responses wait for the client's delayed ACK (~40 ms each).
+        socket.set_nodelay(true)?;
         let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
         tokio::spawn(async move {
             let _ = connection.await;

@@ -837,7 +837,7 @@ pub(crate) async fn serve(
     service: TarnFlightService,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .add_service(FlightServiceServer::new(service))
         .serve_with_incoming_shutdown(incoming, shutdown)

@@ -114,6 +114,8 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+                // Small replies must not wait for the client's delayed ACK (~40 ms each).
+                let _ = socket.set_nodelay(true);
                 let handlers = Arc::new(ConnectionHandlers::new(server.clone()));
                 let tls = tls.clone();
                 tokio::spawn(async move {

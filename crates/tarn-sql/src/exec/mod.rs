@@ -23,7 +23,37 @@ use crate::error::Result;
 use crate::output::StatementOutput;
 use crate::session::Session;
 
+/// Re-runs of a statement that lost a race with a conflicting commit.
+const CONFLICT_RERUNS: u32 = 20;
+
+/// Run one statement. A data change that conflicts with a concurrent commit (Delta's conflict
+/// rules: both touched the same files) committed nothing, so it is run again from the start,
+/// on the new snapshot, after a backoff — as a single-statement transaction retried by the
+/// database. Only after [`CONFLICT_RERUNS`] lost races is the conflict reported.
 pub(crate) async fn execute(session: &mut Session, statement: Statement) -> Result<StatementOutput> {
+    use Statement as S;
+    let rerunnable = matches!(
+        statement,
+        S::Insert(_) | S::Update(_) | S::Delete(_) | S::Merge(_) | S::Truncate { .. } | S::Optimize { .. }
+    );
+    if !rerunnable {
+        return execute_once(session, statement).await;
+    }
+    let mut attempt = 0;
+    loop {
+        match execute_once(session, statement.clone()).await {
+            Err(e) if e.is_conflict() && attempt < CONFLICT_RERUNS => {
+                attempt += 1;
+                let wait = tarn_engine::retry_delay(attempt);
+                tracing::debug!(attempt, ?wait, "statement conflicted with a concurrent commit; running it again");
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn execute_once(session: &mut Session, statement: Statement) -> Result<StatementOutput> {
     use Statement as S;
     match statement {
         S::Query(stmt) => query::run(session, *stmt).await,
