@@ -9,6 +9,7 @@
 
 mod changes;
 mod clone;
+mod damage;
 mod error;
 mod history;
 mod open;

@@ -30,7 +30,9 @@ pub async fn open_table(url: &Url, at: Option<&TimeTravel>) -> Result<DeltaTable
             let mut table = DeltaTableBuilder::from_url(url.clone())?
                 .build()
                 .map_err(|e| not_a_table(url, e))?;
-            table.load().await.map_err(|e| not_a_table(url, e))?;
+            if let Err(e) = table.load().await {
+                return Err(load_error(url, e).await);
+            }
             crate::snapshots::remember(url, &table);
             table
         }
@@ -73,6 +75,20 @@ pub async fn table_provider(table: &DeltaTable, session: &dyn Session) -> Result
     table.update_datafusion_session(session)?;
     let provider = table.table_provider().build().await?;
     Ok(Arc::new(provider))
+}
+
+/// A load failure: no table, a damaged log (naming the file), or delta-rs's own error.
+async fn load_error(url: &Url, e: DeltaTableError) -> EngineError {
+    if matches!(e, DeltaTableError::NotATable(_) | DeltaTableError::InvalidTableLocation(_)) {
+        return not_a_table(url, e);
+    }
+    match crate::damage::diagnose(url).await {
+        Some(damage) => EngineError::User(format!(
+            "the table at {url} cannot be read: {damage}. Nothing was read rather than guessing at its \
+             rows; restore that file from a copy of the table"
+        )),
+        None => e.into(),
+    }
 }
 
 fn not_a_table(url: &Url, e: DeltaTableError) -> EngineError {

@@ -64,7 +64,11 @@ pub(crate) async fn latest(url: &Url) -> Result<Option<DeltaTable>> {
         forget(url);
         return Ok(None);
     }
-    table.update_incremental(None).await?;
+    if table.update_incremental(None).await.is_err() {
+        // Reload from scratch, which reports (and names) whatever is wrong.
+        forget(url);
+        return Ok(None);
+    }
     remember(url, &table);
     Ok(Some(table))
 }

@@ -240,9 +240,10 @@ enum TokenAction {
 
 fn main() -> ExitCode {
     // delta-rs warns on every MERGE about a metric it derives itself, and on every lost commit
-    // race (which Tarn retries); neither is the user's concern.
+    // race (which Tarn retries); the kernel logs errors Tarn reports itself. None of it is the
+    // user's concern.
     let filter = tracing_subscriber::EnvFilter::try_from_env("TARN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,deltalake_core::operations::merge=error,deltalake_core::kernel::transaction=error"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,deltalake_core::operations::merge=error,deltalake_core::kernel::transaction=error,buoyant_kernel=off"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 
     let cli = Cli::parse();
