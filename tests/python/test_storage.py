@@ -250,6 +250,13 @@ def test_damaged_logs_and_missing_files_give_errors_that_name_the_file(tmp_path)
     (directory / "_delta_log" / "00000000000000000003.json").rename(commit)
     assert b.one("SELECT sum(i) FROM d") == 3
 
+    # An object-store error while reading (injected into the process) fails the query, never a
+    # short answer.
+    out = b.run("sql", "-e", "SELECT sum(i) FROM d", check=False, env={"TARN_FAULTS": "get@.parquet error nth=2"})
+    assert out.returncode != 0 and "injected error" in out.stderr, out.stderr
+    out = b.run("sql", "-e", "SELECT count(*) FROM d", check=False, env={"TARN_FAULTS": "get@.parquet latency=30ms"})
+    assert out.returncode == 0 and "2" in out.stdout, out.stderr
+
     data = sorted(directory.glob("*.parquet"))[0]
     data.unlink()
     out = b.run("sql", "-e", "SELECT * FROM d", check=False)

@@ -128,6 +128,13 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
         config = config.with_target_partitions(partitions);
     }
     let runtime = options.runtime.env.clone();
+    // Local files go through Tarn's store too (DataFusion pre-registers a plain one for
+    // file://), so local reads see the same wrappers (fault injection in tests) as remote ones.
+    if let Ok(root) = url::Url::parse("file:///")
+        && let Ok((store, _)) = tarn_storage::store_for_url(&root)
+    {
+        runtime.register_object_store(&root, store);
+    }
     let mut state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)

@@ -101,6 +101,12 @@ pub fn forget(url: &Url) {
     lock().entries.remove(url);
 }
 
+/// Drop every snapshot (after the storage configuration changed: cached tables hold the
+/// stores they were opened with).
+pub fn clear() {
+    lock().entries.clear();
+}
+
 /// (hits, misses) since the process started.
 pub fn snapshot_cache_stats() -> (u64, u64) {
     let cache = lock();
