@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from s3_server import S3Server
-from tarn_server import TARN
+from tarn_server import TARN, TarnServer
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +144,23 @@ def test_a_store_that_ignores_conditional_writes_is_refused(tmp_path):
         assert written == [], "nothing was written (the probe object is deleted again)"
     finally:
         unsafe.stop()
+
+
+def test_tarn_serve_on_an_s3_warehouse(s3, tmp_path):
+    wh = s3.warehouse("served")
+    server = TarnServer(wh, http=False, flight=False, env=s3.env(cache_dir=tmp_path / "cache"))
+    try:
+        with server.psycopg() as conn:
+            conn.execute("CREATE TABLE t (id INT, v TEXT)")
+            conn.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+            conn.execute("UPDATE t SET v = 'B' WHERE id = 2")
+            assert conn.execute("SELECT id, v FROM t ORDER BY id").fetchall() == [(1, "a"), (2, "B")]
+            assert conn.execute("SELECT count(*) FROM t VERSION AS OF 1").fetchone() == (2,)
+        # Another process sees the server's commits on the same bucket.
+        b = Backend("s3", wh, s3.env(cache_dir=tmp_path / "cache2"), None)
+        assert b.one("SELECT v FROM t WHERE id = 2") == "B"
+    finally:
+        server.stop()
 
 
 def test_python_deltalake_reads_and_writes_a_table_on_s3(s3, tmp_path):
