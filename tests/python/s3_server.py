@@ -9,6 +9,7 @@ from pathlib import Path
 from tarn_server import TARN
 
 BUCKET = "tarn-test"
+OTHER_BUCKET = "tarn-other"
 ACCESS_KEY = "tarn-test"
 SECRET_KEY = "tarn-test-secret"
 
@@ -22,7 +23,8 @@ def binary():
 class S3Server:
     def __init__(self, root, *extra):
         self.root = Path(root)
-        self.proc = subprocess.Popen([str(binary()), "--root", str(self.root), "--bucket", BUCKET, *extra],
+        self.proc = subprocess.Popen([str(binary()), "--root", str(self.root), "--bucket", BUCKET,
+                                      "--bucket", OTHER_BUCKET, *extra],
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.startswith("listening on "), line

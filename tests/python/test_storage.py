@@ -167,17 +167,18 @@ def test_python_deltalake_reads_and_writes_a_table_on_s3(s3, tmp_path):
     import deltalake
     import pyarrow as pa
     b = Backend("s3", s3.warehouse(), s3.env(cache_dir=tmp_path / "cache"), None)
-    b.run("sql", "-e", "CREATE TABLE t (id INT, name STRING) LOCATION '%s/ext/t'; INSERT INTO t VALUES (1, 'a'), (2, 'b')"
-          % b.warehouse)
+    # An external table in another bucket than the warehouse's.
+    location = f"s3://tarn-other/ext-{os.getpid()}/t"
+    b.run("sql", "-e", f"CREATE TABLE t (id INT, name STRING) LOCATION '{location}'; INSERT INTO t VALUES (1, 'a'), (2, 'b')")
     options = {"AWS_ENDPOINT_URL": s3.endpoint, "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "tarn-test",
                "AWS_SECRET_ACCESS_KEY": "tarn-test-secret", "AWS_REGION": "us-east-1",
                "AWS_CONDITIONAL_PUT": "etag"}
-    table = deltalake.DeltaTable(f"{b.warehouse}/ext/t", storage_options=options)
+    table = deltalake.DeltaTable(location, storage_options=options)
     assert sorted(table.to_pyarrow_table().column("id").to_pylist()) == [1, 2]
     deltalake.write_deltalake(table, pa.table({"id": pa.array([3], pa.int32()), "name": ["c"]}), mode="append",
                               storage_options=options)
     assert b.one("SELECT sum(id) FROM t") == 6
-    assert b.one("SELECT count(*) FROM delta.`%s/ext/t`" % b.warehouse) == 3
+    assert b.one(f"SELECT count(*) FROM delta.`{location}`") == 3
 
 
 def test_kill_9_at_random_points_never_loses_or_half_applies_a_commit(tmp_path):
@@ -246,6 +247,21 @@ def test_kill_9_at_random_points_never_loses_or_half_applies_a_commit(tmp_path):
     live = {Path(uri).name for uri in deltalake.DeltaTable(str(directory)).file_uris()}
     assert {Path(p).name for p in on_disk} == live, "only files of the current version remain"
     assert b.one("SELECT count(*) FROM k") == sum(size(x) for x in final)
+
+
+def test_checkpoints_and_log_retention_keep_a_long_history_small_and_readable(tmp_path):
+    b = Backend("local", str(tmp_path / "wh"), {}, tmp_path / "wh")
+    b.run("sql", "-e", "CREATE TABLE r (i INT) TBLPROPERTIES ('delta.checkpointInterval' = '5', "
+          "'delta.logRetentionDuration' = 'interval 0 seconds')")
+    for i in range(12):
+        b.run("sql", "-e", f"INSERT INTO r VALUES ({i})")
+    log = table_dir(b, "r") / "_delta_log"
+    assert json.loads((log / "_last_checkpoint").read_text())["version"] == 9
+    commits = sorted(int(p.name.split(".")[0]) for p in log.glob("*.json"))
+    assert commits[0] > 0, f"expired commit files were cleaned up at the checkpoints: {commits}"
+    assert b.one("SELECT count(*) FROM r") == 12
+    out = b.run("sql", "-e", "SELECT * FROM r VERSION AS OF 1", check=False)
+    assert out.returncode != 0 and "no longer available" in out.stderr, out.stderr
 
 
 def test_damaged_logs_and_missing_files_give_errors_that_name_the_file(tmp_path):

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use datafusion::catalog::{Session, TableProvider};
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use object_store::ObjectStoreExt;
 use url::Url;
 
 use crate::history::resolve_timestamp;
@@ -46,13 +47,23 @@ pub async fn open_table(url: &Url, at: Option<&TimeTravel>) -> Result<DeltaTable
                     "cannot time travel to version {v}: the table's versions are 0 to {latest}"
                 )));
             }
-            table.load_version(*v as u64).await.map_err(|e| match e {
-                DeltaTableError::InvalidVersion(_) => EngineError::User(format!(
+            let gone = || {
+                EngineError::User(format!(
                     "version {v} is no longer available (its log was cleaned up); \
                      DESCRIBE HISTORY lists the available versions"
-                )),
-                other => other.into(),
-            })?;
+                ))
+            };
+            let store = table.log_store().object_store(None);
+            if let Err(e) = table.load_version(*v as u64).await {
+                // A version whose commit file is gone (log retention) reads as "no files in
+                // log segment" to delta-rs; say what it means.
+                let commit = deltalake::logstore::commit_uri_from_version(Some(*v as u64));
+                return Err(match e {
+                    DeltaTableError::InvalidVersion(_) => gone(),
+                    _ if store.head(&commit).await.is_err() => gone(),
+                    other => other.into(),
+                });
+            }
             Ok(table)
         }
         Some(TimeTravel::Timestamp(ts)) => {
