@@ -27,8 +27,6 @@ struct Entry {
 struct Cache {
     entries: HashMap<Url, Entry>,
     clock: u64,
-    hits: u64,
-    misses: u64,
 }
 
 fn cache() -> &'static Mutex<Cache> {
@@ -47,15 +45,10 @@ pub(crate) async fn latest(url: &Url) -> Result<Option<DeltaTable>> {
         let mut cache = lock();
         cache.clock += 1;
         let clock = cache.clock;
-        let hit = cache.entries.get_mut(url).map(|entry| {
+        cache.entries.get_mut(url).map(|entry| {
             entry.last_used = clock;
             entry.table.clone()
-        });
-        match hit {
-            Some(_) => cache.hits += 1,
-            None => cache.misses += 1,
-        }
-        hit
+        })
     };
     let Some(mut table) = cached else { return Ok(None) };
     let Some(version) = table.version() else { return Ok(None) };
@@ -105,10 +98,4 @@ pub fn forget(url: &Url) {
 /// stores they were opened with).
 pub fn clear() {
     lock().entries.clear();
-}
-
-/// (hits, misses) since the process started.
-pub fn snapshot_cache_stats() -> (u64, u64) {
-    let cache = lock();
-    (cache.hits, cache.misses)
 }

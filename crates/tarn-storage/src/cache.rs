@@ -125,16 +125,6 @@ impl DiskCache {
         }
     }
 
-    /// Drop every entry (the files and the index).
-    pub fn clear(&self) {
-        let mut index = self.lock();
-        for name in index.entries.keys() {
-            let _ = std::fs::remove_file(self.dir.join(name));
-        }
-        index.entries.clear();
-        index.total = 0;
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -46,12 +46,6 @@ pub fn configure(options: StorageOptions) -> Result<()> {
     Ok(())
 }
 
-/// The options in force ([`StorageOptions::default`] before [`configure`]).
-pub fn options() -> StorageOptions {
-    let guard = registry().read().unwrap_or_else(|p| p.into_inner());
-    guard.as_ref().map(|r| r.options.clone()).unwrap_or_default()
-}
-
 /// The disk cache in force, if any.
 pub fn disk_cache() -> Option<Arc<DiskCache>> {
     let guard = registry().read().unwrap_or_else(|p| p.into_inner());
