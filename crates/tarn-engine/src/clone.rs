@@ -107,6 +107,7 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
         .with_partition_columns(metadata.partition_columns().to_vec())
         .with_configuration(configuration)
         .with_actions(actions)
+        .with_custom_execute_handler(crate::post_commit_hooks())
         .with_commit_properties(crate::commit_properties().with_metadata([(
             "clone".to_string(),
             json!({

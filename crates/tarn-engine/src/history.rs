@@ -49,9 +49,12 @@ async fn listed_versions(store: &dyn ObjectStore) -> Result<Vec<(i64, i64)>> {
     Ok(versions)
 }
 
-async fn read_commit(store: &dyn ObjectStore, version: i64, modified: i64) -> Result<CommitRecord> {
+/// One commit file; `modified` (from a listing) saves nothing but is used when known.
+async fn read_commit(store: &dyn ObjectStore, version: i64, modified: Option<i64>) -> Result<CommitRecord> {
     let path = Path::from(format!("_delta_log/{version:020}.json"));
-    let bytes = store.get(&path).await?.bytes().await?;
+    let got = store.get(&path).await?;
+    let modified = modified.unwrap_or_else(|| got.meta.last_modified.timestamp_millis());
+    let bytes = got.bytes().await?;
     let mut record = CommitRecord {
         version,
         timestamp: modified,
@@ -103,16 +106,27 @@ async fn read_commit(store: &dyn ObjectStore, version: i64, modified: i64) -> Re
 }
 
 /// The commits of `table` up to its loaded version, newest first, at most `limit` of them.
+///
+/// With a limit the commit files are read newest first by name (no listing: a listing of a long
+/// log costs more than the few reads), stopping where the log has been cleaned up.
 pub async fn read_commits(table: &DeltaTable, limit: Option<usize>) -> Result<Vec<CommitRecord>> {
     let store = table.log_store().object_store(None);
     let current = table.version().map_or(-1, |v| v as i64);
-    let versions = listed_versions(store.as_ref()).await?;
     let mut out = Vec::new();
-    for (version, modified) in versions.into_iter().rev().filter(|(v, _)| *v <= current) {
-        if limit.is_some_and(|l| out.len() >= l) {
-            break;
+    if let Some(limit) = limit {
+        let mut version = current;
+        while version >= 0 && out.len() < limit {
+            match read_commit(store.as_ref(), version, None).await {
+                Ok(record) => out.push(record),
+                Err(EngineError::ObjectStore(object_store::Error::NotFound { .. })) => break,
+                Err(e) => return Err(e),
+            }
+            version -= 1;
         }
-        out.push(read_commit(store.as_ref(), version, modified).await?);
+        return Ok(out);
+    }
+    for (version, modified) in listed_versions(store.as_ref()).await?.into_iter().rev().filter(|(v, _)| *v <= current) {
+        out.push(read_commit(store.as_ref(), version, Some(modified)).await?);
     }
     Ok(out)
 }
@@ -126,7 +140,7 @@ pub async fn commit_timestamps(table: &DeltaTable) -> Result<Vec<(i64, i64)>> {
         if version > current {
             break;
         }
-        out.push((version, read_commit(store.as_ref(), version, modified).await?.timestamp));
+        out.push((version, read_commit(store.as_ref(), version, Some(modified)).await?.timestamp));
     }
     Ok(out)
 }
@@ -145,7 +159,7 @@ pub async fn resolve_timestamp(table: &DeltaTable, ts: DateTime<Utc>) -> Result<
     while lo < hi {
         let mid = (lo + hi) / 2;
         let (v, modified) = versions[mid];
-        let commit = read_commit(store.as_ref(), v, modified).await?;
+        let commit = read_commit(store.as_ref(), v, Some(modified)).await?;
         if commit.timestamp <= target {
             found = Some(v);
             lo = mid + 1;
@@ -162,7 +176,7 @@ pub async fn resolve_timestamp(table: &DeltaTable, ts: DateTime<Utc>) -> Result<
         // A timestamp after the last commit reads the latest version, as delta-rs does.
         Some(v) => Ok(v),
         None => {
-            let earliest = read_commit(store.as_ref(), first.0, first.1).await?;
+            let earliest = read_commit(store.as_ref(), first.0, Some(first.1)).await?;
             Err(EngineError::User(format!(
                 "timestamp {} is before the earliest available commit (version {} at {}); \
                  DESCRIBE HISTORY lists the commits",

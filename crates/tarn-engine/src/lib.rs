@@ -12,6 +12,7 @@ mod clone;
 mod damage;
 mod error;
 mod history;
+mod log_cleanup;
 mod open;
 mod session;
 pub mod snapshots;
@@ -22,6 +23,7 @@ pub use changes::{CHANGE_DATA_FEED, ChangeBound, VersionRange, cdf_error, change
 pub use clone::{CloneKind, clone_table};
 pub use error::{EngineError, Result};
 pub use history::{CommitRecord, commit_timestamps, read_commits, resolve_timestamp};
+pub use log_cleanup::post_commit_hooks;
 pub use open::{TimeTravel, open_table, table_exists, table_provider};
 pub use session::{Runtime, SessionOptions, new_session_state};
 pub use storage::{BackoffLogStore, CommitRetry, commit_properties, commit_retry, register_storage, retry_delay, set_commit_retry};

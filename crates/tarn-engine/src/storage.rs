@@ -59,9 +59,13 @@ pub fn commit_retry() -> CommitRetry {
     *retry_setting().read().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Commit properties every Tarn write starts from (the retry limit in force).
+/// Commit properties every Tarn write starts from: the retry limit in force, and no expired-log
+/// cleanup after every commit (it lists the whole log each time); the write's
+/// [`post_commit_hooks`](crate::post_commit_hooks) clean up after checkpoints instead.
 pub fn commit_properties() -> CommitProperties {
-    CommitProperties::default().with_max_retries(commit_retry().max_retries)
+    CommitProperties::default()
+        .with_max_retries(commit_retry().max_retries)
+        .with_cleanup_expired_logs(Some(false))
 }
 
 const SCHEMES: &[&str] = &["file", "s3", "s3a", "gs", "az", "adl", "azure", "abfs", "abfss"];

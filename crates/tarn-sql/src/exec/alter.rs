@@ -84,6 +84,7 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
             }
             if !removed.is_empty() {
                 CommitBuilder::from(tarn_engine::commit_properties())
+                    .with_post_commit_hook_handler(Some(tarn_engine::post_commit_hooks()))
                     .with_actions(vec![Action::Metadata(metadata)])
                     .build(
                         Some(state as &dyn TableReference),

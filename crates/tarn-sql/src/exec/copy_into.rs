@@ -108,6 +108,7 @@ pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<S
         .with_input_plan(plan)
         .with_session_state(Arc::new(session.base.clone()))
         .with_save_mode(SaveMode::Append)
+        .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties().with_metadata([(LOADED_KEY.to_string(), metadata)]));
     if merge_schema {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);

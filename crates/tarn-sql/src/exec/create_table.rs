@@ -202,6 +202,7 @@ async fn create_delta(
             ),
         };
         let mut builder = WriteBuilder::new(log_store, snapshot)
+            .with_custom_execute_handler(tarn_engine::post_commit_hooks())
             .with_commit_properties(tarn_engine::commit_properties())
             .with_input_plan(plan)
             .with_session_state(Arc::new(state))
@@ -240,6 +241,7 @@ async fn create_delta(
         .with_partition_columns(partition_columns)
         .with_configuration(configuration(&create.properties))
         .with_raise_if_key_not_exists(false)
+        .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties())
         .with_save_mode(if existing.is_some() { SaveMode::Overwrite } else { SaveMode::ErrorIfExists });
     if let Some(table) = &existing {

@@ -42,6 +42,7 @@ pub(crate) async fn restore(session: &mut Session, table: &ObjectName, to: &Vers
         .clone()
         .restore()
         .with_version_to_restore(version as u64)
+        .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties())
         .await?;
     metrics_output(&[
@@ -190,6 +191,7 @@ pub(crate) async fn optimize(
         .optimize()
         .with_filters(&filters)
         .with_session_state(Arc::new(session.base.clone()))
+        .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties());
     if !zorder_columns.is_empty() {
         builder = builder.with_type(OptimizeType::ZOrder(zorder_columns));
@@ -226,6 +228,7 @@ pub(crate) async fn vacuum(
         .with_dry_run(dry_run)
         .with_mode(VacuumMode::Full)
         .with_enforce_retention_duration(enforce)
+        .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties());
     if let Some(hours) = retain_hours {
         if hours < 0.0 {

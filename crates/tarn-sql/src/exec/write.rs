@@ -203,6 +203,7 @@ pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<Stat
     let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))
         .with_input_plan(plan)
         .with_session_state(Arc::new(state.clone()))
+        .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties())
         .with_save_mode(if insert.overwrite || insert.replace_where.is_some() {
             SaveMode::Overwrite
@@ -232,6 +233,7 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
         .clone()
         .update()
         .with_session_state(Arc::new(state.clone()))
+        .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties());
     for (column, value) in &update.assignments {
         let name = normalize_column(column);
@@ -263,6 +265,7 @@ pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<Stat
         .clone()
         .delete()
         .with_session_state(Arc::new(state.clone()))
+        .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties());
     if let Some(p) = predicate.clone() {
         builder = builder.with_predicate(p);
@@ -295,6 +298,7 @@ pub(crate) async fn truncate(session: &mut Session, table: &ObjectName) -> Resul
         .clone()
         .delete()
         .with_session_state(Arc::new(state))
+        .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties())
         .await?;
     Ok(StatementOutput::empty())
