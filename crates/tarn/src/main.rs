@@ -160,6 +160,37 @@ later change exactly once.")]
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Benchmark data (the benchmark itself is bench/tpch.py: Tarn vs DuckDB and Polars).
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchAction {
+    /// Generate TPC-H data in process (tpchgen) as Parquet files and load it into the
+    /// warehouse as Delta tables through SQL.
+    #[command(after_help = "Example:
+  tarn --warehouse /tmp/tpch-wh bench tpch-data --sf 1 --parquet /tmp/tpch-sf1
+  tarn --warehouse /tmp/tpch-wh sql -f ../shared/tpch/queries/q01.sql")]
+    TpchData {
+        /// Scale factor (1 = about 1 GB of raw data, lineitem 6 million rows).
+        #[arg(long, default_value_t = 1.0)]
+        sf: f64,
+        /// Directory for the Parquet files (kept when it already holds this scale).
+        #[arg(long)]
+        parquet: std::path::PathBuf,
+        /// Schema for the tables (default: the current schema, main.default).
+        #[arg(long)]
+        schema: Option<String>,
+        /// Only write the Parquet files.
+        #[arg(long)]
+        no_load: bool,
+        /// Generator threads (default: the number of cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -332,6 +363,29 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Some(Command::Pipeline { action }) => pipeline(session, action).await,
         Some(Command::User { action }) => users(&session, action).await,
+        Some(Command::Bench { action: BenchAction::TpchData { sf, parquet, schema, no_load, threads } }) => {
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            let started = std::time::Instant::now();
+            let dir = parquet.clone();
+            let written = tokio::task::spawn_blocking(move || tarn_bench::tpch::write_parquet(&dir, sf, threads))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "TPC-H SF {sf}: Parquet in {} ({}, {:.1} s)",
+                parquet.display(),
+                if written { "generated" } else { "already there" },
+                started.elapsed().as_secs_f64()
+            );
+            if !no_load {
+                let started = std::time::Instant::now();
+                tarn_bench::tpch::load_into_warehouse(&mut session, &parquet, schema.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                eprintln!("loaded 8 Delta tables in {:.1} s", started.elapsed().as_secs_f64());
+            }
+            Ok(())
+        }
         Some(Command::Token { action: TokenAction::Create { user, ttl_hours } }) => {
             let token = session
                 .catalog()

@@ -1,5 +1,5 @@
 //! The dialect Tarn parses: sqlparser's Databricks dialect plus what Spark SQL writes that it
-//! lacks (`MAP<key, value>` column types). It reports itself as Databricks, so every
+//! lacks (`MAP<key, value>` column types, interval strings with their unit inside). It reports itself as Databricks, so every
 //! dialect-specific rule of sqlparser applies exactly as for Databricks.
 
 use std::any::TypeId;
@@ -50,8 +50,10 @@ impl Dialect for TarnDialect {
     fn supports_select_wildcard_except(&self) -> bool {
         DATABRICKS.supports_select_wildcard_except()
     }
+    /// Unlike sqlparser's Databricks dialect, `INTERVAL '68 days'` (unit inside the string, as
+    /// Spark's interval strings, Postgres and DuckDB write it) parses; `INTERVAL '3' DAY` still does.
     fn require_interval_qualifier(&self) -> bool {
-        DATABRICKS.require_interval_qualifier()
+        false
     }
     fn supports_struct_literal(&self) -> bool {
         DATABRICKS.supports_struct_literal()
@@ -92,5 +94,8 @@ mod tests {
         assert!(Parser::parse_sql(&TarnDialect, sql).is_ok());
         // Databricks-only syntax still parses (time travel, backticks).
         assert!(Parser::parse_sql(&TarnDialect, "SELECT * FROM `t` VERSION AS OF 1").is_ok());
+        for interval in ["INTERVAL '68 days'", "INTERVAL '3' MONTH", "INTERVAL 3 DAYS", "INTERVAL '1 day 2 hours'"] {
+            assert!(Parser::parse_sql(&TarnDialect, &format!("SELECT DATE '1998-12-01' - {interval}")).is_ok(), "{interval}");
+        }
     }
 }
