@@ -248,7 +248,10 @@ impl Session {
                 let cached = crate::exec::cache::cached_provider(table.log_store().root_url(), &table, &state).await?;
                 let provider = match cached {
                     Some(provider) => provider,
-                    None => table_provider(&table, &state).await?,
+                    None => {
+                        let provider = table_provider(&table, &state).await?;
+                        tarn_engine::reporting_provider(provider, &ident.to_string(), &table, self.scan_log.clone())
+                    }
                 };
                 register(&list, &ident.catalog, &ident.schema, Some((&ident.table, provider)))?;
                 continue;
@@ -268,6 +271,7 @@ impl Session {
             };
             let target = self.open_target(&name, at.as_ref()).await?;
             let provider = table_provider(&target.table, &state).await?;
+            let provider = tarn_engine::reporting_provider(provider, &target.display, &target.table, self.scan_log.clone());
             let synthetic = format!("t{}", replacements.len());
             register(&list, "__tarn", "snapshots", Some((&synthetic, provider)))?;
             let new_name = ObjectName::from(vec![Ident::new("__tarn"), Ident::new("snapshots"), Ident::new(synthetic)]);

@@ -52,6 +52,8 @@ pub struct Session {
     pub(crate) principal: Option<tarn_catalog::Principal>,
     /// Tables named by statements since the last [`Session::take_touched_tables`].
     touched_tables: Vec<String>,
+    /// Files each Delta scan of the statement being planned reads (for EXPLAIN).
+    pub(crate) scan_log: tarn_engine::ScanLog,
     /// Temporary views (one-part names bound to a provider), shadowing tables.
     pub(crate) temp_views: crate::flows::TempViews,
 }
@@ -81,6 +83,7 @@ impl Session {
             system_schemas: None,
             principal: None,
             touched_tables: Vec::new(),
+            scan_log: Default::default(),
             temp_views: Default::default(),
         })
     }

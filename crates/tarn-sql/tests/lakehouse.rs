@@ -369,3 +369,20 @@ async fn a_cached_table_is_read_from_memory_until_the_next_commit() {
     let uncached = plan_text(&run(&mut s, "EXPLAIN SELECT * FROM m").await);
     assert!(!uncached.contains("partition_sizes"), "{uncached}");
 }
+
+#[tokio::test]
+async fn explain_reports_the_files_data_skipping_left_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE k (id BIGINT, v STRING)").await;
+    for (lo, hi) in [(0, 1000), (1000, 2000), (2000, 3000)] {
+        run(&mut s, &format!("INSERT INTO k SELECT id, 'x' FROM range({lo}, {hi}) AS r(id)")).await;
+    }
+    let selective = plan_text(&run(&mut s, "EXPLAIN SELECT count(*) FROM k WHERE id >= 2500").await);
+    assert!(selective.contains("main.default.k: 1 of 3 files read (2 skipped by file statistics"), "{selective}");
+    let full = plan_text(&run(&mut s, "EXPLAIN ANALYZE SELECT count(*) FROM k WHERE v = 'x'").await);
+    assert!(full.contains("main.default.k: 3 of 3 files read (0 skipped"), "{full}");
+    // Time travel reports the version it reads: one file at version 1.
+    let old = plan_text(&run(&mut s, "EXPLAIN SELECT * FROM k VERSION AS OF 1").await);
+    assert!(old.contains("1 of 1 files read"), "{old}");
+}

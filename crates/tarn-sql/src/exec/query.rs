@@ -1,5 +1,9 @@
 //! Queries, EXPLAIN and SET: handed to DataFusion after name resolution.
 
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
 use sqlparser::ast::Statement as SqlStatement;
 
@@ -8,9 +12,36 @@ use crate::output::StatementOutput;
 use crate::session::Session;
 
 pub(crate) async fn run(session: &mut Session, statement: SqlStatement) -> Result<StatementOutput> {
+    let explain = matches!(statement, SqlStatement::Explain { .. });
+    session.scan_log.lock().unwrap_or_else(|p| p.into_inner()).clear();
     let (state, plan) = session.plan_statement(statement).await?;
-    let stream = DataFrame::new(state, plan).execute_stream().await?;
-    Ok(StatementOutput::from_stream(stream))
+    let frame = DataFrame::new(state, plan);
+    if explain {
+        return explain_with_skipping(session, frame).await;
+    }
+    Ok(StatementOutput::from_stream(frame.execute_stream().await?))
+}
+
+/// EXPLAIN [ANALYZE] output plus one `delta_files` row per Delta scan: files (and bytes) read
+/// versus the table's whole, i.e. what the log's file statistics and partitions skipped.
+async fn explain_with_skipping(session: &Session, frame: DataFrame) -> Result<StatementOutput> {
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let mut batches = frame.collect().await?;
+    let scans: Vec<String> = session
+        .scan_log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|s| s.describe())
+        .collect();
+    if !scans.is_empty() && schema.fields().len() == 2 {
+        let kinds: ArrayRef = Arc::new(StringArray::from(vec!["delta_files"; scans.len()]));
+        let plans: ArrayRef = Arc::new(StringArray::from(scans));
+        if let Ok(batch) = RecordBatch::try_new(schema.clone(), vec![kinds, plans]) {
+            batches.push(batch);
+        }
+    }
+    Ok(StatementOutput::from_batches(schema, batches))
 }
 
 /// `SET key = value`: DataFusion options (`datafusion.*`) change the session's engine
