@@ -43,13 +43,14 @@ def parse_queries(spec):
 class TarnCli:
     name = "tarn"
 
-    def __init__(self, warehouse, scratch, memory_limit):
+    def __init__(self, warehouse, scratch, memory_limit, settings):
         self.warehouse, self.scratch, self.memory_limit = warehouse, Path(scratch), memory_limit
+        self.prelude = "".join(f"SET {k} = {v};\n" for k, v in settings)
         self.peak = 0.0
 
     def run(self, n, sql):
         script = self.scratch / f"q{n:02d}.sql"
-        script.write_text(sql)
+        script.write_text(self.prelude + sql)
         args = [TARN, "--warehouse", str(self.warehouse), "sql", "--format", "csv", "-f", str(script)]
         if self.memory_limit:
             args[1:1] = ["--memory-limit", self.memory_limit]
@@ -74,10 +75,18 @@ class TarnCli:
 class TarnPg:
     name = "tarn-server"
 
-    def __init__(self, warehouse, memory_limit):
-        extra = ["--memory-limit", memory_limit] if memory_limit else []
+    def __init__(self, warehouse, memory_limit, settings):
+        # Loopback only, and the warehouse may predate this server (its admin secret is printed
+        # only at the first start), so no authentication.
+        extra = ["--insecure-no-auth"] + (["--memory-limit", memory_limit] if memory_limit else [])
         self.server = TarnServer(warehouse, *extra, http=False, flight=False)
-        self.conn = self.server.psycopg()
+        try:
+            self.conn = self.server.psycopg()
+            for k, v in settings:
+                self.conn.execute(f"SET {k} = {v}")
+        except Exception:
+            self.server.stop()
+            raise
 
     def run(self, n, sql):
         return tpch.rows(self.conn.execute(sql).fetchall())
@@ -156,14 +165,18 @@ def main():
     parser.add_argument("--queries", default="1-22")
     parser.add_argument("--memory-limit", help="e.g. 4GiB: Tarn's --memory-limit and DuckDB's memory_limit")
     parser.add_argument("--data", default=os.environ.get("TARN_TPCH_DATA", "~/.cache/tarn-tpch"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a DataFusion option for Tarn's sessions (repeatable), e.g. "
+                             "datafusion.execution.parquet.pushdown_filters=false")
     parser.add_argument("--json")
     args = parser.parse_args()
+    settings = [tuple(s.split("=", 1)) for s in args.set]
     queries = parse_queries(args.queries)
     parquet, warehouse = prepare(args.sf, args.data, args.memory_limit)
     scratch = tempfile.mkdtemp(prefix="tarn-tpch-")
     makers = {
-        "tarn": lambda: TarnCli(warehouse, scratch, args.memory_limit),
-        "tarn-server": lambda: TarnPg(warehouse, args.memory_limit),
+        "tarn": lambda: TarnCli(warehouse, scratch, args.memory_limit, settings),
+        "tarn-server": lambda: TarnPg(warehouse, args.memory_limit, settings),
         "duckdb": lambda: DuckDb(parquet, args.memory_limit),
         "polars": lambda: Polars(parquet),
     }
@@ -207,7 +220,7 @@ def main():
     report(args, names, queries, times, peaks, problems)
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "sf": args.sf, "runs": args.runs, "memory_limit": args.memory_limit,
+            "sf": args.sf, "runs": args.runs, "memory_limit": args.memory_limit, "settings": args.set,
             "machine": machine(), "times_s": {e: {f"q{n:02d}": t for n, t in times[e].items()} for e in names},
             "peak_rss_mib": peaks, "problems": problems,
         }, indent=2))
