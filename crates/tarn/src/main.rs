@@ -12,6 +12,9 @@ use tarn_sql::{Session, SessionConfig};
 
 use config::Settings;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "tarn",
