@@ -43,7 +43,7 @@ def value(v):
     if isinstance(v, (int, float, decimal.Decimal)):
         return float(v)
     if isinstance(v, (datetime.date, datetime.datetime)):
-        return v.isoformat()[:10] if isinstance(v, datetime.date) and not isinstance(v, datetime.datetime) else v.isoformat()
+        return v.isoformat()
     text = str(v).strip()
     try:
         return float(text)

@@ -250,7 +250,10 @@ impl Session {
                     Some(provider) => provider,
                     None => {
                         let provider = table_provider(&table, &state).await?;
-                        tarn_engine::reporting_provider(provider, &ident.to_string(), &table, self.scan_log.clone())
+                        match &self.scan_log {
+                            Some(log) => tarn_engine::reporting_provider(provider, &ident.to_string(), &table, log.clone()),
+                            None => provider,
+                        }
                     }
                 };
                 register(&list, &ident.catalog, &ident.schema, Some((&ident.table, provider)))?;
@@ -271,7 +274,10 @@ impl Session {
             };
             let target = self.open_target(&name, at.as_ref()).await?;
             let provider = table_provider(&target.table, &state).await?;
-            let provider = tarn_engine::reporting_provider(provider, &target.display, &target.table, self.scan_log.clone());
+            let provider = match &self.scan_log {
+                Some(log) => tarn_engine::reporting_provider(provider, &target.display, &target.table, log.clone()),
+                None => provider,
+            };
             let synthetic = format!("t{}", replacements.len());
             register(&list, "__tarn", "snapshots", Some((&synthetic, provider)))?;
             let new_name = ObjectName::from(vec![Ident::new("__tarn"), Ident::new("snapshots"), Ident::new(synthetic)]);

@@ -52,8 +52,9 @@ pub struct Session {
     pub(crate) principal: Option<tarn_catalog::Principal>,
     /// Tables named by statements since the last [`Session::take_touched_tables`].
     touched_tables: Vec<String>,
-    /// Files each Delta scan of the statement being planned reads (for EXPLAIN).
-    pub(crate) scan_log: tarn_engine::ScanLog,
+    /// While an EXPLAIN is planned: the files each of its Delta scans reads. `None` otherwise,
+    /// so ordinary queries do not pay for counting every table's files.
+    pub(crate) scan_log: Option<tarn_engine::ScanLog>,
     /// Temporary views (one-part names bound to a provider), shadowing tables.
     pub(crate) temp_views: crate::flows::TempViews,
 }
@@ -83,7 +84,7 @@ impl Session {
             system_schemas: None,
             principal: None,
             touched_tables: Vec::new(),
-            scan_log: Default::default(),
+            scan_log: None,
             temp_views: Default::default(),
         })
     }

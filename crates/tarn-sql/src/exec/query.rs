@@ -12,23 +12,25 @@ use crate::output::StatementOutput;
 use crate::session::Session;
 
 pub(crate) async fn run(session: &mut Session, statement: SqlStatement) -> Result<StatementOutput> {
-    let explain = matches!(statement, SqlStatement::Explain { .. });
-    session.scan_log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    if matches!(statement, SqlStatement::Explain { .. }) {
+        let log = tarn_engine::ScanLog::default();
+        session.scan_log = Some(log.clone());
+        let planned = session.plan_statement(statement).await;
+        session.scan_log = None;
+        let (state, plan) = planned?;
+        return explain_with_skipping(&log, DataFrame::new(state, plan)).await;
+    }
     let (state, plan) = session.plan_statement(statement).await?;
     let frame = DataFrame::new(state, plan);
-    if explain {
-        return explain_with_skipping(session, frame).await;
-    }
     Ok(StatementOutput::from_stream(frame.execute_stream().await?))
 }
 
 /// EXPLAIN [ANALYZE] output plus one `delta_files` row per Delta scan: files (and bytes) read
 /// versus the table's whole, i.e. what the log's file statistics and partitions skipped.
-async fn explain_with_skipping(session: &Session, frame: DataFrame) -> Result<StatementOutput> {
+async fn explain_with_skipping(log: &tarn_engine::ScanLog, frame: DataFrame) -> Result<StatementOutput> {
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let mut batches = frame.collect().await?;
-    let scans: Vec<String> = session
-        .scan_log
+    let scans: Vec<String> = log
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
