@@ -2,6 +2,7 @@
 the query texts in ../shared/tpch/queries, the stored SF0.01 answers, and answer comparison
 with a relative tolerance (1e-6) as ../shared/tpch/answers-sf0.01/README.txt asks."""
 
+import collections
 import csv
 import datetime
 import decimal
@@ -75,14 +76,43 @@ def _close(a, b):
     return a == b
 
 
+def _key(row):
+    """A row as a hashable value, floats rounded to the precision `_close` tolerates."""
+    return tuple(float(f"{v:.6g}") if isinstance(v, float) else v for v in row)
+
+
 def differences(expected, actual):
-    """'' when the answers agree (in order), else a short description of the first difference."""
+    """'' when the answers agree in order, else a short description of the first difference.
+
+    Rows that tie on the ORDER BY keys may come in any order, so a stretch of rows that differs
+    is accepted when it holds the same rows as the expected stretch (a local permutation) and
+    those rows agree on at least one column (the tied key)."""
     if len(expected) != len(actual):
         return f"{len(actual)} rows, expected {len(expected)}"
-    for i, (e, a) in enumerate(zip(expected, actual)):
+    i = 0
+    while i < len(expected):
+        e, a = expected[i], actual[i]
         if len(e) != len(a):
             return f"row {i}: {len(a)} columns, expected {len(e)}"
-        for j, (x, y) in enumerate(zip(e, a)):
-            if not _close(x, y):
-                return f"row {i} column {j}: {y!r}, expected {x!r}"
+        if all(_close(x, y) for x, y in zip(e, a)):
+            i += 1
+            continue
+        # Find the shortest stretch from i whose rows are the same multiset in both answers.
+        balance = collections.Counter()
+        end = None
+        for k in range(i, len(expected)):
+            balance[_key(expected[k])] += 1
+            balance[_key(actual[k])] -= 1
+            if not any(balance.values()):
+                end = k + 1
+                break
+        # Tied rows agree on the sort keys: some column must be the same all through the stretch.
+        if end is not None and not any(
+            all(_close(expected[i][c], expected[k][c]) for k in range(i, end)) for c in range(len(e))
+        ):
+            end = None
+        if end is None:
+            j = next(j for j, (x, y) in enumerate(zip(e, a)) if not _close(x, y))
+            return f"row {i} column {j}: {a[j]!r}, expected {e[j]!r}"
+        i = end
     return ""

@@ -81,11 +81,12 @@ pub async fn table_exists(url: &Url) -> Result<bool> {
     Ok(table.log_store().is_delta_table_location().await?)
 }
 
-/// A DataFusion table provider reading `table` at the version it is loaded at.
+/// A DataFusion table provider reading `table` at the version it is loaded at, with the log's
+/// column statistics on its scans for join planning ([`crate::file_statistics`]).
 pub async fn table_provider(table: &DeltaTable, session: &dyn Session) -> Result<Arc<dyn TableProvider>> {
     table.update_datafusion_session(session)?;
     let provider = table.table_provider().build().await?;
-    Ok(Arc::new(provider))
+    Ok(crate::file_statistics::with_log_statistics(Arc::new(provider), table))
 }
 
 /// A load failure: no table, a damaged log (naming the file), or delta-rs's own error.

@@ -141,6 +141,7 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
         .with_runtime_env(runtime)
         .with_catalog_list(catalogs)
         .with_query_planner(DeltaPlanner::new())
+        .with_physical_optimizer_rule(Arc::new(crate::scan_predicates::DedupScanPredicates))
         .build();
     // Spark's array(a, b, ...) is DataFusion's make_array.
     let array = datafusion::functions_nested::make_array::make_array_udf().as_ref().clone().with_aliases(["array"]);

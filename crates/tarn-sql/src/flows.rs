@@ -169,8 +169,10 @@ impl Session {
         let properties = tarn_engine::commit_properties()
             .with_application_transactions(transactions)
             .with_metadata(write.metadata.clone());
+        let file_size = self.target_file_size(snapshot.metadata().configuration());
         let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))
             .with_input_plan(plan)
+            .with_target_file_size(file_size)
             .with_session_state(Arc::new(self.base.clone()))
             .with_save_mode(if write.overwrite { SaveMode::Overwrite } else { SaveMode::Append })
             .with_custom_execute_handler(tarn_engine::post_commit_hooks())

@@ -34,5 +34,5 @@ pub use flows::{FlowCommit, FlowWrite};
 pub use types::spark_type_name;
 pub use follow::{DEFAULT_POLL, FollowFrom};
 pub use tarn_engine::CommitRecord;
-pub use session::{Session, SessionConfig};
+pub use session::{DEFAULT_TARGET_FILE_SIZE, Session, SessionConfig};
 pub use tarn_engine::Runtime;

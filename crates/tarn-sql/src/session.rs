@@ -1,6 +1,7 @@
 //! A SQL session: the warehouse, its catalog, the DataFusion state and the current schema.
 
 use std::collections::HashMap;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use datafusion::catalog::MemoryCatalogProviderList;
@@ -16,6 +17,9 @@ use crate::metadata::SystemSchemas;
 use crate::output::StatementOutput;
 use crate::parser::parse_sql;
 
+/// The Delta table property that sets a table's own target file size (bytes).
+pub(crate) const TARGET_FILE_SIZE_PROPERTY: &str = "delta.targetFileSize";
+
 /// How to open a session.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -26,7 +30,16 @@ pub struct SessionConfig {
     /// Memory limit and spill directory; every session made from (a clone of) this config
     /// shares them.
     pub runtime: Runtime,
+    /// Size of the data files writes and OPTIMIZE aim for, unless a table sets its own
+    /// `delta.targetFileSize`.
+    pub target_file_size: NonZeroU64,
 }
+
+/// 128 MiB: large enough that a scan opens few files, small enough to skip most of a table.
+pub const DEFAULT_TARGET_FILE_SIZE: NonZeroU64 = match NonZeroU64::new(128 * 1024 * 1024) {
+    Some(size) => size,
+    None => unreachable!(),
+};
 
 impl SessionConfig {
     pub fn new(warehouse: impl Into<String>) -> Self {
@@ -34,6 +47,7 @@ impl SessionConfig {
             warehouse: warehouse.into(),
             target_partitions: None,
             runtime: Runtime::default(),
+            target_file_size: DEFAULT_TARGET_FILE_SIZE,
         }
     }
 }
@@ -57,6 +71,8 @@ pub struct Session {
     pub(crate) scan_log: Option<tarn_engine::ScanLog>,
     /// Temporary views (one-part names bound to a provider), shadowing tables.
     pub(crate) temp_views: crate::flows::TempViews,
+    /// Default target size of written data files ([`SessionConfig::target_file_size`]).
+    target_file_size: NonZeroU64,
 }
 
 impl Session {
@@ -86,6 +102,7 @@ impl Session {
             touched_tables: Vec::new(),
             scan_log: None,
             temp_views: Default::default(),
+            target_file_size: config.target_file_size,
         })
     }
 
@@ -113,6 +130,16 @@ impl Session {
     /// list is ignored: every statement gets its own.
     pub fn set_state(&mut self, state: SessionState) {
         self.base = state;
+    }
+
+    /// The file size a write to a table with `properties` aims for: the table's own
+    /// `delta.targetFileSize` (as in Spark), else the session's default. `None` (delta-rs
+    /// decides, and rejects it) when the property is not a positive number.
+    pub(crate) fn target_file_size(&self, properties: &HashMap<String, String>) -> Option<NonZeroU64> {
+        match properties.get(TARGET_FILE_SIZE_PROPERTY) {
+            Some(value) => value.trim().parse().ok(),
+            None => Some(self.target_file_size),
+        }
     }
 
     pub fn catalog(&self) -> &Catalog {

@@ -386,3 +386,95 @@ async fn explain_reports_the_files_data_skipping_left_out() {
     let old = plan_text(&run(&mut s, "EXPLAIN SELECT * FROM k VERSION AS OF 1").await);
     assert!(old.contains("1 of 1 files read"), "{old}");
 }
+
+/// The number of files of `table` a query filtering with `predicate` reads, from EXPLAIN.
+async fn files_read(s: &mut Session, table: &str, predicate: &str) -> String {
+    let plan = plan_text(&run(s, &format!("EXPLAIN SELECT count(*) FROM {table} WHERE {predicate}")).await);
+    let line = plan.lines().find(|l| l.contains(" files read (")).unwrap_or_else(|| panic!("no delta_files row:\n{plan}"));
+    line.split(": ").nth(1).and_then(|r| r.split(" files read").next()).expect("N of M").to_string()
+}
+
+#[tokio::test]
+async fn file_statistics_cover_the_columns_the_table_properties_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    for (table, property) in [
+        ("first_only", "'delta.dataSkippingNumIndexedCols' = '1'"),
+        ("b_only", "'delta.dataSkippingStatsColumns' = 'b'"),
+        ("all_columns", "'delta.appendOnly' = 'false'"),
+    ] {
+        run(&mut s, &format!("CREATE TABLE {table} (a BIGINT, b BIGINT) TBLPROPERTIES ({property})")).await;
+        for lo in [0, 1000, 2000] {
+            run(&mut s, &format!("INSERT INTO {table} SELECT id AS a, id AS b FROM range({lo}, {lo} + 1000) AS r(id)")).await;
+        }
+    }
+    // Statistics exist only for the columns the properties name, so only those skip files.
+    assert_eq!(files_read(&mut s, "first_only", "a >= 2500").await, "1 of 3");
+    assert_eq!(files_read(&mut s, "first_only", "b >= 2500").await, "3 of 3");
+    assert_eq!(files_read(&mut s, "b_only", "a >= 2500").await, "3 of 3");
+    assert_eq!(files_read(&mut s, "b_only", "b >= 2500").await, "1 of 3");
+    assert_eq!(files_read(&mut s, "all_columns", "b >= 2500").await, "1 of 3");
+    // OPTIMIZE ZORDER BY rewrites the files with the same rule.
+    run(&mut s, "OPTIMIZE b_only ZORDER BY (b)").await;
+    assert_eq!(files_read(&mut s, "b_only", "a >= 2500").await, "1 of 1");
+}
+
+#[tokio::test]
+async fn writes_aim_for_the_target_file_size_and_optimize_leaves_compacted_files_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = SessionConfig {
+        target_file_size: std::num::NonZeroU64::new(1 << 20).expect("size"),
+        ..SessionConfig::new(dir.path().join("wh").to_string_lossy())
+    };
+    let mut s = Session::open(config).await.expect("session");
+    // ~12 MiB of incompressible doubles.
+    let load = "SELECT id, random() AS x FROM range(0, 800000) AS r(id)";
+    run(&mut s, &format!("CREATE TABLE sized AS {load}")).await;
+    let sizes: Vec<u64> = files_of(&mut s, "sized").await.iter().map(|f| std::fs::metadata(f).expect("stat").len()).collect();
+    assert!(sizes.len() >= 6, "1 MiB target, ~12 MiB of data: {sizes:?}");
+    assert!(sizes.iter().all(|&n| n < 3 << 20), "no file far above the 1 MiB target: {sizes:?}");
+    // The table's own delta.targetFileSize wins over the session's.
+    run(&mut s, &format!("CREATE TABLE big_files TBLPROPERTIES ('delta.targetFileSize' = '{}') AS {load}", 64 << 20)).await;
+    assert_eq!(files_of(&mut s, "big_files").await.len(), 1);
+
+    // Small files are compacted once; files already at the target are not rewritten again.
+    run(&mut s, "CREATE TABLE small (id BIGINT)").await;
+    for i in 0..4 {
+        run(&mut s, &format!("INSERT INTO small VALUES ({i})")).await;
+    }
+    let optimize = |out: &[RecordBatch]| {
+        let col = |name: &str| out[0].column_by_name(name).expect(name).as_primitive::<Int64Type>().value(0);
+        (col("num_files_added"), col("num_files_removed"))
+    };
+    assert_eq!(optimize(&run(&mut s, "OPTIMIZE small").await), (1, 4));
+    let compacted = version(&mut s, "small").await;
+    assert_eq!(optimize(&run(&mut s, "OPTIMIZE small").await), (0, 0));
+    // The write's files are just under the target; only its small last file gets merged with
+    // one of them, and after that nothing is left to do.
+    let (_, removed) = optimize(&run(&mut s, "OPTIMIZE sized").await);
+    assert!(removed <= 2, "only the small tail file and one partner are rewritten: {removed} of {sizes:?}");
+    assert_eq!(optimize(&run(&mut s, "OPTIMIZE sized").await), (0, 0));
+    assert_eq!(version(&mut s, "small").await, compacted, "a second OPTIMIZE commits nothing");
+    assert_eq!(count(&mut s, "small").await, 4);
+}
+
+#[tokio::test]
+async fn joins_build_on_the_smaller_table_by_the_log_statistics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE big AS SELECT id AS big_key, id % 7 AS big_value FROM range(0, 200000) AS r(id)").await;
+    run(&mut s, "CREATE TABLE small AS SELECT id AS small_key FROM range(0, 50) AS r(id)").await;
+    // The query joins the big table with itself first, then the small one. A hash join builds
+    // its left input, so the planner must swap the last join's inputs, and it can only when it
+    // can estimate the size of the first join's output, which needs the join keys' statistics.
+    let plan = plan_text(
+        &run(
+            &mut s,
+            "EXPLAIN SELECT count(*) FROM big b1 JOIN big b2 ON b1.big_key = b2.big_key \
+             JOIN small ON b1.big_key = small_key",
+        )
+        .await,
+    );
+    let last_join = plan.lines().find(|l| l.contains("HashJoinExec")).unwrap_or_else(|| panic!("no hash join:\n{plan}"));
+    assert!(last_join.contains("on=[(small_key@"), "the small table is the build side:\n{plan}");
+}

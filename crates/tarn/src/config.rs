@@ -8,6 +8,7 @@
 //! target_partitions = 4
 //! memory_limit = "4GiB"        # for all queries of the process together; spills beyond it
 //! spill_dir = "/var/tmp/tarn"
+//! target_file_size = "128MiB"  # data files written and compacted (a table's delta.targetFileSize wins)
 //!
 //! [storage]                  # object stores (S3 and S3-compatible; AWS_* variables also work)
 //! endpoint = "http://127.0.0.1:9000"
@@ -48,6 +49,7 @@ struct FileSettings {
     target_partitions: Option<usize>,
     memory_limit: Option<ByteSize>,
     spill_dir: Option<PathBuf>,
+    target_file_size: Option<ByteSize>,
     #[serde(default)]
     serve: ServeFileSettings,
     #[serde(default)]
@@ -144,6 +146,7 @@ pub struct Settings {
     pub target_partitions: Option<usize>,
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<PathBuf>,
+    pub target_file_size: std::num::NonZeroU64,
     pub storage: tarn_storage::StorageOptions,
     pub commit_retry: tarn_engine::CommitRetry,
     file_serve: ServeFile,
@@ -183,6 +186,15 @@ impl Settings {
             Some(text) => Some(parse_byte_size(&text).map_err(|e| format!("--memory-limit: {e}"))?),
             None => file.memory_limit.map(|b| b.0),
         };
+        let target_file_size = match std::env::var("TARN_TARGET_FILE_SIZE") {
+            Ok(text) => Some(parse_byte_size(&text).map_err(|e| format!("TARN_TARGET_FILE_SIZE: {e}"))?),
+            Err(_) => file.target_file_size.map(|b| b.0),
+        };
+        let target_file_size = match target_file_size {
+            None => tarn_sql::DEFAULT_TARGET_FILE_SIZE,
+            Some(size) => std::num::NonZeroU64::new(size as u64)
+                .ok_or("target_file_size must be more than 0 bytes (e.g. 128MiB)")?,
+        };
         let storage = storage_options(&file)?;
         let commit_retry = commit_retry(&file.commit)?;
         Ok(Self {
@@ -193,6 +205,7 @@ impl Settings {
             target_partitions,
             memory_limit,
             spill_dir: flags.spill_dir.or(file.spill_dir),
+            target_file_size,
             file_serve: ServeFile {
                 http_addr: file.serve.http_addr,
                 pg_addr: file.serve.pg_addr,
@@ -364,13 +377,14 @@ mod tests {
     fn listeners_come_from_flags_then_file_then_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tarn.toml");
-        std::fs::write(&path, "memory_limit = \"256MiB\"\n[serve]\npg_addr = \"127.0.0.1:6000\"\nflight_addr = \"off\"\n").expect("write");
+        std::fs::write(&path, "memory_limit = \"256MiB\"\ntarget_file_size = \"64MiB\"\n[serve]\npg_addr = \"127.0.0.1:6000\"\nflight_addr = \"off\"\n").expect("write");
         let settings = Settings::load(Flags {
             config: Some(path.to_string_lossy().into_owned()),
             ..Flags::default()
         })
         .expect("load");
         assert_eq!(settings.memory_limit, Some(256 << 20));
+        assert_eq!(settings.target_file_size.get(), 64 << 20);
         let serve = settings
             .serve(ServeFlags {
                 http_addr: Some("127.0.0.1:9000".into()),

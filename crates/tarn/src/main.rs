@@ -310,6 +310,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let config = SessionConfig {
         warehouse: settings.warehouse.clone(),
         target_partitions: settings.target_partitions,
+        target_file_size: settings.target_file_size,
         runtime,
     };
     if let Some(Command::Serve { http_addr, pg_addr, flight_addr, pg_tls_cert, pg_tls_key, insecure_no_auth }) = cli.command {

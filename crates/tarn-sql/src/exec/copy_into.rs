@@ -104,8 +104,10 @@ pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<S
         "source": copy.source,
     });
     let snapshot = target.table.snapshot()?.snapshot().clone();
+    let file_size = session.target_file_size(snapshot.metadata().configuration());
     let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))
         .with_input_plan(plan)
+        .with_target_file_size(file_size)
         .with_session_state(Arc::new(session.base.clone()))
         .with_save_mode(SaveMode::Append)
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())

@@ -201,7 +201,9 @@ async fn create_delta(
                 SaveMode::ErrorIfExists,
             ),
         };
+        let properties: HashMap<String, String> = create.properties.iter().cloned().collect();
         let mut builder = WriteBuilder::new(log_store, snapshot)
+            .with_target_file_size(session.target_file_size(&properties))
             .with_custom_execute_handler(tarn_engine::post_commit_hooks())
             .with_commit_properties(tarn_engine::commit_properties())
             .with_input_plan(plan)

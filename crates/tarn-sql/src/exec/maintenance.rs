@@ -193,6 +193,9 @@ pub(crate) async fn optimize(
         .with_session_state(Arc::new(session.base.clone()))
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties());
+    if let Some(size) = session.target_file_size(target.table.snapshot()?.metadata().configuration()) {
+        builder = builder.with_target_size(size);
+    }
     if !zorder_columns.is_empty() {
         builder = builder.with_type(OptimizeType::ZOrder(zorder_columns));
     }

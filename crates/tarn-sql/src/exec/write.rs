@@ -200,8 +200,10 @@ pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<Stat
     }
     let plan = align_to_schema(plan, &schema, &columns, &context)?;
     let snapshot = target.table.snapshot()?.snapshot().clone();
+    let file_size = session.target_file_size(snapshot.metadata().configuration());
     let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))
         .with_input_plan(plan)
+        .with_target_file_size(file_size)
         .with_session_state(Arc::new(state.clone()))
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_commit_properties(tarn_engine::commit_properties())
