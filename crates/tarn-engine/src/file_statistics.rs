@@ -4,7 +4,7 @@
 //! (the rest get row counts alone), so the planner cannot estimate the size of a join's inputs
 //! and picks build sides blind: TPC-H Q18 built its semi join on a 6-million-row join output
 //! instead of the 600 qualifying orders, Q7 broadcast a lineitem join. The log already holds
-//! min/max/null counts for every indexed column of every file; [`LogStatisticsProvider`] wraps a
+//! min/max/null counts for every indexed column of every file; [`with_log_statistics`] hooks a
 //! table's provider and, after delta-rs has planned a scan, fills them into the file scan's
 //! per-file statistics. Only the statistics change: the plan's nodes, files and pushdown stay
 //! delta-rs's own.
@@ -13,22 +13,18 @@
 //! vectors remove rows the counts still include. Exact statistics would let DataFusion answer
 //! `min`/`max` from them alone.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableProvider;
 use datafusion::common::stats::Precision;
-use datafusion::common::{Column, ColumnStatistics, Constraints, ScalarValue, Statistics};
-use datafusion::datasource::TableType;
+use datafusion::common::{Column, ColumnStatistics, ScalarValue, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result as DfResult;
-use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
 use datafusion::physical_optimizer::pruning::PruningStatistics;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::ExecutionPlan;
@@ -36,6 +32,8 @@ use deltalake::DeltaTable;
 use deltalake::kernel::EagerSnapshot;
 use object_store::path::Path;
 use url::Url;
+
+use crate::scan_hook::{HookedProvider, ScanHook};
 
 /// The Delta field metadata key naming a column's name in the Parquet files.
 const PHYSICAL_NAME_KEY: &str = "delta.columnMapping.physicalName";
@@ -51,67 +49,19 @@ pub fn with_log_statistics(provider: Arc<dyn TableProvider>, table: &DeltaTable)
     if !root.path().ends_with('/') {
         root.set_path(&format!("{}/", root.path()));
     }
-    Arc::new(LogStatisticsProvider { inner: provider, snapshot, root })
+    HookedProvider::wrap(provider, LogStatistics { snapshot, root })
 }
 
+/// Puts the log's statistics on the scans of one snapshot.
 #[derive(Debug)]
-struct LogStatisticsProvider {
-    inner: Arc<dyn TableProvider>,
+struct LogStatistics {
     snapshot: EagerSnapshot,
     /// The table's root URL: relative paths in the log are relative to it.
     root: Url,
 }
 
-#[async_trait]
-impl TableProvider for LogStatisticsProvider {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn constraints(&self) -> Option<&Constraints> {
-        self.inner.constraints()
-    }
-
-    fn table_type(&self) -> TableType {
-        self.inner.table_type()
-    }
-
-    fn get_table_definition(&self) -> Option<&str> {
-        self.inner.get_table_definition()
-    }
-
-    fn get_logical_plan(&self) -> Option<Cow<'_, LogicalPlan>> {
-        self.inner.get_logical_plan()
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let plan = self.inner.scan(state, projection, filters, limit).await?;
-        self.annotate(plan)
-    }
-
-    async fn scan_with_args<'a>(&self, state: &dyn Session, args: ScanArgs<'a>) -> DfResult<ScanResult> {
-        let result = self.inner.scan_with_args(state, args).await?;
-        let plan = self.annotate(Arc::clone(result.plan()))?;
-        Ok(ScanResult::new(plan))
-    }
-
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
-    }
-
-    fn statistics(&self) -> Option<Statistics> {
-        self.inner.statistics()
-    }
-}
-
-impl LogStatisticsProvider {
-    fn annotate(&self, plan: Arc<dyn ExecutionPlan>) -> DfResult<Arc<dyn ExecutionPlan>> {
+impl ScanHook for LogStatistics {
+    fn on_scan(&self, plan: Arc<dyn ExecutionPlan>) -> DfResult<Arc<dyn ExecutionPlan>> {
         let mut log = LogColumns::new(&self.snapshot, &self.root);
         annotate_plan(plan, &mut log)
     }

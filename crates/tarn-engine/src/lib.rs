@@ -15,6 +15,7 @@ mod file_statistics;
 mod history;
 mod log_cleanup;
 mod open;
+mod scan_hook;
 mod scan_predicates;
 mod scan_report;
 mod session;

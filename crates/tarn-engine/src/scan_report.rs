@@ -3,25 +3,21 @@
 //!
 //! delta-rs prunes files with the min/max/null-count statistics and partition values in the log
 //! before DataFusion sees them, so DataFusion's own metrics (row groups and pages pruned inside
-//! the files, `bytes_scanned`) never mention the files that were skipped. [`ReportingProvider`]
-//! wraps a table's provider and, at planning time, records the files the scan plan will open.
+//! the files, `bytes_scanned`) never mention the files that were skipped. [`reporting_provider`]
+//! hooks a table's provider ([`HookedProvider`]) and, at planning time, records the files the scan plan will open.
 //! The plan itself is untouched (no extra node that could stop filter or projection pushdown).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
-use datafusion::common::{Constraints, Statistics};
-use datafusion::datasource::TableType;
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result as DfResult;
-use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use deltalake::DeltaTable;
+
+use crate::scan_hook::{HookedProvider, ScanHook};
 
 /// One scan of one table: how much of it the plan reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +65,11 @@ pub fn reporting_provider(provider: Arc<dyn TableProvider>, name: &str, table: &
             .fold((0usize, 0u64), |(n, b), f| (n + 1, b + f.size().max(0) as u64)),
         Err(_) => (0, 0),
     };
-    Arc::new(ReportingProvider { inner: provider, name: name.to_string(), files_total, bytes_total, log })
+    HookedProvider::wrap(provider, ScanRecorder { name: name.to_string(), files_total, bytes_total, log })
 }
 
 #[derive(Debug)]
-struct ReportingProvider {
-    inner: Arc<dyn TableProvider>,
+struct ScanRecorder {
     name: String,
     files_total: usize,
     bytes_total: u64,
@@ -97,57 +92,8 @@ fn files_read(plan: &Arc<dyn ExecutionPlan>, files: &mut HashMap<String, u64>) {
     }
 }
 
-#[async_trait]
-impl TableProvider for ReportingProvider {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn constraints(&self) -> Option<&Constraints> {
-        self.inner.constraints()
-    }
-
-    fn table_type(&self) -> TableType {
-        self.inner.table_type()
-    }
-
-    fn get_table_definition(&self) -> Option<&str> {
-        self.inner.get_table_definition()
-    }
-
-    fn get_logical_plan(&self) -> Option<Cow<'_, LogicalPlan>> {
-        self.inner.get_logical_plan()
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let plan = self.inner.scan(state, projection, filters, limit).await?;
-        self.record(&plan);
-        Ok(plan)
-    }
-
-    async fn scan_with_args<'a>(&self, state: &dyn Session, args: ScanArgs<'a>) -> DfResult<ScanResult> {
-        let result = self.inner.scan_with_args(state, args).await?;
-        self.record(result.plan());
-        Ok(result)
-    }
-
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
-    }
-
-    fn statistics(&self) -> Option<Statistics> {
-        self.inner.statistics()
-    }
-}
-
-impl ReportingProvider {
-    fn record(&self, plan: &Arc<dyn ExecutionPlan>) {
+impl ScanHook for ScanRecorder {
+    fn on_scan(&self, plan: Arc<dyn ExecutionPlan>) -> DfResult<Arc<dyn ExecutionPlan>> {
         let mut files = HashMap::new();
         files_read(&plan, &mut files);
         let summary = ScanSummary {
@@ -158,5 +104,6 @@ impl ReportingProvider {
             bytes_read: files.values().sum(),
         };
         self.log.lock().unwrap_or_else(|p| p.into_inner()).push(summary);
+        Ok(plan)
     }
 }
