@@ -437,6 +437,18 @@ async fn writes_aim_for_the_target_file_size_and_optimize_leaves_compacted_files
     run(&mut s, &format!("CREATE TABLE big_files TBLPROPERTIES ('delta.targetFileSize' = '{}') AS {load}", 64 << 20)).await;
     assert_eq!(files_of(&mut s, "big_files").await.len(), 1);
 
+    // A size that is not a positive number of bytes is refused and changes nothing.
+    for bad in ["'abc'", "'0'", "'-5'"] {
+        let err = fails(&mut s, &format!("CREATE TABLE bad TBLPROPERTIES ('delta.targetFileSize' = {bad}) AS {load}")).await;
+        assert!(err.contains("delta.targetFileSize must be a whole number of bytes"), "{err}");
+        let err = fails(&mut s, &format!("ALTER TABLE big_files SET TBLPROPERTIES ('delta.targetFileSize' = {bad})")).await;
+        assert!(err.contains("delta.targetFileSize must be a whole number of bytes"), "{err}");
+    }
+    assert!(fails(&mut s, "SELECT * FROM bad").await.contains("bad"), "the failed CREATE made no table");
+    let properties = run(&mut s, "SHOW TBLPROPERTIES big_files").await;
+    let shown = arrow::util::pretty::pretty_format_batches(&properties).expect("format").to_string();
+    assert!(shown.contains(&(64u64 << 20).to_string()), "ALTER left the property as it was:\n{shown}");
+
     // Small files are compacted once; files already at the target are not rewritten again.
     run(&mut s, "CREATE TABLE small (id BIGINT)").await;
     for i in 0..4 {

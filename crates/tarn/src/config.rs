@@ -374,6 +374,16 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_target_file_size_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tarn.toml");
+        std::fs::write(&path, "target_file_size = \"0\"\n").expect("write");
+        let err = Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() })
+            .expect_err("zero size");
+        assert!(err.contains("target_file_size must be more than 0 bytes"), "{err}");
+    }
+
+    #[test]
     fn listeners_come_from_flags_then_file_then_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tarn.toml");

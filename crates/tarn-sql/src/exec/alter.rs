@@ -65,6 +65,7 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
             target.table.clone().add_columns().with_fields(fields.fields().cloned().collect::<Vec<_>>()).await?;
         }
         AlterOp::SetProperties(properties) => {
+            super::create_table::check_properties(properties.iter().map(|(k, v)| (k, v)))?;
             let map: HashMap<String, String> = properties.into_iter().collect();
             target.table.clone().set_tbl_properties().with_properties(map).with_raise_if_not_exists(false).await?;
         }

@@ -71,6 +71,19 @@ fn configuration(properties: &[(String, String)]) -> HashMap<String, Option<Stri
     out
 }
 
+/// Reject table properties Tarn reads itself when their values are unusable, before anything is
+/// written (delta-rs would store them and silently fall back to its default).
+pub(crate) fn check_properties<'a>(properties: impl IntoIterator<Item = (&'a String, &'a String)>) -> Result<()> {
+    for (key, value) in properties {
+        if key == crate::session::TARGET_FILE_SIZE_PROPERTY && value.trim().parse::<std::num::NonZeroU64>().is_err() {
+            return Err(SqlError::user(format!(
+                "{key} must be a whole number of bytes above 0, e.g. '134217728' for 128 MiB; got '{value}'"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> Result<StatementOutput> {
     if let Some(using) = &create.using
         && !using.eq_ignore_ascii_case("delta")
@@ -79,6 +92,7 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
             "USING {using}: Tarn tables are Delta tables; use USING DELTA (or omit USING)"
         )));
     }
+    check_properties(create.properties.iter().map(|(k, v)| (k, v)))?;
     for (key, _) in &create.properties {
         if key.eq_ignore_ascii_case("delta.columnMapping.mode") {
             return Err(SqlError::user("column mapping cannot be enabled on new tables by Tarn yet (delta-rs cannot write it)"));
