@@ -117,8 +117,9 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
         .with_create_default_catalog_and_schema(false)
         .with_information_schema(true)
         .with_batch_size(options.batch_size)
-        // Delta files are Parquet with statistics: let DataFusion prune pages and push filters.
-        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        // Delta files are Parquet with statistics: prune row groups and pages by them. Static
+        // filters run after decoding, join filters while decoding (`scan_predicates`).
+        .set_bool("datafusion.execution.parquet.pushdown_filters", false)
         .set_bool("datafusion.execution.parquet.enable_page_index", true)
         .set_bool("datafusion.execution.parquet.schema_force_view_types", true)
         // delta-rs works around a dynamic-filter panic with dictionary join keys this way.
@@ -141,7 +142,7 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
         .with_runtime_env(runtime)
         .with_catalog_list(catalogs)
         .with_query_planner(DeltaPlanner::new())
-        .with_physical_optimizer_rule(Arc::new(crate::scan_predicates::DedupScanPredicates))
+        .with_physical_optimizer_rules(crate::scan_predicates::physical_optimizer_rules())
         .build();
     // Spark's array(a, b, ...) is DataFusion's make_array.
     let array = datafusion::functions_nested::make_array::make_array_udf().as_ref().clone().with_aliases(["array"]);

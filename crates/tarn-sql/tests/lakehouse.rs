@@ -488,3 +488,49 @@ async fn scans_carry_the_log_column_statistics_for_planning() {
         assert!(scan.contains(expected), "{expected} missing from:\n{scan}");
     }
 }
+
+/// The scan line of `table` in an EXPLAIN ANALYZE plan, and the number after `metric=` in it
+/// (DataFusion prints counts like `99.99 K`; only zero vs non-zero matters here).
+fn scan_metric(plan: &str, table: &str, metric: &str) -> (String, bool) {
+    let scan = plan
+        .lines()
+        .find(|l| l.contains("DataSourceExec") && l.contains(&format!("/{table}-")))
+        .unwrap_or_else(|| panic!("no scan of {table}:\n{plan}"));
+    let value = scan
+        .split(&format!("{metric}="))
+        .nth(1)
+        .and_then(|rest| rest.split([',', ']']).next())
+        .unwrap_or_else(|| panic!("no {metric} in:\n{scan}"));
+    (scan.to_string(), value.trim() != "0")
+}
+
+#[tokio::test]
+async fn static_filters_run_after_decoding_and_join_filters_while_decoding() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE fact AS SELECT id AS fact_key, id % 1000 AS fact_value FROM range(0, 100000) AS r(id)").await;
+    run(&mut s, "CREATE TABLE dim AS SELECT id * 1000 AS dim_key FROM range(0, 10) AS r(id)").await;
+
+    // A static filter prunes by statistics but is evaluated by the FilterExec above the scan,
+    // not row by row inside the Parquet reader (delta-rs would push it into the reader).
+    let filtered = "EXPLAIN ANALYZE SELECT sum(fact_key) FROM fact WHERE fact_value < 10";
+    let plan = plan_text(&run(&mut s, filtered).await);
+    let (scan, row_filtered) = scan_metric(&plan, "fact", "pushdown_rows_pruned");
+    assert!(!row_filtered, "static filter decoded as a row filter:\n{scan}");
+    assert!(plan.contains("FilterExec: fact_value@"), "no FilterExec kept:\n{plan}");
+
+    // The join's dynamic filter (dim's 10 keys) is the probe scan's only filter: the reader
+    // applies it while decoding, so almost all of fact's rows are dropped there.
+    let joined = "EXPLAIN ANALYZE SELECT sum(fact_value) FROM fact JOIN dim ON fact_key = dim_key";
+    let plan = plan_text(&run(&mut s, joined).await);
+    let (scan, row_filtered) = scan_metric(&plan, "fact", "pushdown_rows_pruned");
+    assert!(row_filtered, "the join's dynamic filter was not decoded as a row filter:\n{scan}");
+    let answer = run(&mut s, "SELECT sum(fact_value) AS s FROM fact JOIN dim ON fact_key = dim_key").await;
+    assert_eq!(answer[0].column(0).as_primitive::<Int64Type>().value(0), 0, "keys 0, 1000, ... have value 0");
+
+    // The session setting still means "push every filter", as in DataFusion.
+    run(&mut s, "SET datafusion.execution.parquet.pushdown_filters = true").await;
+    let plan = plan_text(&run(&mut s, filtered).await);
+    let (scan, row_filtered) = scan_metric(&plan, "fact", "pushdown_rows_pruned");
+    assert!(row_filtered, "pushdown_filters = true did not push the static filter:\n{scan}");
+}
