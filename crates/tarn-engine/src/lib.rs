@@ -10,6 +10,7 @@
 mod changes;
 mod clone;
 mod damage;
+mod data_files;
 mod error;
 mod file_statistics;
 mod history;
@@ -25,6 +26,7 @@ mod storage;
 
 pub use changes::{CHANGE_DATA_FEED, ChangeBound, VersionRange, cdf_error, changes_provider, records_changes, resolve_change_range};
 pub use clone::{CloneKind, clone_table};
+pub use data_files::{DataFileOptions, ROW_GROUP_ROWS, parse_compression};
 pub use error::{EngineError, Result};
 pub use history::{CommitRecord, commit_timestamps, read_commits, resolve_timestamp};
 pub use log_cleanup::post_commit_hooks;

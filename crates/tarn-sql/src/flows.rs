@@ -176,6 +176,7 @@ impl Session {
             .with_session_state(Arc::new(self.base.clone()))
             .with_save_mode(if write.overwrite { SaveMode::Overwrite } else { SaveMode::Append })
             .with_custom_execute_handler(tarn_engine::post_commit_hooks())
+            .with_writer_properties(self.writer_properties())
             .with_commit_properties(properties);
         if replace_schema {
             builder = builder.with_schema_mode(SchemaMode::Overwrite);

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use datafusion::catalog::MemoryCatalogProviderList;
 use datafusion::execution::context::SessionState;
 use tarn_catalog::{Catalog, DEFAULT_CATALOG, DEFAULT_SCHEMA};
-use tarn_engine::{Runtime, SessionOptions, new_session_state};
+use parquet::file::properties::WriterProperties;
+use tarn_engine::{DataFileOptions, Runtime, SessionOptions, new_session_state};
 use tarn_storage::Warehouse;
 
 use crate::ast::Statement;
@@ -33,6 +34,9 @@ pub struct SessionConfig {
     /// Size of the data files writes and OPTIMIZE aim for, unless a table sets its own
     /// `delta.targetFileSize`.
     pub target_file_size: NonZeroU64,
+    /// How data files are written (codec), unless a session sets
+    /// `spark.sql.parquet.compression.codec`.
+    pub data_files: DataFileOptions,
 }
 
 /// 128 MiB: large enough that a scan opens few files, small enough to skip most of a table.
@@ -48,6 +52,7 @@ impl SessionConfig {
             target_partitions: None,
             runtime: Runtime::default(),
             target_file_size: DEFAULT_TARGET_FILE_SIZE,
+            data_files: DataFileOptions::default(),
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct Session {
     pub(crate) temp_views: crate::flows::TempViews,
     /// Default target size of written data files ([`SessionConfig::target_file_size`]).
     target_file_size: NonZeroU64,
+    /// How this session's writes encode data files (`SET spark.sql.parquet.compression.codec`).
+    pub(crate) data_files: DataFileOptions,
 }
 
 impl Session {
@@ -103,6 +110,7 @@ impl Session {
             scan_log: None,
             temp_views: Default::default(),
             target_file_size: config.target_file_size,
+            data_files: config.data_files,
         })
     }
 
@@ -140,6 +148,11 @@ impl Session {
             Some(value) => value.trim().parse().ok(),
             None => Some(self.target_file_size),
         }
+    }
+
+    /// Parquet writer properties for the data files of this session's writes.
+    pub(crate) fn writer_properties(&self) -> WriterProperties {
+        self.data_files.writer_properties()
     }
 
     pub fn catalog(&self) -> &Catalog {

@@ -534,3 +534,40 @@ async fn static_filters_run_after_decoding_and_join_filters_while_decoding() {
     let (scan, row_filtered) = scan_metric(&plan, "fact", "pushdown_rows_pruned");
     assert!(row_filtered, "pushdown_filters = true did not push the static filter:\n{scan}");
 }
+
+/// (rows per row group, codec of the first column) of every row group in `table`'s data files.
+async fn row_groups_of(s: &mut Session, table: &str) -> Vec<(i64, parquet::basic::Compression)> {
+    let mut groups = Vec::new();
+    for file in files_of(s, table).await {
+        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).expect("open"))
+            .expect("a Parquet file");
+        use parquet::file::reader::FileReader;
+        for rg in reader.metadata().row_groups() {
+            groups.push((rg.num_rows(), rg.column(0).compression()));
+        }
+    }
+    groups
+}
+
+#[tokio::test]
+async fn data_files_have_bounded_row_groups_and_the_sessions_codec() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    // One file, several row groups: a scan of it can be shared by every core.
+    run(&mut s, "CREATE TABLE big AS SELECT id, id % 7 AS k FROM range(0, 300000) AS r(id)").await;
+    let groups = row_groups_of(&mut s, "big").await;
+    assert_eq!(groups.iter().map(|g| g.0).sum::<i64>(), 300_000);
+    assert!(groups.len() >= 3, "300,000 rows in row groups of at most 131,072: {groups:?}");
+    assert!(groups.iter().all(|g| g.0 <= tarn_engine::ROW_GROUP_ROWS as i64), "{groups:?}");
+    assert!(groups.iter().all(|g| g.1 == parquet::basic::Compression::SNAPPY), "snappy by default: {groups:?}");
+
+    // Spark's setting picks the codec of later writes; a codec Tarn cannot write is refused
+    // when set, and leaves the setting as it was.
+    run(&mut s, "SET spark.sql.parquet.compression.codec = zstd").await;
+    let err = fails(&mut s, "SET spark.sql.parquet.compression.codec = lzo").await;
+    assert!(err.contains("'lzo' is not a Parquet compression codec"), "{err}");
+    run(&mut s, "CREATE TABLE small AS SELECT id FROM range(0, 1000) AS r(id)").await;
+    let groups = row_groups_of(&mut s, "small").await;
+    assert!(groups.iter().all(|g| matches!(g.1, parquet::basic::Compression::ZSTD(_))), "{groups:?}");
+    assert_eq!(count(&mut s, "small").await, 1000);
+}

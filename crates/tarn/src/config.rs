@@ -9,6 +9,7 @@
 //! memory_limit = "4GiB"        # for all queries of the process together; spills beyond it
 //! spill_dir = "/var/tmp/tarn"
 //! target_file_size = "128MiB"  # data files written and compacted (a table's delta.targetFileSize wins)
+//! parquet_compression = "snappy" # codec of written data files: snappy, zstd, zstd(LEVEL), lz4_raw, gzip, uncompressed
 //!
 //! [storage]                  # object stores (S3 and S3-compatible; AWS_* variables also work)
 //! endpoint = "http://127.0.0.1:9000"
@@ -50,6 +51,7 @@ struct FileSettings {
     memory_limit: Option<ByteSize>,
     spill_dir: Option<PathBuf>,
     target_file_size: Option<ByteSize>,
+    parquet_compression: Option<String>,
     #[serde(default)]
     serve: ServeFileSettings,
     #[serde(default)]
@@ -147,6 +149,7 @@ pub struct Settings {
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<PathBuf>,
     pub target_file_size: std::num::NonZeroU64,
+    pub data_files: tarn_engine::DataFileOptions,
     pub storage: tarn_storage::StorageOptions,
     pub commit_retry: tarn_engine::CommitRetry,
     file_serve: ServeFile,
@@ -195,6 +198,14 @@ impl Settings {
             Some(size) => std::num::NonZeroU64::new(size as u64)
                 .ok_or("target_file_size must be more than 0 bytes (e.g. 128MiB)")?,
         };
+        let mut data_files = tarn_engine::DataFileOptions::default();
+        let compression = match std::env::var("TARN_PARQUET_COMPRESSION") {
+            Ok(name) => Some(("TARN_PARQUET_COMPRESSION", name)),
+            Err(_) => file.parquet_compression.clone().map(|name| ("parquet_compression", name)),
+        };
+        if let Some((origin, name)) = compression {
+            data_files.compression = tarn_engine::parse_compression(&name).map_err(|e| format!("{origin}: {e}"))?;
+        }
         let storage = storage_options(&file)?;
         let commit_retry = commit_retry(&file.commit)?;
         Ok(Self {
@@ -206,6 +217,7 @@ impl Settings {
             memory_limit,
             spill_dir: flags.spill_dir.or(file.spill_dir),
             target_file_size,
+            data_files,
             file_serve: ServeFile {
                 http_addr: file.serve.http_addr,
                 pg_addr: file.serve.pg_addr,
@@ -381,6 +393,22 @@ mod tests {
         let err = Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() })
             .expect_err("zero size");
         assert!(err.contains("target_file_size must be more than 0 bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_parquet_codec_comes_from_the_file_and_a_bad_one_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tarn.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).expect("write");
+            Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() })
+        };
+        let default = load("").expect("load");
+        assert_eq!(default.data_files.compression, parquet::basic::Compression::SNAPPY);
+        let lz4 = load("parquet_compression = \"lz4_raw\"\n").expect("load");
+        assert_eq!(lz4.data_files.compression, parquet::basic::Compression::LZ4_RAW);
+        let err = load("parquet_compression = \"lzo\"\n").expect_err("lzo");
+        assert!(err.contains("parquet_compression: 'lzo' is not a Parquet compression codec"), "{err}");
     }
 
     #[test]

@@ -311,6 +311,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         warehouse: settings.warehouse.clone(),
         target_partitions: settings.target_partitions,
         target_file_size: settings.target_file_size,
+        data_files: settings.data_files,
         runtime,
     };
     if let Some(Command::Serve { http_addr, pg_addr, flight_addr, pg_tls_cert, pg_tls_key, insecure_no_auth }) = cli.command {

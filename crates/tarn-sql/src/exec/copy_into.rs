@@ -111,6 +111,7 @@ pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<S
         .with_session_state(Arc::new(session.base.clone()))
         .with_save_mode(SaveMode::Append)
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
+        .with_writer_properties(session.writer_properties())
         .with_commit_properties(tarn_engine::commit_properties().with_metadata([(LOADED_KEY.to_string(), metadata)]));
     if merge_schema {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);

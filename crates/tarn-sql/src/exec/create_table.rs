@@ -219,6 +219,7 @@ async fn create_delta(
         let mut builder = WriteBuilder::new(log_store, snapshot)
             .with_target_file_size(session.target_file_size(&properties))
             .with_custom_execute_handler(tarn_engine::post_commit_hooks())
+            .with_writer_properties(session.writer_properties())
             .with_commit_properties(tarn_engine::commit_properties())
             .with_input_plan(plan)
             .with_session_state(Arc::new(state))

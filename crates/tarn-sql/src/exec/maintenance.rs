@@ -192,6 +192,7 @@ pub(crate) async fn optimize(
         .with_filters(&filters)
         .with_session_state(Arc::new(session.base.clone()))
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
+        .with_writer_properties(session.writer_properties())
         .with_commit_properties(tarn_engine::commit_properties());
     if let Some(size) = session.target_file_size(target.table.snapshot()?.metadata().configuration()) {
         builder = builder.with_target_size(size);

@@ -97,6 +97,7 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
         .with_target_alias(&target_alias)
         .with_session_state(Arc::new(state))
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
+        .with_writer_properties(session.writer_properties())
         .with_commit_properties(tarn_engine::commit_properties());
 
     for clause in &merge.clauses {

@@ -46,6 +46,9 @@ async fn explain_with_skipping(log: &tarn_engine::ScanLog, frame: DataFrame) -> 
     Ok(StatementOutput::from_batches(schema, batches))
 }
 
+/// Spark's session setting for the codec of the Parquet files writes make.
+const COMPRESSION_CODEC: &str = "spark.sql.parquet.compression.codec";
+
 /// `SET key = value`: DataFusion options (`datafusion.*`) change the session's engine
 /// configuration; other keys (such as the Spark/Delta VACUUM safety switch) are kept for Tarn.
 pub(crate) fn set(session: &mut Session, key: String, value: String) -> Result<StatementOutput> {
@@ -59,7 +62,12 @@ pub(crate) fn set(session: &mut Session, key: String, value: String) -> Result<S
             .with_config(config)
             .build();
     } else {
-        session.settings.insert(key.to_ascii_lowercase(), value.to_ascii_lowercase());
+        let key = key.to_ascii_lowercase();
+        if key == COMPRESSION_CODEC {
+            // Checked now, so a bad codec fails here and not in the middle of a later write.
+            session.data_files.compression = tarn_engine::parse_compression(&value)?;
+        }
+        session.settings.insert(key, value.to_ascii_lowercase());
     }
     Ok(StatementOutput::empty())
 }

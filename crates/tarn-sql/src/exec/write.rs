@@ -206,6 +206,7 @@ pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<Stat
         .with_target_file_size(file_size)
         .with_session_state(Arc::new(state.clone()))
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
+        .with_writer_properties(session.writer_properties())
         .with_commit_properties(tarn_engine::commit_properties())
         .with_save_mode(if insert.overwrite || insert.replace_where.is_some() {
             SaveMode::Overwrite
@@ -236,6 +237,7 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
         .update()
         .with_session_state(Arc::new(state.clone()))
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
+        .with_writer_properties(session.writer_properties())
         .with_commit_properties(tarn_engine::commit_properties());
     for (column, value) in &update.assignments {
         let name = normalize_column(column);
@@ -268,6 +270,7 @@ pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<Stat
         .delete()
         .with_session_state(Arc::new(state.clone()))
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
+        .with_writer_properties(session.writer_properties())
         .with_commit_properties(tarn_engine::commit_properties());
     if let Some(p) = predicate.clone() {
         builder = builder.with_predicate(p);
@@ -301,6 +304,7 @@ pub(crate) async fn truncate(session: &mut Session, table: &ObjectName) -> Resul
         .delete()
         .with_session_state(Arc::new(state))
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
+        .with_writer_properties(session.writer_properties())
         .with_commit_properties(tarn_engine::commit_properties())
         .await?;
     Ok(StatementOutput::empty())
