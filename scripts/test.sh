@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit/integration tests (SQL .slt files, CLI, conformance against
 # ../shared, SQL logic tests over the Postgres wire protocol) and the Python tests with real
-# clients (deltalake + polars read what Tarn writes; psql and psycopg against `tarn serve`).
+# clients (deltalake + polars read what Tarn writes; psql and psycopg against `tarn serve`; the
+# delta-sharing connector against its Delta Sharing endpoint).
 # Idempotent: installs what it needs (psql from Debian, a Python venv) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,12 @@ if [ ! -x "$DBT_VENV/bin/python" ]; then
 fi
 "$DBT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/dbt/requirements.txt
 export TARN_DBT="$DBT_VENV/bin/dbt"
+# The Delta Sharing connector (it pins pandas < 3 and pyarrow <= 23) has a venv of its own too.
+SHARING_VENV="${TARN_SHARING_VENV:-$HOME/.cache/tarn-sharing-venv}"
+if [ ! -x "$SHARING_VENV/bin/python" ]; then
+  python3 -m venv "$SHARING_VENV"
+fi
+"$SHARING_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sharing/requirements.txt
 # `cargo test` built the binary for the CLI tests; building it with another package selection
 # would re-resolve features and recompile much of the dependency tree.
 TARN_BIN="$CARGO_TARGET_DIR/debug/tarn"
@@ -46,3 +53,5 @@ if [ ! -x "$TARN_BIN" ]; then
   cargo build --locked --workspace
 fi
 TARN_BIN="$TARN_BIN" "$VENV/bin/python" -m pytest -q tests/python
+echo "== delta sharing (the delta-sharing connector against tarn serve)"
+TARN_BIN="$TARN_BIN" "$SHARING_VENV/bin/python" -m pytest -q tests/sharing

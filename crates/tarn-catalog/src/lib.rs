@@ -14,12 +14,14 @@ mod error;
 mod grants;
 mod ident;
 mod principals;
+mod sharing;
 mod store;
 
 pub use error::{CatalogError, Result};
 pub use grants::{Grant, Privilege, Securable};
 pub use ident::{TableIdent, validate_name};
 pub use principals::{PasswordSecret, Principal, PrincipalKind, TokenInfo};
+pub use sharing::{Recipient, RecipientToken, Share, SharedTable, TokenRefusal};
 pub use store::{Catalog, CatalogEntry, SYSTEM_CATALOG, SchemaEntry, TableEntry, TableKind};
 
 /// The catalog every warehouse has.

@@ -41,6 +41,9 @@ pub enum TableKind {
     Managed,
     /// Files live at a user-given location and are never deleted by `DROP TABLE`.
     External,
+    /// Another organisation's table, read over Delta Sharing: the location is the profile
+    /// file's URL with `#share.schema.table`. Read-only; nothing of it lives in the warehouse.
+    Sharing,
 }
 
 /// A registered table: a name pointing at a Delta table's location.
@@ -381,6 +384,9 @@ impl Catalog {
             )));
         }
         for other in self.all_tables().await? {
+            if other.kind == TableKind::Sharing {
+                continue;
+            }
             let theirs = normalize_dir_url(&other.location_url()?);
             if is_within(&location, &theirs) || is_within(&theirs, &location) {
                 return Err(CatalogError::Invalid(format!(

@@ -187,3 +187,34 @@ pub async fn resolve_timestamp(table: &DeltaTable, ts: DateTime<Utc>) -> Result<
         }
     }
 }
+
+/// One commit's actions, each line of its commit file as JSON, with the commit's timestamp (as
+/// [`CommitRecord::timestamp`]). For protocols that hand out a table's changes file by file.
+pub async fn commit_actions(table: &DeltaTable, version: i64) -> Result<(i64, Vec<Value>)> {
+    let store = table.log_store().object_store(None);
+    let path = Path::from(format!("_delta_log/{version:020}.json"));
+    let got = match store.get(&path).await {
+        Ok(got) => got,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(EngineError::User(format!(
+                "version {version} is no longer available (its log was cleaned up); DESCRIBE HISTORY lists the available versions"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut timestamp = got.meta.last_modified.timestamp_millis();
+    let bytes = got.bytes().await?;
+    let mut actions = Vec::new();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
+        let action: Value = serde_json::from_slice(line)
+            .map_err(|e| EngineError::User(format!("commit file {path} is corrupt (not JSON: {e})")))?;
+        if let Some(info) = action.get("commitInfo") {
+            let ts = info.get("inCommitTimestamp").or_else(|| info.get("timestamp")).and_then(Value::as_i64);
+            if let Some(ts) = ts {
+                timestamp = ts;
+            }
+        }
+        actions.push(action);
+    }
+    Ok((timestamp, actions))
+}

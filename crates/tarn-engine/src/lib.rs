@@ -28,7 +28,7 @@ pub use changes::{CHANGE_DATA_FEED, ChangeBound, VersionRange, cdf_error, change
 pub use clone::{CloneKind, clone_table};
 pub use data_files::{DataFileOptions, ROW_GROUP_ROWS, parse_compression};
 pub use error::{EngineError, Result};
-pub use history::{CommitRecord, commit_timestamps, read_commits, resolve_timestamp};
+pub use history::{CommitRecord, commit_actions, commit_timestamps, read_commits, resolve_timestamp};
 pub use log_cleanup::post_commit_hooks;
 pub use scan_report::{ScanLog, ScanSummary, reporting_provider};
 pub use open::{TimeTravel, open_table, table_exists, table_provider};

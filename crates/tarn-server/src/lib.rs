@@ -1,7 +1,8 @@
 //! `tarn serve`: network protocols in front of one shared warehouse.
 //!
-//! One process serves the HTTP API (`http`), the Postgres wire protocol (`pg`) and Arrow
-//! Flight SQL (`flight`), each on its own listener, over one opened catalog and one runtime
+//! One process serves the HTTP API (`http`, with Delta Sharing under `/delta-sharing/`:
+//! `sharing`), the Postgres wire protocol (`pg`) and Arrow Flight SQL (`flight`), each on its
+//! own listener, over one opened catalog and one runtime
 //! (memory limit, spill directory). Authentication is on by default: bearer tokens for HTTP
 //! and Flight SQL, SCRAM-SHA-256 passwords for Postgres (optionally over TLS). Without it
 //! (`--insecure-no-auth`) the server refuses to listen on anything but loopback.
@@ -18,6 +19,7 @@ mod http_changes;
 mod metrics;
 mod params;
 mod pg;
+mod sharing;
 mod statements;
 mod tokens;
 
@@ -50,6 +52,11 @@ pub struct ServeConfig {
     pub pg_tls: Option<TlsFiles>,
     /// Require credentials (the default). Off only for local experiments.
     pub auth: bool,
+    /// The Delta Sharing endpoint recipients reach (`https://host/delta-sharing`), used in the
+    /// file URLs Tarn signs; `None`: each request's `Host` header names it.
+    pub sharing_endpoint: Option<String>,
+    /// How long the file URLs handed to recipients stay valid.
+    pub sharing_url_lifetime: std::time::Duration,
 }
 
 /// At first start with authentication, create an admin and print its token once.
@@ -119,6 +126,14 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         None => None,
     };
 
+    // Activation links name this server's HTTP address unless an endpoint is configured.
+    let mut session_config = session_config;
+    if session_config.sharing_endpoint.is_none()
+        && let Some(listener) = &http
+    {
+        session_config.sharing_endpoint = Some(format!("http://{}{}", local_addr(listener)?, sharing::PREFIX));
+    }
+
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -131,7 +146,12 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         let local = local_addr(&listener)?;
         tracing::info!(%local, "HTTP API listening");
         eprintln!("tarn: HTTP API listening on http://{local}");
-        let app = router(AppState::new(session_config.clone(), catalog.clone(), config.auth, metrics.clone(), auditor.clone()));
+        let provider = tarn_sharing::Provider::new(catalog.clone(), config.sharing_url_lifetime)
+            .await
+            .map_err(|e| ServerError::Config(format!("cannot start Delta Sharing: {e}")))?;
+        let sharing = sharing::SharingState::new(provider, catalog.clone(), auditor.clone(), config.sharing_endpoint.clone());
+        let app = router(AppState::new(session_config.clone(), catalog.clone(), config.auth, metrics.clone(), auditor.clone()))
+            .merge(sharing::routes(sharing));
         let stop = stopped();
         tasks.spawn(async move {
             use axum::serve::ListenerExt;

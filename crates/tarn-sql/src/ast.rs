@@ -59,6 +59,44 @@ pub enum Statement {
     AlterUserPassword { name: Ident, password: String },
     /// `SHOW USERS`
     ShowUsers,
+    /// `CREATE SHARE [IF NOT EXISTS] s [COMMENT '...']`
+    CreateShare { name: Ident, if_not_exists: bool, comment: Option<String> },
+    /// `DROP SHARE [IF EXISTS] s`
+    DropShare { name: Ident, if_exists: bool },
+    /// `ALTER SHARE s ADD [TABLE] t [COMMENT '..'] [PARTITION (c = v, ...)] [AS schema.name] [WITH | WITHOUT HISTORY]`
+    AlterShareAdd(Box<ShareTable>),
+    /// `ALTER SHARE s REMOVE [TABLE] t` (the name the share shows, or the table's own)
+    AlterShareRemove { share: Ident, table: ObjectName },
+    /// `SHOW SHARES`
+    ShowShares,
+    /// `SHOW ALL IN SHARE s`
+    ShowAllInShare { share: Ident },
+    /// `CREATE RECIPIENT [IF NOT EXISTS] r [COMMENT '...']`: prints a one-time activation link
+    CreateRecipient { name: Ident, if_not_exists: bool, comment: Option<String> },
+    /// `DROP RECIPIENT [IF EXISTS] r`: its tokens stop working at once
+    DropRecipient { name: Ident, if_exists: bool },
+    /// `ALTER RECIPIENT r ROTATE TOKEN [EXPIRE EXISTING IN n unit] [EXPIRES IN n unit]`
+    /// (seconds; existing tokens expire at once unless told otherwise)
+    RotateRecipientToken { name: Ident, expire_existing_in: Option<i64>, expires_in: Option<i64> },
+    /// `SHOW RECIPIENTS`
+    ShowRecipients,
+    /// `GRANT SELECT ON SHARE s TO RECIPIENT r` / `REVOKE SELECT ON SHARE s FROM RECIPIENT r`
+    GrantShare { share: Ident, recipient: Ident, grant: bool },
+    /// `SHOW GRANTS ON SHARE s` / `SHOW GRANTS TO RECIPIENT r`
+    ShowShareGrants { share: Option<Ident>, recipient: Option<Ident> },
+}
+
+/// A table added to a share.
+#[derive(Debug, Clone)]
+pub struct ShareTable {
+    pub share: Ident,
+    pub table: ObjectName,
+    /// `schema.name` recipients see; default: the table's own schema and name.
+    pub alias: Option<ObjectName>,
+    pub history: bool,
+    /// `PARTITION (c = 'v', ...)`: only these partitions are shared.
+    pub partitions: Vec<(Ident, String)>,
+    pub comment: Option<String>,
 }
 
 /// What a GRANT, REVOKE, SHOW GRANTS or ownership change names.

@@ -428,6 +428,22 @@ impl Session {
             }
             S::ShowGrants { principal: None, on: None } => {}
             S::CreateUser { .. } | S::DropUser { .. } | S::ShowUsers => needs.push(Need::Admin("manage users")),
+            // Delta Sharing hands data to other organisations: administrators only, as
+            // metastore admins in Unity Catalog. Adding a table also reads it.
+            S::AlterShareAdd(add) => {
+                needs.push(Need::Admin("manage Delta Sharing shares"));
+                self.target(&add.table, Privilege::Select, &mut needs)?;
+            }
+            S::CreateShare { .. }
+            | S::DropShare { .. }
+            | S::AlterShareRemove { .. }
+            | S::ShowShares
+            | S::ShowAllInShare { .. }
+            | S::GrantShare { .. }
+            | S::ShowShareGrants { .. } => needs.push(Need::Admin("manage Delta Sharing shares")),
+            S::CreateRecipient { .. } | S::DropRecipient { .. } | S::RotateRecipientToken { .. } | S::ShowRecipients => {
+                needs.push(Need::Admin("manage Delta Sharing recipients"))
+            }
             S::AlterUserPassword { name, .. } => {
                 if !name.value.eq_ignore_ascii_case(principal) {
                     needs.push(Need::Admin("change another user's password"));

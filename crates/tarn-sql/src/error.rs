@@ -149,3 +149,10 @@ fn clean_delta(e: &DeltaTableError) -> String {
 }
 
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
+
+impl From<tarn_sharing::SharingError> for SqlError {
+    /// Sharing errors are the recipient's or the remote server's to fix, never a bug here.
+    fn from(e: tarn_sharing::SharingError) -> Self {
+        SqlError::User(e.to_string())
+    }
+}

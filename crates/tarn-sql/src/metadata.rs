@@ -16,7 +16,7 @@ use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogPro
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionState;
 use tarn_catalog::{Catalog, TableIdent};
-use tarn_engine::{open_table, table_provider};
+use tarn_engine::table_provider;
 
 use crate::error::Result;
 
@@ -84,7 +84,7 @@ impl SchemaProvider for WarehouseSchema {
         let external = |e: String| DataFusionError::External(e.into());
         let entry = self.catalog.require_table(&ident).await.map_err(|e| external(e.to_string()))?;
         let url = entry.location_url().map_err(|e| external(e.to_string()))?;
-        let table = open_table(&url, None).await.map_err(|e| external(e.to_string()))?;
+        let table = crate::resolve::open_location(&url, None).await.map_err(|e| external(e.to_string()))?;
         let provider = table_provider(&table, &self.state).await.map_err(|e| external(e.to_string()))?;
         opened(&self.opened).insert(name.to_string(), provider.clone());
         Ok(Some(provider))

@@ -30,6 +30,29 @@ use crate::ast::VersionSpec;
 use crate::error::{Result, SqlError};
 use crate::session::Session;
 
+/// Whether a table location names a table shared with us over Delta Sharing (a profile file
+/// with `#share.schema.table`); Delta table locations never have a fragment.
+pub(crate) fn is_shared_location(url: &Url) -> bool {
+    url.fragment().is_some()
+}
+
+/// Open the table at `location`: a Delta table, or a shared table, whose version (latest or
+/// `at`) is materialized from the sharing server as a local Delta table first.
+pub(crate) async fn open_location(location: &Url, at: Option<&TimeTravel>) -> Result<DeltaTable> {
+    if !is_shared_location(location) {
+        return Ok(open_table(location, at).await?);
+    }
+    let shared = tarn_sharing::SharedLocation::from_url(location)?;
+    let remote = tarn_sharing::RemoteTable::new(shared, &tarn_sharing::RemoteTable::default_cache_root())?;
+    let version = match at {
+        None => tarn_sharing::RemoteVersion::Latest,
+        Some(TimeTravel::Version(v)) => tarn_sharing::RemoteVersion::Version(*v),
+        Some(TimeTravel::Timestamp(ts)) => tarn_sharing::RemoteVersion::Timestamp(*ts),
+    };
+    let local = remote.materialize(&version).await?;
+    Ok(open_table(&local, None).await?)
+}
+
 /// A table name after resolution against the current catalog and schema.
 #[derive(Debug, Clone)]
 pub(crate) enum TableName {
@@ -67,6 +90,12 @@ impl Session {
             let url = tarn_storage::resolve_location(&p[1].value).map_err(tarn_catalog::CatalogError::from)?;
             return Ok(TableName::Path(url));
         }
+        // ``delta_sharing.`profile.share#share.schema.table` ``: a shared table by its profile,
+        // a path whose URL carries the table as its fragment.
+        if p.len() == 2 && p[0].value.eq_ignore_ascii_case("delta_sharing") && p[0].quote_style.is_none() {
+            let location = tarn_sharing::SharedLocation::parse(&p[1].value)?;
+            return Ok(TableName::Path(location.to_url()?));
+        }
         let lower = |i: &Ident| i.value.to_ascii_lowercase();
         let (catalog, schema, table) = match p.as_slice() {
             [t] => (self.current_catalog.clone(), self.current_schema.clone(), lower(t)),
@@ -79,6 +108,41 @@ impl Session {
             }
         };
         Ok(TableName::Catalog(TableIdent::new(catalog, schema, table)))
+    }
+
+    /// The location of `name` if it is a table shared with us (Delta Sharing).
+    pub(crate) async fn shared_location_of(&self, name: &ObjectName) -> Result<Option<Url>> {
+        Ok(match self.table_name(name) {
+            Ok(TableName::Path(url)) if is_shared_location(&url) => Some(url),
+            Ok(TableName::Catalog(ident)) => match self.catalog.get_table(&ident).await? {
+                Some(entry) if entry.kind == tarn_catalog::TableKind::Sharing => Some(entry.location_url()?),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    /// Shared tables are read-only: refuse a statement that would change one.
+    pub(crate) async fn refuse_writes_to_shared(&self, statement: &crate::ast::Statement) -> Result<()> {
+        use crate::ast::Statement as S;
+        let target = match statement {
+            S::Insert(i) => &i.table,
+            S::Update(u) => &u.table,
+            S::Delete(d) => &d.table,
+            S::Merge(m) => &m.target,
+            S::CopyInto(c) => &c.table,
+            S::Truncate { table } | S::Restore { table, .. } | S::Optimize { table, .. } | S::Vacuum { table, .. } | S::AlterTable { table, .. } => table,
+            S::CreateTable(c) if c.or_replace => &c.name,
+            S::CreateClone(c) if c.or_replace => &c.name,
+            _ => return Ok(()),
+        };
+        if self.shared_location_of(target).await?.is_some() {
+            return Err(SqlError::user(format!(
+                "{target} is a table shared with you over Delta Sharing and is read-only; \
+                 CREATE TABLE ... AS SELECT * FROM {target} makes a copy you can change"
+            )));
+        }
+        Ok(())
     }
 
     /// Resolve a catalog name (one part, quoted or not).
@@ -105,7 +169,7 @@ impl Session {
         match self.table_name(name)? {
             TableName::Catalog(ident) => {
                 let entry = self.catalog.require_table(&ident).await?;
-                let table = open_table(&entry.location_url()?, at).await?;
+                let table = open_location(&entry.location_url()?, at).await?;
                 Ok(Target {
                     display: ident.to_string(),
                     entry: Some(entry),
@@ -113,9 +177,9 @@ impl Session {
                 })
             }
             TableName::Path(url) => {
-                let table = open_table(&url, at).await?;
+                let table = open_location(&url, at).await?;
                 Ok(Target {
-                    display: format!("delta.`{url}`"),
+                    display: if is_shared_location(&url) { format!("delta_sharing.`{url}`") } else { format!("delta.`{url}`") },
                     entry: None,
                     table,
                 })
@@ -244,7 +308,7 @@ impl Session {
                     continue;
                 }
                 let entry = self.catalog.require_table(&ident).await?;
-                let table = open_table(&entry.location_url()?, None).await?;
+                let table = open_location(&entry.location_url()?, None).await?;
                 let cached = crate::exec::cache::cached_provider(table.log_store().root_url(), &table, &state).await?;
                 let provider = match cached {
                     Some(provider) => provider,

@@ -37,6 +37,9 @@ pub struct SessionConfig {
     /// How data files are written (codec), unless a session sets
     /// `spark.sql.parquet.compression.codec`.
     pub data_files: DataFileOptions,
+    /// The Delta Sharing endpoint recipients reach (`http://host:8080/delta-sharing`), for the
+    /// activation links CREATE RECIPIENT prints; `None`: `tarn serve`'s default address.
+    pub sharing_endpoint: Option<String>,
 }
 
 /// 128 MiB: large enough that a scan opens few files, small enough to skip most of a table.
@@ -53,6 +56,7 @@ impl SessionConfig {
             runtime: Runtime::default(),
             target_file_size: DEFAULT_TARGET_FILE_SIZE,
             data_files: DataFileOptions::default(),
+            sharing_endpoint: None,
         }
     }
 }
@@ -80,6 +84,8 @@ pub struct Session {
     target_file_size: NonZeroU64,
     /// How this session's writes encode data files (`SET spark.sql.parquet.compression.codec`).
     pub(crate) data_files: DataFileOptions,
+    /// Where recipients reach Delta Sharing ([`SessionConfig::sharing_endpoint`]).
+    pub(crate) sharing_endpoint: Option<String>,
 }
 
 impl Session {
@@ -111,6 +117,7 @@ impl Session {
             temp_views: Default::default(),
             target_file_size: config.target_file_size,
             data_files: config.data_files,
+            sharing_endpoint: config.sharing_endpoint.clone(),
         })
     }
 
@@ -193,6 +200,7 @@ impl Session {
             }
         }
         self.authorize(&statement).await?;
+        self.refuse_writes_to_shared(&statement).await?;
         exec::execute(self, statement).await
     }
 

@@ -120,6 +120,23 @@ impl Session {
             Some(e) => Some(self.change_bound(e).await?),
             None => None,
         };
+        if let Some(location) = self.shared_location_of(&table_name).await? {
+            // A shared table's changes come from the sharing server, as a local table whose
+            // commits carry the remote versions; the engine's change feed reads it.
+            let remote = tarn_sharing::RemoteTable::new(
+                tarn_sharing::SharedLocation::from_url(&location)?,
+                &tarn_sharing::RemoteTable::default_cache_root(),
+            )?;
+            let to_remote = |b: &ChangeBound| match b {
+                ChangeBound::Version(v) => tarn_sharing::RemoteVersion::Version(*v),
+                ChangeBound::Timestamp(t) => tarn_sharing::RemoteVersion::Timestamp(*t),
+            };
+            let end = end.as_ref().map(to_remote);
+            let (local, first, last) = remote.materialize_changes(&to_remote(&start), end.as_ref()).await?;
+            let table = tarn_engine::open_table(&local, None).await?;
+            let range = tarn_engine::VersionRange { start: first, end: last };
+            return Ok(changes_provider(&table, range, state).await?);
+        }
         let target = self.open_target(&table_name, None).await?;
         let range = resolve_change_range(&target.table, &start, end.as_ref()).await?;
         Ok(changes_provider(&target.table, range, state).await?)

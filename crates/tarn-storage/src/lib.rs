@@ -20,7 +20,7 @@ pub use error::{Result, StorageError};
 pub use location::{is_within, normalize_dir_url, resolve_location};
 pub use options::{CacheOptions, S3Options, StorageOptions};
 pub use probe::check_put_if_absent;
-pub use stores::{configure, disk_cache, store_for_url};
+pub use stores::{configure, disk_cache, presigned_get_url, store_for_url};
 pub use warehouse::Warehouse;
 
 /// Re-exported so upper layers name one object_store version.

@@ -190,3 +190,19 @@ fn profile_cache(name: &str) -> Arc<AwsProfile> {
     let mut profiles = PROFILES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     profiles.entry(name.to_string()).or_insert_with(|| Arc::new(AwsProfile::load(name))).clone()
 }
+
+/// A pre-signed `GET` URL for the object at `url`, valid for `expires_in`, where its store can
+/// sign one (S3 and S3-compatible stores); `None` for local disk and stores that cannot.
+pub async fn presigned_get_url(url: &Url, expires_in: std::time::Duration) -> Result<Option<Url>> {
+    use object_store::signer::Signer;
+    if !matches!(url.scheme(), "s3" | "s3a") {
+        return Ok(None);
+    }
+    let options = {
+        let guard = registry().read().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map(|r| r.options.clone()).unwrap_or_default()
+    };
+    let signer = s3_builder(url, &options).build()?;
+    let path = path_in_store(url)?;
+    Ok(Some(signer.signed_url(http::Method::GET, &path, expires_in).await?))
+}

@@ -29,6 +29,10 @@
 //! backoff_base_ms = 5          # doubled after every lost race, with jitter
 //! backoff_max_ms = 250
 //!
+//! [sharing]                  # Delta Sharing (served by `tarn serve` under /delta-sharing/)
+//! endpoint = "https://lake.example.com/delta-sharing"  # what recipients reach; default: the HTTP address
+//! url_lifetime_secs = 3600     # how long the file URLs handed to recipients stay valid
+//!
 //! [serve]
 //! http_addr = "127.0.0.1:8080" # or "off"
 //! pg_addr = "127.0.0.1:5433"
@@ -60,6 +64,15 @@ struct FileSettings {
     cache: CacheFileSettings,
     #[serde(default)]
     commit: CommitFileSettings,
+    #[serde(default)]
+    sharing: SharingFileSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SharingFileSettings {
+    endpoint: Option<String>,
+    url_lifetime_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +165,10 @@ pub struct Settings {
     pub data_files: tarn_engine::DataFileOptions,
     pub storage: tarn_storage::StorageOptions,
     pub commit_retry: tarn_engine::CommitRetry,
+    /// The Delta Sharing endpoint recipients reach, if configured (`TARN_SHARING_ENDPOINT`).
+    pub sharing_endpoint: Option<String>,
+    /// How long file URLs handed to recipients stay valid (`TARN_SHARING_URL_LIFETIME_SECS`).
+    pub sharing_url_lifetime: std::time::Duration,
     file_serve: ServeFile,
 }
 
@@ -208,7 +225,24 @@ impl Settings {
         }
         let storage = storage_options(&file)?;
         let commit_retry = commit_retry(&file.commit)?;
+        let sharing_endpoint = std::env::var("TARN_SHARING_ENDPOINT").ok().or_else(|| file.sharing.endpoint.clone());
+        if let Some(endpoint) = &sharing_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(format!("the sharing endpoint must be an http:// or https:// URL, got '{endpoint}'"));
+        }
+        let url_lifetime = match std::env::var("TARN_SHARING_URL_LIFETIME_SECS") {
+            Ok(v) => Some(v.parse::<u64>().map_err(|_| format!("TARN_SHARING_URL_LIFETIME_SECS must be a number of seconds, got '{v}'"))?),
+            Err(_) => file.sharing.url_lifetime_secs,
+        };
+        let sharing_url_lifetime = match url_lifetime {
+            Some(0) => return Err("the sharing URL lifetime must be at least 1 second".into()),
+            Some(secs) => std::time::Duration::from_secs(secs),
+            None => std::time::Duration::from_secs(3600),
+        };
         Ok(Self {
+            sharing_endpoint: sharing_endpoint.map(|e| e.trim_end_matches('/').to_string()),
+            sharing_url_lifetime,
             storage,
             commit_retry,
             warehouse: flags.warehouse.or(file.warehouse).unwrap_or_else(|| "warehouse".into()),
@@ -409,6 +443,25 @@ mod tests {
         assert_eq!(lz4.data_files.compression, parquet::basic::Compression::LZ4_RAW);
         let err = load("parquet_compression = \"lzo\"\n").expect_err("lzo");
         assert!(err.contains("parquet_compression: 'lzo' is not a Parquet compression codec"), "{err}");
+    }
+
+    #[test]
+    fn the_sharing_table_is_read_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tarn.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).expect("write");
+            Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() })
+        };
+        let default = load("").expect("load");
+        assert_eq!((default.sharing_endpoint, default.sharing_url_lifetime.as_secs()), (None, 3600));
+        let set = load("[sharing]\nendpoint = \"https://lake.example.com/delta-sharing/\"\nurl_lifetime_secs = 60\n").expect("load");
+        assert_eq!(set.sharing_endpoint.as_deref(), Some("https://lake.example.com/delta-sharing"));
+        assert_eq!(set.sharing_url_lifetime.as_secs(), 60);
+        let err = load("[sharing]\nendpoint = \"lake.example.com\"\n").expect_err("no scheme");
+        assert!(err.contains("http:// or https://"), "{err}");
+        let err = load("[sharing]\nurl_lifetime_secs = 0\n").expect_err("zero");
+        assert!(err.contains("at least 1 second"), "{err}");
     }
 
     #[test]

@@ -163,6 +163,12 @@ later change exactly once.")]
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Delta Sharing: profile files for recipients (shares and recipients themselves are SQL:
+    /// CREATE SHARE, ALTER SHARE ... ADD TABLE, CREATE RECIPIENT, GRANT SELECT ON SHARE).
+    Sharing {
+        #[command(subcommand)]
+        action: SharingAction,
+    },
     /// Benchmark data (the benchmark itself is bench/tpch.py: Tarn vs DuckDB and Polars).
     Bench {
         #[command(subcommand)]
@@ -253,6 +259,26 @@ enum UserAction {
 }
 
 #[derive(Subcommand, Debug)]
+enum SharingAction {
+    /// Write a profile file (endpoint + a fresh bearer token) for a recipient, for any Delta
+    /// Sharing client (pandas, Spark, Power BI, Tarn).
+    #[command(after_help = "Example:\n  tarn sharing profile acme --endpoint https://lake.example.com/delta-sharing -o acme.share")]
+    Profile {
+        recipient: String,
+        /// Where the recipient reaches `tarn serve`'s Delta Sharing endpoint
+        /// (default: the configured sharing endpoint, else http://127.0.0.1:8080/delta-sharing).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The file to write (default: standard output).
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+        /// The token expires after this many seconds (default: never; rotate with ALTER RECIPIENT).
+        #[arg(long)]
+        expires_in: Option<i64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum TokenAction {
     /// Print a new token for a user on standard output (it is stored only hashed).
     #[command(after_help = "Example:\n  TOKEN=$(tarn token create --user ada --ttl-hours 24)")]
@@ -312,11 +338,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         target_partitions: settings.target_partitions,
         target_file_size: settings.target_file_size,
         data_files: settings.data_files,
+        sharing_endpoint: settings.sharing_endpoint.clone(),
         runtime,
     };
     if let Some(Command::Serve { http_addr, pg_addr, flight_addr, pg_tls_cert, pg_tls_key, insecure_no_auth }) = cli.command {
         let listen = settings.serve(config::ServeFlags { http_addr, pg_addr, flight_addr, pg_tls_cert, pg_tls_key })?;
         let serve = tarn_server::ServeConfig {
+            sharing_endpoint: settings.sharing_endpoint.clone(),
+            sharing_url_lifetime: settings.sharing_url_lifetime,
             session: config,
             http_addr: listen.http_addr,
             pg_addr: listen.pg_addr,
@@ -414,6 +443,33 @@ async fn run(cli: Cli) -> Result<(), String> {
             } else {
                 Err(format!("no token with id '{id}'; tarn token list --user NAME shows the ids"))
             }
+        }
+        Some(Command::Sharing { action: SharingAction::Profile { recipient, endpoint, output, expires_in } }) => {
+            let endpoint = endpoint
+                .or_else(|| settings.sharing_endpoint.clone())
+                .unwrap_or_else(|| "http://127.0.0.1:8080/delta-sharing".into());
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Err(format!("--endpoint must be an http:// or https:// URL, got '{endpoint}'"));
+            }
+            if expires_in.is_some_and(|s| s <= 0) {
+                return Err("--expires-in must be a positive number of seconds".into());
+            }
+            let expires_at = expires_in.map(|s| chrono_now_ms() + s * 1000);
+            let (token, record) = session
+                .catalog()
+                .create_recipient_token(&recipient, expires_at)
+                .await
+                .map_err(|e| e.to_string())?;
+            let profile = tarn_sharing::profile_json(&endpoint, &token, record.expires_at);
+            let text = serde_json::to_string_pretty(&profile).map_err(|e| e.to_string())?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    eprintln!("wrote the profile of recipient '{}' to {}", record.recipient, path.display());
+                }
+                None => println!("{text}"),
+            }
+            Ok(())
         }
         None if std::io::stdin().is_terminal() => run_shell(&mut session).await.map_err(|e| e.to_string()),
         None => {
@@ -582,4 +638,10 @@ async fn pipeline(mut session: tarn_sql::Session, action: PipelineAction) -> Res
             Ok(())
         }
     }
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

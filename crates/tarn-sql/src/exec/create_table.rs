@@ -85,11 +85,15 @@ pub(crate) fn check_properties<'a>(properties: impl IntoIterator<Item = (&'a Str
 }
 
 pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> Result<StatementOutput> {
+    if create.using.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("deltasharing")) {
+        return create_shared_table(session, create).await;
+    }
     if let Some(using) = &create.using
         && !using.eq_ignore_ascii_case("delta")
     {
         return Err(SqlError::user(format!(
-            "USING {using}: Tarn tables are Delta tables; use USING DELTA (or omit USING)"
+            "USING {using}: Tarn tables are Delta tables; use USING DELTA (or omit USING), or USING deltaSharing \
+             with LOCATION '<profile file>#<share>.<schema>.<table>' for a table shared with you"
         )));
     }
     check_properties(create.properties.iter().map(|(k, v)| (k, v)))?;
@@ -312,4 +316,39 @@ pub(crate) async fn drop_table(session: &mut Session, name: &ObjectName, if_exis
             Ok(StatementOutput::empty())
         }
     }
+}
+
+/// `CREATE TABLE t USING deltaSharing LOCATION 'profile.share#share.schema.table'`: register a
+/// table another organisation shares with us. Its schema and data come from the sharing server
+/// at every read; the server is asked now, so a wrong profile or table fails here.
+async fn create_shared_table(session: &mut Session, create: CreateTable) -> Result<StatementOutput> {
+    let Some(location) = &create.location else {
+        return Err(SqlError::user(
+            "USING deltaSharing needs LOCATION '<profile file>#<share>.<schema>.<table>'",
+        ));
+    };
+    if !create.columns.is_empty() || create.query.is_some() || !create.partitioned_by.is_empty() || !create.properties.is_empty() {
+        return Err(SqlError::user(
+            "a shared table takes its columns, partitions and properties from the share; give only LOCATION (and COMMENT)",
+        ));
+    }
+    let ident = match session.table_name(&create.name)? {
+        TableName::Catalog(ident) => TableIdent::validated(&ident.catalog, &ident.schema, &ident.table)?,
+        TableName::Path(_) => return Err(SqlError::user("a shared table needs a table name, not a path")),
+    };
+    if session.catalog.get_schema(&ident.catalog, &ident.schema).await?.is_none() {
+        return Err(CatalogError::SchemaNotFound(format!("{}.{}", ident.catalog, ident.schema)).into());
+    }
+    if session.catalog.get_table(&ident).await?.is_some() {
+        if create.if_not_exists {
+            return Ok(StatementOutput::empty());
+        }
+        return Err(CatalogError::AlreadyExists { kind: "table", name: ident.to_string() }.into());
+    }
+    let shared = tarn_sharing::SharedLocation::parse(location)?;
+    let remote = tarn_sharing::RemoteTable::new(shared.clone(), &tarn_sharing::RemoteTable::default_cache_root())?;
+    remote.version().await?;
+    let url = shared.to_url()?;
+    register_new(session, &ident, uuid::Uuid::new_v4().to_string(), &url, TableKind::Sharing, false).await?;
+    Ok(StatementOutput::empty())
 }

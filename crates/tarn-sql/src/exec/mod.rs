@@ -11,6 +11,7 @@ mod maintenance;
 mod merge;
 mod namespace;
 mod query;
+mod sharing;
 mod util;
 mod write;
 
@@ -101,5 +102,21 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         S::DropUser { name, if_exists } => access::drop_user(session, &name, if_exists).await,
         S::AlterUserPassword { name, password } => access::alter_password(session, &name, &password).await,
         S::ShowUsers => access::show_users(session).await,
+        S::CreateShare { name, if_not_exists, comment } => sharing::create_share(session, &name, if_not_exists, comment).await,
+        S::DropShare { name, if_exists } => sharing::drop_share(session, &name, if_exists).await,
+        S::AlterShareAdd(add) => sharing::add_table(session, *add).await,
+        S::AlterShareRemove { share, table } => sharing::remove_table(session, &share, &table).await,
+        S::ShowShares => sharing::show_shares(session).await,
+        S::ShowAllInShare { share } => sharing::show_all_in_share(session, &share).await,
+        S::CreateRecipient { name, if_not_exists, comment } => {
+            sharing::create_recipient(session, &name, if_not_exists, comment).await
+        }
+        S::DropRecipient { name, if_exists } => sharing::drop_recipient(session, &name, if_exists).await,
+        S::RotateRecipientToken { name, expire_existing_in, expires_in } => {
+            sharing::rotate_token(session, &name, expire_existing_in, expires_in).await
+        }
+        S::ShowRecipients => sharing::show_recipients(session).await,
+        S::GrantShare { share, recipient, grant } => sharing::grant_share(session, &share, &recipient, grant).await,
+        S::ShowShareGrants { share, recipient } => sharing::show_grants(session, share.as_ref(), recipient.as_ref()).await,
     }
 }

@@ -85,6 +85,18 @@ impl TarnParser<'_> {
             let comment = if self.word("COMMENT") { Some(self.string()?) } else { None };
             return Ok(Statement::CreateSchema { name, if_not_exists, comment });
         }
+        if self.peek_word("SHARE") || self.peek_word("RECIPIENT") {
+            let share = self.word("SHARE");
+            self.word("RECIPIENT");
+            let if_not_exists = self.if_not_exists();
+            let name = self.ident()?;
+            let comment = if self.word("COMMENT") { Some(self.string()?) } else { None };
+            return Ok(if share {
+                Statement::CreateShare { name, if_not_exists, comment }
+            } else {
+                Statement::CreateRecipient { name, if_not_exists, comment }
+            });
+        }
         if self.word("USER") {
             let if_not_exists = self.if_not_exists();
             let name = self.ident()?;
@@ -104,7 +116,7 @@ impl TarnParser<'_> {
         }
         self.word("EXTERNAL");
         if !self.word("TABLE") {
-            return Err(self.unexpected("CATALOG, SCHEMA, TABLE or USER after CREATE"));
+            return Err(self.unexpected("CATALOG, SCHEMA, TABLE, USER, SHARE or RECIPIENT after CREATE"));
         }
         let if_not_exists = self.if_not_exists();
         let name = self.object_name()?;
@@ -249,7 +261,15 @@ impl TarnParser<'_> {
             let if_exists = self.if_exists();
             return Ok(Statement::DropUser { name: self.ident()?, if_exists });
         }
-        Err(self.unexpected("SCHEMA, TABLE or USER after DROP"))
+        if self.word("SHARE") {
+            let if_exists = self.if_exists();
+            return Ok(Statement::DropShare { name: self.ident()?, if_exists });
+        }
+        if self.word("RECIPIENT") {
+            let if_exists = self.if_exists();
+            return Ok(Statement::DropRecipient { name: self.ident()?, if_exists });
+        }
+        Err(self.unexpected("SCHEMA, TABLE, USER, SHARE or RECIPIENT after DROP"))
     }
 
     fn parse_show(&mut self) -> Result<Statement> {
@@ -280,6 +300,21 @@ impl TarnParser<'_> {
         if self.word("USERS") {
             return Ok(Statement::ShowUsers);
         }
+        if self.word("SHARES") {
+            return Ok(Statement::ShowShares);
+        }
+        if self.word("RECIPIENTS") {
+            return Ok(Statement::ShowRecipients);
+        }
+        if self.words(&["ALL", "IN", "SHARE"]) {
+            return Ok(Statement::ShowAllInShare { share: self.ident()? });
+        }
+        if self.words(&["GRANTS", "ON", "SHARE"]) || self.words(&["GRANT", "ON", "SHARE"]) {
+            return Ok(Statement::ShowShareGrants { share: Some(self.ident()?), recipient: None });
+        }
+        if self.words(&["GRANTS", "TO", "RECIPIENT"]) || self.words(&["GRANT", "TO", "RECIPIENT"]) {
+            return Ok(Statement::ShowShareGrants { share: None, recipient: Some(self.ident()?) });
+        }
         if self.word("GRANTS") || self.word("GRANT") {
             if self.word("TO") {
                 return Ok(Statement::ShowGrants { principal: Some(self.ident()?), on: None });
@@ -291,7 +326,9 @@ impl TarnParser<'_> {
             }
             return Ok(Statement::ShowGrants { principal, on });
         }
-        Err(self.unexpected("CATALOGS, SCHEMAS, TABLES, COLUMNS, TBLPROPERTIES, CREATE TABLE, GRANTS or USERS after SHOW"))
+        Err(self.unexpected(
+            "CATALOGS, SCHEMAS, TABLES, COLUMNS, TBLPROPERTIES, CREATE TABLE, GRANTS, USERS, SHARES, RECIPIENTS or ALL IN SHARE after SHOW",
+        ))
     }
 
     fn parse_use(&mut self) -> Result<Statement> {
@@ -564,6 +601,15 @@ impl TarnParser<'_> {
             }
         }
         self.expect_word("ON")?;
+        if self.word("SHARE") {
+            let share = self.ident()?;
+            if privileges != [tarn_catalog::Privilege::Select] {
+                return Err(SqlError::Parse("a share can be granted only with SELECT (GRANT SELECT ON SHARE s TO RECIPIENT r)".into()));
+            }
+            self.expect_word(if revoke { "FROM" } else { "TO" })?;
+            self.expect_word("RECIPIENT")?;
+            return Ok(Statement::GrantShare { share, recipient: self.ident()?, grant: !revoke });
+        }
         let on = self.securable()?;
         self.expect_word(if revoke { "FROM" } else { "TO" })?;
         let principal = self.ident()?;
@@ -576,6 +622,27 @@ impl TarnParser<'_> {
 
     fn parse_alter(&mut self) -> Result<Statement> {
         self.expect_word("ALTER")?;
+        if self.word("SHARE") {
+            return self.parse_alter_share();
+        }
+        if self.word("RECIPIENT") {
+            let name = self.ident()?;
+            self.expect_word("ROTATE")?;
+            self.expect_word("TOKEN")?;
+            let (mut expire_existing_in, mut expires_in) = (None, None);
+            loop {
+                if self.words(&["EXPIRE", "EXISTING"]) {
+                    self.word("TOKENS");
+                    self.expect_word("IN")?;
+                    expire_existing_in = Some(self.duration_seconds()?);
+                } else if self.words(&["EXPIRES", "IN"]) {
+                    expires_in = Some(self.duration_seconds()?);
+                } else {
+                    break;
+                }
+            }
+            return Ok(Statement::RotateRecipientToken { name, expire_existing_in, expires_in });
+        }
         if self.word("USER") {
             let name = self.ident()?;
             self.word("WITH");
@@ -724,5 +791,84 @@ fn truncate(s: &str, n: usize) -> String {
         s.to_string()
     } else {
         format!("{}...", s.chars().take(n).collect::<String>())
+    }
+}
+
+impl TarnParser<'_> {
+    /// `ALTER SHARE s ADD [TABLE] t [COMMENT '..'] [PARTITION (c = v, ...)] [AS schema.name]
+    /// [WITH | WITHOUT HISTORY]` or `ALTER SHARE s REMOVE [TABLE] t`.
+    fn parse_alter_share(&mut self) -> Result<Statement> {
+        let share = self.ident()?;
+        if self.word("REMOVE") {
+            self.word("TABLE");
+            return Ok(Statement::AlterShareRemove { share, table: self.object_name()? });
+        }
+        if !self.word("ADD") {
+            return Err(self.unexpected("ADD TABLE or REMOVE TABLE after ALTER SHARE name"));
+        }
+        self.word("TABLE");
+        let mut add = ShareTable {
+            share,
+            table: self.object_name()?,
+            alias: None,
+            history: false,
+            partitions: Vec::new(),
+            comment: None,
+        };
+        loop {
+            if self.word("COMMENT") {
+                add.comment = Some(self.string()?);
+            } else if self.word("AS") {
+                add.alias = Some(self.object_name()?);
+            } else if self.words(&["WITH", "HISTORY"]) {
+                add.history = true;
+            } else if self.words(&["WITHOUT", "HISTORY"]) {
+                add.history = false;
+            } else if self.word("PARTITION") {
+                self.expect_token(&Token::LParen)?;
+                loop {
+                    let column = self.ident()?;
+                    self.expect_token(&Token::Eq)?;
+                    let token = self.p.next_token();
+                    let value = match token.token {
+                        Token::SingleQuotedString(s) => s,
+                        Token::Number(n, _) => n,
+                        other => {
+                            return Err(SqlError::Parse(format!(
+                                "expected a literal partition value after '{column} =', found '{other}' at {}",
+                                token.span.start
+                            )));
+                        }
+                    };
+                    add.partitions.push((column, value));
+                    if !self.p.consume_token(&Token::Comma) {
+                        break;
+                    }
+                }
+                self.expect_token(&Token::RParen)?;
+            } else {
+                break;
+            }
+        }
+        Ok(Statement::AlterShareAdd(Box::new(add)))
+    }
+
+    /// `n SECONDS | MINUTES | HOURS | DAYS` as seconds.
+    fn duration_seconds(&mut self) -> Result<i64> {
+        let token = self.p.next_token();
+        let n: i64 = match &token.token {
+            Token::Number(n, _) => n.parse().map_err(|_| SqlError::Parse(format!("'{n}' is not a whole number")))?,
+            other => return Err(SqlError::Parse(format!("expected a number, found '{other}' at {}", token.span.start))),
+        };
+        let unit = self.peek_word_at(0).unwrap_or_default();
+        let scale = match unit.trim_end_matches('S') {
+            "SECOND" => 1,
+            "MINUTE" => 60,
+            "HOUR" => 3600,
+            "DAY" => 86_400,
+            _ => return Err(self.unexpected("SECONDS, MINUTES, HOURS or DAYS")),
+        };
+        self.p.next_token();
+        n.checked_mul(scale).ok_or_else(|| SqlError::Parse(format!("{n} {unit} is too long")))
     }
 }
