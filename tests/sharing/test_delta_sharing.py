@@ -192,6 +192,18 @@ def test_change_data_feed_matches_table_changes(provider):
     assert set(df["_commit_timestamp"]) and all(t > 0 for t in df["_commit_timestamp"])
 
 
+def test_a_query_from_a_starting_version_lists_the_changed_files(provider):
+    """Spark's streaming reads ask for the files each version added and removed."""
+    _, profile, _ = provider
+    _, lines = query_lines(profile, "shop/tables/sales", json.dumps({"startingVersion": 2, "endingVersion": 4}))
+    assert "protocol" in lines[0] and "metaData" in lines[1]
+    changes = [(key, body["version"]) for line in lines[2:] for key, body in line.items() if key != "metaData"]
+    assert ("add", 2) in changes
+    assert {v for _, v in changes} <= {2, 3, 4} and all(k in ("add", "remove") for k, _ in changes)
+    assert all(body["url"].startswith("http") and body["timestamp"] > 0
+               for line in lines[2:] for key, body in line.items() if key != "metaData")
+
+
 def test_deletion_vectors_are_served_in_the_delta_format(provider):
     _, profile, _ = provider
     # Autoresolved: the table needs deletion vectors, so the server answers in the delta format.
@@ -372,3 +384,29 @@ def test_sql_shows_shares_recipients_and_grants(provider):
     assert status == 400 and "not a partition column" in json.dumps(body)
     status, body = server.sql_http("GRANT SELECT ON SHARE retail TO RECIPIENT ghost")
     assert status == 400 and "ghost" in json.dumps(body)
+
+
+def test_an_s3_warehouse_hands_out_s3_presigned_urls(tmp_path):
+    from s3_server import S3Server
+
+    s3 = S3Server(tmp_path / "s3")
+    server = TarnServer(s3.warehouse(), pg=False, flight=False, env=s3.env(tmp_path / "cache"))
+    try:
+        for statement in ["CREATE TABLE t AS SELECT id, id * 10 AS v FROM range(0, 50) AS r(id)",
+                          "CREATE SHARE s3share", "ALTER SHARE s3share ADD TABLE t AS x.t",
+                          "CREATE RECIPIENT r", "GRANT SELECT ON SHARE s3share TO RECIPIENT r"]:
+            sql(server, statement)
+        link = rows(server, "ALTER RECIPIENT r ROTATE TOKEN")[0]["activation_link"]
+        profile = tmp_path / "r.share"
+        profile.write_bytes(request("GET", link)[2])
+        p = profile_of(profile)
+        status, _, body = request("POST", f"{p['endpoint']}/shares/s3share/schemas/x/tables/t/query",
+                                  p["bearerToken"], "{}", {"Content-Type": "application/json"})
+        assert status == 200, body
+        files = [json.loads(line)["file"] for line in body.decode().splitlines() if '"file"' in line]
+        assert files and all(f["url"].startswith(s3.endpoint) and "X-Amz-Signature=" in f["url"] for f in files)
+        df = delta_sharing.load_as_pandas(f"{profile}#s3share.x.t")
+        assert sorted(df["v"]) == [i * 10 for i in range(50)]
+    finally:
+        server.stop()
+        s3.stop()

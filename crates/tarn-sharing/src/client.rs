@@ -215,6 +215,7 @@ impl RemoteTable {
     /// change feed reads it. Earlier versions are empty placeholders. Returns the table and the
     /// range of versions it holds.
     pub async fn materialize_changes(&self, start: &RemoteVersion, end: Option<&RemoteVersion>) -> Result<(Url, i64, i64)> {
+        self.sweep().await;
         let mut url = Url::parse(&format!("{}{}/changes", self.profile.endpoint, table_prefix(&self.location)))
             .map_err(|e| SharingError::BadRequest(format!("the profile's endpoint is not a URL: {e}")))?;
         {
@@ -321,6 +322,23 @@ impl RemoteTable {
             tokio::fs::write(&path, text).await.map_err(|e| io(&path, e))?;
         }
         dir_url(&dir)
+    }
+
+    /// Remove change tables and unfinished snapshots older than an hour: a query reads a change
+    /// table while it runs, and none runs that long on one.
+    async fn sweep(&self) {
+        let Ok(mut entries) = tokio::fs::read_dir(&self.cache).await else { return };
+        let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if !(name.starts_with(".changes-") || name.starts_with(".staging-")) {
+                continue;
+            }
+            let old = entry.metadata().await.and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+            if old {
+                let _ = tokio::fs::remove_dir_all(entry.path()).await;
+            }
+        }
     }
 
     async fn download(&self, url: &str, to: &Path) -> Result<()> {

@@ -77,7 +77,35 @@ fn syntax_errors_say_where() {
     let err = parse_sql("CREATE TABLE t (a INT").expect_err("unterminated");
     assert!(err.to_string().starts_with("syntax error"), "{err}");
     let err = parse_sql("CREATE VIEW v AS SELECT 1").expect_err("views");
-    assert!(err.to_string().contains("CATALOG, SCHEMA, TABLE or USER"), "{err}");
+    assert!(err.to_string().contains("CATALOG, SCHEMA, TABLE, USER, SHARE or RECIPIENT"), "{err}");
     let err = parse_sql("COMMIT").expect_err("transactions");
     assert!(err.to_string().contains("not supported"), "{err}");
 }
+
+#[test]
+fn sharing_statements_parse() {
+    use crate::ast::Statement as S;
+    let parsed = parse_sql(
+        "ALTER SHARE s ADD TABLE main.sales.orders COMMENT 'c' PARTITION (region = 'eu', year = 2024) AS shop.orders WITH HISTORY",
+    )
+    .expect("parses");
+    let S::AlterShareAdd(add) = &parsed[0] else { panic!("{parsed:?}") };
+    assert_eq!(add.table.to_string(), "main.sales.orders");
+    assert_eq!(add.alias.as_ref().map(|a| a.to_string()).as_deref(), Some("shop.orders"));
+    assert!(add.history);
+    let partitions: Vec<(String, String)> = add.partitions.iter().map(|(c, v)| (c.value.clone(), v.clone())).collect();
+    assert_eq!(partitions, vec![("region".into(), "eu".into()), ("year".into(), "2024".into())]);
+    assert_eq!(add.comment.as_deref(), Some("c"));
+
+    let parsed = parse_sql("ALTER RECIPIENT r ROTATE TOKEN EXPIRE EXISTING TOKENS IN 2 HOURS EXPIRES IN 30 DAYS").expect("parses");
+    assert!(matches!(&parsed[0], S::RotateRecipientToken { expire_existing_in: Some(7200), expires_in: Some(2_592_000), .. }));
+    let parsed = parse_sql("REVOKE SELECT ON SHARE s FROM RECIPIENT r; SHOW GRANTS TO RECIPIENT r; SHOW ALL IN SHARE s").expect("parses");
+    assert!(matches!(&parsed[0], S::GrantShare { grant: false, .. }));
+    assert!(matches!(&parsed[1], S::ShowShareGrants { share: None, recipient: Some(_) }));
+    assert!(matches!(&parsed[2], S::ShowAllInShare { .. }));
+    let err = parse_sql("GRANT SELECT ON SHARE s TO r").expect_err("RECIPIENT keyword");
+    assert!(err.to_string().contains("expected RECIPIENT"), "{err}");
+    let err = parse_sql("ALTER SHARE s RENAME TO t").expect_err("unknown action");
+    assert!(err.to_string().contains("ADD TABLE or REMOVE TABLE"), "{err}");
+}
+
