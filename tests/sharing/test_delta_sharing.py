@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import delta_sharing
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 from tarn_server import TarnServer  # noqa: E402
 
 DV_TABLE = ROOT / ".." / "shared" / "conformance" / "delta-rs" / "table-with-dv-small"
+CDF_DV_TABLE = ROOT / ".." / "shared" / "conformance" / "delta-rs" / "cdf-table-with-cdc-and-dvs"
 
 
 def sql(server, statement):
@@ -40,6 +42,8 @@ def provider(tmp_path_factory):
     server = TarnServer(base / "wh", pg=False, flight=False)
     dv = base / "dv-table"
     shutil.copytree(DV_TABLE, dv)
+    cdf_dv = base / "cdf-dv-table"
+    shutil.copytree(CDF_DV_TABLE, cdf_dv)
     for statement in [
         "CREATE TABLE sales (id BIGINT, region STRING, amount DOUBLE) PARTITIONED BY (region) "
         "TBLPROPERTIES (delta.enableChangeDataFeed = true)",
@@ -52,11 +56,13 @@ def provider(tmp_path_factory):
         "INSERT INTO events SELECT id, id * 2 FROM range(100, 200) AS r(id)",
         "INSERT INTO events SELECT id, id * 2 FROM range(200, 300) AS r(id)",
         f"CREATE TABLE dvt LOCATION '{dv}'",
+        f"CREATE TABLE cdfdv LOCATION '{cdf_dv}'",
         "CREATE SHARE retail COMMENT 'for partners'",
         "ALTER SHARE retail ADD TABLE sales AS shop.sales WITH HISTORY",
         "ALTER SHARE retail ADD TABLE sales AS shop.sales_eu PARTITION (region = 'eu')",
         "ALTER SHARE retail ADD TABLE events AS shop.events",
         "ALTER SHARE retail ADD TABLE dvt AS lab.dvt WITH HISTORY",
+        "ALTER SHARE retail ADD TABLE cdfdv AS lab.cdfdv WITH HISTORY",
         "CREATE RECIPIENT acme",
         "GRANT SELECT ON SHARE retail TO RECIPIENT acme",
         "CREATE RECIPIENT nobody",
@@ -110,7 +116,7 @@ def test_listing_shows_the_granted_share_and_its_tables(provider):
     client = delta_sharing.SharingClient(str(profile))
     assert [s.name for s in client.list_shares()] == ["retail"]
     tables = {(t.schema, t.name) for t in client.list_all_tables()}
-    assert tables == {("shop", "sales"), ("shop", "sales_eu"), ("shop", "events"), ("lab", "dvt")}
+    assert tables == {("shop", "sales"), ("shop", "sales_eu"), ("shop", "events"), ("lab", "dvt"), ("lab", "cdfdv")}
     assert sorted(s.name for s in client.list_schemas(delta_sharing.Share("retail"))) == ["lab", "shop"]
 
 
@@ -128,7 +134,7 @@ def test_pages_of_a_listing_come_with_tokens(provider):
         token = page.get("nextPageToken")
         if not token:
             break
-    assert sorted(seen) == ["dvt", "events", "sales", "sales_eu"]
+    assert sorted(seen) == ["cdfdv", "dvt", "events", "sales", "sales_eu"]
 
 
 def test_load_as_pandas_reads_the_current_version(provider):
@@ -221,6 +227,35 @@ def test_deletion_vectors_are_served_in_the_delta_format(provider):
     status, _, body = request("POST", f"{p['endpoint']}/shares/retail/schemas/lab/tables/dvt/query",
                               p["bearerToken"], "{}", {"Content-Type": "application/json"})
     assert status == 400 and "responseformat=delta" in json.loads(body)["message"]
+
+
+def test_changes_of_a_deletion_vector_table_in_the_delta_format(provider):
+    """A table whose DELETEs wrote deletion vectors and change files: the connector reads its
+    feed through the Delta kernel; it must agree with Tarn's own table_changes."""
+    server, profile, _ = provider
+    last = rows(server, "DESCRIBE HISTORY cdfdv LIMIT 1")[0]["version"]
+    df = delta_sharing.load_table_changes_as_pandas(url(profile, "lab.cdfdv"), starting_version=0,
+                                                     ending_version=last, use_delta_format=True)
+    columns = [c for c in df.columns if not c.startswith("_")]
+    shared = sorted(tuple([*(df[c][i] for c in columns), df["_change_type"][i], int(df["_commit_version"][i])])
+                    for i in range(len(df)))
+    own = sorted(tuple([*(r[c] for c in columns), r["_change_type"], r["_commit_version"]]) for r in rows(
+        server, f"SELECT * FROM table_changes('cdfdv', 0, {last})"))
+    assert len(shared) > 0 and shared == own
+
+
+def test_the_version_at_a_timestamp(provider):
+    server, profile, _ = provider
+    history = {r["version"]: r["timestamp"] for r in rows(server, "DESCRIBE HISTORY sales")}
+    p = profile_of(profile)
+    target = f"{p['endpoint']}/shares/retail/schemas/shop/tables/sales/version"
+    status, head, _ = request("GET", target, p["bearerToken"])
+    assert status == 200 and int(head["delta-table-version"]) == max(history)
+    ts = urllib.parse.quote(history[2])
+    status, head, _ = request("GET", f"{target}?startingTimestamp={ts}", p["bearerToken"])
+    assert status == 200 and int(head["delta-table-version"]) == 2
+    status, _, body = request("GET", f"{target}?startingTimestamp=yesterday", p["bearerToken"])
+    assert status == 400 and "startingTimestamp" in json.loads(body)["message"]
 
 
 def test_explicit_delta_format_reads_a_plain_table_too(provider):

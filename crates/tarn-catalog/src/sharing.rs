@@ -9,8 +9,7 @@
 //! token). Tokens look like `tarnshare_<id>_<secret>`.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
+use crate::principals::{constant_time_eq, hex, sha256_hex, unhex};
 use crate::store::Catalog;
 use crate::{CatalogError, Result, TableIdent, validate_name};
 
@@ -85,14 +84,6 @@ pub enum TokenRefusal {
     /// Not a token, or no such token (never issued, revoked, recipient dropped).
     Unknown,
     Expired,
-}
-
-fn sha256_hex(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn new_secret() -> (String, String) {
@@ -354,25 +345,20 @@ impl Catalog {
         if let Some(doc) = self.get_doc::<serde_json::Value>(&path).await?
             && let Some(key) = doc.get("key_hex").and_then(|k| k.as_str())
         {
-            return decode_hex(key).ok_or_else(|| CatalogError::Corrupt { path: path.to_string(), reason: "key_hex is not hex".into() });
+            return unhex(key).ok_or_else(|| CatalogError::Corrupt { path: path.to_string(), reason: "key_hex is not hex".into() });
         }
         let mut key = Vec::with_capacity(64);
         for _ in 0..4 {
             key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
         }
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         // Put-if-absent: of two servers starting at once, both end up with the winner's key.
-        self.put_new(&path, &serde_json::json!({ "key_hex": hex })).await?;
+        self.put_new(&path, &serde_json::json!({ "key_hex": hex(&key) })).await?;
         let doc = self.get_doc::<serde_json::Value>(&path).await?.unwrap_or_default();
         doc.get("key_hex")
             .and_then(|k| k.as_str())
-            .and_then(decode_hex)
+            .and_then(unhex)
             .ok_or_else(|| CatalogError::Corrupt { path: path.to_string(), reason: "no key_hex".into() })
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 #[cfg(test)]

@@ -85,9 +85,13 @@ fn endpoint(state: &SharingState, headers: &HeaderMap) -> String {
     format!("http://{host}{PREFIX}")
 }
 
-async fn recipient(state: &SharingState, headers: &HeaderMap) -> Result<Recipient, SharingError> {
+/// The recipient the request's bearer token names, or the refusal to answer (audited).
+async fn recipient(state: &SharingState, headers: &HeaderMap, peer: &std::net::SocketAddr, what: &str) -> Result<Recipient, Response> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.provider.authenticate(authorization).await
+    state.provider.authenticate(authorization).await.map_err(|e| {
+        record(state, "?", peer, what.to_string(), vec![], Err(&e));
+        e.into_http()
+    })
 }
 
 fn record(state: &SharingState, who: &str, peer: &std::net::SocketAddr, what: String, tables: Vec<String>, result: Result<(), &SharingError>) {
@@ -120,12 +124,9 @@ where
     F: FnOnce(Arc<SharingState>, Recipient) -> Fut,
     Fut: std::future::Future<Output = Result<serde_json::Value, SharingError>>,
 {
-    let who = match recipient(&state, &headers).await {
+    let who = match recipient(&state, &headers, &peer, &what).await {
         Ok(r) => r,
-        Err(e) => {
-            record(&state, "?", &peer, what, vec![], Err(&e));
-            return e.into_http();
-        }
+        Err(refused) => return refused,
     };
     let result = answer(state.clone(), who.clone()).await;
     record(&state, &who.name, &peer, what, vec![], result.as_ref().map(|_| ()));
@@ -174,12 +175,9 @@ where
     F: FnOnce(Arc<SharingState>, Recipient, Capabilities, String) -> Fut,
     Fut: std::future::Future<Output = Result<TableResponse, SharingError>>,
 {
-    let who = match recipient(&state, &headers).await {
+    let who = match recipient(&state, &headers, &peer, &what).await {
         Ok(r) => r,
-        Err(e) => {
-            record(&state, "?", &peer, what, vec![], Err(&e));
-            return e.into_http();
-        }
+        Err(refused) => return refused,
     };
     let caps = Capabilities::parse(headers.get(CAPABILITIES_HEADER).and_then(|v| v.to_str().ok()));
     let endpoint = endpoint(&state, &headers);
@@ -212,12 +210,9 @@ async fn table_version(
 ) -> Response {
     let name = table_ref(path);
     let what = format!("VERSION {name}");
-    let who = match recipient(&state, &headers).await {
+    let who = match recipient(&state, &headers, &peer, &what).await {
         Ok(r) => r,
-        Err(e) => {
-            record(&state, "?", &peer, what, vec![], Err(&e));
-            return e.into_http();
-        }
+        Err(refused) => return refused,
     };
     let result = state.provider.table_version(&who, &name, &params).await;
     record(&state, &who.name, &peer, what, vec![], result.as_ref().map(|_| ()));

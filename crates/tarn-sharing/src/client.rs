@@ -194,18 +194,7 @@ impl RemoteTable {
         let url = format!("{}{}/query", self.profile.endpoint, table_prefix(&self.location));
         let response = self.send(self.http.post(url).header("content-type", "application/json").body(body.to_string())).await?;
         let remote_version = version_header(&response)?;
-        let delta = response
-            .headers()
-            .get(CAPABILITIES_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("responseformat=delta"));
-        let text = response.text().await.map_err(|e| SharingError::Internal(format!("reading the file list: {e}")))?;
-        let lines: Vec<Value> = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| SharingError::Internal(format!("the sharing server sent a line that is not JSON: {e}")))?;
+        let (delta, lines) = read_lines(response).await?;
         let listing = if delta { Listing::from_delta(&lines)? } else { Listing::from_parquet(&lines)? };
         self.write_local_table(remote_version, listing).await
     }
@@ -237,18 +226,7 @@ impl RemoteTable {
             }
         }
         let response = self.send(self.http.get(url)).await?;
-        let delta = response
-            .headers()
-            .get(CAPABILITIES_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("responseformat=delta"));
-        let text = response.text().await.map_err(|e| SharingError::Internal(format!("reading the changes: {e}")))?;
-        let lines: Vec<Value> = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| SharingError::Internal(format!("the sharing server sent a line that is not JSON: {e}")))?;
+        let (delta, lines) = read_lines(response).await?;
         let changes = Changes::parse(&lines, delta)?;
         let first = changes.metadata.first().map(|(v, _)| *v).or_else(|| match start {
             RemoteVersion::Version(v) => Some(*v),
@@ -445,6 +423,23 @@ async fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
         return Ok(());
     }
     tokio::fs::copy(from, to).await.map(|_| ()).map_err(|e| io(to, e))
+}
+
+/// A table response's lines, and whether they are in the `delta` format (else `parquet`).
+async fn read_lines(response: reqwest::Response) -> Result<(bool, Vec<Value>)> {
+    let delta = response
+        .headers()
+        .get(CAPABILITIES_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("responseformat=delta"));
+    let text = response.text().await.map_err(|e| SharingError::Internal(format!("reading the sharing server's answer: {e}")))?;
+    let lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| SharingError::Internal(format!("the sharing server sent a line that is not JSON: {e}")))?;
+    Ok((delta, lines))
 }
 
 fn version_header(response: &reqwest::Response) -> Result<i64> {
