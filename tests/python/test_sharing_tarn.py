@@ -137,3 +137,27 @@ def test_dropping_the_recipient_cuts_access(tmp_path):
     finally:
         provider.stop()
         recipient.stop()
+
+
+def test_sharing_statements_over_the_postgres_protocol(tmp_path):
+    """SHOW SHARES / SHOW RECIPIENTS are Tarn's, not Postgres settings, over the wire too."""
+    server = TarnServer(tmp_path / "wh", flight=False)
+    try:
+        with server.psycopg() as conn:
+            cur = conn.cursor()
+            cur.execute("CREATE SHARE s COMMENT 'c'")
+            cur.execute("CREATE RECIPIENT r")
+            assert "/delta-sharing/activation/" in cur.fetchone()[1]
+            cur.execute("SHOW SHARES")
+            assert [row[:2] for row in cur.fetchall()] == [("s", "c")]
+            cur.execute("SHOW RECIPIENTS")
+            assert [row[0] for row in cur.fetchall()] == ["r"]
+            cur.execute("SHOW ALL IN SHARE s")
+            assert cur.fetchall() == []
+            cur.execute("ALTER RECIPIENT r ROTATE TOKEN EXPIRE EXISTING IN 10 MINUTES")
+            name, link, _ = cur.fetchone()
+            assert name == "r" and link.startswith(server.addr["http"] + "/delta-sharing/activation/")
+            cur.execute("SHOW ALL")
+            assert len(cur.fetchall()) > 10, "SHOW ALL is still Postgres' settings"
+    finally:
+        server.stop()

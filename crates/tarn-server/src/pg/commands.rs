@@ -101,7 +101,8 @@ fn word(t: &Token) -> Option<String> {
 
 /// Tarn's own SHOW statements; anything else after SHOW is a Postgres setting.
 const TARN_SHOW: &[&str] = &[
-    "TABLES", "SCHEMAS", "DATABASES", "CATALOGS", "CREATE", "TBLPROPERTIES", "COLUMNS", "GRANTS", "USERS",
+    "TABLES", "SCHEMAS", "DATABASES", "CATALOGS", "CREATE", "TBLPROPERTIES", "COLUMNS", "GRANTS", "USERS", "SHARES",
+    "RECIPIENTS",
 ];
 
 /// Recognise a Postgres-only statement.
@@ -390,6 +391,10 @@ mod tests {
     fn leaves_tarn_statements_alone() {
         assert_eq!(classify("SHOW TABLES"), None);
         assert_eq!(classify("SHOW CREATE TABLE t"), None);
+        assert_eq!(classify("SHOW SHARES"), None);
+        assert_eq!(classify("SHOW recipients"), None);
+        assert_eq!(classify("SHOW ALL IN SHARE s"), None);
+        assert!(matches!(classify("SHOW ALL"), Some(PgCommand::ShowAll)));
         assert_eq!(classify("SET spark.databricks.delta.retentionDurationCheck.enabled = false"), None);
         assert_eq!(classify("SELECT 1"), None);
         assert_eq!(classify("INSERT INTO t VALUES (1)"), None);
