@@ -553,6 +553,14 @@ struct Changes {
     timestamps: HashMap<i64, i64>,
 }
 
+/// The `add`, `remove` or change-file action in `holder` (`cdc_key` names the change file:
+/// `cdc` in Delta actions, `cdf` in the parquet format), as its kind and body.
+fn file_action<'v>(holder: &'v Value, cdc_key: &str) -> Option<(&'static str, &'v Value)> {
+    [("add", "add"), ("remove", "remove"), ("cdc", cdc_key)]
+        .into_iter()
+        .find_map(|(kind, key)| holder.get(key).map(|body| (kind, body)))
+}
+
 impl Changes {
     fn parse(lines: &[Value], delta: bool) -> Result<Self> {
         let mut out = Changes { protocol: json!({ "minReaderVersion": 1, "minWriterVersion": 2 }), metadata: Vec::new(), actions: Vec::new(), timestamps: HashMap::new() };
@@ -570,34 +578,22 @@ impl Changes {
                 out.metadata.push((version, action));
                 continue;
             }
-            let (kind, body, url, id) = if delta {
+            // The delta format wraps a Delta action (URL in `path`) in a `file` carrying id,
+            // version and timestamp; the parquet format puts all of them in one object.
+            let (kind, body, holder, url_key) = if delta {
                 let Some(file) = line.get("file") else { continue };
                 let single = file.get("deltaSingleAction").ok_or_else(|| missing("deltaSingleAction"))?;
-                let (kind, body) = [("add", "add"), ("remove", "remove"), ("cdc", "cdc")]
-                    .iter()
-                    .find_map(|(k, key)| single.get(*key).map(|b| (*k, b)))
-                    .ok_or_else(|| missing("file action"))?;
-                let url = body.get("path").and_then(Value::as_str).ok_or_else(|| missing("file URL"))?;
-                let id = file.get("id").and_then(Value::as_str).map_or_else(|| safe_id(url), safe_id);
-                let version = file.get("version").and_then(Value::as_i64).ok_or_else(|| missing("version"))?;
-                let timestamp = file.get("timestamp").and_then(Value::as_i64).unwrap_or(0);
-                out.timestamps.insert(version, timestamp);
-                (kind, body, url.to_string(), (id, version, timestamp))
+                let (kind, body) = file_action(single, "cdc").ok_or_else(|| missing("file action"))?;
+                (kind, body, file, "path")
             } else {
-                let Some((kind, body)) = [("add", "add"), ("remove", "remove"), ("cdc", "cdf")]
-                    .iter()
-                    .find_map(|(k, key)| line.get(*key).map(|b| (*k, b)))
-                else {
-                    continue;
-                };
-                let url = body.get("url").and_then(Value::as_str).ok_or_else(|| missing("file URL"))?;
-                let id = body.get("id").and_then(Value::as_str).map_or_else(|| safe_id(url), safe_id);
-                let version = body.get("version").and_then(Value::as_i64).ok_or_else(|| missing("version"))?;
-                let timestamp = body.get("timestamp").and_then(Value::as_i64).unwrap_or(0);
-                out.timestamps.insert(version, timestamp);
-                (kind, body, url.to_string(), (id, version, timestamp))
+                let Some((kind, body)) = file_action(line, "cdf") else { continue };
+                (kind, body, body, "url")
             };
-            let (id, version, timestamp) = id;
+            let url = body.get(url_key).and_then(Value::as_str).ok_or_else(|| missing("file URL"))?.to_string();
+            let id = holder.get("id").and_then(Value::as_str).map_or_else(|| safe_id(&url), safe_id);
+            let version = holder.get("version").and_then(Value::as_i64).ok_or_else(|| missing("version"))?;
+            let timestamp = holder.get("timestamp").and_then(Value::as_i64).unwrap_or(0);
+            out.timestamps.insert(version, timestamp);
             out.actions.push(ChangeAction {
                 version,
                 timestamp,
