@@ -17,12 +17,10 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use tarn_sql::Session;
 use tpchgen::generators::{
-    CustomerGenerator, LineItemGenerator, NationGenerator, OrderGenerator, PartGenerator, PartSuppGenerator,
-    RegionGenerator, SupplierGenerator,
+    CustomerGenerator, LineItemGenerator, NationGenerator, OrderGenerator, PartGenerator, PartSuppGenerator, RegionGenerator,
+    SupplierGenerator,
 };
-use tpchgen_arrow::{
-    CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, PartSuppArrow, RegionArrow, SupplierArrow,
-};
+use tpchgen_arrow::{CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, PartSuppArrow, RegionArrow, SupplierArrow};
 
 use crate::{BenchError, Result};
 
@@ -146,7 +144,8 @@ pub async fn load_into_warehouse(session: &mut Session, dir: &Path, schema: Opti
     }
     let progress = ProgressBar::new(TABLES.len() as u64);
     progress.set_style(
-        ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} tables, {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} tables, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     for table in TABLES {
         progress.set_message(table);
@@ -156,9 +155,7 @@ pub async fn load_into_warehouse(session: &mut Session, dir: &Path, schema: Opti
         };
         let source = dir.join(table);
         let source = source.to_string_lossy().replace('\'', "''");
-        session
-            .sql(&format!("CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_files('{source}/', format => 'parquet')"))
-            .await?;
+        session.sql(&format!("CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_files('{source}/', format => 'parquet')")).await?;
         progress.inc(1);
     }
     progress.finish_and_clear();

@@ -16,21 +16,26 @@ use crate::{CatalogError, Result, TableEntry};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Securable {
-    Catalog { name: String },
-    Schema { catalog: String, name: String },
-    Table { catalog: String, schema: String, name: String, id: String },
+    Catalog {
+        name: String,
+    },
+    Schema {
+        catalog: String,
+        name: String,
+    },
+    Table {
+        catalog: String,
+        schema: String,
+        name: String,
+        id: String,
+    },
     /// Direct file access: `delta.`path`` tables, COPY INTO sources, external locations.
     AnyFile,
 }
 
 impl Securable {
     pub fn table(entry: &TableEntry) -> Self {
-        Securable::Table {
-            catalog: entry.catalog.clone(),
-            schema: entry.schema.clone(),
-            name: entry.name.clone(),
-            id: entry.id.clone(),
-        }
+        Securable::Table { catalog: entry.catalog.clone(), schema: entry.schema.clone(), name: entry.name.clone(), id: entry.id.clone() }
     }
 
     /// `CATALOG`, `SCHEMA`, `TABLE` or `ANY FILE`.
@@ -145,9 +150,7 @@ impl Catalog {
     /// Grant `privilege` on `securable` to an existing principal. Granting twice is a no-op.
     pub async fn grant(&self, securable: &Securable, principal: &str, privilege: Privilege, granted_by: &str) -> Result<()> {
         if self.get_principal(principal).await?.is_none() {
-            return Err(CatalogError::Invalid(format!(
-                "user '{principal}' does not exist; create it first (CREATE USER {principal})"
-            )));
+            return Err(CatalogError::Invalid(format!("user '{principal}' does not exist; create it first (CREATE USER {principal})")));
         }
         let grant = Grant {
             securable: securable.clone(),
@@ -193,7 +196,13 @@ impl Catalog {
         let principal = principal.to_ascii_lowercase();
         let mut all: Vec<Grant> = self.list_docs_recursive(&self.dir_path(&["grants"])).await?;
         all.retain(|g| g.principal == principal);
-        all.sort_by(|a, b| (a.securable.kind(), a.securable.display_name(), a.privilege).cmp(&(b.securable.kind(), b.securable.display_name(), b.privilege)));
+        all.sort_by(|a, b| {
+            (a.securable.kind(), a.securable.display_name(), a.privilege).cmp(&(
+                b.securable.kind(),
+                b.securable.display_name(),
+                b.privilege,
+            ))
+        });
         Ok(all)
     }
 
@@ -245,14 +254,8 @@ mod tests {
         let table = Securable::Table { catalog: "main".into(), schema: "default".into(), name: "t".into(), id: "abc".into() };
         catalog.set_owner(&table, "ada", "ada").await.unwrap();
         catalog.set_owner(&table, "bob", "ada").await.unwrap();
-        let owners: Vec<String> = catalog
-            .grants_on(&table)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|g| g.privilege == Privilege::Owner)
-            .map(|g| g.principal)
-            .collect();
+        let owners: Vec<String> =
+            catalog.grants_on(&table).await.unwrap().into_iter().filter(|g| g.privilege == Privilege::Owner).map(|g| g.principal).collect();
         assert_eq!(owners, vec!["bob".to_string()]);
         catalog.drop_grants(&table).await.unwrap();
         assert!(catalog.grants_on(&table).await.unwrap().is_empty());

@@ -10,10 +10,7 @@ const RESERVED: &[&str] = &["information_schema", "delta", "system", "_tarn_cata
 /// Check that `name` is a usable catalog, schema or table name and return it normalized
 /// (names are case-insensitive, stored lower-case, as in Unity Catalog).
 pub fn validate_name(kind: &str, name: &str) -> Result<String> {
-    let invalid = |reason: &str| CatalogError::InvalidName {
-        name: name.to_string(),
-        reason: format!("{kind} names {reason}"),
-    };
+    let invalid = |reason: &str| CatalogError::InvalidName { name: name.to_string(), reason: format!("{kind} names {reason}") };
     if name.is_empty() {
         return Err(invalid("cannot be empty"));
     }
@@ -46,20 +43,12 @@ pub struct TableIdent {
 
 impl TableIdent {
     pub fn new(catalog: impl Into<String>, schema: impl Into<String>, table: impl Into<String>) -> Self {
-        Self {
-            catalog: catalog.into(),
-            schema: schema.into(),
-            table: table.into(),
-        }
+        Self { catalog: catalog.into(), schema: schema.into(), table: table.into() }
     }
 
     /// Validate and normalize all three parts.
     pub fn validated(catalog: &str, schema: &str, table: &str) -> Result<Self> {
-        Ok(Self::new(
-            validate_name("catalog", catalog)?,
-            validate_name("schema", schema)?,
-            validate_name("table", table)?,
-        ))
+        Ok(Self::new(validate_name("catalog", catalog)?, validate_name("schema", schema)?, validate_name("table", table)?))
     }
 }
 

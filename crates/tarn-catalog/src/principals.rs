@@ -70,10 +70,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 /// SCRAM's `SaltedPassword := Hi(Normalize(password), salt, i)`: PBKDF2-HMAC-SHA-256 of the
@@ -138,12 +135,7 @@ impl Catalog {
     /// Create a principal. Returns false if it already existed and `if_not_exists` was given.
     pub async fn create_principal(&self, name: &str, kind: PrincipalKind, admin: bool, if_not_exists: bool) -> Result<bool> {
         let name = validate_name("user", name)?;
-        let principal = Principal {
-            name: name.clone(),
-            kind,
-            admin,
-            created_at: chrono::Utc::now().timestamp_millis(),
-        };
+        let principal = Principal { name: name.clone(), kind, admin, created_at: chrono::Utc::now().timestamp_millis() };
         let created = self.put_new(&self.doc_path(&["principals", &name]), &principal).await?;
         if !created && !if_not_exists {
             return Err(CatalogError::AlreadyExists { kind: "user", name });
@@ -253,9 +245,7 @@ mod tests {
     #[tokio::test]
     async fn tokens_authenticate_their_principal_only_while_valid() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let catalog = Catalog::open(Warehouse::open(dir.path().to_str().expect("utf8")).expect("wh"))
-            .await
-            .expect("catalog");
+        let catalog = Catalog::open(Warehouse::open(dir.path().to_str().expect("utf8")).expect("wh")).await.expect("catalog");
         catalog.create_principal("ada", PrincipalKind::User, false, false).await.expect("user");
         let token = catalog.create_token("ada", None).await.expect("token");
         let who = catalog.authenticate_token(&token).await.expect("auth").expect("valid");

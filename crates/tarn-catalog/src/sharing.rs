@@ -8,10 +8,10 @@
 //! `recipient_activations/<id>.json` (a one-time code that, once used, is deleted and becomes a
 //! token). Tokens look like `tarnshare_<id>_<secret>`.
 
-use serde::{Deserialize, Serialize};
 use crate::principals::{constant_time_eq, hex, sha256_hex, unhex};
 use crate::store::Catalog;
 use crate::{CatalogError, Result, TableIdent, validate_name};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Share {
@@ -192,10 +192,7 @@ impl Catalog {
 
     pub async fn require_recipient(&self, name: &str) -> Result<Recipient> {
         self.get_recipient(name).await?.ok_or_else(|| {
-            CatalogError::Invalid(format!(
-                "recipient '{}' does not exist; SHOW RECIPIENTS lists them",
-                name.to_ascii_lowercase()
-            ))
+            CatalogError::Invalid(format!("recipient '{}' does not exist; SHOW RECIPIENTS lists them", name.to_ascii_lowercase()))
         })
     }
 

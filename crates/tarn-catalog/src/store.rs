@@ -66,10 +66,8 @@ impl TableEntry {
     }
 
     pub fn location_url(&self) -> Result<Url> {
-        Url::parse(&self.location).map_err(|e| CatalogError::Corrupt {
-            path: self.ident().to_string(),
-            reason: format!("bad location '{}': {e}", self.location),
-        })
+        Url::parse(&self.location)
+            .map_err(|e| CatalogError::Corrupt { path: self.ident().to_string(), reason: format!("bad location '{}': {e}", self.location) })
     }
 }
 
@@ -120,10 +118,7 @@ impl Catalog {
     /// Write a document only if nothing exists at its path. Returns false if one did.
     pub(crate) async fn put_new<T: Serialize>(&self, path: &Path, doc: &T) -> Result<bool> {
         let body = serde_json::to_vec_pretty(doc).map_err(|e| CatalogError::Invalid(e.to_string()))?;
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
+        let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
         match self.store().put_opts(path, PutPayload::from(Bytes::from(body)), opts).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
@@ -135,10 +130,9 @@ impl Catalog {
         match self.store().get(path).await {
             Ok(result) => {
                 let bytes = result.bytes().await?;
-                serde_json::from_slice(&bytes).map(Some).map_err(|e| CatalogError::Corrupt {
-                    path: path.to_string(),
-                    reason: e.to_string(),
-                })
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| CatalogError::Corrupt { path: path.to_string(), reason: e.to_string() })
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
@@ -186,11 +180,7 @@ impl Catalog {
 
     pub async fn create_catalog(&self, name: &str, comment: Option<String>, if_not_exists: bool) -> Result<()> {
         let name = validate_name("catalog", name)?;
-        let entry = CatalogEntry {
-            name: name.clone(),
-            comment,
-            created_at: now_millis(),
-        };
+        let entry = CatalogEntry { name: name.clone(), comment, created_at: now_millis() };
         let created = self.put_new(&self.doc_path(&["catalogs", &name]), &entry).await?;
         if !created && !if_not_exists {
             return Err(CatalogError::AlreadyExists { kind: "catalog", name });
@@ -210,12 +200,7 @@ impl Catalog {
             created_at: now_millis(),
         };
         self.put_new(&self.doc_path(&["catalogs", SYSTEM_CATALOG]), &catalog).await?;
-        let entry = SchemaEntry {
-            catalog: SYSTEM_CATALOG.to_string(),
-            name: schema.to_string(),
-            comment: None,
-            created_at: now_millis(),
-        };
+        let entry = SchemaEntry { catalog: SYSTEM_CATALOG.to_string(), name: schema.to_string(), comment: None, created_at: now_millis() };
         self.put_new(&self.doc_path(&["schemas", SYSTEM_CATALOG, schema]), &entry).await?;
         Ok(())
     }
@@ -241,27 +226,13 @@ impl Catalog {
 
     // ---- schemas ----
 
-    pub async fn create_schema(
-        &self,
-        catalog: &str,
-        name: &str,
-        comment: Option<String>,
-        if_not_exists: bool,
-    ) -> Result<()> {
+    pub async fn create_schema(&self, catalog: &str, name: &str, comment: Option<String>, if_not_exists: bool) -> Result<()> {
         let catalog = self.require_catalog(catalog).await?;
         let name = validate_name("schema", name)?;
-        let entry = SchemaEntry {
-            catalog: catalog.clone(),
-            name: name.clone(),
-            comment,
-            created_at: now_millis(),
-        };
+        let entry = SchemaEntry { catalog: catalog.clone(), name: name.clone(), comment, created_at: now_millis() };
         let created = self.put_new(&self.doc_path(&["schemas", &catalog, &name]), &entry).await?;
         if !created && !if_not_exists {
-            return Err(CatalogError::AlreadyExists {
-                kind: "schema",
-                name: format!("{catalog}.{name}"),
-            });
+            return Err(CatalogError::AlreadyExists { kind: "schema", name: format!("{catalog}.{name}") });
         }
         Ok(())
     }
@@ -314,15 +285,11 @@ impl Catalog {
     /// dropped and re-created table never sees the old one's files.
     pub fn managed_location(&self, ident: &TableIdent, id: &str) -> Result<Url> {
         let short = id.split('-').next().unwrap_or(id);
-        Ok(self.warehouse.url(&format!(
-            "{}/{}/{}-{}",
-            ident.catalog, ident.schema, ident.table, short
-        ))?)
+        Ok(self.warehouse.url(&format!("{}/{}/{}-{}", ident.catalog, ident.schema, ident.table, short))?)
     }
 
     pub async fn get_table(&self, ident: &TableIdent) -> Result<Option<TableEntry>> {
-        self.get_doc(&self.doc_path(&["tables", &ident.catalog, &ident.schema, &ident.table]))
-            .await
+        self.get_doc(&self.doc_path(&["tables", &ident.catalog, &ident.schema, &ident.table])).await
     }
 
     /// Like [`Catalog::get_table`] but a missing table is an error with a "did you mean" hint.
@@ -331,12 +298,7 @@ impl Catalog {
             return Ok(entry);
         }
         self.require_schema(&ident.catalog, &ident.schema).await?;
-        let names: Vec<String> = self
-            .list_tables(&ident.catalog, &ident.schema)
-            .await?
-            .into_iter()
-            .map(|t| t.name)
-            .collect();
+        let names: Vec<String> = self.list_tables(&ident.catalog, &ident.schema).await?.into_iter().map(|t| t.name).collect();
         Err(CatalogError::TableNotFound {
             name: ident.to_string(),
             hint: did_you_mean(&ident.table, &names)
@@ -348,20 +310,14 @@ impl Catalog {
     pub async fn list_tables(&self, catalog: &str, schema: &str) -> Result<Vec<TableEntry>> {
         let (catalog, schema) = (catalog.to_ascii_lowercase(), schema.to_ascii_lowercase());
         self.require_schema(&catalog, &schema).await?;
-        let mut all: Vec<TableEntry> = self
-            .list_docs(&self.dir_path(&["tables", &catalog, &schema]))
-            .await?;
+        let mut all: Vec<TableEntry> = self.list_docs(&self.dir_path(&["tables", &catalog, &schema])).await?;
         all.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(all)
     }
 
     /// Every registered table in the warehouse.
     pub async fn all_tables(&self) -> Result<Vec<TableEntry>> {
-        let metas: Vec<_> = self
-            .store()
-            .list(Some(&self.dir_path(&["tables"])))
-            .try_collect()
-            .await?;
+        let metas: Vec<_> = self.store().list(Some(&self.dir_path(&["tables"]))).try_collect().await?;
         let mut out = Vec::new();
         for meta in metas {
             if meta.location.extension() == Some("json")
@@ -405,10 +361,7 @@ impl Catalog {
         self.require_schema(&entry.catalog, &entry.schema).await?;
         let path = self.doc_path(&["tables", &entry.catalog, &entry.schema, &entry.name]);
         if !self.put_new(&path, entry).await? {
-            return Err(CatalogError::AlreadyExists {
-                kind: "table",
-                name: entry.ident().to_string(),
-            });
+            return Err(CatalogError::AlreadyExists { kind: "table", name: entry.ident().to_string() });
         }
         Ok(())
     }
@@ -429,15 +382,9 @@ impl Catalog {
     /// the table unreachable.
     pub async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<TableEntry> {
         let old = self.require_table(from).await?;
-        let renamed = TableEntry {
-            catalog: to.catalog.clone(),
-            schema: to.schema.clone(),
-            name: to.table.clone(),
-            ..old
-        };
+        let renamed = TableEntry { catalog: to.catalog.clone(), schema: to.schema.clone(), name: to.table.clone(), ..old };
         self.register_table(&renamed).await?;
-        self.delete_doc(&self.doc_path(&["tables", &from.catalog, &from.schema, &from.table]))
-            .await?;
+        self.delete_doc(&self.doc_path(&["tables", &from.catalog, &from.schema, &from.table])).await?;
         Ok(renamed)
     }
 }
@@ -498,9 +445,7 @@ mod tests {
     #[tokio::test]
     async fn defaults_exist_and_opening_twice_is_harmless() {
         let (dir, catalog) = catalog().await;
-        let again = Catalog::open(Warehouse::open(dir.path().to_str().expect("utf8")).expect("wh"))
-            .await
-            .expect("reopen");
+        let again = Catalog::open(Warehouse::open(dir.path().to_str().expect("utf8")).expect("wh")).await.expect("reopen");
         assert_eq!(again.list_catalogs().await.expect("list").len(), 1);
         assert_eq!(catalog.list_schemas("main").await.expect("schemas")[0].name, "default");
     }
@@ -534,10 +479,7 @@ mod tests {
     async fn missing_table_suggests_a_close_name() {
         let (_dir, catalog) = catalog().await;
         catalog.register_table(&entry(&catalog, "orders")).await.expect("register");
-        let err = catalog
-            .require_table(&TableIdent::new("main", "default", "order"))
-            .await
-            .expect_err("missing");
+        let err = catalog.require_table(&TableIdent::new("main", "default", "order")).await.expect_err("missing");
         assert!(err.to_string().contains("did you mean 'main.default.orders'"), "{err}");
     }
 
@@ -561,10 +503,7 @@ mod tests {
         let mut e = entry(&catalog, "t");
         e.schema = "s".into();
         catalog.register_table(&e).await.expect("register");
-        assert!(matches!(
-            catalog.drop_schema("main", "s", false).await,
-            Err(CatalogError::SchemaNotEmpty(_))
-        ));
+        assert!(matches!(catalog.drop_schema("main", "s", false).await, Err(CatalogError::SchemaNotEmpty(_))));
         let dropped = catalog.drop_schema("main", "s", true).await.expect("cascade").expect("existed");
         assert_eq!(dropped.len(), 1);
         assert!(catalog.get_schema("main", "s").await.expect("get").is_none());

@@ -54,17 +54,11 @@ impl ResultPrinter {
         }
         let out: Box<dyn Write + Send> = match (format, output) {
             (OutputFormat::Parquet, _) | (_, None) => Box::new(std::io::stdout()),
-            (_, Some(path)) => Box::new(File::create(path).map_err(|source| CliError::Io {
-                context: format!("cannot create {path}"),
-                source,
-            })?),
+            (_, Some(path)) => {
+                Box::new(File::create(path).map_err(|source| CliError::Io { context: format!("cannot create {path}"), source })?)
+            }
         };
-        Ok(Self {
-            format,
-            out,
-            parquet_path: output.map(str::to_string),
-            parquet: None,
-        })
+        Ok(Self { format, out, parquet_path: output.map(str::to_string), parquet: None })
     }
 
     /// Print one statement's result, returning the number of rows.
@@ -111,10 +105,7 @@ impl ResultPrinter {
                 let mut rows = 0;
                 if self.parquet.is_none() {
                     let path = self.parquet_path.clone().unwrap_or_default();
-                    let file = File::create(&path).map_err(|source| CliError::Io {
-                        context: format!("cannot create {path}"),
-                        source,
-                    })?;
+                    let file = File::create(&path).map_err(|source| CliError::Io { context: format!("cannot create {path}"), source })?;
                     self.parquet = Some(ArrowWriter::try_new(file, output.schema.clone(), None)?);
                 }
                 while let Some(batch) = output.stream.next().await {
@@ -203,9 +194,7 @@ impl ResultPrinter {
     }
 
     fn write_str(&mut self, s: &str) -> Result<()> {
-        self.out
-            .write_all(s.as_bytes())
-            .map_err(|e| CliError::Output(e.to_string()))?;
+        self.out.write_all(s.as_bytes()).map_err(|e| CliError::Output(e.to_string()))?;
         self.flush()
     }
 
@@ -243,19 +232,13 @@ fn clip(cell: String) -> String {
 
 fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>> {
     let options = FormatOptions::default().with_null("NULL");
-    let formatters: Vec<ArrayFormatter<'_>> = batch
-        .columns()
-        .iter()
-        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-        .collect::<std::result::Result<_, _>>()?;
+    let formatters: Vec<ArrayFormatter<'_>> =
+        batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<std::result::Result<_, _>>()?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         // A single column cannot push others off screen: show it whole.
         rows.push(
-            formatters
-                .iter()
-                .map(|f| if formatters.len() == 1 { f.value(i).to_string() } else { clip(f.value(i).to_string()) })
-                .collect(),
+            formatters.iter().map(|f| if formatters.len() == 1 { f.value(i).to_string() } else { clip(f.value(i).to_string()) }).collect(),
         );
     }
     Ok(rows)

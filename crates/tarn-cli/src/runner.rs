@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tarn_sql::{Session, parse_sql, split_statements};
 
-use crate::{OutputFormat, ResultPrinter, Result};
+use crate::{OutputFormat, Result, ResultPrinter};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {

@@ -16,13 +16,56 @@ use tarn_sql::Session;
 use crate::{OutputFormat, Result, RunOptions, run_script};
 
 const KEYWORDS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "LIMIT", "JOIN", "LEFT JOIN", "ON", "AS", "WITH", "INSERT INTO",
-    "INSERT OVERWRITE", "VALUES", "UPDATE", "SET", "DELETE FROM", "MERGE INTO", "USING", "WHEN MATCHED THEN",
-    "WHEN NOT MATCHED THEN", "CREATE TABLE", "CREATE SCHEMA", "CREATE CATALOG", "DROP TABLE", "DROP SCHEMA",
-    "SHOW TABLES", "SHOW SCHEMAS", "SHOW CATALOGS", "DESCRIBE", "DESCRIBE HISTORY", "DESCRIBE DETAIL", "OPTIMIZE",
-    "ZORDER BY", "VACUUM", "RESTORE TABLE", "VERSION AS OF", "TIMESTAMP AS OF", "SHALLOW CLONE", "DEEP CLONE",
-    "ALTER TABLE", "ADD COLUMNS", "ADD CONSTRAINT", "TBLPROPERTIES", "PARTITIONED BY", "COPY INTO", "FILEFORMAT",
-    "TRUNCATE TABLE", "EXPLAIN", "USE",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "LIMIT",
+    "JOIN",
+    "LEFT JOIN",
+    "ON",
+    "AS",
+    "WITH",
+    "INSERT INTO",
+    "INSERT OVERWRITE",
+    "VALUES",
+    "UPDATE",
+    "SET",
+    "DELETE FROM",
+    "MERGE INTO",
+    "USING",
+    "WHEN MATCHED THEN",
+    "WHEN NOT MATCHED THEN",
+    "CREATE TABLE",
+    "CREATE SCHEMA",
+    "CREATE CATALOG",
+    "DROP TABLE",
+    "DROP SCHEMA",
+    "SHOW TABLES",
+    "SHOW SCHEMAS",
+    "SHOW CATALOGS",
+    "DESCRIBE",
+    "DESCRIBE HISTORY",
+    "DESCRIBE DETAIL",
+    "OPTIMIZE",
+    "ZORDER BY",
+    "VACUUM",
+    "RESTORE TABLE",
+    "VERSION AS OF",
+    "TIMESTAMP AS OF",
+    "SHALLOW CLONE",
+    "DEEP CLONE",
+    "ALTER TABLE",
+    "ADD COLUMNS",
+    "ADD CONSTRAINT",
+    "TBLPROPERTIES",
+    "PARTITIONED BY",
+    "COPY INTO",
+    "FILEFORMAT",
+    "TRUNCATE TABLE",
+    "EXPLAIN",
+    "USE",
 ];
 
 const HELP: &str = "\
@@ -45,10 +88,7 @@ impl Completer for TarnHelper {
     type Candidate = Pair;
 
     fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let start = line[..pos]
-            .rfind(|c: char| c.is_whitespace() || c == '(' || c == ',')
-            .map(|i| i + 1)
-            .unwrap_or(0);
+        let start = line[..pos].rfind(|c: char| c.is_whitespace() || c == '(' || c == ',').map(|i| i + 1).unwrap_or(0);
         let word = &line[start..pos];
         if word.is_empty() {
             return Ok((start, vec![]));

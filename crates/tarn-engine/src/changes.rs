@@ -51,14 +51,10 @@ pub async fn resolve_change_range(table: &DeltaTable, start: &ChangeBound, end: 
         return Err(EngineError::User(format!("a starting version must be 0 or more, got {start}")));
     }
     if start > latest {
-        return Err(EngineError::User(format!(
-            "the starting version {start} is after the latest version {latest} of the table"
-        )));
+        return Err(EngineError::User(format!("the starting version {start} is after the latest version {latest} of the table")));
     }
     if end < start {
-        return Err(EngineError::User(format!(
-            "the ending version {end} is before the starting version {start}"
-        )));
+        return Err(EngineError::User(format!("the ending version {end} is before the starting version {start}")));
     }
     Ok(VersionRange { start, end: end.min(latest) })
 }
@@ -79,11 +75,7 @@ async fn first_version_at_or_after(table: &DeltaTable, ts: DateTime<Utc>, latest
 /// The changes of `table` (loaded at its latest version) in `range`, as a table provider.
 pub async fn changes_provider(table: &DeltaTable, range: VersionRange, session: &dyn Session) -> Result<Arc<dyn TableProvider>> {
     table.update_datafusion_session(session)?;
-    let builder = table
-        .clone()
-        .scan_cdf()
-        .with_starting_version(range.start as u64)
-        .with_ending_version(range.end as u64);
+    let builder = table.clone().scan_cdf().with_starting_version(range.start as u64).with_ending_version(range.end as u64);
     let provider = DeltaCdfTableProvider::try_new(builder).map_err(|e| cdf_error(e, range))?;
     Ok(Arc::new(ChangesProvider { inner: provider, range }))
 }

@@ -11,9 +11,9 @@
 
 use std::collections::HashMap;
 
+use deltalake::DeltaTable;
 use deltalake::kernel::Action;
 use deltalake::operations::create::CreateBuilder;
-use deltalake::DeltaTable;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
@@ -34,10 +34,7 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
     let snapshot = state.snapshot();
     let source_version = state.version();
     let log_store = source.log_store();
-    let files: Vec<_> = snapshot
-        .file_views(log_store.as_ref(), None)
-        .try_collect()
-        .await?;
+    let files: Vec<_> = snapshot.file_views(log_store.as_ref(), None).try_collect().await?;
     if files.iter().any(|f| f.deletion_vector_descriptor().is_some()) {
         return Err(EngineError::User(
             "this table has deletion vectors; run OPTIMIZE on it (which rewrites them away) before cloning".into(),
@@ -57,9 +54,7 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
                 let absolute = if is_absolute {
                     Url::parse(&add.path).map_err(|e| EngineError::Internal(e.to_string()))?
                 } else {
-                    source_root
-                        .join(&add.path)
-                        .map_err(|e| EngineError::Internal(format!("bad data file path {}: {e}", add.path)))?
+                    source_root.join(&add.path).map_err(|e| EngineError::Internal(format!("bad data file path {}: {e}", add.path)))?
                 };
                 // On local disk a hard link shares the bytes (zero copy) while keeping the file
                 // inside the clone's own directory, where every writer (and VACUUM of either
@@ -96,11 +91,8 @@ pub async fn clone_table(source: &DeltaTable, target: &Url, kind: CloneKind, nam
     let metadata = snapshot.metadata();
     let mut actions = vec![Action::Protocol(snapshot.protocol().clone())];
     actions.extend(adds);
-    let configuration: HashMap<String, Option<String>> = metadata
-        .configuration()
-        .iter()
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect();
+    let configuration: HashMap<String, Option<String>> =
+        metadata.configuration().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
     let mut builder = CreateBuilder::new()
         .with_location(target.to_string())
         .with_columns(snapshot.schema().fields().cloned())
@@ -155,11 +147,8 @@ fn link_into(source_root: &Url, target: &Url, logged_path: &str, is_absolute: bo
 
 fn target_object_store(target: &Url) -> Result<Box<dyn object_store::ObjectStore>> {
     if target.scheme() == "file" {
-        let dir = target
-            .to_file_path()
-            .map_err(|()| EngineError::User(format!("bad clone location {target}")))?;
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| EngineError::User(format!("cannot create {}: {e}", dir.display())))?;
+        let dir = target.to_file_path().map_err(|()| EngineError::User(format!("bad clone location {target}")))?;
+        std::fs::create_dir_all(&dir).map_err(|e| EngineError::User(format!("cannot create {}: {e}", dir.display())))?;
         return Ok(Box::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?));
     }
     let (store, prefix) = tarn_storage::store_for_url(target).map_err(|e| EngineError::User(e.to_string()))?;

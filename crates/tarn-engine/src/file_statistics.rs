@@ -26,8 +26,8 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanC
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result as DfResult;
 use datafusion::physical_optimizer::pruning::PruningStatistics;
-use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use deltalake::DeltaTable;
 use deltalake::kernel::EagerSnapshot;
 use object_store::path::Path;
@@ -135,10 +135,7 @@ fn with_file_statistics(config: &FileScanConfig, log: &mut LogColumns<'_>) -> Df
         return Ok(None);
     }
     let statistics = Statistics::try_merge_iter(groups.iter().filter_map(|g| g.file_statistics(None)), schema)?;
-    let config = FileScanConfigBuilder::from(config.clone())
-        .with_file_groups(groups)
-        .with_statistics(statistics)
-        .build();
+    let config = FileScanConfigBuilder::from(config.clone()).with_file_groups(groups).with_statistics(statistics).build();
     Ok(Some(config))
 }
 

@@ -68,35 +68,19 @@ async fn read_commit(store: &dyn ObjectStore, version: i64, modified: Option<i64
         info: Map::new(),
     };
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let action: Value = serde_json::from_slice(line).map_err(|e| {
-            EngineError::User(format!("commit file {path} is corrupt (not JSON: {e})"))
-        })?;
+        let action: Value =
+            serde_json::from_slice(line).map_err(|e| EngineError::User(format!("commit file {path} is corrupt (not JSON: {e})")))?;
         let Some(info) = action.get("commitInfo").and_then(Value::as_object) else {
             continue;
         };
-        let ts = info
-            .get("inCommitTimestamp")
-            .and_then(Value::as_i64)
-            .or_else(|| info.get("timestamp").and_then(Value::as_i64));
+        let ts = info.get("inCommitTimestamp").and_then(Value::as_i64).or_else(|| info.get("timestamp").and_then(Value::as_i64));
         if let Some(ts) = ts {
             record.timestamp = ts;
         }
         record.operation = info.get("operation").and_then(Value::as_str).map(str::to_string);
-        record.operation_parameters = info
-            .get("operationParameters")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        record.operation_metrics = info
-            .get("operationMetrics")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        record.engine_info = info
-            .get("engineInfo")
-            .or_else(|| info.get("clientVersion"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        record.operation_parameters = info.get("operationParameters").and_then(Value::as_object).cloned().unwrap_or_default();
+        record.operation_metrics = info.get("operationMetrics").and_then(Value::as_object).cloned().unwrap_or_default();
+        record.engine_info = info.get("engineInfo").or_else(|| info.get("clientVersion")).and_then(Value::as_str).map(str::to_string);
         record.user_metadata = info.get("userMetadata").and_then(Value::as_str).map(str::to_string);
         record.is_blind_append = info.get("isBlindAppend").and_then(Value::as_bool);
         record.read_version = info.get("readVersion").and_then(Value::as_i64);
@@ -167,11 +151,7 @@ pub async fn resolve_timestamp(table: &DeltaTable, ts: DateTime<Utc>) -> Result<
             hi = mid;
         }
     }
-    let fmt = |ms: i64| {
-        DateTime::<Utc>::from_timestamp_millis(ms)
-            .map(|d| d.to_rfc3339())
-            .unwrap_or_else(|| ms.to_string())
-    };
+    let fmt = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_else(|| ms.to_string());
     match found {
         // A timestamp after the last commit reads the latest version, as delta-rs does.
         Some(v) => Ok(v),
@@ -206,8 +186,8 @@ pub async fn commit_actions(table: &DeltaTable, version: i64) -> Result<(i64, Ve
     let bytes = got.bytes().await?;
     let mut actions = Vec::new();
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
-        let action: Value = serde_json::from_slice(line)
-            .map_err(|e| EngineError::User(format!("commit file {path} is corrupt (not JSON: {e})")))?;
+        let action: Value =
+            serde_json::from_slice(line).map_err(|e| EngineError::User(format!("commit file {path} is corrupt (not JSON: {e})")))?;
         if let Some(info) = action.get("commitInfo") {
             let ts = info.get("inCommitTimestamp").or_else(|| info.get("timestamp")).and_then(Value::as_i64);
             if let Some(ts) = ts {

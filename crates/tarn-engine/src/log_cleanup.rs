@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use deltalake::DeltaTable;
-use deltalake::table::config::TablePropertiesExt;
 use deltalake::errors::DeltaResult;
 use deltalake::logstore::LogStoreRef;
 use deltalake::operations::CustomExecuteHandler;
 use deltalake::protocol::checkpoints::cleanup_expired_logs_for;
+use deltalake::table::config::TablePropertiesExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use uuid::Uuid;

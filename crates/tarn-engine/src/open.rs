@@ -28,9 +28,7 @@ pub async fn open_table(url: &Url, at: Option<&TimeTravel>) -> Result<DeltaTable
     let mut table = match crate::snapshots::latest(url).await? {
         Some(table) => table,
         None => {
-            let mut table = DeltaTableBuilder::from_url(url.clone())?
-                .build()
-                .map_err(|e| not_a_table(url, e))?;
+            let mut table = DeltaTableBuilder::from_url(url.clone())?.build().map_err(|e| not_a_table(url, e))?;
             if let Err(e) = table.load().await {
                 return Err(load_error(url, e).await);
             }
@@ -43,9 +41,7 @@ pub async fn open_table(url: &Url, at: Option<&TimeTravel>) -> Result<DeltaTable
         Some(TimeTravel::Version(v)) => {
             let latest = table.version().map_or(-1, |v| v as i64);
             if *v < 0 || *v > latest {
-                return Err(EngineError::User(format!(
-                    "cannot time travel to version {v}: the table's versions are 0 to {latest}"
-                )));
+                return Err(EngineError::User(format!("cannot time travel to version {v}: the table's versions are 0 to {latest}")));
             }
             let gone = || {
                 EngineError::User(format!(

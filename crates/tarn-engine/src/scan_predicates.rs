@@ -29,9 +29,9 @@ use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
 use datafusion::physical_expr::utils::{conjunction, split_conjunction};
-use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::filter_pushdown::FilterPushdown;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
@@ -86,9 +86,8 @@ impl PhysicalOptimizerRule for FinishScanPredicates {
                     kept.push(conjunct);
                 }
             }
-            let decode_dynamic = !parquet.table_parquet_options().global.pushdown_filters
-                && !kept.is_empty()
-                && kept.iter().all(|c| is_dynamic(c));
+            let decode_dynamic =
+                !parquet.table_parquet_options().global.pushdown_filters && !kept.is_empty() && kept.iter().all(|c| is_dynamic(c));
             if kept.len() == conjuncts.len() && !decode_dynamic {
                 return None;
             }

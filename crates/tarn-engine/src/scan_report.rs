@@ -59,10 +59,7 @@ pub type ScanLog = Arc<Mutex<Vec<ScanSummary>>>;
 /// `provider` (the table's DataFusion provider) reporting its scans to `log` under `name`.
 pub fn reporting_provider(provider: Arc<dyn TableProvider>, name: &str, table: &DeltaTable, log: ScanLog) -> Arc<dyn TableProvider> {
     let (files_total, bytes_total) = match table.snapshot() {
-        Ok(state) => state
-            .log_data()
-            .iter()
-            .fold((0usize, 0u64), |(n, b), f| (n + 1, b + f.size().max(0) as u64)),
+        Ok(state) => state.log_data().iter().fold((0usize, 0u64), |(n, b), f| (n + 1, b + f.size().max(0) as u64)),
         Err(_) => (0, 0),
     };
     HookedProvider::wrap(provider, ScanRecorder { name: name.to_string(), files_total, bytes_total, log })

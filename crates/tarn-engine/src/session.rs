@@ -27,10 +27,7 @@ pub struct Runtime {
 impl Default for Runtime {
     /// No memory limit; spills (never needed without a limit) go to the OS temp directory.
     fn default() -> Self {
-        Self {
-            env: Arc::new(RuntimeEnv::default()),
-            memory_limit: None,
-        }
+        Self { env: Arc::new(RuntimeEnv::default()), memory_limit: None }
     }
 }
 
@@ -49,24 +46,16 @@ impl Runtime {
             }
             // Fair: concurrent spilling queries each get a share instead of the first one
             // taking everything.
-            let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
-                FairSpillPool::new(limit),
-                NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
-            ));
+            let pool: Arc<dyn MemoryPool> =
+                Arc::new(TrackConsumersPool::new(FairSpillPool::new(limit), NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN)));
             builder = builder.with_memory_pool(pool);
         }
         if let Some(dir) = spill_dir {
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                EngineError::User(format!("cannot create the spill directory {}: {e}", dir.display()))
-            })?;
-            builder = builder.with_disk_manager_builder(
-                DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir])),
-            );
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| EngineError::User(format!("cannot create the spill directory {}: {e}", dir.display())))?;
+            builder = builder.with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir])));
         }
-        Ok(Self {
-            env: builder.build_arc()?,
-            memory_limit,
-        })
+        Ok(Self { env: builder.build_arc()?, memory_limit })
     }
 
     /// Bytes currently reserved by running queries.

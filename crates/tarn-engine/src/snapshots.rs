@@ -71,15 +71,9 @@ pub(crate) fn remember(url: &Url, table: &DeltaTable) {
     let mut cache = lock();
     cache.clock += 1;
     let clock = cache.clock;
-    let newer = cache
-        .entries
-        .get(url)
-        .is_some_and(|e| e.table.version() > table.version());
+    let newer = cache.entries.get(url).is_some_and(|e| e.table.version() > table.version());
     if !newer {
-        cache.entries.insert(url.clone(), Entry {
-            table: table.clone(),
-            last_used: clock,
-        });
+        cache.entries.insert(url.clone(), Entry { table: table.clone(), last_used: clock });
     }
     while cache.entries.len() > CAPACITY {
         let Some(oldest) = cache.entries.iter().min_by_key(|(_, e)| e.last_used).map(|(u, _)| u.clone()) else {

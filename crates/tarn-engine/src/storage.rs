@@ -14,8 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use deltalake::kernel::transaction::{CommitProperties, TransactionError};
 use deltalake::logstore::{
-    CommitOrBytes, LogStore, LogStoreConfig, LogStoreFactory, ObjectStoreFactory, ObjectStoreRef, StorageConfig,
-    default_logstore, logstore_factories, object_store_factories,
+    CommitOrBytes, LogStore, LogStoreConfig, LogStoreFactory, ObjectStoreFactory, ObjectStoreRef, StorageConfig, default_logstore,
+    logstore_factories, object_store_factories,
 };
 use deltalake::{DeltaResult, DeltaTableError};
 use object_store::ObjectStore;
@@ -63,9 +63,7 @@ pub fn commit_retry() -> CommitRetry {
 /// cleanup after every commit (it lists the whole log each time); the write's
 /// [`post_commit_hooks`](crate::post_commit_hooks) clean up after checkpoints instead.
 pub fn commit_properties() -> CommitProperties {
-    CommitProperties::default()
-        .with_max_retries(commit_retry().max_retries)
-        .with_cleanup_expired_logs(Some(false))
+    CommitProperties::default().with_max_retries(commit_retry().max_retries).with_cleanup_expired_logs(Some(false))
 }
 
 const SCHEMES: &[&str] = &["file", "s3", "s3a", "gs", "az", "adl", "azure", "abfs", "abfss"];
@@ -125,10 +123,7 @@ pub fn retry_delay(attempt: u32) -> Duration {
 
 fn delay(operation: Uuid, attempt: u32) -> Duration {
     let policy = commit_retry();
-    let ceiling = policy
-        .base_backoff
-        .saturating_mul(1u32 << (attempt - 1).min(20))
-        .min(policy.max_backoff);
+    let ceiling = policy.base_backoff.saturating_mul(1u32 << (attempt - 1).min(20)).min(policy.max_backoff);
     ceiling.mul_f64(jitter(operation, attempt))
 }
 
@@ -147,9 +142,7 @@ impl BackoffLogStore {
 
 /// A number in [0, 1) that differs between operations and attempts.
 fn jitter(operation: Uuid, attempt: u32) -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64);
     let mut x = (operation.as_u128() as u64) ^ ((attempt as u64) << 32) ^ nanos ^ 0x9E37_79B9_7F4A_7C15;
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);

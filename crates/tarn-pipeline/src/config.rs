@@ -40,9 +40,7 @@ pub struct PipelineConfig {
 fn identifier(what: &str, value: &str) -> Result<String> {
     let ok = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !ok {
-        return Err(PipelineError::Definition(format!(
-            "{FILE_NAME}: {what} '{value}' must be letters, digits and underscores"
-        )));
+        return Err(PipelineError::Definition(format!("{FILE_NAME}: {what} '{value}' must be letters, digits and underscores")));
     }
     Ok(value.to_ascii_lowercase())
 }
@@ -52,8 +50,7 @@ impl PipelineConfig {
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(FILE_NAME);
         let file: File = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| PipelineError::Definition(format!("{}: {e}", path.display())))?,
+            Ok(text) => toml::from_str(&text).map_err(|e| PipelineError::Definition(format!("{}: {e}", path.display())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
             Err(source) => return Err(PipelineError::Io { path: path.display().to_string(), source }),
         };
@@ -62,8 +59,7 @@ impl PipelineConfig {
             .ok()
             .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "pipeline".into());
-        let default_name: String =
-            folder.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        let default_name: String = folder.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
         let name = identifier("name", file.name.as_deref().unwrap_or(&default_name))?;
         Ok(PipelineConfig {
             catalog: identifier("catalog", file.catalog.as_deref().unwrap_or("main"))?,

@@ -18,8 +18,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, Query, TableAlias, TableFactor, Value, Visit, VisitMut, Visitor,
-    VisitorMut,
+    Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, Query, TableAlias, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -128,9 +127,7 @@ pub struct Dataset {
 impl Dataset {
     /// The streaming inputs (those an update reads only the new part of).
     pub fn streams(&self) -> impl Iterator<Item = &Input> {
-        self.inputs
-            .iter()
-            .filter(|i| matches!(i.source, Source::Files { .. } | Source::Table { stream: true, .. }))
+        self.inputs.iter().filter(|i| matches!(i.source, Source::Files { .. } | Source::Table { stream: true, .. }))
     }
 }
 
@@ -174,8 +171,8 @@ fn strip_stream_markers(tokens: Vec<TokenWithSpan>) -> (Vec<TokenWithSpan>, Hash
     while i < tokens.len() {
         let token = &tokens[i];
         let previous = out.iter().rev().find(|t| significant(t)).map(|t| t.token.clone());
-        let in_from = matches!(&previous, Some(Token::Comma))
-            || previous.as_ref().is_some_and(|p| word_is(p, "from") || word_is(p, "join"));
+        let in_from =
+            matches!(&previous, Some(Token::Comma)) || previous.as_ref().is_some_and(|p| word_is(p, "from") || word_is(p, "join"));
         let next_index = (i + 1..tokens.len()).find(|&j| significant(&tokens[j]));
         if word_is(&token.token, "live")
             && let Some(j) = next_index
@@ -185,7 +182,10 @@ fn strip_stream_markers(tokens: Vec<TokenWithSpan>) -> (Vec<TokenWithSpan>, Hash
             i = j + 1;
             continue;
         }
-        if word_is(&token.token, "stream") && in_from && let Some(j) = next_index {
+        if word_is(&token.token, "stream")
+            && in_from
+            && let Some(j) = next_index
+        {
             let next = &tokens[j].token;
             if word_is(next, READ_FILES) {
                 let mut renamed = tokens[j].clone();
@@ -240,9 +240,7 @@ fn split(tokens: Vec<TokenWithSpan>) -> Vec<Vec<TokenWithSpan>> {
         }
     }
     out.push(current);
-    out.into_iter()
-        .filter(|s| s.iter().any(|t| !matches!(t.token, Token::Whitespace(_))))
-        .collect()
+    out.into_iter().filter(|s| s.iter().any(|t| !matches!(t.token, Token::Whitespace(_)))).collect()
 }
 
 fn eat_word(p: &mut Parser, word: &str) -> bool {
@@ -308,9 +306,7 @@ fn parse_statement(p: &mut Parser) -> Result<Header, ParserError> {
         _ => None,
     }
     .ok_or_else(|| {
-        ParserError::ParserError(format!(
-            "a dataset's name is one word; its catalog and schema come from pipeline.toml (got {name})"
-        ))
+        ParserError::ParserError(format!("a dataset's name is one word; its catalog and schema come from pipeline.toml (got {name})"))
     })?;
     let mut expectations = Vec::new();
     let mut columns = Vec::new();
@@ -341,10 +337,7 @@ fn parse_statement(p: &mut Parser) -> Result<Header, ParserError> {
                 expectations.push(Expectation { name: rule, condition: condition.to_string(), action });
             } else {
                 let column = p.parse_column_def()?;
-                columns.push(DeclaredColumn {
-                    name: column.name.value.to_ascii_lowercase(),
-                    data_type: column.data_type.to_string(),
-                });
+                columns.push(DeclaredColumn { name: column.name.value.to_ascii_lowercase(), data_type: column.data_type.to_string() });
             }
             if p.consume_token(&Token::Comma) {
                 continue;
@@ -418,11 +411,7 @@ struct Inputs<'a> {
 }
 
 fn lower_name(name: &ObjectName) -> String {
-    name.0
-        .iter()
-        .map(|p| p.as_ident().map(|i| i.value.to_ascii_lowercase()).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join(".")
+    name.0.iter().map(|p| p.as_ident().map(|i| i.value.to_ascii_lowercase()).unwrap_or_default()).collect::<Vec<_>>().join(".")
 }
 
 impl Inputs<'_> {
@@ -606,8 +595,12 @@ mod tests {
 
     #[test]
     fn syntax_errors_name_file_line_and_column() {
-        let err = parse_file("orders.sql", "CREATE MATERIALIZED VIEW a AS SELECT 1;\n\nCREATE OR REFRESH STREAMING TABLE b AS\n  SELECT FROM WHERE", Path::new("/"))
-            .expect_err("does not parse");
+        let err = parse_file(
+            "orders.sql",
+            "CREATE MATERIALIZED VIEW a AS SELECT 1;\n\nCREATE OR REFRESH STREAMING TABLE b AS\n  SELECT FROM WHERE",
+            Path::new("/"),
+        )
+        .expect_err("does not parse");
         let text = err.to_string();
         assert!(text.starts_with("orders.sql line 4"), "{text}");
         let err = parse_file("x.sql", "CREATE TABLE t AS SELECT 1", Path::new("/")).expect_err("not a dataset");

@@ -12,7 +12,9 @@ pub enum PipelineError {
     #[error("{0}")]
     Definition(String),
     /// A `FAIL UPDATE` expectation was violated; the dataset's update committed nothing.
-    #[error("{dataset}: expectation '{rule}' failed (ON VIOLATION FAIL UPDATE) for {failed} row(s), e.g. {example}; nothing was written to {dataset}")]
+    #[error(
+        "{dataset}: expectation '{rule}' failed (ON VIOLATION FAIL UPDATE) for {failed} row(s), e.g. {example}; nothing was written to {dataset}"
+    )]
     ExpectationFailed { dataset: String, rule: String, failed: u64, example: String },
     /// A dataset's update failed; other datasets that do not depend on it still ran.
     #[error("{dataset}: {source}")]

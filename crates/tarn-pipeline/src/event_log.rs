@@ -60,9 +60,7 @@ struct Rows {
 /// Create the event log table if it does not exist.
 pub async fn ensure(session: &mut Session, table: &str) -> Result<()> {
     let columns: Vec<String> = COLUMNS.iter().map(|(n, t)| format!("`{n}` {t}")).collect();
-    session
-        .sql(&format!("CREATE TABLE IF NOT EXISTS {table} ({}) COMMENT 'Tarn pipeline event log'", columns.join(", ")))
-        .await?;
+    session.sql(&format!("CREATE TABLE IF NOT EXISTS {table} ({}) COMMENT 'Tarn pipeline event log'", columns.join(", "))).await?;
     Ok(())
 }
 
@@ -71,11 +69,7 @@ pub async fn append(session: &mut Session, table: &str, pipeline: &str, update_i
     ensure(session, table).await?;
     let text_columns: Vec<&str> = COLUMNS.iter().filter(|(_, t)| *t == "STRING").map(|(n, _)| *n).collect();
     let number_columns: Vec<&str> = COLUMNS.iter().filter(|(_, t)| *t == "BIGINT").map(|(n, _)| *n).collect();
-    let mut rows = Rows {
-        text: vec![Vec::new(); text_columns.len()],
-        numbers: vec![Vec::new(); number_columns.len()],
-        ..Rows::default()
-    };
+    let mut rows = Rows { text: vec![Vec::new(); text_columns.len()], numbers: vec![Vec::new(); number_columns.len()], ..Rows::default() };
     let mut push = |at: i64, text: &[(&str, Option<String>)], numbers: &[(&str, Option<i64>)]| {
         rows.timestamp.push(Some(at));
         for (i, name) in text_columns.iter().enumerate() {
@@ -141,8 +135,6 @@ pub async fn append(session: &mut Session, table: &str, pipeline: &str, update_i
     }
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
     let stream = MemoryStream::try_new(vec![batch], schema.clone(), None)?;
-    session
-        .write_flow(table, StatementOutput { schema, stream: Box::pin(stream) }, FlowWrite::default())
-        .await?;
+    session.write_flow(table, StatementOutput { schema, stream: Box::pin(stream) }, FlowWrite::default()).await?;
     Ok(())
 }

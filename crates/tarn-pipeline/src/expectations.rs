@@ -32,11 +32,7 @@ pub fn with_rule_columns(query: &str, expectations: &[Expectation]) -> String {
     if expectations.is_empty() {
         return query.to_string();
     }
-    let rules: Vec<String> = expectations
-        .iter()
-        .enumerate()
-        .map(|(i, e)| format!("({}) AS {}", e.condition, rule_column(i)))
-        .collect();
+    let rules: Vec<String> = expectations.iter().enumerate().map(|(i, e)| format!("({}) AS {}", e.condition, rule_column(i))).collect();
     format!("SELECT __tarn_rows.*, {} FROM ({query}) AS __tarn_rows", rules.join(", "))
 }
 
@@ -92,10 +88,7 @@ pub fn apply(output: StatementOutput, expectations: Vec<Expectation>, dataset: S
     let n_data = full.fields().len() - n_rules;
     let data_schema: SchemaRef = Arc::new(Schema::new(full.fields()[..n_data].to_vec()));
     if let Ok(mut t) = tally.lock() {
-        t.rules = expectations
-            .iter()
-            .map(|e| RuleCount { name: e.name.clone(), action: Some(e.action), passed: 0, failed: 0 })
-            .collect();
+        t.rules = expectations.iter().map(|e| RuleCount { name: e.name.clone(), action: Some(e.action), passed: 0, failed: 0 }).collect();
     }
     let quarantine_schema: SchemaRef = {
         let mut fields: Vec<Field> = data_schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
@@ -185,11 +178,7 @@ pub fn apply(output: StatementOutput, expectations: Vec<Expectation>, dataset: S
             t.quarantined.push(moved);
         }
         let kept = filter_record_batch(&data, &keep)?;
-        let quarantined_here = if any_quarantine {
-            t.quarantined.last().map_or(0, |b| b.num_rows() as u64)
-        } else {
-            0
-        };
+        let quarantined_here = if any_quarantine { t.quarantined.last().map_or(0, |b| b.num_rows() as u64) } else { 0 };
         t.dropped += (rows - kept.num_rows()) as u64 - quarantined_here;
         t.rows_out += kept.num_rows() as u64;
         Ok(kept)

@@ -104,10 +104,8 @@ impl Graph {
 
     /// Indices of the datasets `i` reads.
     pub fn upstream(&self, i: usize) -> Vec<usize> {
-        let set: BTreeSet<usize> = self.resolved[i]
-            .iter()
-            .filter_map(|r| if let Resolved::Dataset(j) = r { Some(*j) } else { None })
-            .collect();
+        let set: BTreeSet<usize> =
+            self.resolved[i].iter().filter_map(|r| if let Resolved::Dataset(j) = r { Some(*j) } else { None }).collect();
         set.into_iter().collect()
     }
 
@@ -174,10 +172,8 @@ impl Graph {
 /// Kahn's algorithm, ties broken by definition order; a cycle is reported with its path.
 fn topological_order(datasets: &[Dataset], resolved: &[Vec<Resolved>]) -> Result<Vec<usize>> {
     let n = datasets.len();
-    let deps: Vec<BTreeSet<usize>> = resolved
-        .iter()
-        .map(|r| r.iter().filter_map(|x| if let Resolved::Dataset(j) = x { Some(*j) } else { None }).collect())
-        .collect();
+    let deps: Vec<BTreeSet<usize>> =
+        resolved.iter().map(|r| r.iter().filter_map(|x| if let Resolved::Dataset(j) = x { Some(*j) } else { None }).collect()).collect();
     let mut done = vec![false; n];
     let mut order = Vec::with_capacity(n);
     while order.len() < n {
@@ -199,7 +195,8 @@ fn cycle_error(datasets: &[Dataset], deps: &[BTreeSet<usize>], done: &[bool]) ->
         if let Some(pos) = path.iter().position(|&p| p == next) {
             let cycle: Vec<usize> = path[pos..].iter().copied().chain([next]).collect();
             let names: Vec<&str> = cycle.iter().map(|&i| datasets[i].name.as_str()).collect();
-            let places: Vec<String> = cycle[..cycle.len() - 1].iter().map(|&i| format!("{} at {}", datasets[i].name, datasets[i].at)).collect();
+            let places: Vec<String> =
+                cycle[..cycle.len() - 1].iter().map(|&i| format!("{} at {}", datasets[i].name, datasets[i].at)).collect();
             return PipelineError::Definition(format!(
                 "the datasets read each other in a cycle: {} ({}); a pipeline's reads must form a DAG",
                 names.join(" reads "),

@@ -140,7 +140,8 @@ impl Pipeline {
                 for name in names {
                     let Some(i) = self.graph.index_of(name) else {
                         let all: Vec<&str> = self.graph.datasets.iter().map(|d| d.name.as_str()).collect();
-                        let close = all.iter().copied().max_by(|a, b| strsim::jaro_winkler(name, a).total_cmp(&strsim::jaro_winkler(name, b)));
+                        let close =
+                            all.iter().copied().max_by(|a, b| strsim::jaro_winkler(name, a).total_cmp(&strsim::jaro_winkler(name, b)));
                         return Err(PipelineError::Definition(format!(
                             "--full-refresh {name}: no such dataset in this pipeline{} (datasets: {})",
                             close.map(|c| format!("; did you mean {c}?")).unwrap_or_default(),
@@ -164,7 +165,8 @@ impl Pipeline {
         let n = self.graph.datasets.len();
         let progress = indicatif::ProgressBar::new(n as u64);
         progress.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let mut reports: Vec<DatasetReport> = Vec::with_capacity(n);
         let mut errors = Vec::new();
@@ -176,7 +178,9 @@ impl Pipeline {
             let mut report = DatasetReport::new(dataset);
             let mut blocked = None;
             for j in self.graph.upstream(i) {
-                if reports[j].status == Status::Failed || (reports[j].status == Status::Skipped && reports[j].message.starts_with("upstream")) {
+                if reports[j].status == Status::Failed
+                    || (reports[j].status == Status::Skipped && reports[j].message.starts_with("upstream"))
+                {
                     blocked = Some(format!("upstream {} did not update", reports[j].name));
                 } else if session.table_version(&tables[j]).await?.is_none() {
                     blocked = Some(format!("upstream {} has no data yet", reports[j].name));

@@ -145,10 +145,7 @@ pub fn analyze(query: &Query, aggregates: &HashSet<String>) -> Result<Shape, Str
                 combines.push(Combine::Key);
             }
             None => {
-                return Err(format!(
-                    "column {} ({expr}) is neither a GROUP BY key nor a sum, count, min or max",
-                    i + 1
-                ));
+                return Err(format!("column {} ({expr}) is neither a GROUP BY key nor a sum, count, min or max", i + 1));
             }
         }
     }
@@ -164,10 +161,7 @@ mod tests {
 
     fn shape(sql: &str) -> Result<Shape, String> {
         let dialect = tarn_sql::parser::dialect();
-        let query = sqlparser::parser::Parser::new(&dialect)
-            .try_with_sql(sql)
-            .and_then(|mut p| p.parse_query())
-            .expect("parses");
+        let query = sqlparser::parser::Parser::new(&dialect).try_with_sql(sql).and_then(|mut p| p.parse_query()).expect("parses");
         let aggregates: HashSet<String> = ["sum", "count", "min", "max", "avg"].iter().map(|s| s.to_string()).collect();
         analyze(&query, &aggregates)
     }

@@ -143,8 +143,18 @@ pub struct DatasetUpdate<'a> {
 fn appends_only(operation: &str, parameters: &serde_json::Map<String, Value>) -> bool {
     match operation {
         "WRITE" => parameters.get("mode").and_then(Value::as_str).is_none_or(|m| m.eq_ignore_ascii_case("append")),
-        "STREAMING UPDATE" | "OPTIMIZE" | "VACUUM START" | "VACUUM END" | "SET TBLPROPERTIES" | "ADD COLUMN" | "ADD CONSTRAINT"
-        | "DROP CONSTRAINT" | "UPDATE TABLE METADATA" | "ADD FEATURE" | "UPDATE FIELD METADATA" | "CONVERT" => true,
+        "STREAMING UPDATE"
+        | "OPTIMIZE"
+        | "VACUUM START"
+        | "VACUUM END"
+        | "SET TBLPROPERTIES"
+        | "ADD COLUMN"
+        | "ADD CONSTRAINT"
+        | "DROP CONSTRAINT"
+        | "UPDATE TABLE METADATA"
+        | "ADD FEATURE"
+        | "UPDATE FIELD METADATA"
+        | "CONVERT" => true,
         _ => false,
     }
 }
@@ -218,11 +228,7 @@ impl DatasetUpdate<'_> {
         }
         let version = self.require_version(table).await?;
         let whole = format!("SELECT * FROM {} VERSION AS OF {version}", quote_name(table));
-        let last = if stream && !self.full_refresh {
-            self.app_transaction(&source_app(table)).await?
-        } else {
-            None
-        };
+        let last = if stream && !self.full_refresh { self.app_transaction(&source_app(table)).await? } else { None };
         if stream || self.dataset.kind == DatasetKind::MaterializedView {
             progress.push((source_app(table), version));
         }
@@ -279,7 +285,12 @@ impl DatasetUpdate<'_> {
     }
 
     /// Bind `STREAM read_files(...)`: the files not ingested yet.
-    async fn bind_files(&mut self, args: &[sqlparser::ast::FunctionArg], key: &str, files: &mut serde_json::Map<String, Value>) -> Result<Bound> {
+    async fn bind_files(
+        &mut self,
+        args: &[sqlparser::ast::FunctionArg],
+        key: &str,
+        files: &mut serde_json::Map<String, Value>,
+    ) -> Result<Bound> {
         let source = self.session.file_source(args).await?;
         let listed = source.list().await?;
         if listed.is_empty() && !self.dry_run {
@@ -327,15 +338,19 @@ impl DatasetUpdate<'_> {
     }
 
     /// Create the dataset's table (columns of `schema`) if it does not exist.
-    async fn ensure_table(&mut self, table: &str, schema: &SchemaRef, comment: Option<&str>, partitioned_by: &[String], properties: &[(String, String)]) -> Result<()> {
+    async fn ensure_table(
+        &mut self,
+        table: &str,
+        schema: &SchemaRef,
+        comment: Option<&str>,
+        partitioned_by: &[String],
+        properties: &[(String, String)],
+    ) -> Result<()> {
         if self.session.table_version(table).await?.is_some() {
             return Ok(());
         }
-        let columns: Vec<String> = schema
-            .fields()
-            .iter()
-            .map(|f| format!("{} {}", quote_column(f.name()), tarn_sql::spark_type_name(f.data_type())))
-            .collect();
+        let columns: Vec<String> =
+            schema.fields().iter().map(|f| format!("{} {}", quote_column(f.name()), tarn_sql::spark_type_name(f.data_type()))).collect();
         let mut sql = format!("CREATE TABLE IF NOT EXISTS {} ({})", quote_name(table), columns.join(", "));
         if !partitioned_by.is_empty() {
             sql.push_str(&format!(" PARTITIONED BY ({})", partitioned_by.iter().map(|c| quote_column(c)).collect::<Vec<_>>().join(", ")));
@@ -428,7 +443,8 @@ impl DatasetUpdate<'_> {
         };
         let seq = self.next_update_seq().await?;
         let data_schema = self.session.plan_view(&sql).await?.schema();
-        self.ensure_table(&target, &data_schema, self.dataset.comment.as_deref(), &self.dataset.partitioned_by, &self.table_properties()).await?;
+        self.ensure_table(&target, &data_schema, self.dataset.comment.as_deref(), &self.dataset.partitioned_by, &self.table_properties())
+            .await?;
         let mut transactions = vec![(UPDATE_APP.to_string(), seq)];
         transactions.extend(progress);
         let metadata = json!({ "update_id": self.update_id, "update": seq, "reset": self.full_refresh, "files": files });
@@ -445,7 +461,9 @@ impl DatasetUpdate<'_> {
 
     fn table_properties(&self) -> Vec<(String, String)> {
         let mut properties = self.dataset.properties.clone();
-        if !properties.iter().any(|(k, _)| k.eq_ignore_ascii_case("delta.enableExpiredLogCleanup")) && self.dataset.kind == DatasetKind::StreamingTable {
+        if !properties.iter().any(|(k, _)| k.eq_ignore_ascii_case("delta.enableExpiredLogCleanup"))
+            && self.dataset.kind == DatasetKind::StreamingTable
+        {
             // Which files a streaming table ingested is in its commits; keep them.
             properties.push(("delta.enableExpiredLogCleanup".into(), "false".into()));
         }
@@ -475,7 +493,14 @@ impl DatasetUpdate<'_> {
 
     /// Write the query's rows through the expectations: quarantined rows first (exactly once,
     /// by the update's sequence number), then the dataset's commit.
-    async fn write_with_expectations(&mut self, sql: &str, target: &str, seq: i64, write: FlowWrite, report: &mut DatasetReport) -> Result<()> {
+    async fn write_with_expectations(
+        &mut self,
+        sql: &str,
+        target: &str,
+        seq: i64,
+        write: FlowWrite,
+        report: &mut DatasetReport,
+    ) -> Result<()> {
         let rules = self.dataset.expectations.clone();
         let checked_sql = expectations::with_rule_columns(sql, &rules);
         if rules.iter().any(|e| e.action == Action::Quarantine) {
@@ -518,7 +543,14 @@ impl DatasetUpdate<'_> {
         if batches.iter().all(|b| b.num_rows() == 0) {
             return Ok(());
         }
-        self.ensure_table(&table, &schema, Some(&format!("rows of {target} that failed a QUARANTINE expectation ({QUARANTINE_RULES} names the rules)")), &[], &[]).await?;
+        self.ensure_table(
+            &table,
+            &schema,
+            Some(&format!("rows of {target} that failed a QUARANTINE expectation ({QUARANTINE_RULES} names the rules)")),
+            &[],
+            &[],
+        )
+        .await?;
         let app = format!("{UPDATE_APP}:{target}");
         if self.session.app_transaction(&table, &app).await?.is_some_and(|done| done >= seq) {
             return Ok(()); // this update's quarantined rows were committed before a crash
@@ -539,7 +571,11 @@ impl DatasetUpdate<'_> {
             return self.plan_only(&sql).await;
         }
         let exists = self.session.table_version(&target).await?.is_some();
-        let plan = if exists && !self.full_refresh { self.incremental_plan().await? } else { Err(if exists { "full refresh requested".into() } else { "first update".into() }) };
+        let plan = if exists && !self.full_refresh {
+            self.incremental_plan().await?
+        } else {
+            Err(if exists { "full refresh requested".into() } else { "first update".into() })
+        };
         match plan {
             Ok(Some((table, last, version, shape))) => self.refresh_incrementally(&target, &table, last, version, shape, report).await,
             Ok(None) => {
@@ -599,7 +635,15 @@ impl DatasetUpdate<'_> {
         Ok(Ok(Some((table.clone(), *last, *version, shape))))
     }
 
-    async fn refresh_incrementally(&mut self, target: &str, table: &str, last: i64, version: i64, shape: Shape, report: &mut DatasetReport) -> Result<Option<SchemaRef>> {
+    async fn refresh_incrementally(
+        &mut self,
+        target: &str,
+        table: &str,
+        last: i64,
+        version: i64,
+        shape: Shape,
+        report: &mut DatasetReport,
+    ) -> Result<Option<SchemaRef>> {
         report.refresh = Refresh::Incremental;
         report.message = format!("{table} only gained rows (versions {}..={version})", last + 1);
         let placeholder = self.dataset.inputs[0].placeholder.clone();
@@ -607,11 +651,8 @@ impl DatasetUpdate<'_> {
         self.session.register_temp_view(&placeholder, delta);
         let sql = self.query_sql();
         let seq = self.next_update_seq().await?;
-        let transactions = vec![
-            (UPDATE_APP.to_string(), seq),
-            (DEFINITION_APP.to_string(), self.dataset.fingerprint),
-            (source_app(table), version),
-        ];
+        let transactions =
+            vec![(UPDATE_APP.to_string(), seq), (DEFINITION_APP.to_string(), self.dataset.fingerprint), (source_app(table), version)];
         let metadata = [(COMMIT_INFO_KEY.to_string(), json!({ "update_id": self.update_id, "update": seq, "refresh": "incremental" }))]
             .into_iter()
             .collect();
@@ -621,11 +662,16 @@ impl DatasetUpdate<'_> {
             Shape::Rows => (sql, false),
             Shape::Aggregate(combines) => {
                 if combines.len() != stored.fields().len() {
-                    return Err(PipelineError::Internal(format!("{target} has {} columns, its query {}", stored.fields().len(), combines.len())));
+                    return Err(PipelineError::Internal(format!(
+                        "{target} has {} columns, its query {}",
+                        stored.fields().len(),
+                        combines.len()
+                    )));
                 }
                 let new_groups = self.session.plan_view(&sql).await?;
                 self.session.register_temp_view("__tarn_new_groups", new_groups);
-                let current = self.session.plan_view(&format!("SELECT * FROM {} VERSION AS OF {current_version}", quote_name(target))).await?;
+                let current =
+                    self.session.plan_view(&format!("SELECT * FROM {} VERSION AS OF {current_version}", quote_name(target))).await?;
                 self.session.register_temp_view("__tarn_stored_groups", current);
                 let mut select = Vec::new();
                 let mut keys = Vec::new();
@@ -666,9 +712,8 @@ impl DatasetUpdate<'_> {
         self.ensure_table(target, &schema, self.dataset.comment.as_deref(), &self.dataset.partitioned_by, &self.dataset.properties).await?;
         let mut transactions = vec![(UPDATE_APP.to_string(), seq), (DEFINITION_APP.to_string(), self.dataset.fingerprint)];
         transactions.extend(progress);
-        let metadata = [(COMMIT_INFO_KEY.to_string(), json!({ "update_id": self.update_id, "update": seq, "refresh": "full" }))]
-            .into_iter()
-            .collect();
+        let metadata =
+            [(COMMIT_INFO_KEY.to_string(), json!({ "update_id": self.update_id, "update": seq, "refresh": "full" }))].into_iter().collect();
         let write = FlowWrite { overwrite: true, merge_schema: false, overwrite_schema: true, app_transactions: transactions, metadata };
         self.write_with_expectations(sql, target, seq, write, report).await?;
         Ok(Some(schema))

@@ -12,7 +12,6 @@ use datafusion::scalar::ScalarValue;
 use tarn_catalog::Catalog;
 use tarn_sql::{Session, SessionConfig, SqlDialect};
 
-
 use tokio::sync::mpsc;
 
 use crate::error::{Result, ServerError};
@@ -35,7 +34,13 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    pub fn new(principal: &str, protocol: &'static str, client_address: String, statement: &str, result: Result<(), &tarn_sql::SqlError>) -> Self {
+    pub fn new(
+        principal: &str,
+        protocol: &'static str,
+        client_address: String,
+        statement: &str,
+        result: Result<(), &tarn_sql::SqlError>,
+    ) -> Self {
         let (outcome, error) = match result {
             Ok(()) => ("ok", None),
             Err(e @ tarn_sql::SqlError::PermissionDenied(_)) => ("denied", Some(e.to_string())),
@@ -144,9 +149,8 @@ pub async fn start(catalog: Catalog, config: SessionConfig) -> Result<(Auditor, 
     // by column name, so its position does not matter).
     let columns = session.sql(&format!("SHOW COLUMNS IN {TABLE}")).await?;
     let has_tables = columns.iter().flatten().any(|batch| {
-        (0..batch.num_rows()).any(|row| {
-            arrow::util::display::array_value_to_string(batch.column(0), row).is_ok_and(|name| name == "tables")
-        })
+        (0..batch.num_rows())
+            .any(|row| arrow::util::display::array_value_to_string(batch.column(0), row).is_ok_and(|name| name == "tables"))
     });
     if !has_tables {
         session.sql(&format!("ALTER TABLE {TABLE} ADD COLUMNS (tables ARRAY<STRING>)")).await?;
@@ -197,9 +201,8 @@ async fn write(session: &mut Session, buffer: &mut Vec<AuditEvent>) {
         })
         .collect();
     let rows = rows.join(", ");
-    let sql = format!(
-        "INSERT INTO {TABLE} (event_time, principal, protocol, client_address, statement, tables, outcome, error) VALUES {rows}"
-    );
+    let sql =
+        format!("INSERT INTO {TABLE} (event_time, principal, protocol, client_address, statement, tables, outcome, error) VALUES {rows}");
     let mut values = Vec::with_capacity(buffer.len() * 8);
     for e in buffer.iter() {
         values.push(ScalarValue::Utf8(Some(e.at.to_rfc3339())));
@@ -233,10 +236,7 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_audit_log() {
-        assert_eq!(
-            redact_passwords("CREATE USER bob WITH PASSWORD 's3cret'"),
-            "CREATE USER bob WITH PASSWORD '***'"
-        );
+        assert_eq!(redact_passwords("CREATE USER bob WITH PASSWORD 's3cret'"), "CREATE USER bob WITH PASSWORD '***'");
         assert_eq!(redact_passwords("alter user bob password = 'it''s'; SELECT 1"), "alter user bob password = '***'; SELECT 1");
         assert_eq!(redact_passwords("SELECT 'password'"), "SELECT 'password'");
         assert_eq!(redact_passwords("SELECT 1"), "SELECT 1");

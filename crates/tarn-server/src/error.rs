@@ -38,9 +38,7 @@ impl ServerError {
             ServerError::Sql(e) => match e {
                 SqlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 SqlError::PermissionDenied(_) => StatusCode::FORBIDDEN,
-                SqlError::Catalog(C::CatalogNotFound(_) | C::SchemaNotFound(_) | C::TableNotFound { .. }) => {
-                    StatusCode::NOT_FOUND
-                }
+                SqlError::Catalog(C::CatalogNotFound(_) | C::SchemaNotFound(_) | C::TableNotFound { .. }) => StatusCode::NOT_FOUND,
                 SqlError::Catalog(C::AlreadyExists { .. }) => StatusCode::CONFLICT,
                 SqlError::Catalog(C::Storage(_) | C::Corrupt { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ if e.is_conflict() => StatusCode::CONFLICT,

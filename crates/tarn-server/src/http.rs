@@ -63,14 +63,7 @@ impl AppState {
         metrics: Arc<Metrics>,
         auditor: crate::audit::Auditor,
     ) -> Self {
-        Self {
-            config,
-            catalog,
-            auth,
-            metrics,
-            auditor,
-            statements: Arc::new(Statements::default()),
-        }
+        Self { config, catalog, auth, metrics, auditor, statements: Arc::new(Statements::default()) }
     }
 }
 
@@ -95,11 +88,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every API route needs `Authorization: Bearer <token>` unless auth is off.
-async fn require_token(
-    State(state): State<Arc<AppState>>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+async fn require_token(State(state): State<Arc<AppState>>, mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if !state.auth {
         return next.run(request).await;
     }
@@ -156,18 +145,13 @@ fn negotiate(headers: &HeaderMap) -> Format {
 /// The OpenAPI document, kept beside the handlers it describes.
 async fn openapi() -> Response {
     let mut response = include_str!("openapi.json").into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut response = state.metrics.render().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     response
 }
 
@@ -248,11 +232,8 @@ async fn execute_request(
     counts: &mut Counts,
     audit: &Audit,
 ) -> std::result::Result<Response, ServerError> {
-    let request: StatementRequest = serde_json::from_slice(body).map_err(|e| {
-        ServerError::BadRequest(format!(
-            "the body must be JSON like {{\"statement\": \"SELECT 1\"}}: {e}"
-        ))
-    })?;
+    let request: StatementRequest = serde_json::from_slice(body)
+        .map_err(|e| ServerError::BadRequest(format!("the body must be JSON like {{\"statement\": \"SELECT 1\"}}: {e}")))?;
     counts.statements = parse_sql(&request.statement)?.len() as u64;
     if let Some(wait) = request.wait_timeout_ms {
         let id = uuid::Uuid::new_v4().to_string();
@@ -347,24 +328,15 @@ fn unknown_statement(id: &str) -> Response {
 /// `{"statement_id", "status", ...}` with the rows when it succeeded, the error when it failed.
 fn status_response(id: &str, status: Status) -> Response {
     let (code, doc) = match status {
-        Status::Running => (
-            axum::http::StatusCode::ACCEPTED,
-            serde_json::json!({ "statement_id": id, "status": "RUNNING" }),
-        ),
-        Status::Canceled => (
-            axum::http::StatusCode::OK,
-            serde_json::json!({ "statement_id": id, "status": "CANCELED" }),
-        ),
+        Status::Running => (axum::http::StatusCode::ACCEPTED, serde_json::json!({ "statement_id": id, "status": "RUNNING" })),
+        Status::Canceled => (axum::http::StatusCode::OK, serde_json::json!({ "statement_id": id, "status": "CANCELED" })),
         Status::Failed { message, status } => (
             axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
             serde_json::json!({ "statement_id": id, "status": "FAILED", "error": { "message": message, "status": status } }),
         ),
         Status::Succeeded { schema, batches } => {
-            let columns: Vec<serde_json::Value> = schema
-                .fields()
-                .iter()
-                .map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() }))
-                .collect();
+            let columns: Vec<serde_json::Value> =
+                schema.fields().iter().map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() })).collect();
             let mut rows = Vec::new();
             for batch in batches.iter() {
                 match json_rows(batch) {
@@ -387,14 +359,8 @@ async fn list_catalogs(
     principal: Option<Extension<Principal>>,
 ) -> std::result::Result<Response, ServerError> {
     let session = state.session(principal.as_ref())?;
-    let names: Vec<String> = session
-        .catalog()
-        .list_catalogs()
-        .await
-        .map_err(tarn_sql::SqlError::from)?
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
+    let names: Vec<String> =
+        session.catalog().list_catalogs().await.map_err(tarn_sql::SqlError::from)?.into_iter().map(|c| c.name).collect();
     Ok(axum::Json(serde_json::json!({ "catalogs": names })).into_response())
 }
 
@@ -408,14 +374,8 @@ async fn list_schemas(
     for statement in parse_sql(&format!("SHOW SCHEMAS IN `{}`", catalog.replace('`', "``")))? {
         session.execute(statement).await?;
     }
-    let names: Vec<String> = session
-        .catalog()
-        .list_schemas(&catalog)
-        .await
-        .map_err(tarn_sql::SqlError::from)?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
+    let names: Vec<String> =
+        session.catalog().list_schemas(&catalog).await.map_err(tarn_sql::SqlError::from)?.into_iter().map(|s| s.name).collect();
     Ok(axum::Json(serde_json::json!({ "catalog": catalog, "schemas": names })).into_response())
 }
 
@@ -456,10 +416,8 @@ async fn describe_table(
         }
     }
     // DESCRIBE lists partition information after the columns; keep the columns.
-    let columns: Vec<serde_json::Value> = columns
-        .into_iter()
-        .take_while(|c| c.get("col_name").and_then(|v| v.as_str()).is_some_and(|n| !n.starts_with('#')))
-        .collect();
+    let columns: Vec<serde_json::Value> =
+        columns.into_iter().take_while(|c| c.get("col_name").and_then(|v| v.as_str()).is_some_and(|n| !n.starts_with('#'))).collect();
     let mut detail = serde_json::Value::Null;
     for statement in parse_sql(&format!("DESCRIBE DETAIL {name}"))? {
         for batch in session.execute(statement).await?.collect().await? {
@@ -476,10 +434,7 @@ fn json_rows(batch: &RecordBatch) -> std::result::Result<Vec<serde_json::Value>,
     let mut buf = Vec::new();
     {
         let mut writer = arrow::json::ArrayWriter::new(&mut buf);
-        writer
-            .write(batch)
-            .and_then(|()| writer.finish())
-            .map_err(|e| ServerError::Sql(tarn_sql::SqlError::Internal(e.to_string())))?;
+        writer.write(batch).and_then(|()| writer.finish()).map_err(|e| ServerError::Sql(tarn_sql::SqlError::Internal(e.to_string())))?;
     }
     if buf.is_empty() {
         return Ok(Vec::new());
@@ -494,9 +449,7 @@ fn respond(output: StatementOutput, format: Format, statement_id: String) -> Res
         Format::Arrow => (ARROW_STREAM, Box::new(ArrowEncoder { schema: output.schema.clone(), writer: None })),
     };
     let mut response = Body::from_stream(encode(output, encoder)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -570,11 +523,8 @@ struct JsonEncoder {
 
 impl JsonEncoder {
     fn new(schema: &SchemaRef, statement_id: String) -> Self {
-        let columns: Vec<serde_json::Value> = schema
-            .fields()
-            .iter()
-            .map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() }))
-            .collect();
+        let columns: Vec<serde_json::Value> =
+            schema.fields().iter().map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() })).collect();
         let head = format!(
             "{{\"statement_id\":{},\"columns\":{},\"rows\":[",
             serde_json::Value::String(statement_id),

@@ -60,14 +60,8 @@ pub(crate) async fn follow(
     Query(query): Query<ChangesQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    let sse = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/event-stream"));
-    let last_event = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok());
+    let sse = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"));
+    let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
     let from = match (query.from, query.after.or(last_event)) {
         (Some(_), Some(_)) if query.after.is_some() => {
             return Err(ServerError::BadRequest("give from or after, not both".into()));
@@ -80,7 +74,8 @@ pub(crate) async fn follow(
     let session = state.session(principal.as_ref())?;
     let who = principal.as_ref().map_or("admin", |Extension(p)| p.name.as_str()).to_string();
     let result = session.follow_changes(&table, from, poll).await;
-    let event = crate::audit::AuditEvent::new(&who, "http", peer.to_string(), &format!("FOLLOW CHANGES {table}"), result.as_ref().map(|_| ()));
+    let event =
+        crate::audit::AuditEvent::new(&who, "http", peer.to_string(), &format!("FOLLOW CHANGES {table}"), result.as_ref().map(|_| ()));
     state.auditor().record(event.with_tables(if result.is_ok() { vec![table.clone()] } else { vec![] }));
     let mut output = result?;
     output.stream = state.metrics().track_stream(output.stream);

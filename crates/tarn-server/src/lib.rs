@@ -25,10 +25,10 @@ mod tokens;
 
 use std::net::SocketAddr;
 
+pub use credentials::{set_password, verify_password};
 pub use error::{Result, ServerError};
 pub use http::{AppState, router};
 pub use metrics::Metrics;
-pub use credentials::{set_password, verify_password};
 
 /// A PEM certificate chain and its private key.
 #[derive(Debug, Clone)]
@@ -65,16 +65,11 @@ async fn bootstrap_admin(catalog: &tarn_catalog::Catalog) -> Result<()> {
     if catalog.list_principals().await.map_err(sql)?.iter().any(|p| p.admin) {
         return Ok(());
     }
-    catalog
-        .create_principal("admin", tarn_catalog::PrincipalKind::User, true, true)
-        .await
-        .map_err(sql)?;
+    catalog.create_principal("admin", tarn_catalog::PrincipalKind::User, true, true).await.map_err(sql)?;
     let token = catalog.create_token("admin", None).await.map_err(sql)?;
     // The same secret is the admin's first Postgres password, so psql works at once.
     credentials::set_password(catalog, "admin", &token).await?;
-    eprintln!(
-        "tarn: created the admin user 'admin'; its token, also its Postgres password (shown only now): {token}"
-    );
+    eprintln!("tarn: created the admin user 'admin'; its token, also its Postgres password (shown only now): {token}");
     Ok(())
 }
 
@@ -82,9 +77,7 @@ async fn bootstrap_admin(catalog: &tarn_catalog::Catalog) -> Result<()> {
 pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
     let listeners = [config.http_addr, config.pg_addr, config.flight_addr];
     if listeners.iter().all(Option::is_none) {
-        return Err(ServerError::Config(
-            "every listener is turned off; give --http-addr, --pg-addr or --flight-addr".into(),
-        ));
+        return Err(ServerError::Config("every listener is turned off; give --http-addr, --pg-addr or --flight-addr".into()));
     }
     if !config.auth
         && let Some(addr) = listeners.iter().flatten().find(|a| !a.ip().is_loopback())
@@ -111,9 +104,7 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
     // Bind everything before serving anything, so a taken port fails the start.
     let http = match config.http_addr {
         Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| ServerError::Config(format!("cannot listen on {addr} (HTTP): {e}")))?,
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| ServerError::Config(format!("cannot listen on {addr} (HTTP): {e}")))?,
         ),
         None => None,
     };
@@ -172,14 +163,22 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         if let Some(files) = &config.pg_tls {
             eprintln!("tarn: Postgres clients may use TLS (certificate {})", files.cert.display());
         }
-        let server = std::sync::Arc::new(pg::PgServer::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone(), auditor.clone(), pg_tls.is_some())?);
+        let server = std::sync::Arc::new(pg::PgServer::new(
+            catalog.clone(),
+            session_config.clone(),
+            config.auth,
+            metrics.clone(),
+            auditor.clone(),
+            pg_tls.is_some(),
+        )?);
         tasks.spawn(pg::serve(listener, server, pg_tls.clone(), stopped()));
     }
     if let Some(listener) = flight {
         let local = local_addr(&listener)?;
         tracing::info!(%local, "Flight SQL listening");
         eprintln!("tarn: Flight SQL listening on grpc://{local}");
-        let service = flight::TarnFlightService::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone(), auditor.clone());
+        let service =
+            flight::TarnFlightService::new(catalog.clone(), session_config.clone(), config.auth, metrics.clone(), auditor.clone());
         tasks.spawn(flight::serve(listener, service, stopped()));
     }
     tokio::spawn(async move {
@@ -200,7 +199,5 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
 }
 
 fn local_addr(listener: &tokio::net::TcpListener) -> Result<SocketAddr> {
-    listener
-        .local_addr()
-        .map_err(|e| ServerError::Config(format!("cannot read the listening address: {e}")))
+    listener.local_addr().map_err(|e| ServerError::Config(format!("cannot read the listening address: {e}")))
 }

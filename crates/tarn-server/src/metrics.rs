@@ -37,10 +37,7 @@ impl Drop for OpenStream {
 impl Metrics {
     /// Metrics that also report the memory held by queries of `runtime`.
     pub fn new(runtime: tarn_sql::Runtime) -> Self {
-        Self {
-            runtime: Some(runtime),
-            ..Self::default()
-        }
+        Self { runtime: Some(runtime), ..Self::default() }
     }
 
     /// `stream`, counted as open until it is dropped; a client that disconnects drops its
@@ -63,8 +60,7 @@ impl Metrics {
         if failed {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.latency_micros_sum
-            .fetch_add(elapsed.as_micros().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
+        self.latency_micros_sum.fetch_add(elapsed.as_micros().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
         for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
             if secs <= *bound {
@@ -86,7 +82,8 @@ impl Metrics {
         let _ = writeln!(out, "# HELP tarn_commits_total Statements that changed a table or the catalog.");
         let _ = writeln!(out, "# TYPE tarn_commits_total counter");
         let _ = writeln!(out, "tarn_commits_total {}", load(&self.commits));
-        let _ = writeln!(out, "# HELP tarn_request_duration_seconds Time to run a request's statements (until the result starts streaming).");
+        let _ =
+            writeln!(out, "# HELP tarn_request_duration_seconds Time to run a request's statements (until the result starts streaming).");
         let _ = writeln!(out, "# TYPE tarn_request_duration_seconds histogram");
         for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
             let le = if bound.is_infinite() { "+Inf".to_string() } else { bound.to_string() };
@@ -157,8 +154,7 @@ mod tests {
     async fn open_streams_are_counted_until_dropped() {
         let m = Metrics::new(tarn_sql::Runtime::default());
         let schema = Arc::new(arrow::datatypes::Schema::empty());
-        let empty: SendableRecordBatchStream =
-            Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty()));
+        let empty: SendableRecordBatchStream = Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty()));
         let stream = m.track_stream(empty);
         assert!(m.render().contains("tarn_result_streams_open 1\n"));
         drop(stream);

@@ -52,9 +52,7 @@ fn literal_sql(unparser: &Unparser, value: &ScalarValue) -> Result<String, Strin
     // Strings and NULLs stay untyped so they take the type their context needs, as a
     // Postgres `unknown` literal does.
     match value {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            Ok(quote(s))
-        }
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => Ok(quote(s)),
         v if v.is_null() => Ok("NULL".into()),
         v => unparser
             .expr_to_sql(&Expr::Literal(v.clone(), None))
@@ -105,8 +103,7 @@ mod tests {
 
     #[test]
     fn nulls_dates_and_reuse() {
-        let sql = bind("VALUES ($1, $2, $1)", &[ScalarValue::Int32(None), ScalarValue::Date32(Some(19723))], SqlDialect::Postgres)
-            .unwrap();
+        let sql = bind("VALUES ($1, $2, $1)", &[ScalarValue::Int32(None), ScalarValue::Date32(Some(19723))], SqlDialect::Postgres).unwrap();
         assert!(sql.starts_with("VALUES ((NULL), ("), "{sql}");
         assert!(sql.contains("2024-01-01"), "{sql}");
         assert!(sql.ends_with(", (NULL))"), "{sql}");

@@ -17,7 +17,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use object_store::{GetOptions, GetRange, ObjectStoreExt};
 use tarn_catalog::Recipient;
-use tarn_sharing::{CAPABILITIES_HEADER, Capabilities, Page, Provider, QueryRequest, SharingError, TABLE_VERSION_HEADER, TableRef, TableResponse};
+use tarn_sharing::{
+    CAPABILITIES_HEADER, Capabilities, Page, Provider, QueryRequest, SharingError, TABLE_VERSION_HEADER, TableRef, TableResponse,
+};
 
 use crate::audit::{AuditEvent, Auditor};
 
@@ -94,7 +96,14 @@ async fn recipient(state: &SharingState, headers: &HeaderMap, peer: &std::net::S
     })
 }
 
-fn record(state: &SharingState, who: &str, peer: &std::net::SocketAddr, what: String, tables: Vec<String>, result: Result<(), &SharingError>) {
+fn record(
+    state: &SharingState,
+    who: &str,
+    peer: &std::net::SocketAddr,
+    what: String,
+    tables: Vec<String>,
+    result: Result<(), &SharingError>,
+) {
     let (outcome, error) = match result {
         Ok(()) => ("ok", None),
         Err(e) if matches!(e.status(), 401 | 403) => ("denied", Some(e.to_string())),
@@ -136,16 +145,33 @@ where
     }
 }
 
-async fn list_shares(State(state): Shared, ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>, headers: HeaderMap, Query(page): Query<Page>) -> Response {
+async fn list_shares(
+    State(state): Shared,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Query(page): Query<Page>,
+) -> Response {
     listing(state, headers, peer, "LIST SHARES".into(), |s, r| async move { s.provider.list_shares(&r, &page).await }).await
 }
 
-async fn get_share(State(state): Shared, ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>, headers: HeaderMap, Path(share): Path<String>) -> Response {
+async fn get_share(
+    State(state): Shared,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Path(share): Path<String>,
+) -> Response {
     listing(state, headers, peer, format!("GET SHARE {share}"), |s, r| async move { s.provider.get_share(&r, &share).await }).await
 }
 
-async fn list_schemas(State(state): Shared, ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>, headers: HeaderMap, Path(share): Path<String>, Query(page): Query<Page>) -> Response {
-    listing(state, headers, peer, format!("LIST SCHEMAS {share}"), |s, r| async move { s.provider.list_schemas(&r, &share, &page).await }).await
+async fn list_schemas(
+    State(state): Shared,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Path(share): Path<String>,
+    Query(page): Query<Page>,
+) -> Response {
+    listing(state, headers, peer, format!("LIST SCHEMAS {share}"), |s, r| async move { s.provider.list_schemas(&r, &share, &page).await })
+        .await
 }
 
 async fn list_tables(
@@ -161,8 +187,17 @@ async fn list_tables(
     .await
 }
 
-async fn list_all_tables(State(state): Shared, ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>, headers: HeaderMap, Path(share): Path<String>, Query(page): Query<Page>) -> Response {
-    listing(state, headers, peer, format!("LIST ALL TABLES {share}"), |s, r| async move { s.provider.list_tables(&r, &share, None, &page).await }).await
+async fn list_all_tables(
+    State(state): Shared,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Path(share): Path<String>,
+    Query(page): Query<Page>,
+) -> Response {
+    listing(state, headers, peer, format!("LIST ALL TABLES {share}"), |s, r| async move {
+        s.provider.list_tables(&r, &share, None, &page).await
+    })
+    .await
 }
 
 fn table_ref((share, schema, table): (String, String, String)) -> TableRef {
@@ -170,7 +205,13 @@ fn table_ref((share, schema, table): (String, String, String)) -> TableRef {
 }
 
 /// A table-level request: authenticate, answer, audit (with the table, version and files).
-async fn table_request<F, Fut>(state: Arc<SharingState>, headers: HeaderMap, peer: std::net::SocketAddr, what: String, answer: F) -> Response
+async fn table_request<F, Fut>(
+    state: Arc<SharingState>,
+    headers: HeaderMap,
+    peer: std::net::SocketAddr,
+    what: String,
+    answer: F,
+) -> Response
 where
     F: FnOnce(Arc<SharingState>, Recipient, Capabilities, String) -> Fut,
     Fut: std::future::Future<Output = Result<TableResponse, SharingError>>,
@@ -226,12 +267,30 @@ async fn table_version(
     }
 }
 
-async fn metadata(State(state): Shared, ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>, headers: HeaderMap, Path(path): Path<(String, String, String)>) -> Response {
+async fn metadata(
+    State(state): Shared,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Path(path): Path<(String, String, String)>,
+) -> Response {
     let name = table_ref(path);
-    table_request(state, headers, peer, format!("METADATA {name}"), |s, r, caps, _| async move { s.provider.metadata(&r, &name, &caps).await }).await
+    table_request(
+        state,
+        headers,
+        peer,
+        format!("METADATA {name}"),
+        |s, r, caps, _| async move { s.provider.metadata(&r, &name, &caps).await },
+    )
+    .await
 }
 
-async fn query(State(state): Shared, ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>, headers: HeaderMap, Path(path): Path<(String, String, String)>, body: Bytes) -> Response {
+async fn query(
+    State(state): Shared,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Path(path): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
     let name = table_ref(path);
     let what = format!("QUERY {name}");
     table_request(state, headers, peer, what, |s, r, caps, endpoint| async move {
@@ -340,10 +399,17 @@ async fn file(
 }
 
 /// A one-time activation link: answers the recipient's profile file (with a fresh token) once.
-async fn activate(State(state): Shared, ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>, headers: HeaderMap, Path(code): Path<String>) -> Response {
+async fn activate(
+    State(state): Shared,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Response {
     let result = match state.catalog.activate(&code).await {
         Ok(Some((token, record))) => Ok((token, record)),
-        Ok(None) => Err(SharingError::NotFound("this activation link is not valid or was used already; ask the provider for a new one".into())),
+        Ok(None) => {
+            Err(SharingError::NotFound("this activation link is not valid or was used already; ask the provider for a new one".into()))
+        }
         Err(e) => Err(SharingError::from(e)),
     };
     match result {

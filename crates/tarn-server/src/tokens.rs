@@ -18,9 +18,7 @@ fn grammar(dialect: SqlDialect) -> Box<dyn Dialect> {
 /// Every token of `sql` with the byte range it covers.
 pub(crate) fn tokens(sql: &str, dialect: SqlDialect) -> Result<Vec<(Token, Range<usize>)>, String> {
     let dialect = grammar(dialect);
-    let spanned = Tokenizer::new(dialect.as_ref(), sql)
-        .tokenize_with_location()
-        .map_err(|e| e.to_string())?;
+    let spanned = Tokenizer::new(dialect.as_ref(), sql).tokenize_with_location().map_err(|e| e.to_string())?;
     // Byte offset of every (line, column) position; both are 1-based, columns count chars.
     let mut line_starts = vec![0usize];
     for (i, c) in sql.char_indices() {

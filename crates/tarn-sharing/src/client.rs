@@ -61,9 +61,7 @@ impl SharedLocation {
     /// Parse `path#share.schema.table` (a relative path is taken from the current directory).
     pub fn parse(text: &str) -> Result<Self> {
         let bad = || {
-            SharingError::BadRequest(format!(
-                "'{text}' is not a shared table location; write '<profile file>#<share>.<schema>.<table>'"
-            ))
+            SharingError::BadRequest(format!("'{text}' is not a shared table location; write '<profile file>#<share>.<schema>.<table>'"))
         };
         let (path, name) = text.rsplit_once('#').ok_or_else(bad)?;
         let parts: Vec<&str> = name.split('.').collect();
@@ -149,12 +147,10 @@ impl RemoteTable {
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
         let what = self.location.display();
-        let response = request
-            .bearer_auth(&self.profile.bearer_token)
-            .header(CAPABILITIES_HEADER, CLIENT_CAPABILITIES)
-            .send()
-            .await
-            .map_err(|e| SharingError::Internal(format!("cannot reach the sharing server {} for {what}: {e}", self.profile.endpoint)))?;
+        let response =
+            request.bearer_auth(&self.profile.bearer_token).header(CAPABILITIES_HEADER, CLIENT_CAPABILITIES).send().await.map_err(|e| {
+                SharingError::Internal(format!("cannot reach the sharing server {} for {what}: {e}", self.profile.endpoint))
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -213,7 +209,9 @@ impl RemoteTable {
             match start {
                 RemoteVersion::Version(v) => query.append_pair("startingVersion", &v.to_string()),
                 RemoteVersion::Timestamp(t) => query.append_pair("startingTimestamp", &ts(t)),
-                RemoteVersion::Latest => return Err(SharingError::BadRequest("a change range needs a starting version or timestamp".into())),
+                RemoteVersion::Latest => {
+                    return Err(SharingError::BadRequest("a change range needs a starting version or timestamp".into()));
+                }
             };
             match end {
                 Some(RemoteVersion::Version(v)) => {
@@ -427,11 +425,8 @@ async fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
 
 /// A table response's lines, and whether they are in the `delta` format (else `parquet`).
 async fn read_lines(response: reqwest::Response) -> Result<(bool, Vec<Value>)> {
-    let delta = response
-        .headers()
-        .get(CAPABILITIES_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("responseformat=delta"));
+    let delta =
+        response.headers().get(CAPABILITIES_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("responseformat=delta"));
     let text = response.text().await.map_err(|e| SharingError::Internal(format!("reading the sharing server's answer: {e}")))?;
     let lines = text
         .lines()
@@ -556,14 +551,17 @@ struct Changes {
 /// The `add`, `remove` or change-file action in `holder` (`cdc_key` names the change file:
 /// `cdc` in Delta actions, `cdf` in the parquet format), as its kind and body.
 fn file_action<'v>(holder: &'v Value, cdc_key: &str) -> Option<(&'static str, &'v Value)> {
-    [("add", "add"), ("remove", "remove"), ("cdc", cdc_key)]
-        .into_iter()
-        .find_map(|(kind, key)| holder.get(key).map(|body| (kind, body)))
+    [("add", "add"), ("remove", "remove"), ("cdc", cdc_key)].into_iter().find_map(|(kind, key)| holder.get(key).map(|body| (kind, body)))
 }
 
 impl Changes {
     fn parse(lines: &[Value], delta: bool) -> Result<Self> {
-        let mut out = Changes { protocol: json!({ "minReaderVersion": 1, "minWriterVersion": 2 }), metadata: Vec::new(), actions: Vec::new(), timestamps: HashMap::new() };
+        let mut out = Changes {
+            protocol: json!({ "minReaderVersion": 1, "minWriterVersion": 2 }),
+            metadata: Vec::new(),
+            actions: Vec::new(),
+            timestamps: HashMap::new(),
+        };
         if delta {
             out.protocol = lines.first().and_then(|l| l.pointer("/protocol/deltaProtocol")).cloned().ok_or_else(|| missing("protocol"))?;
         }

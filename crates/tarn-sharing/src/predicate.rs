@@ -64,7 +64,12 @@ impl Cmp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Predicate {
     /// `column op literal`.
-    Compare { column: String, op: CmpOp, literal: String, value_type: ValueType },
+    Compare {
+        column: String,
+        op: CmpOp,
+        literal: String,
+        value_type: ValueType,
+    },
     IsNull(String),
     And(Vec<Predicate>),
     Or(Vec<Predicate>),
@@ -104,8 +109,8 @@ pub fn column_types(schema_string: &str) -> HashMap<String, ValueType> {
 /// Parse `jsonPredicateHints` (the protocol's JSON predicate). Malformed JSON is the
 /// request's error; an operator not understood becomes [`Predicate::Unknown`].
 pub fn parse_json_hints(text: &str, types: &HashMap<String, ValueType>) -> Result<Predicate> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| SharingError::BadRequest(format!("jsonPredicateHints is not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| SharingError::BadRequest(format!("jsonPredicateHints is not valid JSON: {e}")))?;
     Ok(json_predicate(&value, types))
 }
 
@@ -381,10 +386,7 @@ impl Predicate {
                 let no_nulls = r.nulls == Some(0);
                 use Ordering::*;
                 let (never, always) = match op.0 {
-                    Cmp::Eq => (
-                        vs_min == Some(Greater) || vs_max == Some(Less),
-                        vs_min == Some(Equal) && vs_max == Some(Equal),
-                    ),
+                    Cmp::Eq => (vs_min == Some(Greater) || vs_max == Some(Less), vs_min == Some(Equal) && vs_max == Some(Equal)),
                     Cmp::Lt => (matches!(vs_min, Some(Greater | Equal)), vs_max == Some(Less)),
                     Cmp::Le => (vs_min == Some(Greater), matches!(vs_max, Some(Less | Equal))),
                     Cmp::Gt => (matches!(vs_max, Some(Less | Equal)), vs_min == Some(Greater)),
@@ -439,7 +441,11 @@ mod tests {
 
     #[test]
     fn negation_and_nulls_are_conservative() {
-        let eq5 = parse_json_hints(r#"{"op":"equal","children":[{"op":"column","name":"id","valueType":"long"},{"op":"literal","value":"5","valueType":"long"}]}"#, &types()).expect("parse");
+        let eq5 = parse_json_hints(
+            r#"{"op":"equal","children":[{"op":"column","name":"id","valueType":"long"},{"op":"literal","value":"5","valueType":"long"}]}"#,
+            &types(),
+        )
+        .expect("parse");
         let not_eq5 = Predicate::Not(Box::new(eq5.clone()));
         assert!(!keeps(&not_eq5, &stats(5, 5, 0)), "every row is 5");
         assert!(keeps(&not_eq5, &stats(5, 5, 1)), "nulls are not 5 either, but NOT(NULL) is not true: kept conservatively");

@@ -81,11 +81,8 @@ pub fn choose_format(caps: &Capabilities, table: &str, protocol: &Value, metadat
         .flatten()
         .filter_map(|f| f.as_str().map(str::to_ascii_lowercase))
         .collect();
-    let column_mapping = metadata
-        .get("configuration")
-        .and_then(|c| c.get("delta.columnMapping.mode"))
-        .and_then(Value::as_str)
-        .is_some_and(|m| m != "none");
+    let column_mapping =
+        metadata.get("configuration").and_then(|c| c.get("delta.columnMapping.mode")).and_then(Value::as_str).is_some_and(|m| m != "none");
     let mut needs: Vec<String> = features.iter().filter(|f| !PLAIN_FEATURES.contains(&f.as_str())).cloned().collect();
     if column_mapping && !needs.iter().any(|f| f == "columnmapping") {
         needs.push("columnmapping".into());
@@ -137,12 +134,7 @@ pub fn paginate<T: Serialize>(items: Vec<T>, page: &Page, listing: &str) -> Resu
             .ok_or_else(|| SharingError::BadRequest(format!("pageToken '{token}' is not a token of this listing")))?,
     };
     let total = items.len();
-    let page_items: Vec<Value> = items
-        .into_iter()
-        .skip(start)
-        .take(max)
-        .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
-        .collect();
+    let page_items: Vec<Value> = items.into_iter().skip(start).take(max).map(|i| serde_json::to_value(i).unwrap_or(Value::Null)).collect();
     let mut out = serde_json::json!({ "items": page_items });
     if start + max < total {
         out["nextPageToken"] = Value::String(URL_SAFE_NO_PAD.encode(format!("{listing}\n{}", start + max)));
@@ -176,8 +168,8 @@ impl QueryRequest {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
-        let request: QueryRequest = serde_json::from_slice(body)
-            .map_err(|e| SharingError::BadRequest(format!("the query request body is not valid: {e}")))?;
+        let request: QueryRequest =
+            serde_json::from_slice(body).map_err(|e| SharingError::BadRequest(format!("the query request body is not valid: {e}")))?;
         let travels = [request.version.is_some(), request.timestamp.is_some(), request.starting_version.is_some()];
         if travels.iter().filter(|t| **t).count() > 1 {
             return Err(SharingError::BadRequest("give at most one of version, timestamp and startingVersion".into()));
@@ -185,7 +177,9 @@ impl QueryRequest {
         if request.ending_version.is_some() && request.starting_version.is_none() {
             return Err(SharingError::BadRequest("endingVersion needs startingVersion".into()));
         }
-        for (name, value) in [("limitHint", request.limit_hint), ("version", request.version), ("startingVersion", request.starting_version)] {
+        for (name, value) in
+            [("limitHint", request.limit_hint), ("version", request.version), ("startingVersion", request.starting_version)]
+        {
             if value.is_some_and(|v| v < 0) {
                 return Err(SharingError::BadRequest(format!("{name} must not be negative")));
             }
@@ -211,9 +205,9 @@ pub fn number_param(params: &HashMap<String, String>, name: &str) -> Result<Opti
 pub fn timestamp_param(params: &HashMap<String, String>, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     match params.get(name) {
         None => Ok(None),
-        Some(text) => parse_timestamp(text).map(Some).ok_or_else(|| {
-            SharingError::BadRequest(format!("{name} must be a timestamp like 2022-01-01T00:00:00Z, got '{text}'"))
-        }),
+        Some(text) => parse_timestamp(text)
+            .map(Some)
+            .ok_or_else(|| SharingError::BadRequest(format!("{name} must be a timestamp like 2022-01-01T00:00:00Z, got '{text}'"))),
     }
 }
 

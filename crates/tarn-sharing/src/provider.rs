@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::{Value, json};
 use tarn_catalog::{Catalog, Recipient, Share, SharedTable, TableEntry, TokenRefusal};
 use tarn_engine::deltalake::DeltaTable;
@@ -100,12 +100,12 @@ impl Provider {
         };
         match self.catalog.authenticate_recipient(token).await? {
             Ok(recipient) => Ok(recipient),
-            Err(TokenRefusal::Expired) => Err(SharingError::Unauthenticated(
-                "the bearer token has expired; ask the provider for a new profile".into(),
-            )),
-            Err(TokenRefusal::Unknown) => Err(SharingError::Unauthenticated(
-                "the bearer token is not valid (unknown, revoked, or its recipient was dropped)".into(),
-            )),
+            Err(TokenRefusal::Expired) => {
+                Err(SharingError::Unauthenticated("the bearer token has expired; ask the provider for a new profile".into()))
+            }
+            Err(TokenRefusal::Unknown) => {
+                Err(SharingError::Unauthenticated("the bearer token is not valid (unknown, revoked, or its recipient was dropped)".into()))
+            }
         }
     }
 
@@ -115,10 +115,7 @@ impl Provider {
             return Err(SharingError::NotFound(format!("share '{share}' does not exist")));
         };
         if !self.catalog.recipient_may_read(&found.name, &recipient.name).await? {
-            return Err(SharingError::Forbidden(format!(
-                "recipient '{}' has not been granted share '{}'",
-                recipient.name, found.name
-            )));
+            return Err(SharingError::Forbidden(format!("recipient '{}' has not been granted share '{}'", recipient.name, found.name)));
         }
         Ok(found)
     }
@@ -151,10 +148,8 @@ impl Provider {
                 return Err(SharingError::NotFound(format!("schema '{schema}' does not exist in share '{}'", share.name)));
             }
         }
-        let items: Vec<Value> = tables
-            .iter()
-            .map(|t| json!({ "name": t.name, "schema": t.schema, "share": share.name, "id": t.table_id }))
-            .collect();
+        let items: Vec<Value> =
+            tables.iter().map(|t| json!({ "name": t.name, "schema": t.schema, "share": share.name, "id": t.table_id })).collect();
         paginate(items, page, &format!("tables/{}/{}", share.name, schema.unwrap_or("*")))
     }
 
@@ -215,16 +210,20 @@ impl Provider {
         let format = choose_format(caps, &name.to_string(), &protocol, &metadata)?;
         let (size, files) = table_size(&table)?;
         let version = table.version().map_or(-1, |v| v as i64);
-        let lines = vec![
-            protocol_line(format, &protocol),
-            metadata_line(format, &metadata, None, Some((size, files))),
-        ];
+        let lines = vec![protocol_line(format, &protocol), metadata_line(format, &metadata, None, Some((size, files)))];
         Ok(TableResponse { version, format, lines, table: resolved.entry.ident().to_string(), files: 0 })
     }
 
     /// `POST .../query`: the files of a version of the table that may hold rows the hints ask
     /// for, or with `startingVersion` the files added (and removed) since then.
-    pub async fn query(&self, recipient: &Recipient, name: &TableRef, caps: &Capabilities, request: &QueryRequest, endpoint: &str) -> Result<TableResponse> {
+    pub async fn query(
+        &self,
+        recipient: &Recipient,
+        name: &TableRef,
+        caps: &Capabilities,
+        request: &QueryRequest,
+        endpoint: &str,
+    ) -> Result<TableResponse> {
         let resolved = self.resolve(recipient, name).await?;
         if let Some(start) = request.starting_version {
             Self::require_history(&resolved, "reading changes")?;
@@ -237,9 +236,10 @@ impl Provider {
         }
         let at = match (&request.version, &request.timestamp) {
             (Some(v), _) => Some(TimeTravel::Version(*v)),
-            (_, Some(ts)) => Some(TimeTravel::Timestamp(crate::protocol::parse_timestamp(ts).ok_or_else(|| {
-                SharingError::BadRequest(format!("timestamp must look like 2022-01-01T00:00:00Z, got '{ts}'"))
-            })?)),
+            (_, Some(ts)) => Some(TimeTravel::Timestamp(
+                crate::protocol::parse_timestamp(ts)
+                    .ok_or_else(|| SharingError::BadRequest(format!("timestamp must look like 2022-01-01T00:00:00Z, got '{ts}'")))?,
+            )),
             _ => None,
         };
         if at.is_some() {
@@ -303,16 +303,20 @@ impl Provider {
         let files = lines.len();
         let time_travelled = at.is_some().then_some(version);
         let (size, num_files) = table_size(&table)?;
-        let mut out = vec![
-            protocol_line(format, &protocol),
-            metadata_line(format, &metadata, time_travelled, Some((size, num_files))),
-        ];
+        let mut out = vec![protocol_line(format, &protocol), metadata_line(format, &metadata, time_travelled, Some((size, num_files)))];
         out.extend(lines);
         Ok(TableResponse { version, format, lines: out, table: resolved.entry.ident().to_string(), files })
     }
 
     /// `GET .../changes`: the change data feed between two versions (or timestamps).
-    pub async fn changes(&self, recipient: &Recipient, name: &TableRef, caps: &Capabilities, params: &HashMap<String, String>, endpoint: &str) -> Result<TableResponse> {
+    pub async fn changes(
+        &self,
+        recipient: &Recipient,
+        name: &TableRef,
+        caps: &Capabilities,
+        params: &HashMap<String, String>,
+        endpoint: &str,
+    ) -> Result<TableResponse> {
         let resolved = self.resolve(recipient, name).await?;
         Self::require_history(&resolved, "the change data feed")?;
         self.changes_of(&resolved, caps, params, endpoint, true).await
@@ -321,7 +325,14 @@ impl Provider {
     /// The files changed in a range of commits. `cdf`: as the change data feed (a commit's
     /// change files instead of its adds and removes where it wrote them, the feed must be on);
     /// otherwise as a streaming query (adds and removes).
-    async fn changes_of(&self, resolved: &Resolved, caps: &Capabilities, params: &HashMap<String, String>, endpoint: &str, cdf: bool) -> Result<TableResponse> {
+    async fn changes_of(
+        &self,
+        resolved: &Resolved,
+        caps: &Capabilities,
+        params: &HashMap<String, String>,
+        endpoint: &str,
+        cdf: bool,
+    ) -> Result<TableResponse> {
         let start = match (number_param(params, "startingVersion")?, timestamp_param(params, "startingTimestamp")?) {
             (Some(v), None) => ChangeBound::Version(v),
             (None, Some(ts)) => ChangeBound::Timestamp(ts),
@@ -405,7 +416,15 @@ impl Provider {
         )
     }
 
-    async fn file_line(&self, resolved: &Resolved, format: ResponseFormat, file: &FileEntry, commit: Option<(i64, i64)>, endpoint: &str, expires_at: i64) -> Result<String> {
+    async fn file_line(
+        &self,
+        resolved: &Resolved,
+        format: ResponseFormat,
+        file: &FileEntry,
+        commit: Option<(i64, i64)>,
+        endpoint: &str,
+        expires_at: i64,
+    ) -> Result<String> {
         let url = self.file_url(resolved, &file.path, endpoint, expires_at).await?;
         let id = file_id(&file.path);
         let line = match format {
@@ -480,7 +499,10 @@ impl Provider {
             Some("p") => stored.to_string(),
             _ => return Ok(dv.clone()),
         };
-        let size = dv.get("sizeInBytes").and_then(Value::as_u64).ok_or_else(|| SharingError::Internal(format!("deletion vector {dv} has no size")))?;
+        let size = dv
+            .get("sizeInBytes")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| SharingError::Internal(format!("deletion vector {dv} has no size")))?;
         let offset = dv.get("offset").and_then(Value::as_u64).unwrap_or(1);
         let (store, object) = object_location(&resolved.url, &path)?;
         // On disk: a 4-byte big-endian size, then the bitmap (magic included), then a checksum.
@@ -576,10 +598,7 @@ fn file_id(path: &str) -> String {
 /// Whether a file's partition values are inside the share's `PARTITION (...)` clause.
 fn in_shared_partitions(shared: &SharedTable, values: &HashMap<String, Option<String>>) -> bool {
     shared.partitions.iter().all(|(column, wanted)| {
-        values
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(column))
-            .is_some_and(|(_, v)| v.as_deref() == Some(wanted.as_str()))
+        values.iter().find(|(k, _)| k.eq_ignore_ascii_case(column)).is_some_and(|(_, v)| v.as_deref() == Some(wanted.as_str()))
     })
 }
 
@@ -619,9 +638,7 @@ fn object_url(table: &Url, path: &str) -> Result<Option<Url>> {
         && scheme.len() > 1
         && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
     {
-        return Url::parse(path)
-            .map(Some)
-            .map_err(|e| SharingError::Internal(format!("file path '{path}' in the log is not a URL: {e}")));
+        return Url::parse(path).map(Some).map_err(|e| SharingError::Internal(format!("file path '{path}' in the log is not a URL: {e}")));
     }
     if path.starts_with('/') || path.split('/').any(|segment| segment == ".." || segment == ".") || path.contains('\\') {
         return Err(SharingError::Forbidden(format!("file path '{path}' leaves the shared table")));
@@ -629,11 +646,13 @@ fn object_url(table: &Url, path: &str) -> Result<Option<Url>> {
     if table.scheme() == "file" {
         return Ok(None);
     }
-    let encoded: Vec<String> = path
-        .split('/')
-        .map(|s| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string())
-        .collect();
-    let base = if table.path().ends_with('/') { table.clone() } else { Url::parse(&format!("{table}/")).map_err(|e| SharingError::Internal(e.to_string()))? };
+    let encoded: Vec<String> =
+        path.split('/').map(|s| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()).collect();
+    let base = if table.path().ends_with('/') {
+        table.clone()
+    } else {
+        Url::parse(&format!("{table}/")).map_err(|e| SharingError::Internal(e.to_string()))?
+    };
     base.join(&encoded.join("/")).map(Some).map_err(|e| SharingError::Internal(e.to_string()))
 }
 
@@ -659,11 +678,7 @@ fn deletion_vector_path(stored: &str) -> Result<String> {
     let (prefix, encoded) = stored.split_at(stored.len() - 20);
     let bytes = z85::decode(encoded).map_err(|_| bad())?;
     let uuid = uuid::Uuid::from_slice(&bytes).map_err(|_| bad())?;
-    Ok(if prefix.is_empty() {
-        format!("deletion_vector_{uuid}.bin")
-    } else {
-        format!("{prefix}/deletion_vector_{uuid}.bin")
-    })
+    Ok(if prefix.is_empty() { format!("deletion_vector_{uuid}.bin") } else { format!("{prefix}/deletion_vector_{uuid}.bin") })
 }
 
 #[cfg(test)]

@@ -63,15 +63,14 @@ impl UrlSigner {
     /// The file a URL's `payload` and `signature` name, if the signature is ours and the URL
     /// has not expired at `now` (ms). Anything else is refused with 403, saying which.
     pub fn verify(&self, payload: &str, signature: &str, now: i64) -> Result<SignedFile> {
-        let tampered = || SharingError::Forbidden("the file URL is not valid (its signature does not match); ask the server for a new one".into());
+        let tampered =
+            || SharingError::Forbidden("the file URL is not valid (its signature does not match); ask the server for a new one".into());
         let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| tampered())?;
         hmac::verify(&self.key, payload.as_bytes(), &signature).map_err(|_| tampered())?;
         let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| tampered())?;
         let file: SignedFile = serde_json::from_slice(&bytes).map_err(|_| tampered())?;
         if file.expires_at <= now {
-            return Err(SharingError::Forbidden(
-                "the file URL has expired; query the table again for fresh URLs".into(),
-            ));
+            return Err(SharingError::Forbidden("the file URL has expired; query the table again for fresh URLs".into()));
         }
         Ok(file)
     }

@@ -10,80 +10,200 @@ use sqlparser::ast::{DataType, Expr, Ident, ObjectName, Query, TableFactor};
 pub enum Statement {
     /// SELECT / WITH / VALUES / EXPLAIN and anything else DataFusion plans itself.
     Query(Box<sqlparser::ast::Statement>),
-    CreateCatalog { name: Ident, if_not_exists: bool, comment: Option<String> },
-    CreateSchema { name: ObjectName, if_not_exists: bool, comment: Option<String> },
-    DropSchema { name: ObjectName, if_exists: bool, cascade: bool },
-    Use { target: UseTarget, name: ObjectName },
-    ShowCatalogs { like: Option<String> },
-    ShowSchemas { catalog: Option<ObjectName>, like: Option<String> },
-    ShowTables { schema: Option<ObjectName>, like: Option<String> },
-    ShowCreateTable { table: ObjectName },
-    ShowTblProperties { table: ObjectName },
-    ShowColumns { table: ObjectName },
+    CreateCatalog {
+        name: Ident,
+        if_not_exists: bool,
+        comment: Option<String>,
+    },
+    CreateSchema {
+        name: ObjectName,
+        if_not_exists: bool,
+        comment: Option<String>,
+    },
+    DropSchema {
+        name: ObjectName,
+        if_exists: bool,
+        cascade: bool,
+    },
+    Use {
+        target: UseTarget,
+        name: ObjectName,
+    },
+    ShowCatalogs {
+        like: Option<String>,
+    },
+    ShowSchemas {
+        catalog: Option<ObjectName>,
+        like: Option<String>,
+    },
+    ShowTables {
+        schema: Option<ObjectName>,
+        like: Option<String>,
+    },
+    ShowCreateTable {
+        table: ObjectName,
+    },
+    ShowTblProperties {
+        table: ObjectName,
+    },
+    ShowColumns {
+        table: ObjectName,
+    },
     CreateTable(Box<CreateTable>),
     CreateClone(Box<CreateClone>),
-    DropTable { name: ObjectName, if_exists: bool },
+    DropTable {
+        name: ObjectName,
+        if_exists: bool,
+    },
     Insert(Box<Insert>),
     Update(Box<Update>),
     Delete(Box<Delete>),
     Merge(Box<Merge>),
-    Truncate { table: ObjectName },
-    DescribeHistory { table: ObjectName, limit: Option<u64> },
-    DescribeDetail { table: ObjectName },
-    DescribeTable { table: ObjectName, extended: bool },
-    Restore { table: ObjectName, to: VersionSpec },
-    Optimize { table: ObjectName, predicate: Option<Expr>, zorder_by: Vec<Ident> },
-    Vacuum { table: ObjectName, retain_hours: Option<f64>, dry_run: bool },
+    Truncate {
+        table: ObjectName,
+    },
+    DescribeHistory {
+        table: ObjectName,
+        limit: Option<u64>,
+    },
+    DescribeDetail {
+        table: ObjectName,
+    },
+    DescribeTable {
+        table: ObjectName,
+        extended: bool,
+    },
+    Restore {
+        table: ObjectName,
+        to: VersionSpec,
+    },
+    Optimize {
+        table: ObjectName,
+        predicate: Option<Expr>,
+        zorder_by: Vec<Ident>,
+    },
+    Vacuum {
+        table: ObjectName,
+        retain_hours: Option<f64>,
+        dry_run: bool,
+    },
     /// `CACHE [LAZY] TABLE t`: keep the table's current version decoded in memory.
-    CacheTable { table: ObjectName, lazy: bool },
+    CacheTable {
+        table: ObjectName,
+        lazy: bool,
+    },
     /// `UNCACHE TABLE [IF EXISTS] t`
-    UncacheTable { table: ObjectName, if_exists: bool },
+    UncacheTable {
+        table: ObjectName,
+        if_exists: bool,
+    },
     /// `CLEAR CACHE`: drop every cached table.
     ClearCache,
-    AlterTable { table: ObjectName, op: AlterOp },
+    AlterTable {
+        table: ObjectName,
+        op: AlterOp,
+    },
     CopyInto(Box<CopyInto>),
-    Set { key: String, value: String },
+    Set {
+        key: String,
+        value: String,
+    },
     /// `GRANT privilege[, ...] ON securable TO principal`
-    Grant { privileges: Vec<tarn_catalog::Privilege>, on: SecurableName, principal: Ident },
+    Grant {
+        privileges: Vec<tarn_catalog::Privilege>,
+        on: SecurableName,
+        principal: Ident,
+    },
     /// `REVOKE privilege[, ...] ON securable FROM principal`
-    Revoke { privileges: Vec<tarn_catalog::Privilege>, on: SecurableName, principal: Ident },
+    Revoke {
+        privileges: Vec<tarn_catalog::Privilege>,
+        on: SecurableName,
+        principal: Ident,
+    },
     /// `SHOW GRANTS [principal] [ON securable]` / `SHOW GRANTS TO principal`
-    ShowGrants { principal: Option<Ident>, on: Option<SecurableName> },
+    ShowGrants {
+        principal: Option<Ident>,
+        on: Option<SecurableName>,
+    },
     /// `ALTER {CATALOG | SCHEMA | TABLE} name [SET] OWNER TO principal`
-    SetOwner { on: SecurableName, principal: Ident },
+    SetOwner {
+        on: SecurableName,
+        principal: Ident,
+    },
     /// `CREATE USER [IF NOT EXISTS] name [[WITH] PASSWORD 'secret'] [ADMIN]`
-    CreateUser { name: Ident, if_not_exists: bool, password: Option<String>, admin: bool },
+    CreateUser {
+        name: Ident,
+        if_not_exists: bool,
+        password: Option<String>,
+        admin: bool,
+    },
     /// `DROP USER [IF EXISTS] name`
-    DropUser { name: Ident, if_exists: bool },
+    DropUser {
+        name: Ident,
+        if_exists: bool,
+    },
     /// `ALTER USER name [WITH] PASSWORD 'secret'`
-    AlterUserPassword { name: Ident, password: String },
+    AlterUserPassword {
+        name: Ident,
+        password: String,
+    },
     /// `SHOW USERS`
     ShowUsers,
     /// `CREATE SHARE [IF NOT EXISTS] s [COMMENT '...']`
-    CreateShare { name: Ident, if_not_exists: bool, comment: Option<String> },
+    CreateShare {
+        name: Ident,
+        if_not_exists: bool,
+        comment: Option<String>,
+    },
     /// `DROP SHARE [IF EXISTS] s`
-    DropShare { name: Ident, if_exists: bool },
+    DropShare {
+        name: Ident,
+        if_exists: bool,
+    },
     /// `ALTER SHARE s ADD [TABLE] t [COMMENT '..'] [PARTITION (c = v, ...)] [AS schema.name] [WITH | WITHOUT HISTORY]`
     AlterShareAdd(Box<ShareTable>),
     /// `ALTER SHARE s REMOVE [TABLE] t` (the name the share shows, or the table's own)
-    AlterShareRemove { share: Ident, table: ObjectName },
+    AlterShareRemove {
+        share: Ident,
+        table: ObjectName,
+    },
     /// `SHOW SHARES`
     ShowShares,
     /// `SHOW ALL IN SHARE s`
-    ShowAllInShare { share: Ident },
+    ShowAllInShare {
+        share: Ident,
+    },
     /// `CREATE RECIPIENT [IF NOT EXISTS] r [COMMENT '...']`: prints a one-time activation link
-    CreateRecipient { name: Ident, if_not_exists: bool, comment: Option<String> },
+    CreateRecipient {
+        name: Ident,
+        if_not_exists: bool,
+        comment: Option<String>,
+    },
     /// `DROP RECIPIENT [IF EXISTS] r`: its tokens stop working at once
-    DropRecipient { name: Ident, if_exists: bool },
+    DropRecipient {
+        name: Ident,
+        if_exists: bool,
+    },
     /// `ALTER RECIPIENT r ROTATE TOKEN [EXPIRE EXISTING IN n unit] [EXPIRES IN n unit]`
     /// (seconds; existing tokens expire at once unless told otherwise)
-    RotateRecipientToken { name: Ident, expire_existing_in: Option<i64>, expires_in: Option<i64> },
+    RotateRecipientToken {
+        name: Ident,
+        expire_existing_in: Option<i64>,
+        expires_in: Option<i64>,
+    },
     /// `SHOW RECIPIENTS`
     ShowRecipients,
     /// `GRANT SELECT ON SHARE s TO RECIPIENT r` / `REVOKE SELECT ON SHARE s FROM RECIPIENT r`
-    GrantShare { share: Ident, recipient: Ident, grant: bool },
+    GrantShare {
+        share: Ident,
+        recipient: Ident,
+        grant: bool,
+    },
     /// `SHOW GRANTS ON SHARE s` / `SHOW GRANTS TO RECIPIENT r`
-    ShowShareGrants { share: Option<Ident>, recipient: Option<Ident> },
+    ShowShareGrants {
+        share: Option<Ident>,
+        recipient: Option<Ident>,
+    },
 }
 
 /// A table added to a share.

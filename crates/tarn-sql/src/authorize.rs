@@ -98,11 +98,7 @@ impl Session {
             return Ok(());
         }
         let needs = self.needs(statement, &principal.name)?;
-        let mut held = Held {
-            session: self,
-            principal: &principal.name,
-            cache: HashMap::new(),
-        };
+        let mut held = Held { session: self, principal: &principal.name, cache: HashMap::new() };
         for need in needs {
             self.check(&mut held, need).await?;
         }
@@ -181,16 +177,11 @@ impl Session {
             Need::Table(ident, privilege) => {
                 // A table that does not exist fails later with "not found".
                 let Some(entry) = self.catalog.get_table(&ident).await? else { return Ok(()) };
-                self.require(held, &[catalog_of(&ident.catalog)], Privilege::UseCatalog, "CATALOG", &ident.catalog)
-                    .await?;
+                self.require(held, &[catalog_of(&ident.catalog)], Privilege::UseCatalog, "CATALOG", &ident.catalog).await?;
                 let schema_chain = [schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)];
                 let schema_name = format!("{}.{}", ident.catalog, ident.schema);
                 self.require(held, &schema_chain, Privilege::UseSchema, "SCHEMA", &schema_name).await?;
-                let chain = [
-                    Securable::table(&entry),
-                    schema_of(&ident.catalog, &ident.schema),
-                    catalog_of(&ident.catalog),
-                ];
+                let chain = [Securable::table(&entry), schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)];
                 self.require(held, &chain, privilege, "TABLE", &ident.to_string()).await
             }
             Need::Owner(name) => {
@@ -199,11 +190,7 @@ impl Session {
                     return Ok(());
                 }
                 let (kind, display) = (chain[0].kind(), chain[0].display_name());
-                Err(denied(
-                    &who,
-                    format!("does not own {kind} {display}"),
-                    "only its owner (or an administrator) can do this".into(),
-                ))
+                Err(denied(&who, format!("does not own {kind} {display}"), "only its owner (or an administrator) can do this".into()))
             }
         }
     }
@@ -233,9 +220,11 @@ impl Session {
                 self.catalog.get_schema(&c, &s).await?.map(|_| vec![schema_of(&c, &s), catalog_of(&c)])
             }
             SecurableName::Table(t) => match self.table_name(t)? {
-                TableName::Catalog(ident) => self.catalog.get_table(&ident).await?.map(|entry| {
-                    vec![Securable::table(&entry), schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)]
-                }),
+                TableName::Catalog(ident) => self
+                    .catalog
+                    .get_table(&ident)
+                    .await?
+                    .map(|entry| vec![Securable::table(&entry), schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)]),
                 TableName::Path(_) => return Err(SqlError::user("privileges are granted on catalog tables, not paths")),
             },
         })

@@ -66,8 +66,7 @@ impl Session {
                 let types = plan.get_parameter_types()?;
                 let mut parameters = Vec::new();
                 for (name, data_type) in types {
-                    if let (Some(index), Some(data_type)) =
-                        (name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()), data_type)
+                    if let (Some(index), Some(data_type)) = (name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()), data_type)
                         && index > 0
                     {
                         set_parameter(&mut parameters, index - 1, data_type);
@@ -77,10 +76,7 @@ impl Session {
                 if parameters.len() < max {
                     parameters.resize(max, None);
                 }
-                Ok(Described {
-                    schema: Some(without_dictionaries(plan.schema().inner())),
-                    parameters,
-                })
+                Ok(Described { schema: Some(without_dictionaries(plan.schema().inner())), parameters })
             }
             Statement::Insert(insert) => {
                 let mut parameters = Vec::new();
@@ -94,11 +90,7 @@ impl Session {
                             .columns
                             .iter()
                             .map(|c| {
-                                schema
-                                    .fields()
-                                    .iter()
-                                    .find(|f| f.name().eq_ignore_ascii_case(&c.value))
-                                    .map(|f| f.data_type().clone())
+                                schema.fields().iter().find(|f| f.name().eq_ignore_ascii_case(&c.value)).map(|f| f.data_type().clone())
                             })
                             .collect()
                     };
@@ -117,10 +109,9 @@ impl Session {
                 let schema = target.table.snapshot()?.snapshot().arrow_schema();
                 let mut parameters = Vec::new();
                 for (column, expr) in &update.assignments {
-                    if let (Some(index), Some(field)) = (
-                        placeholder_index(expr),
-                        schema.fields().iter().find(|f| f.name().eq_ignore_ascii_case(&column.value)),
-                    ) {
+                    if let (Some(index), Some(field)) =
+                        (placeholder_index(expr), schema.fields().iter().find(|f| f.name().eq_ignore_ascii_case(&column.value)))
+                    {
                         set_parameter(&mut parameters, index, field.data_type().clone());
                     }
                 }

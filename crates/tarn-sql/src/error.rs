@@ -41,10 +41,7 @@ pub enum SqlError {
 impl SqlError {
     pub(crate) fn from_parser(e: sqlparser::parser::ParserError) -> Self {
         let text = e.to_string();
-        let text = text
-            .strip_prefix("sql parser error: ")
-            .unwrap_or(&text)
-            .to_string();
+        let text = text.strip_prefix("sql parser error: ").unwrap_or(&text).to_string();
         SqlError::Parse(text)
     }
 
@@ -57,9 +54,9 @@ impl SqlError {
     pub fn is_conflict(&self) -> bool {
         match self {
             SqlError::Delta(e) | SqlError::Engine(EngineError::Delta(e)) => is_delta_conflict(e),
-            SqlError::DataFusion(e) | SqlError::Engine(EngineError::DataFusion(e)) => innermost(e).is_some_and(|e| {
-                matches!(e, DataFusionError::External(ext) if ext.downcast_ref::<DeltaTableError>().is_some_and(is_delta_conflict))
-            }),
+            SqlError::DataFusion(e) | SqlError::Engine(EngineError::DataFusion(e)) => innermost(e).is_some_and(
+                |e| matches!(e, DataFusionError::External(ext) if ext.downcast_ref::<DeltaTableError>().is_some_and(is_delta_conflict)),
+            ),
             _ => false,
         }
     }

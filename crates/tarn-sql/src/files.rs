@@ -132,9 +132,9 @@ impl FileSource {
                         "PERMISSIVE" => Mode::Permissive,
                         "DROPMALFORMED" => Mode::DropMalformed,
                         "FAILFAST" => Mode::FailFast,
-                        _ => return Err(SqlError::user(format!(
-                            "read_files: mode '{value}' is not PERMISSIVE, DROPMALFORMED or FAILFAST"
-                        ))),
+                        _ => {
+                            return Err(SqlError::user(format!("read_files: mode '{value}' is not PERMISSIVE, DROPMALFORMED or FAILFAST")));
+                        }
                     }
                 }
                 "rescueddatacolumn" => options.rescued_column = (!value.is_empty()).then(|| value.clone()),
@@ -143,9 +143,11 @@ impl FileSource {
                     let columns = crate::parser::parse_column_list(value)?;
                     options.schema = Some(Arc::new(crate::exec::arrow_schema_of(&columns)?));
                 }
-                other => return Err(SqlError::user(format!(
-                    "read_files: unknown option '{other}'; known: format, header, sep, quote, mode, rescuedDataColumn, schema, pathGlobFilter"
-                ))),
+                other => {
+                    return Err(SqlError::user(format!(
+                        "read_files: unknown option '{other}'; known: format, header, sep, quote, mode, rescuedDataColumn, schema, pathGlobFilter"
+                    )));
+                }
             }
         }
         if options.mode != Mode::Permissive {
@@ -209,18 +211,15 @@ impl FileSource {
     pub async fn read(&self, url: &Url, output: &SchemaRef) -> Result<RecordBatch> {
         let bytes = fetch(url).await?;
         let data: SchemaRef = match &self.options.rescued_column {
-            Some(name) => Arc::new(Schema::new(
-                output.fields().iter().filter(|f| f.name() != name).map(|f| f.as_ref().clone()).collect::<Vec<_>>(),
-            )),
+            Some(name) => {
+                Arc::new(Schema::new(output.fields().iter().filter(|f| f.name() != name).map(|f| f.as_ref().clone()).collect::<Vec<_>>()))
+            }
             None => output.clone(),
         };
         let rows = match self.options.format {
             FileFormat::Json => read_json(&bytes, url, &data, &self.options)?,
             FileFormat::Csv => read_csv(&bytes, url, &data, &self.options)?,
-            FileFormat::Parquet => Decoded {
-                batch: read_parquet(bytes, &data).map_err(|e| with_file(url, e))?,
-                rescued: None,
-            },
+            FileFormat::Parquet => Decoded { batch: read_parquet(bytes, &data).map_err(|e| with_file(url, e))?, rescued: None },
         };
         let mut columns: Vec<ArrayRef> = rows.batch.columns().to_vec();
         if self.options.rescued_column.is_some() && output.fields().len() > data.fields().len() {
@@ -295,14 +294,9 @@ pub async fn list_files(source: &str, pattern: Option<&str>, names: &[String]) -
         }
     }
     let (store, prefix) = tarn_storage::store_for_url(&base_url).map_err(user)?;
-    let metas: Vec<_> = store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| SqlError::user(format!("cannot list '{source}': {e}")))?;
-    let glob = glob
-        .map(|p| glob::Pattern::new(&p).map_err(|e| SqlError::user(format!("bad pattern '{p}': {e}"))))
-        .transpose()?;
+    let metas: Vec<_> =
+        store.list(Some(&prefix)).try_collect().await.map_err(|e| SqlError::user(format!("cannot list '{source}': {e}")))?;
+    let glob = glob.map(|p| glob::Pattern::new(&p).map_err(|e| SqlError::user(format!("bad pattern '{p}': {e}")))).transpose()?;
     let prefix_len = prefix.as_ref().len();
     let mut out = Vec::new();
     for meta in metas {
@@ -320,9 +314,7 @@ pub async fn list_files(source: &str, pattern: Option<&str>, names: &[String]) -
         if !names.is_empty() && !names.iter().any(|f| f == relative || f == name) {
             continue;
         }
-        let url = base_url
-            .join(relative)
-            .map_err(|e| SqlError::Internal(format!("joining {base_url} and {relative}: {e}")))?;
+        let url = base_url.join(relative).map_err(|e| SqlError::Internal(format!("joining {base_url} and {relative}: {e}")))?;
         out.push(url);
     }
     out.sort();
@@ -368,8 +360,8 @@ fn infer_json(bytes: &[u8]) -> Schema {
         }
         values.push(value);
     }
-    let schema = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(|v| Ok(v.clone())))
-        .unwrap_or_else(|_| Schema::empty());
+    let schema =
+        arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(|v| Ok(v.clone()))).unwrap_or_else(|_| Schema::empty());
     // Columns in the order the records first name them (serde_json's maps sort their keys).
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.sort_by_key(|f| order.iter().position(|k| k == f.name()).unwrap_or(usize::MAX));
@@ -480,9 +472,7 @@ fn read_json(bytes: &[u8], url: &Url, data: &SchemaRef, options: &FileOptions) -
                 }
                 None => {
                     if options.mode == Mode::FailFast {
-                        return Err(SqlError::user(format!(
-                            "file {url} line {line_number}: field '{key}' is not a column of the schema"
-                        )));
+                        return Err(SqlError::user(format!("file {url} line {line_number}: field '{key}' is not a column of the schema")));
                     }
                     note.insert(key, value);
                 }
@@ -533,12 +523,7 @@ fn decode_json_rows(rows: &[Value], schema: &SchemaRef) -> Result<RecordBatch> {
 }
 
 fn csv_reader<'a>(bytes: &'a [u8], options: &FileOptions) -> csv::Reader<&'a [u8]> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(options.delimiter)
-        .quote(options.quote)
-        .from_reader(bytes)
+    csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(options.delimiter).quote(options.quote).from_reader(bytes)
 }
 
 fn infer_csv(bytes: &[u8], options: &FileOptions) -> std::result::Result<Schema, String> {
@@ -664,10 +649,7 @@ fn read_csv(bytes: &[u8], url: &Url, data: &SchemaRef, options: &FileOptions) ->
         batch = arrow::compute::filter_record_batch(&batch, &mask).map_err(|e| with_file(url, e))?;
         notes = notes.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(n, _)| n).collect();
     }
-    let rescued = options
-        .rescued_column
-        .as_ref()
-        .map(|_| notes.into_iter().map(|n| rescue_note(url, n)).collect());
+    let rescued = options.rescued_column.as_ref().map(|_| notes.into_iter().map(|n| rescue_note(url, n)).collect());
     Ok(Decoded { batch, rescued })
 }
 

@@ -166,9 +166,7 @@ impl Session {
         let plan = crate::exec::align_to_schema_of(plan, &schema, &columns, &context)?;
         let snapshot = target.table.snapshot()?.snapshot().clone();
         let transactions = write.app_transactions.iter().map(|(app, v)| Transaction::new(app, *v)).collect();
-        let properties = tarn_engine::commit_properties()
-            .with_application_transactions(transactions)
-            .with_metadata(write.metadata.clone());
+        let properties = tarn_engine::commit_properties().with_application_transactions(transactions).with_metadata(write.metadata.clone());
         let file_size = self.target_file_size(snapshot.metadata().configuration());
         let mut builder = WriteBuilder::new(target.table.log_store(), Some(snapshot))
             .with_input_plan(plan)

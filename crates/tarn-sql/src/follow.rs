@@ -113,31 +113,18 @@ impl Session {
         // The columns, by describing one commit's changes (also checks privileges and that
         // the table records its changes).
         let probe = format!("SELECT * FROM table_changes({}, {}, {})", quote(table), latest.max(0), latest.max(0));
-        let statement = crate::parser::parse_sql(&probe)?
-            .pop()
-            .ok_or_else(|| SqlError::Internal("the probe query did not parse".into()))?;
+        let statement =
+            crate::parser::parse_sql(&probe)?.pop().ok_or_else(|| SqlError::Internal("the probe query did not parse".into()))?;
         self.authorize(&statement).await?;
-        let schema: SchemaRef = self
-            .describe_statement(&statement)
-            .await?
-            .schema
-            .ok_or_else(|| SqlError::Internal("table_changes has no columns".into()))?;
-        let follower = Follower {
-            session: self,
-            table: table.to_string(),
-            log: target.table.log_store(),
-            next,
-            poll,
-            pending: VecDeque::new(),
-        };
+        let schema: SchemaRef =
+            self.describe_statement(&statement).await?.schema.ok_or_else(|| SqlError::Internal("table_changes has no columns".into()))?;
+        let follower =
+            Follower { session: self, table: table.to_string(), log: target.table.log_store(), next, poll, pending: VecDeque::new() };
         let stream = futures::stream::unfold(follower, |mut f| async move {
             let item = f.next_batch().await.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)));
             Some((item, f))
         })
         .boxed();
-        Ok(StatementOutput {
-            schema: schema.clone(),
-            stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
-        })
+        Ok(StatementOutput { schema: schema.clone(), stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)) })
     }
 }

@@ -11,28 +11,28 @@
 
 pub mod ast;
 mod authorize;
-mod error;
 mod describe_statement;
+mod error;
 mod exec;
 pub mod files;
 mod flows;
 mod follow;
 mod metadata;
-pub mod parser;
 mod output;
+pub mod parser;
 mod resolve;
 mod session;
 mod table_functions;
 mod types;
 
-pub use error::{Result, SqlError};
 pub use describe_statement::Described;
+pub use error::{Result, SqlError};
+pub use flows::{FlowCommit, FlowWrite};
+pub use follow::{DEFAULT_POLL, FollowFrom};
 pub use metadata::SystemSchemas;
 pub use output::StatementOutput;
 pub use parser::{SqlDialect, parse_sql, parse_sql_with, split_statements};
-pub use flows::{FlowCommit, FlowWrite};
-pub use types::spark_type_name;
-pub use follow::{DEFAULT_POLL, FollowFrom};
-pub use tarn_engine::CommitRecord;
 pub use session::{DEFAULT_TARGET_FILE_SIZE, Session, SessionConfig};
+pub use tarn_engine::CommitRecord;
 pub use tarn_engine::Runtime;
+pub use types::spark_type_name;

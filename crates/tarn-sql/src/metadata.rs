@@ -90,11 +90,7 @@ impl SchemaProvider for WarehouseSchema {
         Ok(Some(provider))
     }
 
-    fn register_table(
-        &self,
-        name: String,
-        table: Arc<dyn TableProvider>,
-    ) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
         Ok(opened(&self.opened).insert(name, table))
     }
 
@@ -104,11 +100,7 @@ impl SchemaProvider for WarehouseSchema {
 }
 
 /// Register every catalog and schema of the warehouse in `list`, tables opening lazily.
-pub(crate) async fn mount_warehouse(
-    catalog: &Catalog,
-    list: &dyn CatalogProviderList,
-    state: &SessionState,
-) -> Result<()> {
+pub(crate) async fn mount_warehouse(catalog: &Catalog, list: &dyn CatalogProviderList, state: &SessionState) -> Result<()> {
     for c in catalog.list_catalogs().await? {
         let provider: Arc<dyn CatalogProvider> = match list.catalog(&c.name) {
             Some(p) => p,
@@ -119,12 +111,7 @@ pub(crate) async fn mount_warehouse(
             }
         };
         for s in catalog.list_schemas(&c.name).await? {
-            let names = catalog
-                .list_tables(&c.name, &s.name)
-                .await?
-                .into_iter()
-                .map(|t| t.name)
-                .collect();
+            let names = catalog.list_tables(&c.name, &s.name).await?.into_iter().map(|t| t.name).collect();
             let schema = WarehouseSchema {
                 catalog: catalog.clone(),
                 catalog_name: c.name.clone(),

@@ -31,10 +31,7 @@ impl StatementOutput {
 
     pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
         let stream = futures::stream::iter(batches.into_iter().map(Ok));
-        Self {
-            schema: schema.clone(),
-            stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
-        }
+        Self { schema: schema.clone(), stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)) }
     }
 
     /// One batch from named columns.
@@ -45,10 +42,7 @@ impl StatementOutput {
     }
 
     pub fn from_stream(stream: SendableRecordBatchStream) -> Self {
-        Self {
-            schema: stream.schema(),
-            stream,
-        }
+        Self { schema: stream.schema(), stream }
     }
 
     /// Whether this is a statement that returns no result set at all.

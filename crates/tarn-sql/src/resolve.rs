@@ -13,14 +13,17 @@ use std::sync::Arc;
 use arrow::array::{Array, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, TimeUnit};
 use chrono::{DateTime, Utc};
-use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider, SchemaProvider,
+    TableProvider,
+};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use deltalake::DeltaTable;
 use sqlparser::ast::{
-    Expr as SqlExpr, Ident, ObjectName, ObjectNamePart, Query, Statement as SqlStatement, TableAlias, TableFactor,
-    TableVersion, Visit, VisitMut, Visitor, VisitorMut,
+    Expr as SqlExpr, Ident, ObjectName, ObjectNamePart, Query, Statement as SqlStatement, TableAlias, TableFactor, TableVersion, Visit,
+    VisitMut, Visitor, VisitorMut,
 };
 use tarn_catalog::{TableEntry, TableIdent};
 use tarn_engine::{TimeTravel, open_table, table_provider};
@@ -102,9 +105,7 @@ impl Session {
             [s, t] => (self.current_catalog.clone(), lower(s), lower(t)),
             [c, s, t] => (lower(c), lower(s), lower(t)),
             _ => {
-                return Err(SqlError::user(format!(
-                    "'{name}' has too many parts; use table, schema.table or catalog.schema.table"
-                )));
+                return Err(SqlError::user(format!("'{name}' has too many parts; use table, schema.table or catalog.schema.table")));
             }
         };
         Ok(TableName::Catalog(TableIdent::new(catalog, schema, table)))
@@ -131,7 +132,11 @@ impl Session {
             S::Delete(d) => &d.table,
             S::Merge(m) => &m.target,
             S::CopyInto(c) => &c.table,
-            S::Truncate { table } | S::Restore { table, .. } | S::Optimize { table, .. } | S::Vacuum { table, .. } | S::AlterTable { table, .. } => table,
+            S::Truncate { table }
+            | S::Restore { table, .. }
+            | S::Optimize { table, .. }
+            | S::Vacuum { table, .. }
+            | S::AlterTable { table, .. } => table,
             S::CreateTable(c) if c.or_replace => &c.name,
             S::CreateClone(c) if c.or_replace => &c.name,
             _ => return Ok(()),
@@ -170,11 +175,7 @@ impl Session {
             TableName::Catalog(ident) => {
                 let entry = self.catalog.require_table(&ident).await?;
                 let table = open_location(&entry.location_url()?, at).await?;
-                Ok(Target {
-                    display: ident.to_string(),
-                    entry: Some(entry),
-                    table,
-                })
+                Ok(Target { display: ident.to_string(), entry: Some(entry), table })
             }
             TableName::Path(url) => {
                 let table = open_location(&url, at).await?;
@@ -210,10 +211,7 @@ impl Session {
         state.execution_props_mut().mark_start_execution(options);
         let plan = state.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
         let batches = datafusion::dataframe::DataFrame::new(state, plan).collect().await?;
-        let batch = batches
-            .iter()
-            .find(|b| b.num_rows() > 0)
-            .ok_or_else(|| SqlError::user(format!("'{expr}' produced no value")))?;
+        let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| SqlError::user(format!("'{expr}' produced no value")))?;
         Ok(datafusion::scalar::ScalarValue::try_from_array(batch.column(0), 0)?)
     }
 
@@ -253,10 +251,7 @@ impl Session {
         let mut config = self.base.config().clone();
         config.options_mut().catalog.default_catalog = self.current_catalog.clone();
         config.options_mut().catalog.default_schema = self.current_schema.clone();
-        let mut state = SessionStateBuilder::new_from_existing(self.base.clone())
-            .with_config(config)
-            .with_catalog_list(list)
-            .build();
+        let mut state = SessionStateBuilder::new_from_existing(self.base.clone()).with_config(config).with_catalog_list(list).build();
         // now() and friends mean the statement's start, not the session's.
         let options = state.config().options().clone();
         state.execution_props_mut().mark_start_execution(options);
@@ -277,8 +272,7 @@ impl Session {
         let system_names: Vec<String> = system.as_ref().map(|s| s.names()).unwrap_or_default();
         let is_system_schema = |schema: &str| schema == "information_schema" || system_names.iter().any(|n| n == schema);
         let own_information_schema = system_names.iter().any(|n| n == "information_schema");
-        if !own_information_schema
-            && collector.relations.iter().any(|(name, _)| schema_part(name).as_deref() == Some("information_schema"))
+        if !own_information_schema && collector.relations.iter().any(|(name, _)| schema_part(name).as_deref() == Some("information_schema"))
         {
             crate::metadata::mount_warehouse(&self.catalog, list.as_ref(), &state).await?;
         }
@@ -330,9 +324,7 @@ impl Session {
                 Some(TableVersion::VersionAsOf(e)) => Some(self.time_travel(&VersionSpec::Version(e.clone())).await?),
                 Some(TableVersion::TimestampAsOf(e)) => Some(self.time_travel(&VersionSpec::Timestamp(e.clone())).await?),
                 Some(other) => {
-                    return Err(SqlError::Unsupported(format!(
-                        "'{other}' is not supported; use VERSION AS OF n or TIMESTAMP AS OF 'ts'"
-                    )));
+                    return Err(SqlError::Unsupported(format!("'{other}' is not supported; use VERSION AS OF n or TIMESTAMP AS OF 'ts'")));
                 }
                 None => None,
             };
@@ -390,9 +382,7 @@ impl Session {
         let schema_name = system.implicit_schema()?;
         let table = parts(name).first()?.value.to_ascii_lowercase();
         let schema = system.schema(&self.current_catalog, &schema_name)?;
-        schema
-            .table_exist(&table)
-            .then(|| ObjectName::from(vec![Ident::new(schema_name), Ident::new(table)]))
+        schema.table_exist(&table).then(|| ObjectName::from(vec![Ident::new(schema_name), Ident::new(table)]))
     }
 
     /// Plan a query (e.g. the source of INSERT ... SELECT).
@@ -402,10 +392,7 @@ impl Session {
 }
 
 fn version_number(expr: &SqlExpr) -> Result<i64> {
-    expr.to_string()
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| SqlError::user(format!("VERSION AS OF needs a whole number, got '{expr}'")))
+    expr.to_string().trim().parse::<i64>().map_err(|_| SqlError::user(format!("VERSION AS OF needs a whole number, got '{expr}'")))
 }
 
 /// The schema part of a two- or three-part name, lower case.
@@ -425,12 +412,7 @@ fn relation_key(name: &ObjectName, version: Option<&TableVersion>) -> String {
     format!("{name}|{}", version.map(ToString::to_string).unwrap_or_default())
 }
 
-fn register(
-    list: &MemoryCatalogProviderList,
-    catalog: &str,
-    schema: &str,
-    table: Option<(&str, Arc<dyn TableProvider>)>,
-) -> Result<()> {
+fn register(list: &MemoryCatalogProviderList, catalog: &str, schema: &str, table: Option<(&str, Arc<dyn TableProvider>)>) -> Result<()> {
     let catalog_provider = match list.catalog(catalog) {
         Some(c) => c,
         None => {
@@ -502,12 +484,7 @@ impl VisitorMut for RelationRewriter {
             *name = new_name.clone();
             *call = None;
             if alias.is_none() {
-                *alias = Some(TableAlias {
-                    explicit: false,
-                    name: default_alias.clone(),
-                    columns: vec![],
-                    at: None,
-                });
+                *alias = Some(TableAlias { explicit: false, name: default_alias.clone(), columns: vec![], at: None });
             }
             return ControlFlow::Continue(());
         }
@@ -517,12 +494,7 @@ impl VisitorMut for RelationRewriter {
                 *name = new_name.clone();
                 *version = None;
                 if alias.is_none() {
-                    *alias = Some(TableAlias {
-                        explicit: false,
-                        name: default_alias.clone(),
-                        columns: vec![],
-                        at: None,
-                    });
+                    *alias = Some(TableAlias { explicit: false, name: default_alias.clone(), columns: vec![], at: None });
                 }
             }
         }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use datafusion::catalog::MemoryCatalogProviderList;
 use datafusion::execution::context::SessionState;
-use tarn_catalog::{Catalog, DEFAULT_CATALOG, DEFAULT_SCHEMA};
 use parquet::file::properties::WriterProperties;
+use tarn_catalog::{Catalog, DEFAULT_CATALOG, DEFAULT_SCHEMA};
 use tarn_engine::{DataFileOptions, Runtime, SessionOptions, new_session_state};
 use tarn_storage::Warehouse;
 
@@ -98,11 +98,8 @@ impl Session {
 
     /// A session on an already opened catalog (servers open it once, not per request).
     pub fn with_catalog(catalog: Catalog, config: &SessionConfig) -> Result<Self> {
-        let options = SessionOptions {
-            target_partitions: config.target_partitions,
-            runtime: config.runtime.clone(),
-            ..SessionOptions::default()
-        };
+        let options =
+            SessionOptions { target_partitions: config.target_partitions, runtime: config.runtime.clone(), ..SessionOptions::default() };
         let base = new_session_state(Arc::new(MemoryCatalogProviderList::new()), &options)?;
         Ok(Session {
             catalog,
@@ -212,9 +209,7 @@ impl Session {
 
     /// Whether writes may add columns (Databricks' `spark.databricks.delta.schema.autoMerge.enabled`).
     pub(crate) fn auto_merge_schema(&self) -> bool {
-        self.settings
-            .get("spark.databricks.delta.schema.automerge.enabled")
-            .is_some_and(|v| v == "true")
+        self.settings.get("spark.databricks.delta.schema.automerge.enabled").is_some_and(|v| v == "true")
     }
 
     /// Names of all tables in the current schema (for shell completion).

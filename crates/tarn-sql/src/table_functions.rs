@@ -49,7 +49,10 @@ impl Arguments {
                     out.positional.push(e.clone());
                 }
                 FunctionArg::Named { name, arg: FunctionArgExpr::Expr(e), operator }
-                    if matches!(operator, FunctionArgOperator::RightArrow | FunctionArgOperator::Equals | FunctionArgOperator::Assignment) =>
+                    if matches!(
+                        operator,
+                        FunctionArgOperator::RightArrow | FunctionArgOperator::Equals | FunctionArgOperator::Assignment
+                    ) =>
                 {
                     out.named.push((name.value.to_ascii_lowercase(), e.clone()));
                 }
@@ -111,9 +114,7 @@ impl Session {
         let table_name = table_changes_target(raw)?;
         let args = Arguments::parse(TABLE_CHANGES, raw)?;
         if !args.named.is_empty() || !(2..=3).contains(&args.positional.len()) {
-            return Err(SqlError::user(
-                "table_changes(table, start [, end]): start and end are versions (numbers) or timestamps",
-            ));
+            return Err(SqlError::user("table_changes(table, start [, end]): start and end are versions (numbers) or timestamps"));
         }
         let start = self.change_bound(&args.positional[1]).await?;
         let end = match args.positional.get(2) {

@@ -33,8 +33,14 @@ pub fn arrow_type(sql: &SqlType) -> Result<DataType> {
             DataType::Decimal128(precision as u8, scale as i8)
         }
         S::Boolean | S::Bool => DataType::Boolean,
-        S::String(_) | S::Text | S::Varchar(_) | S::Char(_) | S::CharacterVarying(_) | S::Character(_)
-        | S::CharVarying(_) | S::Nvarchar(_) => DataType::Utf8,
+        S::String(_)
+        | S::Text
+        | S::Varchar(_)
+        | S::Char(_)
+        | S::CharacterVarying(_)
+        | S::Character(_)
+        | S::CharVarying(_)
+        | S::Nvarchar(_) => DataType::Utf8,
         S::Binary(_) | S::Varbinary(_) | S::Bytea | S::Blob(_) | S::Bytes(_) => DataType::Binary,
         S::Date => DataType::Date32,
         S::Timestamp(_, tz) => match tz {
@@ -42,9 +48,9 @@ pub fn arrow_type(sql: &SqlType) -> Result<DataType> {
             _ => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         },
         S::TimestampNtz(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
-        S::Array(ArrayElemTypeDef::AngleBracket(inner) | ArrayElemTypeDef::SquareBracket(inner, _) | ArrayElemTypeDef::Parenthesis(inner)) => {
-            DataType::List(Arc::new(Field::new("element", arrow_type(inner)?, true)))
-        }
+        S::Array(
+            ArrayElemTypeDef::AngleBracket(inner) | ArrayElemTypeDef::SquareBracket(inner, _) | ArrayElemTypeDef::Parenthesis(inner),
+        ) => DataType::List(Arc::new(Field::new("element", arrow_type(inner)?, true))),
         S::Map(key, value) => {
             let entries = Field::new(
                 "key_value",
@@ -59,11 +65,7 @@ pub fn arrow_type(sql: &SqlType) -> Result<DataType> {
         S::Struct(fields, _) => {
             let mut out = Vec::with_capacity(fields.len());
             for (i, f) in fields.iter().enumerate() {
-                let name = f
-                    .field_name
-                    .as_ref()
-                    .map(|n| n.value.clone())
-                    .unwrap_or_else(|| format!("col{}", i + 1));
+                let name = f.field_name.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| format!("col{}", i + 1));
                 out.push(Field::new(name, arrow_type(&f.field_type)?, true));
             }
             DataType::Struct(Fields::from(out))
@@ -111,20 +113,14 @@ pub fn spark_type_name(dt: &DataType) -> String {
             format!("array<{}>", spark_type_name(f.data_type()))
         }
         DataType::Map(entries, _) => match entries.data_type() {
-            DataType::Struct(kv) if kv.len() == 2 => format!(
-                "map<{},{}>",
-                spark_type_name(kv[0].data_type()),
-                spark_type_name(kv[1].data_type())
-            ),
+            DataType::Struct(kv) if kv.len() == 2 => {
+                format!("map<{},{}>", spark_type_name(kv[0].data_type()), spark_type_name(kv[1].data_type()))
+            }
             other => format!("map<{other}>"),
         },
         DataType::Struct(fields) => format!(
             "struct<{}>",
-            fields
-                .iter()
-                .map(|f| format!("{}:{}", f.name(), spark_type_name(f.data_type())))
-                .collect::<Vec<_>>()
-                .join(",")
+            fields.iter().map(|f| format!("{}:{}", f.name(), spark_type_name(f.data_type()))).collect::<Vec<_>>().join(",")
         ),
         DataType::Null => "void".into(),
         DataType::Dictionary(_, v) => spark_type_name(v),

@@ -20,9 +20,7 @@ fn shared() -> PathBuf {
 
 async fn session() -> (tempfile::TempDir, Session) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let session = Session::open(SessionConfig::new(dir.path().join("wh").to_string_lossy()))
-        .await
-        .expect("session");
+    let session = Session::open(SessionConfig::new(dir.path().join("wh").to_string_lossy())).await.expect("session");
     (dir, session)
 }
 
@@ -57,10 +55,7 @@ fn rows(batches: &[RecordBatch], order: &[String]) -> Vec<String> {
                 normalise(batch.column(idx))
             })
             .collect();
-        let formatters: Vec<_> = columns
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
-            .collect();
+        let formatters: Vec<_> = columns.iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter")).collect();
         for i in 0..batch.num_rows() {
             out.push(formatters.iter().map(|f| f.value(i).to_string()).collect::<Vec<_>>().join("|"));
         }
@@ -85,10 +80,8 @@ async fn dat_reader_cases_match_expected_rows_at_every_version() {
     let mut failures = Vec::new();
     for case in &cases {
         let table = case.join("delta");
-        let mut versions: Vec<PathBuf> = std::fs::read_dir(case.join("expected"))
-            .expect("expected dir")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
+        let mut versions: Vec<PathBuf> =
+            std::fs::read_dir(case.join("expected")).expect("expected dir").filter_map(|e| e.ok().map(|e| e.path())).collect();
         versions.sort();
         total += versions.len();
         for expected in versions {
@@ -107,19 +100,14 @@ async fn dat_reader_cases_match_expected_rows_at_every_version() {
                 }
             };
             let want = ctx
-                .read_parquet(
-                    expected.join("table_content.parquet").to_string_lossy().to_string(),
-                    ParquetReadOptions::default(),
-                )
+                .read_parquet(expected.join("table_content.parquet").to_string_lossy().to_string(), ParquetReadOptions::default())
                 .await
                 .expect("expected parquet")
                 .collect()
                 .await
                 .expect("expected rows");
-            let order: Vec<String> = want
-                .first()
-                .map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect())
-                .unwrap_or_default();
+            let order: Vec<String> =
+                want.first().map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect()).unwrap_or_default();
             if order.is_empty() {
                 let n: usize = actual.iter().map(RecordBatch::num_rows).sum();
                 if n != 0 {

@@ -6,16 +6,12 @@
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use tarn_sql::{Session, SessionConfig};
-use tarn_storage::faults::FaultPlan;
 use tarn_storage::StorageOptions;
+use tarn_storage::faults::FaultPlan;
 
 fn with_faults(plan: &str) {
     let plan: FaultPlan = plan.parse().expect("plan");
-    tarn_storage::configure(StorageOptions {
-        faults: Some(plan),
-        ..StorageOptions::default()
-    })
-    .expect("configure");
+    tarn_storage::configure(StorageOptions { faults: Some(plan), ..StorageOptions::default() }).expect("configure");
     tarn_engine::snapshots::clear();
 }
 

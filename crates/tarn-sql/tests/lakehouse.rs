@@ -41,10 +41,7 @@ async fn copy_into_is_idempotent_and_a_bad_row_commits_nothing() {
     std::fs::write(landing.join("b.csv"), "id,name,amount\n3,alan,3.5\n").expect("write");
     let mut s = session(dir.path()).await;
     run(&mut s, "CREATE TABLE t (id INT, name STRING, amount DOUBLE)").await;
-    let copy = format!(
-        "COPY INTO t FROM '{}' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true')",
-        landing.display()
-    );
+    let copy = format!("COPY INTO t FROM '{}' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true')", landing.display());
     let first = run(&mut s, &copy).await;
     assert_eq!(first[0].column(0).as_primitive::<Int64Type>().value(0), 3);
     assert_eq!(count(&mut s, "t").await, 3);
@@ -211,12 +208,7 @@ async fn files_of(s: &mut Session, table: &str) -> Vec<std::path::PathBuf> {
     let detail = run(s, &format!("DESCRIBE DETAIL {table}")).await;
     let location = detail[0].column_by_name("location").expect("location").as_string::<i32>().value(0).to_string();
     let dir = url::Url::parse(&location).expect("url").to_file_path().expect("path");
-    std::fs::read_dir(dir)
-        .expect("dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .collect()
+    std::fs::read_dir(dir).expect("dir").flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -294,7 +286,8 @@ async fn read_files_infers_schemas_and_rescues_what_does_not_fit() {
     let schema = batches[0].schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["order_id", "amount", "note", "_rescued_data"]);
-    let rescued = strings(&mut s, &format!("SELECT _rescued_data FROM read_files('{j}', format => 'json') WHERE _rescued_data IS NOT NULL")).await;
+    let rescued =
+        strings(&mut s, &format!("SELECT _rescued_data FROM read_files('{j}', format => 'json') WHERE _rescued_data IS NOT NULL")).await;
     assert_eq!(rescued.len(), 1);
     let note: serde_json::Value = serde_json::from_str(rescued[0].as_deref().expect("rescued")).expect("json");
     assert_eq!(note["_corrupt_record"], "not json");
@@ -309,7 +302,11 @@ async fn read_files_infers_schemas_and_rescues_what_does_not_fit() {
     assert!(rescued[0].as_deref().is_some_and(|r| r.contains("\"note\":\"x\"")), "unknown fields are rescued: {rescued:?}");
 
     // DROPMALFORMED drops what does not fit; FAILFAST names the file and line.
-    assert_eq!(count(&mut s, &format!("read_files('{j}', format => 'json', schema => 'order_id BIGINT, amount DOUBLE', mode => 'DROPMALFORMED')")).await, 1);
+    assert_eq!(
+        count(&mut s, &format!("read_files('{j}', format => 'json', schema => 'order_id BIGINT, amount DOUBLE', mode => 'DROPMALFORMED')"))
+            .await,
+        1
+    );
     let err = fails(&mut s, &format!("SELECT * FROM read_files('{j}', format => 'json', mode => 'FAILFAST')")).await;
     assert!(err.contains("a.json line 3") && err.contains("malformed"), "{err}");
 
@@ -539,8 +536,7 @@ async fn static_filters_run_after_decoding_and_join_filters_while_decoding() {
 async fn row_groups_of(s: &mut Session, table: &str) -> Vec<(i64, parquet::basic::Compression)> {
     let mut groups = Vec::new();
     for file in files_of(s, table).await {
-        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).expect("open"))
-            .expect("a Parquet file");
+        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).expect("open")).expect("a Parquet file");
         use parquet::file::reader::FileReader;
         for rg in reader.metadata().row_groups() {
             groups.push((rg.num_rows(), rg.column(0).compression()));

@@ -53,10 +53,7 @@ impl AsyncDB for TarnDb {
                     );
                 }
             }
-            last = DBOutput::Rows {
-                types: vec![DefaultColumnType::Any; columns],
-                rows,
-            };
+            last = DBOutput::Rows { types: vec![DefaultColumnType::Any; columns], rows };
         }
         Ok(last)
     }

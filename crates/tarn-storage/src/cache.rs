@@ -21,13 +21,13 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
 use sha2::{Digest, Sha256};
 
-use crate::options::CacheOptions;
 use crate::StorageError;
+use crate::options::CacheOptions;
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -72,10 +72,7 @@ impl fmt::Debug for DiskCache {
 
 impl DiskCache {
     pub fn open(options: &CacheOptions) -> crate::Result<Self> {
-        let io = |source| StorageError::Io {
-            path: options.dir.display().to_string(),
-            source,
-        };
+        let io = |source| StorageError::Io { path: options.dir.display().to_string(), source };
         std::fs::create_dir_all(&options.dir).map_err(io)?;
         let mut index = Index::default();
         let mut found: Vec<(String, Entry)> = Vec::new();
@@ -88,12 +85,10 @@ impl DiskCache {
                 continue;
             }
             let modified: DateTime<Utc> = meta.modified().map(DateTime::from).unwrap_or_else(|_| Utc::now());
-            found.push((name, Entry {
-                size: meta.len(),
-                last_modified: modified,
-                e_tag: None,
-                last_used: modified.timestamp_millis().max(0) as u64,
-            }));
+            found.push((
+                name,
+                Entry { size: meta.len(), last_modified: modified, e_tag: None, last_used: modified.timestamp_millis().max(0) as u64 },
+            ));
         }
         found.sort_by_key(|(_, e)| e.last_used);
         for (name, mut entry) in found {
@@ -165,12 +160,7 @@ impl DiskCache {
         {
             let mut index = self.lock();
             index.clock += 1;
-            let entry = Entry {
-                size,
-                last_modified: meta.last_modified,
-                e_tag: meta.e_tag.clone(),
-                last_used: index.clock,
-            };
+            let entry = Entry { size, last_modified: meta.last_modified, e_tag: meta.e_tag.clone(), last_used: index.clock };
             if let Some(old) = index.entries.insert(name.to_string(), entry) {
                 index.total -= old.size;
             }
@@ -247,12 +237,7 @@ impl CachingStore {
         let data = result.bytes().await?;
         self.cache.bytes_fetched.fetch_add(data.len() as u64, Ordering::Relaxed);
         self.cache.insert(&name, &data, &meta);
-        let entry = Entry {
-            size: data.len() as u64,
-            last_modified: meta.last_modified,
-            e_tag: meta.e_tag.clone(),
-            last_used: 0,
-        };
+        let entry = Entry { size: data.len() as u64, last_modified: meta.last_modified, e_tag: meta.e_tag.clone(), last_used: 0 };
         Ok((name, entry, Some(data)))
     }
 
@@ -262,10 +247,7 @@ impl CachingStore {
         }
         self.cache.read(name, range).map_err(|e| {
             self.cache.remove(name);
-            object_store::Error::Generic {
-                store: "DiskCache",
-                source: format!("cannot read the cached copy of {location}: {e}").into(),
-            }
+            object_store::Error::Generic { store: "DiskCache", source: format!("cannot read the cached copy of {location}: {e}").into() }
         })
     }
 }
@@ -404,10 +386,10 @@ mod tests {
         let cache = cache(dir.path(), 1 << 20);
         let store = CachingStore::new(inner.clone(), cache.clone(), "s3://b".into());
         assert_eq!(store.get_range(&file, 2..5).await.expect("range"), Bytes::from_static(b"234"));
-        assert_eq!(store.get_ranges(&file, &[0..1, 8..10]).await.expect("ranges"), vec![
-            Bytes::from_static(b"0"),
-            Bytes::from_static(b"89")
-        ]);
+        assert_eq!(
+            store.get_ranges(&file, &[0..1, 8..10]).await.expect("ranges"),
+            vec![Bytes::from_static(b"0"), Bytes::from_static(b"89")]
+        );
         let stats = cache.stats();
         assert_eq!((stats.misses, stats.hits, stats.files), (1, 1, 1));
         // Served from disk even when the store has lost it.

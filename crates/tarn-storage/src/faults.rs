@@ -19,8 +19,8 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
-    PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload,
+    PutResult, RenameOptions, Result,
 };
 
 /// A kind of object-store call.
@@ -118,12 +118,7 @@ fn parse_rule(item: &str) -> std::result::Result<FaultRule, String> {
     if words.next().is_some() {
         return Err(bad("too many words"));
     }
-    Ok(FaultRule {
-        operation,
-        path_contains: path,
-        fault,
-        trigger,
-    })
+    Ok(FaultRule { operation, path_contains: path, fault, trigger })
 }
 
 fn parse_duration(text: &str) -> Option<Duration> {
@@ -145,20 +140,14 @@ impl FaultyStore {
     pub fn new(inner: Arc<dyn ObjectStore>, plan: FaultPlan) -> Self {
         let counts = plan.rules.iter().map(|_| AtomicU64::new(0)).collect();
         let seed = plan.seed.max(1);
-        Self {
-            inner,
-            plan,
-            counts,
-            rng: Mutex::new(seed),
-        }
+        Self { inner, plan, counts, rng: Mutex::new(seed) }
     }
 
     /// The faults that hit this call, in rule order.
     fn decide(&self, operation: Operation, path: &str) -> Vec<Fault> {
         let mut hits = Vec::new();
         for (rule, count) in self.plan.rules.iter().zip(&self.counts) {
-            let matches = rule.operation.is_none_or(|op| op == operation)
-                && rule.path_contains.as_deref().is_none_or(|p| path.contains(p));
+            let matches = rule.operation.is_none_or(|op| op == operation) && rule.path_contains.as_deref().is_none_or(|p| path.contains(p));
             if !matches {
                 continue;
             }
@@ -202,10 +191,7 @@ impl FaultyStore {
 }
 
 fn injected(operation: Operation, path: &Path, what: &str) -> object_store::Error {
-    object_store::Error::Generic {
-        store: "FaultyStore",
-        source: format!("injected {what} on {operation:?} {path}").into(),
-    }
+    object_store::Error::Generic { store: "FaultyStore", source: format!("injected {what} on {operation:?} {path}").into() }
 }
 
 impl fmt::Debug for FaultyStore {
@@ -290,9 +276,7 @@ mod tests {
 
     #[test]
     fn plans_parse_rules_and_seed() {
-        let plan: FaultPlan = "put@_delta_log error p=0.3; get latency=20ms; list timeout=1.5s nth=2; seed=7"
-            .parse()
-            .expect("plan");
+        let plan: FaultPlan = "put@_delta_log error p=0.3; get latency=20ms; list timeout=1.5s nth=2; seed=7".parse().expect("plan");
         assert_eq!(plan.seed, 7);
         assert_eq!(plan.rules.len(), 3);
         assert_eq!(plan.rules[0].path_contains.as_deref(), Some("_delta_log"));
@@ -317,15 +301,18 @@ mod tests {
     #[test]
     fn random_triggers_follow_the_seed() {
         let run = |seed: u64| {
-            let store = FaultyStore::new(Arc::new(InMemory::new()), FaultPlan {
-                rules: vec![FaultRule {
-                    operation: None,
-                    path_contains: None,
-                    fault: Fault::Error,
-                    trigger: Trigger::Probability(0.5),
-                }],
-                seed,
-            });
+            let store = FaultyStore::new(
+                Arc::new(InMemory::new()),
+                FaultPlan {
+                    rules: vec![FaultRule {
+                        operation: None,
+                        path_contains: None,
+                        fault: Fault::Error,
+                        trigger: Trigger::Probability(0.5),
+                    }],
+                    seed,
+                },
+            );
             (0..64).map(|_| store.decide(Operation::Get, "x").len()).collect::<Vec<_>>()
         };
         assert_eq!(run(3), run(3));

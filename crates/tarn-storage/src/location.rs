@@ -11,17 +11,13 @@ use crate::{Result, StorageError};
 /// Accepts URLs with a scheme (`s3://b/p`, `file:///x`) and plain paths; relative paths are
 /// resolved against the current directory. Local paths need not exist yet.
 pub fn resolve_location(location: &str) -> Result<Url> {
-    let invalid = |reason: &str| StorageError::InvalidLocation {
-        location: location.to_string(),
-        reason: reason.to_string(),
-    };
+    let invalid = |reason: &str| StorageError::InvalidLocation { location: location.to_string(), reason: reason.to_string() };
     let trimmed = location.trim();
     if trimmed.is_empty() {
         return Err(invalid("the location is empty"));
     }
-    let has_scheme = trimmed
-        .split_once("://")
-        .is_some_and(|(scheme, _)| scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric()));
+    let has_scheme =
+        trimmed.split_once("://").is_some_and(|(scheme, _)| scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric()));
     let url = if has_scheme {
         Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?
     } else {
@@ -29,9 +25,7 @@ pub fn resolve_location(location: &str) -> Result<Url> {
         let absolute = if path.is_absolute() {
             path.to_path_buf()
         } else {
-            std::env::current_dir()
-                .map_err(|e| invalid(&format!("cannot read the current directory: {e}")))?
-                .join(path)
+            std::env::current_dir().map_err(|e| invalid(&format!("cannot read the current directory: {e}")))?.join(path)
         };
         let cleaned = lexically_normalize(&absolute);
         Url::from_directory_path(&cleaned).map_err(|()| invalid("not an absolute path"))?
@@ -42,11 +36,7 @@ pub fn resolve_location(location: &str) -> Result<Url> {
 /// Ensure the URL path ends with exactly one `/` and has no empty or `.` segments.
 pub fn normalize_dir_url(url: &Url) -> Url {
     let mut out = url.clone();
-    let segments: Vec<&str> = url
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect();
+    let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty() && *s != ".").collect();
     let mut path = String::from("/");
     for segment in segments {
         path.push_str(segment);
@@ -58,9 +48,7 @@ pub fn normalize_dir_url(url: &Url) -> Url {
 
 /// Whether `inner` is `outer` or lies below it (both normalized directory URLs).
 pub fn is_within(inner: &Url, outer: &Url) -> bool {
-    inner.scheme() == outer.scheme()
-        && inner.host_str() == outer.host_str()
-        && inner.path().starts_with(outer.path())
+    inner.scheme() == outer.scheme() && inner.host_str() == outer.host_str() && inner.path().starts_with(outer.path())
 }
 
 fn lexically_normalize(path: &Path) -> std::path::PathBuf {

@@ -54,10 +54,7 @@ impl CacheOptions {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
             .unwrap_or_else(std::env::temp_dir);
-        Self {
-            dir: base.join("tarn").join("files"),
-            max_bytes: 10 << 30,
-        }
+        Self { dir: base.join("tarn").join("files"), max_bytes: 10 << 30 }
     }
 }
 
@@ -76,9 +73,7 @@ impl AwsProfile {
     /// `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE`). Missing files mean an empty profile.
     pub fn load(profile: &str) -> Self {
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-        let path = |var: &str, default: &str| {
-            std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| home.join(".aws").join(default))
-        };
+        let path = |var: &str, default: &str| std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| home.join(".aws").join(default));
         let credentials = std::fs::read_to_string(path("AWS_SHARED_CREDENTIALS_FILE", "credentials")).unwrap_or_default();
         let config = std::fs::read_to_string(path("AWS_CONFIG_FILE", "config")).unwrap_or_default();
         let mut values = ini_section(&config, &if profile == "default" { "default".to_string() } else { format!("profile {profile}") });

@@ -13,21 +13,12 @@ use crate::{Result, StorageError};
 /// Check that `store` refuses a second create of the same object, below `prefix`.
 pub async fn check_put_if_absent(store: &dyn ObjectStore, prefix: &Path, location: &str) -> Result<()> {
     let probe = prefix.clone().join("_tarn_catalog").join("probes").join(uuid::Uuid::new_v4().to_string());
-    let create = || PutOptions {
-        mode: PutMode::Create,
-        ..PutOptions::default()
-    };
-    let refused = |detail: String| StorageError::UnsafeStore {
-        location: location.to_string(),
-        detail,
-    };
-    store
-        .put_opts(&probe, PutPayload::from_static(b"first"), create())
-        .await
-        .map_err(|e| match e {
-            object_store::Error::NotImplemented { .. } => refused(format!("it cannot create objects conditionally ({e})")),
-            other => StorageError::ObjectStore(other),
-        })?;
+    let create = || PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+    let refused = |detail: String| StorageError::UnsafeStore { location: location.to_string(), detail };
+    store.put_opts(&probe, PutPayload::from_static(b"first"), create()).await.map_err(|e| match e {
+        object_store::Error::NotImplemented { .. } => refused(format!("it cannot create objects conditionally ({e})")),
+        other => StorageError::ObjectStore(other),
+    })?;
     let second = store.put_opts(&probe, PutPayload::from_static(b"second"), create()).await;
     let _ = store.delete(&probe).await;
     match second {

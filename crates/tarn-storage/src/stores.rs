@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::ObjectStore;
 use url::Url;
 
 use crate::cache::{CachingStore, DiskCache};
@@ -38,11 +38,7 @@ pub fn configure(options: StorageOptions) -> Result<()> {
         None => None,
     };
     let mut guard = registry().write().unwrap_or_else(|p| p.into_inner());
-    *guard = Some(Registry {
-        options,
-        cache,
-        stores: HashMap::new(),
-    });
+    *guard = Some(Registry { options, cache, stores: HashMap::new() });
     Ok(())
 }
 
@@ -64,11 +60,7 @@ pub fn store_for_url(url: &Url) -> Result<(Arc<dyn ObjectStore>, Path)> {
         }
     }
     let mut guard = registry().write().unwrap_or_else(|p| p.into_inner());
-    let registry = guard.get_or_insert_with(|| Registry {
-        options: StorageOptions::default(),
-        cache: None,
-        stores: HashMap::new(),
-    });
+    let registry = guard.get_or_insert_with(|| Registry { options: StorageOptions::default(), cache: None, stores: HashMap::new() });
     if let Some(store) = registry.stores.get(&key) {
         return Ok((store.clone(), path));
     }
@@ -84,19 +76,13 @@ fn store_key(url: &Url) -> String {
 
 fn path_in_store(url: &Url) -> Result<Path> {
     if url.scheme() == "file" {
-        let file = url.to_file_path().map_err(|()| StorageError::InvalidLocation {
-            location: url.to_string(),
-            reason: "not a local path".into(),
-        })?;
-        return Path::from_absolute_path(&file).map_err(|e| StorageError::InvalidLocation {
-            location: url.to_string(),
-            reason: e.to_string(),
-        });
+        let file = url
+            .to_file_path()
+            .map_err(|()| StorageError::InvalidLocation { location: url.to_string(), reason: "not a local path".into() })?;
+        return Path::from_absolute_path(&file)
+            .map_err(|e| StorageError::InvalidLocation { location: url.to_string(), reason: e.to_string() });
     }
-    Path::from_url_path(url.path()).map_err(|e| StorageError::InvalidLocation {
-        location: url.to_string(),
-        reason: e.to_string(),
-    })
+    Path::from_url_path(url.path()).map_err(|e| StorageError::InvalidLocation { location: url.to_string(), reason: e.to_string() })
 }
 
 fn build_store(url: &Url, options: &StorageOptions, cache: Option<Arc<DiskCache>>) -> Result<Arc<dyn ObjectStore>> {
@@ -146,11 +132,7 @@ fn s3_builder(url: &Url, options: &StorageOptions) -> AmazonS3Builder {
     use object_store::aws::AmazonS3ConfigKey as Key;
     let s3 = &options.s3;
     let mut builder = AmazonS3Builder::from_env().with_url(url.as_str());
-    let profile_name = s3
-        .profile
-        .clone()
-        .or_else(|| std::env::var("AWS_PROFILE").ok())
-        .unwrap_or_else(|| "default".into());
+    let profile_name = s3.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok()).unwrap_or_else(|| "default".into());
     let profile = profile_cache(&profile_name);
     let missing = |b: &AmazonS3Builder, key: Key| b.get_config_value(&key).is_none();
     if let Some(endpoint) = s3.endpoint.clone().or_else(|| profile.endpoint_url.clone())

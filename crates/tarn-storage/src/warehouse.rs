@@ -20,14 +20,10 @@ impl Warehouse {
     pub fn open(location: &str) -> Result<Self> {
         let root = resolve_location(location)?;
         if root.scheme() == "file" {
-            let dir = root.to_file_path().map_err(|()| StorageError::InvalidLocation {
-                location: location.to_string(),
-                reason: "not a local path".into(),
-            })?;
-            std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            let dir = root
+                .to_file_path()
+                .map_err(|()| StorageError::InvalidLocation { location: location.to_string(), reason: "not a local path".into() })?;
+            std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io { path: dir.display().to_string(), source })?;
         }
         let (store, prefix) = store_for_url(&root)?;
         Ok(Self { root, store, prefix })
@@ -63,10 +59,7 @@ impl Warehouse {
     /// The URL of directory `relative` below the root, ending in `/`.
     pub fn url(&self, relative: &str) -> Result<Url> {
         let joined = format!("{}/", relative.trim_matches('/'));
-        self.root.join(&joined).map_err(|e| StorageError::InvalidLocation {
-            location: relative.to_string(),
-            reason: e.to_string(),
-        })
+        self.root.join(&joined).map_err(|e| StorageError::InvalidLocation { location: relative.to_string(), reason: e.to_string() })
     }
 
     /// Whether this warehouse is on the local file system.

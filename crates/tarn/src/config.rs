@@ -212,8 +212,7 @@ impl Settings {
         };
         let target_file_size = match target_file_size {
             None => tarn_sql::DEFAULT_TARGET_FILE_SIZE,
-            Some(size) => std::num::NonZeroU64::new(size as u64)
-                .ok_or("target_file_size must be more than 0 bytes (e.g. 128MiB)")?,
+            Some(size) => std::num::NonZeroU64::new(size as u64).ok_or("target_file_size must be more than 0 bytes (e.g. 128MiB)")?,
         };
         let mut data_files = tarn_engine::DataFileOptions::default();
         let compression = match std::env::var("TARN_PARQUET_COMPRESSION") {
@@ -327,12 +326,7 @@ fn storage_options(file: &FileSettings) -> Result<tarn_storage::StorageOptions, 
         Ok(plan) => Some(plan.parse().map_err(|e| format!("TARN_FAULTS: {e}"))?),
         Err(_) => None,
     };
-    Ok(tarn_storage::StorageOptions {
-        s3,
-        extra: storage.options.clone(),
-        cache,
-        faults,
-    })
+    Ok(tarn_storage::StorageOptions { s3, extra: storage.options.clone(), cache, faults })
 }
 
 fn commit_retry(file: &CommitFileSettings) -> Result<tarn_engine::CommitRetry, String> {
@@ -345,8 +339,7 @@ fn commit_retry(file: &CommitFileSettings) -> Result<tarn_engine::CommitRetry, S
     let defaults = tarn_engine::CommitRetry::default();
     let ms = std::time::Duration::from_millis;
     Ok(tarn_engine::CommitRetry {
-        max_retries: number("TARN_COMMIT_MAX_RETRIES", file.max_retries.map(|n| n as u64))?
-            .map_or(defaults.max_retries, |n| n as usize),
+        max_retries: number("TARN_COMMIT_MAX_RETRIES", file.max_retries.map(|n| n as u64))?.map_or(defaults.max_retries, |n| n as usize),
         base_backoff: number("TARN_COMMIT_BACKOFF_BASE_MS", file.backoff_base_ms)?.map_or(defaults.base_backoff, ms),
         max_backoff: number("TARN_COMMIT_BACKOFF_MAX_MS", file.backoff_max_ms)?.map_or(defaults.max_backoff, ms),
     })
@@ -365,10 +358,7 @@ fn parse_listen(value: &str) -> Result<Option<SocketAddr>, String> {
     if value.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
-    value
-        .parse()
-        .map(Some)
-        .map_err(|e| format!("'{value}' is not an address like 127.0.0.1:5433 or 'off': {e}"))
+    value.parse().map(Some).map_err(|e| format!("'{value}' is not an address like 127.0.0.1:5433 or 'off': {e}"))
 }
 
 /// `"4GiB"`, `"512 MB"`, `"1048576"`: binary units (KiB, MiB, GiB, TiB), decimal units (KB,
@@ -377,9 +367,7 @@ pub fn parse_byte_size(text: &str) -> Result<usize, String> {
     let trimmed = text.trim();
     let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size like 512MiB, 4GiB or a number of bytes"))?;
+    let number: f64 = number.parse().map_err(|_| format!("'{text}' is not a size like 512MiB, 4GiB or a number of bytes"))?;
     let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kib" => 1024.0,
@@ -424,8 +412,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tarn.toml");
         std::fs::write(&path, "target_file_size = \"0\"\n").expect("write");
-        let err = Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() })
-            .expect_err("zero size");
+        let err = Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() }).expect_err("zero size");
         assert!(err.contains("target_file_size must be more than 0 bytes"), "{err}");
     }
 
@@ -468,27 +455,19 @@ mod tests {
     fn listeners_come_from_flags_then_file_then_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tarn.toml");
-        std::fs::write(&path, "memory_limit = \"256MiB\"\ntarget_file_size = \"64MiB\"\n[serve]\npg_addr = \"127.0.0.1:6000\"\nflight_addr = \"off\"\n").expect("write");
-        let settings = Settings::load(Flags {
-            config: Some(path.to_string_lossy().into_owned()),
-            ..Flags::default()
-        })
-        .expect("load");
+        std::fs::write(
+            &path,
+            "memory_limit = \"256MiB\"\ntarget_file_size = \"64MiB\"\n[serve]\npg_addr = \"127.0.0.1:6000\"\nflight_addr = \"off\"\n",
+        )
+        .expect("write");
+        let settings = Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() }).expect("load");
         assert_eq!(settings.memory_limit, Some(256 << 20));
         assert_eq!(settings.target_file_size.get(), 64 << 20);
-        let serve = settings
-            .serve(ServeFlags {
-                http_addr: Some("127.0.0.1:9000".into()),
-                ..ServeFlags::default()
-            })
-            .expect("serve");
+        let serve = settings.serve(ServeFlags { http_addr: Some("127.0.0.1:9000".into()), ..ServeFlags::default() }).expect("serve");
         assert_eq!(serve.http_addr, Some("127.0.0.1:9000".parse().expect("addr")));
         assert_eq!(serve.pg_addr, Some("127.0.0.1:6000".parse().expect("addr")));
         assert_eq!(serve.flight_addr, None);
-        let half_tls = settings.serve(ServeFlags {
-            pg_tls_cert: Some("c.pem".into()),
-            ..ServeFlags::default()
-        });
+        let half_tls = settings.serve(ServeFlags { pg_tls_cert: Some("c.pem".into()), ..ServeFlags::default() });
         assert!(half_tls.expect_err("half TLS").contains("both"));
     }
 
@@ -501,11 +480,7 @@ mod tests {
             "[storage]\nendpoint = \"http://127.0.0.1:9\"\nallow_http = true\n[cache]\nmax_size = \"1MiB\"\n[commit]\nmax_retries = 7\nbackoff_max_ms = 50\n",
         )
         .expect("write");
-        let settings = Settings::load(Flags {
-            config: Some(path.to_string_lossy().into_owned()),
-            ..Flags::default()
-        })
-        .expect("load");
+        let settings = Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() }).expect("load");
         assert_eq!(settings.storage.s3.endpoint.as_deref(), Some("http://127.0.0.1:9"));
         assert_eq!(settings.storage.s3.allow_http, Some(true));
         assert_eq!(settings.storage.cache.as_ref().map(|c| c.max_bytes), Some(1 << 20));
@@ -518,11 +493,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tarn.toml");
         std::fs::write(&path, "[serve]\npg_adr = \"x\"\n").expect("write");
-        let err = Settings::load(Flags {
-            config: Some(path.to_string_lossy().into_owned()),
-            ..Flags::default()
-        })
-        .expect_err("unknown key");
+        let err = Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() }).expect_err("unknown key");
         assert!(err.contains("pg_adr"), "{err}");
     }
 }

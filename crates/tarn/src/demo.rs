@@ -26,10 +26,7 @@ DESCRIBE DETAIL demo.orders;
 
 pub async fn run(session: &mut Session, warehouse: &str) -> Result<(), String> {
     println!("Tarn demo in warehouse '{warehouse}'");
-    let options = RunOptions {
-        echo: true,
-        ..Default::default()
-    };
+    let options = RunOptions { echo: true, ..Default::default() };
     run_script(session, DEMO, &options).await.map_err(|e| e.to_string())?;
     println!("\nEvery table above is a Delta table under '{warehouse}'; any Delta reader can open it.");
     Ok(())

@@ -302,8 +302,11 @@ fn main() -> ExitCode {
     // delta-rs warns on every MERGE about a metric it derives itself, and on every lost commit
     // race (which Tarn retries); the kernel logs errors Tarn reports itself. None of it is the
     // user's concern.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TARN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,deltalake_core::operations::merge=error,deltalake_core::kernel::transaction=error,buoyant_kernel=off"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TARN_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "warn,deltalake_core::operations::merge=error,deltalake_core::kernel::transaction=error,buoyant_kernel=off",
+        )
+    });
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 
     let cli = Cli::parse();
@@ -385,10 +388,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 (None, Some(v)) => tarn_sql::FollowFrom::After(v),
                 (None, None) => tarn_sql::FollowFrom::Now,
             };
-            let output = session
-                .follow_changes(&table, from, std::time::Duration::from_millis(poll_ms.max(1)))
-                .await
-                .map_err(|e| e.to_string())?;
+            let output =
+                session.follow_changes(&table, from, std::time::Duration::from_millis(poll_ms.max(1))).await.map_err(|e| e.to_string())?;
             let mut printer = tarn_cli::ResultPrinter::new(format, None).map_err(|e| e.to_string())?;
             tokio::select! {
                 printed = printer.print(output) => printed.map(|_| ()).map_err(|e| e.to_string()),
@@ -413,19 +414,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             if !no_load {
                 let started = std::time::Instant::now();
-                tarn_bench::tpch::load_into_warehouse(&mut session, &parquet, schema.as_deref())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                tarn_bench::tpch::load_into_warehouse(&mut session, &parquet, schema.as_deref()).await.map_err(|e| e.to_string())?;
                 eprintln!("loaded 8 Delta tables in {:.1} s", started.elapsed().as_secs_f64());
             }
             Ok(())
         }
         Some(Command::Token { action: TokenAction::Create { user, ttl_hours } }) => {
-            let token = session
-                .catalog()
-                .create_token(&user, ttl_hours.map(|h| h * 3600))
-                .await
-                .map_err(|e| e.to_string())?;
+            let token = session.catalog().create_token(&user, ttl_hours.map(|h| h * 3600)).await.map_err(|e| e.to_string())?;
             println!("{token}");
             Ok(())
         }
@@ -445,9 +440,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Some(Command::Sharing { action: SharingAction::Profile { recipient, endpoint, output, expires_in } }) => {
-            let endpoint = endpoint
-                .or_else(|| settings.sharing_endpoint.clone())
-                .unwrap_or_else(|| "http://127.0.0.1:8080/delta-sharing".into());
+            let endpoint =
+                endpoint.or_else(|| settings.sharing_endpoint.clone()).unwrap_or_else(|| "http://127.0.0.1:8080/delta-sharing".into());
             if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
                 return Err(format!("--endpoint must be an http:// or https:// URL, got '{endpoint}'"));
             }
@@ -455,11 +449,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 return Err("--expires-in must be a positive number of seconds".into());
             }
             let expires_at = expires_in.map(|s| chrono_now_ms() + s * 1000);
-            let (token, record) = session
-                .catalog()
-                .create_recipient_token(&recipient, expires_at)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (token, record) = session.catalog().create_recipient_token(&recipient, expires_at).await.map_err(|e| e.to_string())?;
             let profile = tarn_sharing::profile_json(&endpoint, &token, record.expires_at);
             let text = serde_json::to_string_pretty(&profile).map_err(|e| e.to_string())?;
             match output {
@@ -542,15 +532,16 @@ async fn shutdown_signal() {
 
 fn read_stdin() -> Result<String, String> {
     let mut sql = String::new();
-    std::io::stdin()
-        .read_to_string(&mut sql)
-        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    std::io::stdin().read_to_string(&mut sql).map_err(|e| format!("cannot read standard input: {e}"))?;
     Ok(sql)
 }
 
 fn print_update(report: &tarn_pipeline::UpdateReport) {
     println!("update {}", report.update_id);
-    println!("{:<28} {:<18} {:<12} {:<10} {:>9} {:>9} {:>8} {:>11} {:>8}  message", "dataset", "type", "refresh", "status", "rows_in", "rows_out", "dropped", "quarantined", "version");
+    println!(
+        "{:<28} {:<18} {:<12} {:<10} {:>9} {:>9} {:>8} {:>11} {:>8}  message",
+        "dataset", "type", "refresh", "status", "rows_in", "rows_out", "dropped", "quarantined", "version"
+    );
     for d in &report.datasets {
         let version = d.version.map_or("-".to_string(), |v| v.to_string());
         println!(
@@ -567,7 +558,13 @@ fn print_update(report: &tarn_pipeline::UpdateReport) {
             d.message
         );
         for rule in &d.rules {
-            println!("    expectation {:<24} {:<11} passed {:>9}  failed {:>9}", rule.name, rule.action.map_or("", |a| a.label()), rule.passed, rule.failed);
+            println!(
+                "    expectation {:<24} {:<11} passed {:>9}  failed {:>9}",
+                rule.name,
+                rule.action.map_or("", |a| a.label()),
+                rule.passed,
+                rule.failed
+            );
         }
     }
     for (name, error) in &report.errors {
@@ -609,11 +606,8 @@ async fn pipeline(mut session: tarn_sql::Session, action: PipelineAction) -> Res
         PipelineAction::Validate { dir } => {
             let pipeline = load(&dir)?;
             for (name, schema) in pipeline.validate(&mut session).await.map_err(|e| e.to_string())? {
-                let columns: Vec<String> = schema
-                    .fields()
-                    .iter()
-                    .map(|f| format!("{} {}", f.name(), tarn_sql::spark_type_name(f.data_type())))
-                    .collect();
+                let columns: Vec<String> =
+                    schema.fields().iter().map(|f| format!("{} {}", f.name(), tarn_sql::spark_type_name(f.data_type()))).collect();
                 println!("{name}: {}", columns.join(", "));
             }
             eprintln!("pipeline {} is valid", pipeline.config.name);
@@ -641,7 +635,5 @@ async fn pipeline(mut session: tarn_sql::Session, action: PipelineAction) -> Res
 }
 
 fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -37,10 +37,7 @@ fn csv_output_is_rfc4180_with_one_header() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.ends_with("id,name\n1,plain\n2,\"has, comma\"\n3,\"has \"\"quote\"\"\"\n"),
-        "{text}"
-    );
+    assert!(text.ends_with("id,name\n1,plain\n2,\"has, comma\"\n3,\"has \"\"quote\"\"\"\n"), "{text}");
 }
 
 #[test]
@@ -64,8 +61,7 @@ fn parquet_output_needs_a_file_and_writes_one() {
         &["sql", "--format", "parquet", "-o", file.to_str().expect("utf8"), "-e", "SELECT * FROM (VALUES (1), (2), (3)) AS v(x)"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).expect("open"))
-        .expect("a parquet file");
+    let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).expect("open")).expect("a parquet file");
     use parquet::file::reader::FileReader;
     assert_eq!(reader.metadata().file_metadata().num_rows(), 3);
 }
@@ -232,8 +228,5 @@ fn table_format_spreads_multi_line_cells_over_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = sql(dir.path(), "table", "SELECT 'a' || chr(10) || 'bb' AS v, 1 AS n");
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        "+----+---+\n| v  | n |\n+----+---+\n| a  | 1 |\n| bb |   |\n+----+---+\n"
-    );
+    assert_eq!(stdout(&out), "+----+---+\n| v  | n |\n+----+---+\n| a  | 1 |\n| bb |   |\n+----+---+\n");
 }

@@ -103,10 +103,7 @@ impl AsyncDB for PgDb {
         if columns == 0 {
             return Ok(DBOutput::StatementComplete(last_count));
         }
-        Ok(DBOutput::Rows {
-            types: vec![DefaultColumnType::Any; columns],
-            rows,
-        })
+        Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; columns], rows })
     }
 
     async fn shutdown(&mut self) {}

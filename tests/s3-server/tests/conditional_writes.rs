@@ -33,11 +33,7 @@ fn start(extra: &[&str]) -> Server {
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
     let endpoint = line.trim().strip_prefix("listening on ").expect("address line").to_string();
-    Server {
-        child,
-        endpoint,
-        _root: root,
-    }
+    Server { child, endpoint, _root: root }
 }
 
 fn store(server: &Server) -> Arc<dyn ObjectStore> {
@@ -60,10 +56,7 @@ async fn racing_creates(store: Arc<dyn ObjectStore>, key: &str, writers: usize) 
             let store = store.clone();
             let path = Path::from(key);
             tokio::spawn(async move {
-                let options = PutOptions {
-                    mode: PutMode::Create,
-                    ..PutOptions::default()
-                };
+                let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
                 match store.put_opts(&path, PutPayload::from(format!("writer {i}")), options).await {
                     Ok(_) => true,
                     Err(object_store::Error::AlreadyExists { .. }) => false,

@@ -4,9 +4,9 @@
 //! commit, batch by batch, for as long as the client reads.
 
 use arrow_flight::flight_descriptor::DescriptorType;
+use arrow_flight::sql::Any;
 use arrow_flight::{FlightDescriptor, FlightInfo, Ticket};
 use prost::Message;
-use arrow_flight::sql::Any;
 use serde::{Deserialize, Serialize};
 use tarn_sql::FollowFrom;
 use tonic::Status;

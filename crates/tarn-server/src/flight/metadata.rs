@@ -7,8 +7,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder, XdbcTypeInfo, XdbcTypeInfoData, XdbcTypeInfoDataBuilder};
 use arrow_flight::sql::{
-    CommandGetCatalogs, CommandGetDbSchemas, CommandGetTableTypes, CommandGetTables, Nullable, Searchable, SqlInfo,
-    XdbcDataType,
+    CommandGetCatalogs, CommandGetDbSchemas, CommandGetTableTypes, CommandGetTables, Nullable, Searchable, SqlInfo, XdbcDataType,
 };
 use tarn_catalog::{Catalog, TableIdent};
 use tonic::Status;
@@ -69,9 +68,7 @@ pub(super) async fn tables(catalog: &Catalog, query: CommandGetTables) -> Result
                 } else {
                     empty.clone()
                 };
-                builder
-                    .append(&c.name, &s.name, &t.name, "TABLE", &schema)
-                    .map_err(build_error)?;
+                builder.append(&c.name, &s.name, &t.name, "TABLE", &schema).map_err(build_error)?;
             }
         }
     }
@@ -169,9 +166,7 @@ pub(super) fn xdbc_types() -> &'static XdbcTypeInfoData {
         ] {
             builder.append(info);
         }
-        builder.build().unwrap_or_else(|_| {
-            XdbcTypeInfoDataBuilder::new().build().expect("an empty XDBC type list builds")
-        })
+        builder.build().unwrap_or_else(|_| XdbcTypeInfoDataBuilder::new().build().expect("an empty XDBC type list builds"))
     })
 }
 
@@ -183,10 +178,7 @@ mod tests {
     fn static_metadata_builds() {
         let info = CommandGetSqlInfo::default().into_builder(sql_info()).build().unwrap();
         assert!(info.num_rows() >= 10);
-        let types = arrow_flight::sql::CommandGetXdbcTypeInfo::default()
-            .into_builder(xdbc_types())
-            .build()
-            .unwrap();
+        let types = arrow_flight::sql::CommandGetXdbcTypeInfo::default().into_builder(xdbc_types()).build().unwrap();
         assert_eq!(types.num_rows(), 12);
         assert_eq!(primary_keys_schema().fields().len(), 6);
     }

@@ -29,15 +29,13 @@ use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
-    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
-    CommandGetCatalogs, CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
-    CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandPreparedStatementUpdate,
-    CommandStatementQuery, CommandStatementUpdate, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
-    TicketStatementQuery,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, CommandGetCatalogs,
+    CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
+    CommandPreparedStatementQuery, CommandPreparedStatementUpdate, CommandStatementQuery, CommandStatementUpdate,
+    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
-    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
-    SchemaAsIpc, Ticket,
+    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket,
 };
 use base64::Engine;
 use datafusion::scalar::ScalarValue;
@@ -103,9 +101,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn status(e: SqlError) -> Status {
     use tarn_catalog::CatalogError as C;
     match &e {
-        SqlError::Catalog(C::CatalogNotFound(_) | C::SchemaNotFound(_) | C::TableNotFound { .. }) => {
-            Status::not_found(e.to_string())
-        }
+        SqlError::Catalog(C::CatalogNotFound(_) | C::SchemaNotFound(_) | C::TableNotFound { .. }) => Status::not_found(e.to_string()),
         SqlError::Catalog(C::AlreadyExists { .. }) => Status::already_exists(e.to_string()),
         SqlError::Unsupported(_) => Status::unimplemented(e.to_string()),
         SqlError::Internal(_) => Status::internal(e.to_string()),
@@ -124,21 +120,16 @@ fn schema_ipc(schema: &Schema) -> std::result::Result<bytes::Bytes, Status> {
 }
 
 /// Stream `batches` as Flight data.
-fn flight_stream(schema: SchemaRef, batches: impl Stream<Item = std::result::Result<RecordBatch, FlightError>> + Send + 'static) -> DoGetStream {
-    Box::pin(
-        FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .build(batches)
-            .map_err(Status::from),
-    )
+fn flight_stream(
+    schema: SchemaRef,
+    batches: impl Stream<Item = std::result::Result<RecordBatch, FlightError>> + Send + 'static,
+) -> DoGetStream {
+    Box::pin(FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from))
 }
 
 fn output_stream(output: StatementOutput) -> DoGetStream {
     let schema = output.schema.clone();
-    flight_stream(
-        schema,
-        output.stream.map_err(|e| FlightError::Tonic(Box::new(status(SqlError::from(e))))),
-    )
+    flight_stream(schema, output.stream.map_err(|e| FlightError::Tonic(Box::new(status(SqlError::from(e))))))
 }
 
 /// Parameter rows from a DoPut stream of record batches.
@@ -177,23 +168,14 @@ async fn affected_rows(output: StatementOutput) -> std::result::Result<i64, Stat
     let batches = output.collect().await.map_err(status)?;
     let Some(batch) = batches.first() else { return Ok(-1) };
     let Some(column) = batch.column_by_name("num_affected_rows") else { return Ok(-1) };
-    let values = arrow::compute::cast(column, &arrow::datatypes::DataType::Int64)
-        .map_err(|e| Status::internal(e.to_string()))?;
-    let values = values
-        .as_any()
-        .downcast_ref::<arrow::array::Int64Array>()
-        .ok_or_else(|| Status::internal("row count is not an integer"))?;
+    let values = arrow::compute::cast(column, &arrow::datatypes::DataType::Int64).map_err(|e| Status::internal(e.to_string()))?;
+    let values =
+        values.as_any().downcast_ref::<arrow::array::Int64Array>().ok_or_else(|| Status::internal("row count is not an integer"))?;
     Ok(values.iter().flatten().next().unwrap_or(-1))
 }
 
 impl TarnFlightService {
-    pub fn new(
-        catalog: Catalog,
-        session_config: SessionConfig,
-        auth: bool,
-        metrics: Arc<Metrics>,
-        auditor: crate::audit::Auditor,
-    ) -> Self {
+    pub fn new(catalog: Catalog, session_config: SessionConfig, auth: bool, metrics: Arc<Metrics>, auditor: crate::audit::Auditor) -> Self {
         Self {
             auditor,
             catalog,
@@ -291,22 +273,14 @@ impl TarnFlightService {
             other => {
                 let write = crate::metrics::is_write(&other);
                 let result = session.execute(other).await;
-                self.metrics
-                    .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
+                self.metrics.record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
                 let output = result?;
                 let schema = output.schema.clone();
                 (PendingWork::Ran(output), schema)
             }
         };
         let handle = uuid::Uuid::new_v4().to_string();
-        lock(&self.pending).insert(
-            handle.clone(),
-            Pending {
-                principal,
-                created: Instant::now(),
-                work,
-            },
-        );
+        lock(&self.pending).insert(handle.clone(), Pending { principal, created: Instant::now(), work });
         Ok((handle, schema))
     }
 
@@ -353,9 +327,7 @@ impl TarnFlightService {
     fn prepared_sql(&self, principal: &str, handle: &[u8]) -> std::result::Result<(String, Vec<Vec<ScalarValue>>), Status> {
         let handle = std::str::from_utf8(handle).map_err(|_| Status::invalid_argument("bad prepared statement handle"))?;
         let mut map = lock(&self.prepared);
-        let prepared = map
-            .get_mut(handle)
-            .ok_or_else(|| Status::not_found("unknown prepared statement; it was closed or expired"))?;
+        let prepared = map.get_mut(handle).ok_or_else(|| Status::not_found("unknown prepared statement; it was closed or expired"))?;
         if prepared.principal != principal {
             return Err(Status::permission_denied("this prepared statement belongs to another principal"));
         }
@@ -419,10 +391,7 @@ impl FlightSqlService for TarnFlightService {
         let principal = self.authenticate(request.metadata()).await?;
         let session = self.session(&principal).await?;
         // Opening the subscription checks privileges and the change data feed, and gives its columns.
-        let output = session
-            .follow_changes(&ticket.table, ticket.follow_from(), tarn_sql::DEFAULT_POLL)
-            .await
-            .map_err(status)?;
+        let output = session.follow_changes(&ticket.table, ticket.follow_from(), tarn_sql::DEFAULT_POLL).await.map_err(status)?;
         let info = changes::info(&output.schema, &ticket, request.into_inner())?;
         Ok(Response::new(info))
     }
@@ -454,8 +423,7 @@ impl FlightSqlService for TarnFlightService {
     async fn do_handshake(
         &self,
         request: Request<Streaming<HandshakeRequest>>,
-    ) -> std::result::Result<Response<Pin<Box<dyn Stream<Item = std::result::Result<HandshakeResponse, Status>> + Send>>>, Status>
-    {
+    ) -> std::result::Result<Response<Pin<Box<dyn Stream<Item = std::result::Result<HandshakeResponse, Status>> + Send>>>, Status> {
         let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
         let principal = match header.as_deref().and_then(|h| h.strip_prefix("Basic ")) {
             Some(encoded) => {
@@ -464,9 +432,8 @@ impl FlightSqlService for TarnFlightService {
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
                     .ok_or_else(|| Status::invalid_argument("the Basic credentials are not base64 'user:password'"))?;
-                let (user, password) = decoded
-                    .split_once(':')
-                    .ok_or_else(|| Status::invalid_argument("the Basic credentials are not 'user:password'"))?;
+                let (user, password) =
+                    decoded.split_once(':').ok_or_else(|| Status::invalid_argument("the Basic credentials are not 'user:password'"))?;
                 if self.auth
                     && !crate::credentials::verify_password(&self.catalog, user, password)
                         .await
@@ -480,16 +447,11 @@ impl FlightSqlService for TarnFlightService {
         };
         let token = format!("flight_{}", uuid::Uuid::new_v4().simple());
         lock(&self.sessions).insert(token.clone(), (principal, Instant::now() + SESSION_TTL));
-        let response = HandshakeResponse {
-            protocol_version: 0,
-            payload: token.clone().into(),
-        };
+        let response = HandshakeResponse { protocol_version: 0, payload: token.clone().into() };
         let stream: Pin<Box<dyn Stream<Item = std::result::Result<HandshakeResponse, Status>> + Send>> =
             Box::pin(futures::stream::iter([Ok(response)]));
         let mut response = Response::new(stream);
-        let value = format!("Bearer {token}")
-            .parse()
-            .map_err(|_| Status::internal("cannot encode the session token"))?;
+        let value = format!("Bearer {token}").parse().map_err(|_| Status::internal("cannot encode the session token"))?;
         response.metadata_mut().insert("authorization", value);
         Ok(response)
     }
@@ -534,8 +496,7 @@ impl FlightSqlService for TarnFlightService {
             let write = crate::metrics::is_write(&statement);
             let result = session.execute(statement).await;
             self.audit(&principal, peer, &command.query, session.take_touched_tables(), &result);
-            self.metrics
-                .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
+            self.metrics.record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
             let count = affected_rows(result.map_err(status)?).await?;
             if count >= 0 {
                 total = total.max(0) + count;
@@ -559,12 +520,7 @@ impl FlightSqlService for TarnFlightService {
         let count = params::count(&query.query, SqlDialect::Databricks);
         let parameter_fields: Vec<Field> = (0..count)
             .map(|i| {
-                let data_type = described
-                    .parameters
-                    .get(i)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or(arrow::datatypes::DataType::Utf8);
+                let data_type = described.parameters.get(i).cloned().flatten().unwrap_or(arrow::datatypes::DataType::Utf8);
                 Field::new(format!("${}", i + 1), data_type, true)
             })
             .collect();
@@ -573,15 +529,7 @@ impl FlightSqlService for TarnFlightService {
             _ => bytes::Bytes::new(),
         };
         let handle = uuid::Uuid::new_v4().to_string();
-        lock(&self.prepared).insert(
-            handle.clone(),
-            Prepared {
-                principal,
-                sql: query.query,
-                parameters: Vec::new(),
-                used: Instant::now(),
-            },
-        );
+        lock(&self.prepared).insert(handle.clone(), Prepared { principal, sql: query.query, parameters: Vec::new(), used: Instant::now() });
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into(),
             dataset_schema,
@@ -615,9 +563,7 @@ impl FlightSqlService for TarnFlightService {
         if let Some(p) = lock(&self.prepared).get_mut(String::from_utf8_lossy(&handle).as_ref()) {
             p.parameters = rows;
         }
-        Ok(DoPutPreparedStatementResult {
-            prepared_statement_handle: Some(handle),
-        })
+        Ok(DoPutPreparedStatementResult { prepared_statement_handle: Some(handle) })
     }
 
     async fn get_flight_info_prepared_statement(
@@ -664,8 +610,7 @@ impl FlightSqlService for TarnFlightService {
             let write = crate::metrics::is_write(&statement);
             let result = session.execute(statement).await;
             self.audit(&principal, peer, &sql, session.take_touched_tables(), &result);
-            self.metrics
-                .record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
+            self.metrics.record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
             let count = affected_rows(result.map_err(status)?).await?;
             if count >= 0 {
                 total = total.max(0) + count;
@@ -775,10 +720,7 @@ impl FlightSqlService for TarnFlightService {
         request: Request<Ticket>,
     ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         self.authenticate(request.metadata()).await?;
-        let batch = query
-            .into_builder(metadata::sql_info())
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let batch = query.into_builder(metadata::sql_info()).build().map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(flight_stream(batch.schema(), futures::stream::iter([Ok(batch)]))))
     }
 
@@ -821,10 +763,7 @@ impl FlightSqlService for TarnFlightService {
         request: Request<Ticket>,
     ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         self.authenticate(request.metadata()).await?;
-        let batch = query
-            .into_builder(metadata::xdbc_types())
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let batch = query.into_builder(metadata::xdbc_types()).build().map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(flight_stream(batch.schema(), futures::stream::iter([Ok(batch)]))))
     }
 
@@ -847,7 +786,5 @@ pub(crate) async fn serve(
 
 /// Bind the Flight SQL listener.
 pub(crate) async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| ServerError::Config(format!("cannot listen on {addr} (Flight SQL): {e}")))
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| ServerError::Config(format!("cannot listen on {addr} (Flight SQL): {e}")))
 }

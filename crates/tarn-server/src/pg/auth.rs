@@ -5,7 +5,6 @@ use pgwire::api::auth::{AuthSource, LoginInfo, Password};
 use pgwire::error::PgWireResult;
 use tarn_catalog::Catalog;
 
-
 /// Looks up the SCRAM secret of the connecting user.
 #[derive(Debug)]
 pub(crate) struct CatalogAuthSource {

@@ -74,11 +74,9 @@ pub(crate) fn cancellable<T: Send + 'static>(
         }
     };
     rows.take_until(stop).chain(
-        stream::once(async move {
-            canceled
-                .load(Ordering::SeqCst)
-                .then(|| Err(pg_error("57014", "canceling statement due to user request")))
-        })
+        stream::once(
+            async move { canceled.load(Ordering::SeqCst).then(|| Err(pg_error("57014", "canceling statement due to user request"))) },
+        )
         .filter_map(|e| async move { e }),
     )
 }

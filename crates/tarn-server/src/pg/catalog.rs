@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{MemoryCatalogProvider, SchemaProvider};
 use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionState;
-use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility};
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
@@ -69,12 +69,7 @@ impl CatalogInfo for TarnCatalogInfo {
         Ok(Some(tables.into_iter().map(|t| t.name).collect()))
     }
 
-    async fn table_schema(
-        &self,
-        catalog_name: &str,
-        schema_name: &str,
-        table_name: &str,
-    ) -> Result<Option<SchemaRef>, DataFusionError> {
+    async fn table_schema(&self, catalog_name: &str, schema_name: &str, table_name: &str) -> Result<Option<SchemaRef>, DataFusionError> {
         let ident = TableIdent::new(catalog_name, schema_name, table_name);
         let Some(entry) = self.catalog.get_table(&ident).await.map_err(external)? else {
             return Ok(None);
@@ -85,12 +80,7 @@ impl CatalogInfo for TarnCatalogInfo {
         Ok(Some(state.snapshot().arrow_schema()))
     }
 
-    async fn table_type(
-        &self,
-        _catalog_name: &str,
-        _schema_name: &str,
-        _table_name: &str,
-    ) -> Result<Option<TableType>, DataFusionError> {
+    async fn table_type(&self, _catalog_name: &str, _schema_name: &str, _table_name: &str) -> Result<Option<TableType>, DataFusionError> {
         Ok(Some(TableType::Base))
     }
 }
@@ -195,10 +185,7 @@ impl tarn_sql::SystemSchemas for PgSystemSchemas {
         }
         if name == "information_schema" {
             return Some(Arc::new(super::information_schema::PgInformationSchema {
-                info: TarnCatalogInfo {
-                    catalog: self.catalog.clone(),
-                    database: catalog.to_string(),
-                },
+                info: TarnCatalogInfo { catalog: self.catalog.clone(), database: catalog.to_string() },
                 database: catalog.to_string(),
             }));
         }
@@ -209,18 +196,10 @@ impl tarn_sql::SystemSchemas for PgSystemSchemas {
         if let Some(schema) = map.get(catalog) {
             return Some(schema.clone());
         }
-        let info = TarnCatalogInfo {
-            catalog: self.catalog.clone(),
-            database: catalog.to_string(),
-        };
-        let roles = TarnRoles {
-            catalog: self.catalog.clone(),
-        };
+        let info = TarnCatalogInfo { catalog: self.catalog.clone(), database: catalog.to_string() };
+        let roles = TarnRoles { catalog: self.catalog.clone() };
         let inner = PgCatalogSchemaProvider::try_new(info, self.static_tables.clone(), roles).ok()?;
-        let schema = Arc::new(TarnPgCatalog {
-            inner,
-            settings: self.settings.clone(),
-        });
+        let schema = Arc::new(TarnPgCatalog { inner, settings: self.settings.clone() });
         map.insert(catalog.to_string(), schema.clone());
         Some(schema)
     }
@@ -246,12 +225,9 @@ pub(crate) fn with_pg_functions(
         .map_err(|e| ServerError::Internal(format!("installing Postgres functions: {e}")))?;
     // NULL, as Postgres answers for objects that have no comment or do not exist (Tarn has
     // no indexes, and keeps comments in the Delta log, not as Postgres descriptions).
-    for (name, arities) in [
-        ("col_description", &[2][..]),
-        ("obj_description", &[1, 2][..]),
-        ("shobj_description", &[2][..]),
-        ("pg_get_indexdef", &[1, 3][..]),
-    ] {
+    for (name, arities) in
+        [("col_description", &[2][..]), ("obj_description", &[1, 2][..]), ("shobj_description", &[2][..]), ("pg_get_indexdef", &[1, 3][..])]
+    {
         ctx.register_udf(constant_text_udf(name, arities, None));
     }
     ctx.register_udf(ScalarUDF::from(PgGetExpr {
@@ -268,9 +244,7 @@ pub(crate) fn with_pg_functions(
     // not DataFusion's Arrow-typed one.
     let mut config = ctx.state().config().clone();
     config.options_mut().catalog.information_schema = false;
-    Ok(datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
-        .with_config(config)
-        .build())
+    Ok(datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state()).with_config(config).build())
 }
 
 /// A function returning the same text (or NULL) for every row, whatever its arguments:
@@ -299,11 +273,7 @@ impl ScalarUDFImpl for ConstantText {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue, DataFusionError> {
         let scalar = ScalarValue::Utf8(self.value.clone());
         let any_array = args.args.iter().any(|a| matches!(a, ColumnarValue::Array(_)));
-        Ok(if any_array {
-            ColumnarValue::Array(scalar.to_array_of_size(args.number_rows)?)
-        } else {
-            ColumnarValue::Scalar(scalar)
-        })
+        Ok(if any_array { ColumnarValue::Array(scalar.to_array_of_size(args.number_rows)?) } else { ColumnarValue::Scalar(scalar) })
     }
 }
 
@@ -336,13 +306,6 @@ impl ScalarUDFImpl for PgGetExpr {
 
 /// `name` taking any of `arities` arguments of any type.
 fn constant_text_udf(name: &str, arities: &[usize], value: Option<String>) -> ScalarUDF {
-    let signatures = arities
-        .iter()
-        .map(|n| if *n == 0 { TypeSignature::Nullary } else { TypeSignature::Any(*n) })
-        .collect();
-    ScalarUDF::from(ConstantText {
-        name: name.to_string(),
-        signature: Signature::one_of(signatures, Volatility::Stable),
-        value,
-    })
+    let signatures = arities.iter().map(|n| if *n == 0 { TypeSignature::Nullary } else { TypeSignature::Any(*n) }).collect();
+    ScalarUDF::from(ConstantText { name: name.to_string(), signature: Signature::one_of(signatures, Volatility::Stable), value })
 }

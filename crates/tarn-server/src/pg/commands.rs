@@ -14,18 +14,31 @@ pub(crate) enum PgCommand {
     Commit,
     Rollback,
     /// `SET [SESSION|LOCAL] name {TO|=} value`
-    Set { name: String, value: String },
+    Set {
+        name: String,
+        value: String,
+    },
     /// `SHOW name` (a Postgres setting, not one of Tarn's SHOW statements).
-    Show { name: String },
+    Show {
+        name: String,
+    },
     ShowAll,
     /// Accepted and ignored, answering with this command tag.
     Ignored(&'static str),
     /// `DECLARE name CURSOR FOR query`: run the query, keep its stream open.
-    Declare { name: String, query: String },
+    Declare {
+        name: String,
+        query: String,
+    },
     /// `FETCH [FORWARD] [n | ALL] [FROM | IN] name`; `None` is ALL.
-    Fetch { name: String, count: Option<usize> },
+    Fetch {
+        name: String,
+        count: Option<usize>,
+    },
     /// `CLOSE name` / `CLOSE ALL` (`None`).
-    Close { name: Option<String> },
+    Close {
+        name: Option<String>,
+    },
     /// `COPY {table | (query)} TO STDOUT [WITH (...)]`.
     CopyOut(CopyOut),
     /// A Postgres COPY Tarn does not do, with the message saying what to use instead.
@@ -100,10 +113,8 @@ fn word(t: &Token) -> Option<String> {
 }
 
 /// Tarn's own SHOW statements; anything else after SHOW is a Postgres setting.
-const TARN_SHOW: &[&str] = &[
-    "TABLES", "SCHEMAS", "DATABASES", "CATALOGS", "CREATE", "TBLPROPERTIES", "COLUMNS", "GRANTS", "USERS", "SHARES",
-    "RECIPIENTS",
-];
+const TARN_SHOW: &[&str] =
+    &["TABLES", "SCHEMAS", "DATABASES", "CATALOGS", "CREATE", "TBLPROPERTIES", "COLUMNS", "GRANTS", "USERS", "SHARES", "RECIPIENTS"];
 
 /// Recognise a Postgres-only statement.
 pub(crate) fn classify(sql: &str) -> Option<PgCommand> {
@@ -140,12 +151,12 @@ pub(crate) fn classify(sql: &str) -> Option<PgCommand> {
             match rest.as_slice() {
                 [] => None,
                 [one] if one.eq_ignore_ascii_case("ALL") => Some(PgCommand::ShowAll),
-                [one] if !TARN_SHOW.iter().any(|k| one.eq_ignore_ascii_case(k)) => Some(PgCommand::Show {
-                    name: one.trim_matches('"').to_ascii_lowercase(),
-                }),
-                _ if rest.join(" ").eq_ignore_ascii_case("TRANSACTION ISOLATION LEVEL") => Some(PgCommand::Show {
-                    name: "transaction_isolation".into(),
-                }),
+                [one] if !TARN_SHOW.iter().any(|k| one.eq_ignore_ascii_case(k)) => {
+                    Some(PgCommand::Show { name: one.trim_matches('"').to_ascii_lowercase() })
+                }
+                _ if rest.join(" ").eq_ignore_ascii_case("TRANSACTION ISOLATION LEVEL") => {
+                    Some(PgCommand::Show { name: "transaction_isolation".into() })
+                }
                 _ => None,
             }
         }
@@ -164,11 +175,7 @@ fn ident(t: &Token) -> String {
 
 fn classify_declare(sql: &str) -> Option<PgCommand> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    let significant: Vec<(usize, &Token)> = tokens
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
-        .collect();
+    let significant: Vec<(usize, &Token)> = tokens.iter().enumerate().filter(|(_, t)| !matches!(t, Token::Whitespace(_))).collect();
     let name = ident(significant.get(1)?.1);
     // DECLARE name [BINARY] [ASENSITIVE | INSENSITIVE] [[NO] SCROLL] CURSOR [{WITH | WITHOUT} HOLD] FOR query
     let cursor_at = significant.iter().position(|(_, t)| word(t).as_deref() == Some("CURSOR"))?;
@@ -283,9 +290,7 @@ fn classify_set(tokens: &[Token]) -> Option<PgCommand> {
         return Some(PgCommand::Ignored("SET"));
     }
     // name [.name...] {TO | =} value[, value...]
-    let split_at = rest
-        .iter()
-        .position(|t| *t == Token::Eq || word(t).is_some_and(|w| w == "TO"))?;
+    let split_at = rest.iter().position(|t| *t == Token::Eq || word(t).is_some_and(|w| w == "TO"))?;
     let name: String = rest[..split_at].iter().map(|t| t.to_string()).collect();
     // Spark/Delta/DataFusion keys (`SET spark.x = y`) are Tarn settings, not Postgres ones.
     if name.contains('.') {
@@ -299,10 +304,7 @@ fn classify_set(tokens: &[Token]) -> Option<PgCommand> {
         })
         .collect::<Vec<_>>()
         .join("");
-    Some(PgCommand::Set {
-        name: name.trim_matches('"').to_ascii_lowercase(),
-        value: value.trim().to_string(),
-    })
+    Some(PgCommand::Set { name: name.trim_matches('"').to_ascii_lowercase(), value: value.trim().to_string() })
 }
 
 /// Session settings as Postgres reports them; clients read these with `SHOW`.
@@ -345,10 +347,7 @@ mod tests {
         assert_eq!(classify("begin"), Some(PgCommand::Begin));
         assert_eq!(classify("START TRANSACTION ISOLATION LEVEL READ COMMITTED"), Some(PgCommand::Begin));
         assert_eq!(classify("commit;"), Some(PgCommand::Commit));
-        assert_eq!(
-            classify("SET extra_float_digits = 3"),
-            Some(PgCommand::Set { name: "extra_float_digits".into(), value: "3".into() })
-        );
+        assert_eq!(classify("SET extra_float_digits = 3"), Some(PgCommand::Set { name: "extra_float_digits".into(), value: "3".into() }));
         assert_eq!(
             classify("SET search_path TO analytics, public"),
             Some(PgCommand::Set { name: "search_path".into(), value: "analytics,public".into() })
@@ -358,19 +357,13 @@ mod tests {
             Some(PgCommand::Set { name: "application_name".into(), value: "psql".into() })
         );
         assert_eq!(classify("SHOW server_version"), Some(PgCommand::Show { name: "server_version".into() }));
-        assert_eq!(
-            classify("show transaction isolation level"),
-            Some(PgCommand::Show { name: "transaction_isolation".into() })
-        );
+        assert_eq!(classify("show transaction isolation level"), Some(PgCommand::Show { name: "transaction_isolation".into() }));
         assert_eq!(classify("SHOW ALL"), Some(PgCommand::ShowAll));
         assert_eq!(
             classify("DECLARE \"big\" NO SCROLL CURSOR WITH HOLD FOR SELECT 'for' FROM t"),
             Some(PgCommand::Declare { name: "big".into(), query: "SELECT 'for' FROM t".into() })
         );
-        assert_eq!(
-            classify("FETCH FORWARD 100 FROM \"big\""),
-            Some(PgCommand::Fetch { name: "big".into(), count: Some(100) })
-        );
+        assert_eq!(classify("FETCH FORWARD 100 FROM \"big\""), Some(PgCommand::Fetch { name: "big".into(), count: Some(100) }));
         assert_eq!(classify("fetch all in c"), Some(PgCommand::Fetch { name: "c".into(), count: None }));
         assert_eq!(classify("CLOSE \"big\""), Some(PgCommand::Close { name: Some("big".into()) }));
         assert_eq!(

@@ -7,10 +7,7 @@ const REPLACEMENTS: &[(&str, &str)] = &[
     // psql `\d+`: table options plus TOAST options. pg_class has no reloptions (Tarn tables
     // have no storage options) and
     // DataFusion has no ARRAY(subquery) constructor.
-    (
-        "pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x), ', ')",
-        "''",
-    ),
+    ("pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x), ', ')", "''"),
     // pgjdbc's getPrimaryKeys (DBeaver, DataGrip, Metabase): index keys expanded with
     // information_schema._pg_expandarray, a set-returning function read through composite
     // field access. Tarn tables have no indexes (pg_index is empty), so the join it feeds has
@@ -73,12 +70,7 @@ impl sqlparser::ast::VisitorMut for ScalarFunctionsInFrom {
         if function.is_empty() || TABLE_FUNCTIONS.contains(&function.as_str()) {
             return std::ops::ControlFlow::Continue(());
         }
-        let alias = alias.clone().unwrap_or(TableAlias {
-            explicit: true,
-            name: Ident::new(function.clone()),
-            columns: vec![],
-            at: None,
-        });
+        let alias = alias.clone().unwrap_or(TableAlias { explicit: true, name: Ident::new(function.clone()), columns: vec![], at: None });
         let column = alias.columns.first().map(|c| c.name.clone()).unwrap_or_else(|| alias.name.clone());
         let arguments = args.args.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         let sql = format!("SELECT {name}({arguments}) AS {column}");
@@ -87,12 +79,7 @@ impl sqlparser::ast::VisitorMut for ScalarFunctionsInFrom {
             return std::ops::ControlFlow::Continue(());
         };
         if let (1, Some(sqlparser::ast::Statement::Query(query))) = (parsed.len(), parsed.pop()) {
-            *factor = TableFactor::Derived {
-                lateral: false,
-                subquery: query,
-                alias: Some(alias),
-                sample: None,
-            };
+            *factor = TableFactor::Derived { lateral: false, subquery: query, alias: Some(alias), sample: None };
         }
         std::ops::ControlFlow::Continue(())
     }
@@ -133,9 +120,7 @@ impl sqlparser::ast::VisitorMut for InSubqueryToArrayHas {
     fn post_visit_expr(&mut self, expr: &mut sqlparser::ast::Expr) -> std::ops::ControlFlow<()> {
         if let sqlparser::ast::Expr::InSubquery { expr: needle, subquery, negated } = expr {
             let not = if *negated { "NOT " } else { "" };
-            let sql = format!(
-                "{not}array_has((SELECT array_agg(__tarn_in.v) FROM ({subquery}) AS __tarn_in(v)), {needle})"
-            );
+            let sql = format!("{not}array_has((SELECT array_agg(__tarn_in.v) FROM ({subquery}) AS __tarn_in(v)), {needle})");
             let dialect = sqlparser::dialect::PostgreSqlDialect {};
             if let Ok(mut parser) = sqlparser::parser::Parser::new(&dialect).try_with_sql(&sql)
                 && let Ok(replacement) = parser.parse_expr()
@@ -194,10 +179,7 @@ mod tests {
     #[test]
     fn replaces_known_fragments_only() {
         let psql = "SELECT c.relchecks, pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x\n from pg_catalog.unnest(tc.reloptions) x), ', ')\nFROM pg_catalog.pg_class c";
-        assert_eq!(
-            rewrite(psql),
-            "SELECT c.relchecks, '' FROM pg_catalog.pg_class c"
-        );
+        assert_eq!(rewrite(psql), "SELECT c.relchecks, '' FROM pg_catalog.pg_class c");
         let user = "SELECT  'two  spaces'";
         assert_eq!(rewrite(user), user);
     }

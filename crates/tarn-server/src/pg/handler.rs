@@ -16,7 +16,10 @@ use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use futures::{Sink, SinkExt, StreamExt, stream};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
-use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOptions, DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{
+    CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOptions, DescribePortalResponse, DescribeResponse, DescribeStatementResponse,
+    FieldInfo, QueryResponse, Response, Tag,
+};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, METADATA_DATABASE, METADATA_USER, Type};
@@ -105,10 +108,7 @@ pub(crate) struct PgHandler {
 
 impl PgHandler {
     pub fn new(server: Arc<PgServer>) -> Self {
-        Self {
-            parser: Arc::new(PgQueryParser { server: server.clone() }),
-            server,
-        }
+        Self { parser: Arc::new(PgQueryParser { server: server.clone() }), server }
     }
 }
 
@@ -143,17 +143,13 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
         return Ok((*existing).clone());
     }
     let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
-    let database = client
-        .metadata()
-        .get(METADATA_DATABASE)
-        .cloned()
-        .unwrap_or_else(|| tarn_catalog::DEFAULT_CATALOG.to_string());
+    let database = client.metadata().get(METADATA_DATABASE).cloned().unwrap_or_else(|| tarn_catalog::DEFAULT_CATALOG.to_string());
     let mut session = Session::with_catalog(server.catalog.clone(), &server.session_config).map_err(sql_error)?;
     session.set_system_schemas(server.system.clone());
     let application = client.metadata().get("application_name").cloned().unwrap_or_default();
-    let info = super::session_info::ConnectionInfo::new(&user, tarn_catalog::DEFAULT_SCHEMA, commands::default_settings(&user, &application));
-    let state = super::catalog::with_pg_functions(session.state(), &database, &info)
-        .map_err(|e| pg_error("XX000", e.to_string()))?;
+    let info =
+        super::session_info::ConnectionInfo::new(&user, tarn_catalog::DEFAULT_SCHEMA, commands::default_settings(&user, &application));
+    let state = super::catalog::with_pg_functions(session.state(), &database, &info).map_err(|e| pg_error("XX000", e.to_string()))?;
     session.set_state(state);
     let use_catalog = tarn_sql::parse_sql(&format!("USE CATALOG `{}`", database.replace('`', "``"))).map_err(sql_error)?;
     for statement in use_catalog {
@@ -272,10 +268,7 @@ fn command_tag(statement: &Statement, rows: Option<usize>) -> Tag {
 
 /// Whether Postgres clients expect a command tag (with a row count) rather than rows.
 fn is_dml(statement: &Statement) -> bool {
-    matches!(
-        statement,
-        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Merge(_) | Statement::CopyInto(_)
-    )
+    matches!(statement, Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Merge(_) | Statement::CopyInto(_))
 }
 
 /// `num_affected_rows` (or the first count) of a DML metrics result.
@@ -288,10 +281,8 @@ async fn affected_rows(output: StatementOutput) -> PgWireResult<usize> {
         .or_else(|| (batch.num_columns() > 0).then(|| batch.column(0)));
     let Some(column) = column else { return Ok(0) };
     let counts = arrow::compute::cast(column, &DataType::Int64).map_err(|e| pg_error("XX000", e.to_string()))?;
-    let counts = counts
-        .as_any()
-        .downcast_ref::<arrow::array::Int64Array>()
-        .ok_or_else(|| pg_error("XX000", "row count is not an integer"))?;
+    let counts =
+        counts.as_any().downcast_ref::<arrow::array::Int64Array>().ok_or_else(|| pg_error("XX000", "row count is not an integer"))?;
     Ok(counts.iter().flatten().next().unwrap_or(0).max(0) as usize)
 }
 
@@ -342,21 +333,11 @@ async fn run_command(
                 return Err(pg_error("42P03", format!("cursor \"{name}\" already exists")));
             }
             let output = conn.session.execute(statement).await.map_err(sql_error)?;
-            conn.cursors.insert(
-                name,
-                Cursor {
-                    schema: output.schema,
-                    stream: server.metrics.track_stream(output.stream),
-                    pending: None,
-                },
-            );
+            conn.cursors.insert(name, Cursor { schema: output.schema, stream: server.metrics.track_stream(output.stream), pending: None });
             Response::Execution(Tag::new("DECLARE CURSOR"))
         }
         PgCommand::Fetch { name, count } => {
-            let cursor = conn
-                .cursors
-                .get_mut(&name)
-                .ok_or_else(|| pg_error("34000", format!("cursor \"{name}\" does not exist")))?;
+            let cursor = conn.cursors.get_mut(&name).ok_or_else(|| pg_error("34000", format!("cursor \"{name}\" does not exist")))?;
             let batches = cursor.fetch(count).await?;
             let output = StatementOutput::from_batches(cursor.schema.clone(), batches);
             let mut response = rows(output, format, options, &conn.cancel)?;
@@ -386,8 +367,7 @@ async fn run_command(
                 for schema in value.split(',').map(|s| s.trim().trim_matches('"').to_ascii_lowercase()) {
                     let exists = conn.session.catalog().list_schemas(&catalog).await.map_err(|e| sql_error(e.into()))?;
                     if exists.iter().any(|s| s.name == schema) {
-                        let use_schema = tarn_sql::parse_sql(&format!("USE SCHEMA `{}`", schema.replace('`', "``")))
-                            .map_err(sql_error)?;
+                        let use_schema = tarn_sql::parse_sql(&format!("USE SCHEMA `{}`", schema.replace('`', "``"))).map_err(sql_error)?;
                         for statement in use_schema {
                             conn.session.execute(statement).await.map_err(sql_error)?;
                         }
@@ -592,7 +572,8 @@ impl SimpleQueryHandler for PgHandler {
                 continue;
             }
             for statement in parse(&text)? {
-                let response = run_statement(&self.server, &mut conn, statement, &Format::UnifiedText, options.clone(), None, true, &text).await;
+                let response =
+                    run_statement(&self.server, &mut conn, statement, &Format::UnifiedText, options.clone(), None, true, &text).await;
                 match response {
                     Ok(r) => responses.push(r),
                     // Earlier statements' responses are sent, then the error ends the script.
@@ -753,11 +734,7 @@ impl ExtendedQueryHandler for PgHandler {
         self._on_describe(client, message).await
     }
 
-    async fn do_describe_statement<C>(
-        &self,
-        _client: &mut C,
-        target: &StoredStatement<Prepared>,
-    ) -> PgWireResult<DescribeStatementResponse>
+    async fn do_describe_statement<C>(&self, _client: &mut C, target: &StoredStatement<Prepared>) -> PgWireResult<DescribeStatementResponse>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Prepared>,
@@ -796,10 +773,7 @@ impl ExtendedQueryHandler for PgHandler {
             if let Some(PgCommand::Fetch { name, .. }) = commands::classify(&prepared.sql) {
                 let shared = connection(&self.server, client).await?;
                 let conn = shared.lock().await;
-                let cursor = conn
-                    .cursors
-                    .get(&name)
-                    .ok_or_else(|| pg_error("34000", format!("cursor \"{name}\" does not exist")))?;
+                let cursor = conn.cursors.get(&name).ok_or_else(|| pg_error("34000", format!("cursor \"{name}\" does not exist")))?;
                 return Ok(DescribePortalResponse::new(fields(&cursor.schema, format, Some(format_options(client)))?));
             }
             // SHOW returns one text column named after the setting.

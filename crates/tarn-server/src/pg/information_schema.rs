@@ -67,11 +67,7 @@ impl PgInformationSchema {
         let n = schemas.len();
         RecordBatch::try_new(
             schema,
-            vec![
-                strings(vec![Some(self.database.clone()); n]),
-                strings(schemas.into_iter().map(Some).collect()),
-                strings(vec![None; n]),
-            ],
+            vec![strings(vec![Some(self.database.clone()); n]), strings(schemas.into_iter().map(Some).collect()), strings(vec![None; n])],
         )
         .map_err(Into::into)
     }
@@ -163,8 +159,7 @@ impl PgInformationSchema {
     }
 
     fn views(&self) -> Result<RecordBatch> {
-        let schema: SchemaRef =
-            Arc::new(Schema::new(text_fields(&["table_catalog", "table_schema", "table_name", "view_definition"])));
+        let schema: SchemaRef = Arc::new(Schema::new(text_fields(&["table_catalog", "table_schema", "table_name", "view_definition"])));
         Ok(RecordBatch::new_empty(schema))
     }
 }

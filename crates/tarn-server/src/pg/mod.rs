@@ -136,9 +136,7 @@ pub(crate) async fn serve(
 
 /// Bind the Postgres listener.
 pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| ServerError::Config(format!("cannot listen on {addr} (Postgres): {e}")))
+    TcpListener::bind(addr).await.map_err(|e| ServerError::Config(format!("cannot listen on {addr} (Postgres): {e}")))
 }
 
 /// The handlers of one connection.
@@ -156,20 +154,12 @@ impl ConnectionHandlers {
         parameters.is_superuser = false;
         let scram = server.auth.then(|| {
             SASLAuthStartupHandler::new(Arc::new(parameters))
-                .with_scram(ScramAuth::new(Arc::new(auth::CatalogAuthSource {
-                    catalog: server.catalog.clone(),
-                })))
+                .with_scram(ScramAuth::new(Arc::new(auth::CatalogAuthSource { catalog: server.catalog.clone() })))
                 .with_connection_manager(server.connections.clone())
         });
         Self {
             handler: Arc::new(PgHandler::new(server.clone())),
-            startup: Arc::new(Startup {
-                server: server.clone(),
-                scram,
-                no_auth: NoAuth {
-                    connections: server.connections.clone(),
-                },
-            }),
+            startup: Arc::new(Startup { server: server.clone(), scram, no_auth: NoAuth { connections: server.connections.clone() } }),
             cancel: Arc::new(cancel::TarnCancelHandler {
                 registry: server.cancels.clone(),
                 pgwire: DefaultCancelHandler::new(server.connections.clone()),
@@ -236,33 +226,15 @@ impl StartupHandler for Startup {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         if let PgWireFrontendMessage::Startup(startup) = &message {
-            let database = startup
-                .parameters
-                .get("database")
-                .cloned()
-                .unwrap_or_else(|| tarn_catalog::DEFAULT_CATALOG.to_string());
-            let exists = self
-                .server
-                .catalog
-                .get_catalog(&database)
-                .await
-                .map_err(|e| PgWireError::ApiError(Box::new(e)))?
-                .is_some();
+            let database = startup.parameters.get("database").cloned().unwrap_or_else(|| tarn_catalog::DEFAULT_CATALOG.to_string());
+            let exists = self.server.catalog.get_catalog(&database).await.map_err(|e| PgWireError::ApiError(Box::new(e)))?.is_some();
             if !exists {
-                let names: Vec<String> = self
-                    .server
-                    .catalog
-                    .list_catalogs()
-                    .await
-                    .map(|c| c.into_iter().map(|c| c.name).collect())
-                    .unwrap_or_default();
+                let names: Vec<String> =
+                    self.server.catalog.list_catalogs().await.map(|c| c.into_iter().map(|c| c.name).collect()).unwrap_or_default();
                 return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                     "FATAL".into(),
                     "3D000".into(),
-                    format!(
-                        "database \"{database}\" does not exist; Tarn's databases are its catalogs: {}",
-                        names.join(", ")
-                    ),
+                    format!("database \"{database}\" does not exist; Tarn's databases are its catalogs: {}", names.join(", ")),
                 ))));
             }
         }

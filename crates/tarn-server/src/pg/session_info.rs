@@ -39,11 +39,7 @@ impl std::hash::Hash for ConnectionInfo {
 
 impl ConnectionInfo {
     pub fn new(user: &str, schema: &str, settings: BTreeMap<String, String>) -> Self {
-        Self(Arc::new(RwLock::new(Info {
-            user: user.to_string(),
-            schema: schema.to_string(),
-            settings,
-        })))
+        Self(Arc::new(RwLock::new(Info { user: user.to_string(), schema: schema.to_string(), settings })))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Info> {
@@ -196,9 +192,7 @@ impl ScalarUDFImpl for SessionFunction {
                             Some(value) => out.append_value(value),
                             None if missing_ok[i] => out.append_null(),
                             None => {
-                                return Err(DataFusionError::Execution(format!(
-                                    "unrecognized configuration parameter \"{name}\""
-                                )));
+                                return Err(DataFusionError::Execution(format!("unrecognized configuration parameter \"{name}\"")));
                             }
                         },
                     }

@@ -31,9 +31,8 @@ pub(crate) fn table(tls: bool) -> Result<Arc<MemTable>> {
         rows.push((name.to_string(), value.to_string(), category.to_string()));
     }
     rows.sort();
-    let text = |f: &dyn Fn(&(String, String, String)) -> Option<String>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<StringArray>())
-    };
+    let text =
+        |f: &dyn Fn(&(String, String, String)) -> Option<String>| -> ArrayRef { Arc::new(rows.iter().map(f).collect::<StringArray>()) };
     let columns = [
         ("name", text(&|r| Some(r.0.clone()))),
         ("setting", text(&|r| Some(r.1.clone()))),
@@ -51,12 +50,8 @@ pub(crate) fn table(tls: bool) -> Result<Arc<MemTable>> {
         ("reset_val", text(&|r| Some(r.1.clone()))),
         ("sourcefile", text(&|_| None)),
     ];
-    let schema = Arc::new(Schema::new(
-        columns.iter().map(|(name, _)| Field::new(*name, DataType::Utf8, true)).collect::<Vec<_>>(),
-    ));
+    let schema = Arc::new(Schema::new(columns.iter().map(|(name, _)| Field::new(*name, DataType::Utf8, true)).collect::<Vec<_>>()));
     let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect())
         .map_err(|e| ServerError::Internal(format!("pg_settings: {e}")))?;
-    MemTable::try_new(schema, vec![vec![batch]])
-        .map(Arc::new)
-        .map_err(|e| ServerError::Internal(format!("pg_settings: {e}")))
+    MemTable::try_new(schema, vec![vec![batch]]).map(Arc::new).map_err(|e| ServerError::Internal(format!("pg_settings: {e}")))
 }

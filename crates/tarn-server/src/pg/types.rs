@@ -44,9 +44,7 @@ pub(crate) fn wire_schema(schema: &SchemaRef) -> SchemaRef {
 /// A column rendered as text; NULLs stay NULL.
 fn as_text(array: &ArrayRef) -> Result<ArrayRef, DataFusionError> {
     let formatter = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())?;
-    let text: StringArray = (0..array.len())
-        .map(|i| (!array.is_null(i)).then(|| formatter.value(i).to_string()))
-        .collect();
+    let text: StringArray = (0..array.len()).map(|i| (!array.is_null(i)).then(|| formatter.value(i).to_string())).collect();
     Ok(Arc::new(text))
 }
 
@@ -72,10 +70,7 @@ pub(crate) fn wire_output(output: StatementOutput) -> StatementOutput {
     }
     let target = schema.clone();
     let stream = output.stream.map(move |batch| batch.and_then(|b| convert(b, &target)));
-    StatementOutput {
-        schema: schema.clone(),
-        stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
-    }
+    StatementOutput { schema: schema.clone(), stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)) }
 }
 
 #[cfg(test)]

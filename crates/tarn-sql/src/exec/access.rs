@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, StringArray};
 use sqlparser::ast::Ident;
-use tarn_catalog::{Grant, Privilege, PrincipalKind, Securable};
+use tarn_catalog::{Grant, PrincipalKind, Privilege, Securable};
 
 use crate::ast::SecurableName;
 use crate::error::{Result, SqlError};
@@ -21,10 +21,7 @@ fn actor(session: &Session) -> String {
 async fn securable(session: &Session, name: &SecurableName) -> Result<Securable> {
     let chain = session.securable_chain(name).await?;
     match (chain, name) {
-        (Some(chain), _) => chain
-            .into_iter()
-            .next()
-            .ok_or_else(|| SqlError::Internal("empty securable chain".into())),
+        (Some(chain), _) => chain.into_iter().next().ok_or_else(|| SqlError::Internal("empty securable chain".into())),
         (None, SecurableName::Catalog(c)) => Err(tarn_catalog::CatalogError::CatalogNotFound(c.value.to_ascii_lowercase()).into()),
         (None, SecurableName::Schema(s)) => Err(SqlError::user(format!("schema '{s}' does not exist"))),
         (None, SecurableName::Table(t)) => Err(SqlError::user(format!("table '{t}' does not exist"))),
@@ -124,10 +121,7 @@ pub(crate) async fn create_user(
     password: Option<String>,
     admin: bool,
 ) -> Result<StatementOutput> {
-    let created = session
-        .catalog
-        .create_principal(&name.value, PrincipalKind::User, admin, if_not_exists)
-        .await?;
+    let created = session.catalog.create_principal(&name.value, PrincipalKind::User, admin, if_not_exists).await?;
     if created && let Some(password) = password {
         session.catalog.set_password(&name.value, &password).await?;
     }
@@ -155,9 +149,7 @@ pub(crate) async fn show_users(session: &mut Session) -> Result<StatementOutput>
         ("name", Arc::new(StringArray::from(users.iter().map(|u| u.name.clone()).collect::<Vec<_>>())) as ArrayRef),
         (
             "kind",
-            Arc::new(StringArray::from(
-                users.iter().map(|u| format!("{:?}", u.kind).to_ascii_lowercase()).collect::<Vec<_>>(),
-            )) as ArrayRef,
+            Arc::new(StringArray::from(users.iter().map(|u| format!("{:?}", u.kind).to_ascii_lowercase()).collect::<Vec<_>>())) as ArrayRef,
         ),
         ("admin", Arc::new(BooleanArray::from(users.iter().map(|u| u.admin).collect::<Vec<_>>())) as ArrayRef),
     ])

@@ -121,13 +121,7 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
                 })?;
         }
         AlterOp::DropConstraint { name, if_exists } => {
-            target
-                .table
-                .clone()
-                .drop_constraints()
-                .with_constraint(name.value.clone())
-                .with_raise_if_not_exists(!if_exists)
-                .await?;
+            target.table.clone().drop_constraints().with_constraint(name.value.clone()).with_raise_if_not_exists(!if_exists).await?;
         }
         AlterOp::RenameTo(_) => unreachable!("handled above"),
     }

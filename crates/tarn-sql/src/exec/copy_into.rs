@@ -37,11 +37,7 @@ const LOADED_KEY: &str = "tarn.copyInto";
 
 pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<StatementOutput> {
     let target = session.open_target(&copy.table, None).await?;
-    let option = |opts: &[(String, String)], key: &str| {
-        opts.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.clone())
-    };
+    let option = |opts: &[(String, String)], key: &str| opts.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
     let force = option(&copy.copy_options, "force").is_some_and(|v| v.eq_ignore_ascii_case("true"));
 
     let files = list_source_files(&copy).await?;
@@ -91,11 +87,7 @@ pub(crate) async fn copy_into(session: &mut Session, copy: CopyInto) -> Result<S
         ProgressStyle::with_template("{spinner} COPY INTO [{bar:30}] {pos}/{len} files {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let source = FileSequence {
-        schema: schema.clone(),
-        files: std::sync::Mutex::new(Some(per_file)),
-        progress: progress.clone(),
-    };
+    let source = FileSequence { schema: schema.clone(), files: std::sync::Mutex::new(Some(per_file)), progress: progress.clone() };
     let table = StreamingTable::try_new(schema.clone(), vec![Arc::new(source)])?;
     let plan = ctx.read_table(Arc::new(table))?.into_unoptimized_plan();
 
@@ -159,20 +151,12 @@ fn single_byte(opts: &[(String, String)], keys: &[&str], default: u8) -> Result<
 async fn read_file(ctx: &SessionContext, url: &Url, copy: &CopyInto, schema: &SchemaRef) -> Result<DataFrame> {
     let path = url.as_str();
     let opts = &copy.format_options;
-    let flag = |key: &str| {
-        opts.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true"))
-    };
+    let flag = |key: &str| opts.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).is_some_and(|(_, v)| v.eq_ignore_ascii_case("true"));
     let df = match copy.format {
         FileFormat::Csv => {
             // Parse straight into the table's types: a bad value fails naming its line.
             let typed = arrow::datatypes::Schema::new(
-                schema
-                    .fields()
-                    .iter()
-                    .map(|f| arrow::datatypes::Field::new(f.name(), f.data_type().clone(), true))
-                    .collect::<Vec<_>>(),
+                schema.fields().iter().map(|f| arrow::datatypes::Field::new(f.name(), f.data_type().clone(), true)).collect::<Vec<_>>(),
             );
             let options = CsvReadOptions::new()
                 .has_header(flag("header"))
@@ -198,9 +182,7 @@ async fn read_file(ctx: &SessionContext, url: &Url, copy: &CopyInto, schema: &Sc
 async fn read_inferred(ctx: &SessionContext, url: &Url, copy: &CopyInto) -> Result<DataFrame> {
     let path = url.as_str();
     let opts = &copy.format_options;
-    let header = opts
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("header") && v.eq_ignore_ascii_case("true"));
+    let header = opts.iter().any(|(k, v)| k.eq_ignore_ascii_case("header") && v.eq_ignore_ascii_case("true"));
     Ok(match copy.format {
         FileFormat::Csv => {
             let options = CsvReadOptions::new()

@@ -48,17 +48,11 @@ pub(crate) fn arrow_schema(columns: &[ColumnSpec]) -> Result<Schema> {
 
 /// Unquoted column names are case-insensitive and stored lower-case, like table names.
 pub(crate) fn normalize_column(ident: &sqlparser::ast::Ident) -> String {
-    if ident.quote_style.is_some() {
-        ident.value.clone()
-    } else {
-        ident.value.to_ascii_lowercase()
-    }
+    if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_ascii_lowercase() }
 }
 
 pub(crate) fn delta_schema(schema: &Schema) -> Result<StructType> {
-    schema
-        .try_into_kernel()
-        .map_err(|e| SqlError::user(format!("cannot store this schema in Delta: {e}")))
+    schema.try_into_kernel().map_err(|e| SqlError::user(format!("cannot store this schema in Delta: {e}")))
 }
 
 /// The table properties of a new table: the user's, plus the change data feed on unless
@@ -213,11 +207,7 @@ async fn create_delta(
         }
         let (log_store, snapshot, mode) = match &existing {
             Some(table) => (table.log_store(), Some(table.snapshot()?.snapshot().clone()), SaveMode::Overwrite),
-            None => (
-                DeltaTableBuilder::from_url(location.clone())?.build()?.log_store(),
-                None,
-                SaveMode::ErrorIfExists,
-            ),
+            None => (DeltaTableBuilder::from_url(location.clone())?.build()?.log_store(), None, SaveMode::ErrorIfExists),
         };
         let properties: HashMap<String, String> = create.properties.iter().cloned().collect();
         let mut builder = WriteBuilder::new(log_store, snapshot)
@@ -245,9 +235,7 @@ async fn create_delta(
     }
 
     if create.columns.is_empty() {
-        return Err(SqlError::user(
-            "CREATE TABLE needs a column list, AS SELECT ..., or a LOCATION that holds an existing Delta table",
-        ));
+        return Err(SqlError::user("CREATE TABLE needs a column list, AS SELECT ..., or a LOCATION that holds an existing Delta table"));
     }
     let schema = arrow_schema(&create.columns)?;
     for p in &partition_columns {
@@ -298,9 +286,7 @@ pub(crate) async fn drop_table(session: &mut Session, name: &ObjectName, if_exis
     let ident = match session.table_name(name)? {
         TableName::Catalog(ident) => ident,
         TableName::Path(url) => {
-            return Err(SqlError::user(format!(
-                "{url} is a path, not a registered table; DROP TABLE removes catalog tables"
-            )));
+            return Err(SqlError::user(format!("{url} is a path, not a registered table; DROP TABLE removes catalog tables")));
         }
     };
     match session.catalog.unregister_table(&ident).await? {
@@ -323,9 +309,7 @@ pub(crate) async fn drop_table(session: &mut Session, name: &ObjectName, if_exis
 /// at every read; the server is asked now, so a wrong profile or table fails here.
 async fn create_shared_table(session: &mut Session, create: CreateTable) -> Result<StatementOutput> {
     let Some(location) = &create.location else {
-        return Err(SqlError::user(
-            "USING deltaSharing needs LOCATION '<profile file>#<share>.<schema>.<table>'",
-        ));
+        return Err(SqlError::user("USING deltaSharing needs LOCATION '<profile file>#<share>.<schema>.<table>'"));
     };
     if !create.columns.is_empty() || create.query.is_some() || !create.partitioned_by.is_empty() || !create.properties.is_empty() {
         return Err(SqlError::user(

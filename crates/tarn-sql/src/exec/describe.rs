@@ -68,16 +68,9 @@ pub(crate) async fn detail(session: &mut Session, table: &ObjectName) -> Result<
     partitions.append(true);
     let mut properties: Vec<_> = metadata.configuration().iter().collect();
     properties.sort();
-    let properties = serde_json::Value::Object(
-        properties
-            .into_iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect(),
-    );
-    let mut features: Vec<String> = protocol
-        .writer_features()
-        .map(|f| f.iter().map(|f| f.to_string()).collect())
-        .unwrap_or_default();
+    let properties =
+        serde_json::Value::Object(properties.into_iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect());
+    let mut features: Vec<String> = protocol.writer_features().map(|f| f.iter().map(|f| f.to_string()).collect()).unwrap_or_default();
     features.sort();
     let name = target.entry.as_ref().map(|e| e.ident().to_string());
     StatementOutput::from_columns(vec![
@@ -180,10 +173,7 @@ pub(crate) async fn show_create_table(session: &mut Session, table: &ObjectName)
     let mut ddl = format!("CREATE TABLE {name} (\n{})\nUSING delta", columns.join(",\n"));
     let partitions = metadata.partition_columns();
     if !partitions.is_empty() {
-        ddl.push_str(&format!(
-            "\nPARTITIONED BY ({})",
-            partitions.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
-        ));
+        ddl.push_str(&format!("\nPARTITIONED BY ({})", partitions.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")));
     }
     if target.entry.as_ref().is_some_and(|e| e.kind == tarn_catalog::TableKind::External) {
         ddl.push_str(&format!("\nLOCATION {}", quote(target.url().as_str())));
@@ -204,12 +194,7 @@ pub(crate) async fn show_tblproperties(session: &mut Session, table: &ObjectName
     let target = session.open_target(table, None).await?;
     let state = target.table.snapshot()?;
     let snapshot = state.snapshot();
-    let mut props: Vec<(String, String)> = snapshot
-        .metadata()
-        .configuration()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut props: Vec<(String, String)> = snapshot.metadata().configuration().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let protocol = snapshot.protocol();
     props.push(("delta.minReaderVersion".into(), protocol.min_reader_version().to_string()));
     props.push(("delta.minWriterVersion".into(), protocol.min_writer_version().to_string()));
@@ -223,8 +208,5 @@ pub(crate) async fn show_tblproperties(session: &mut Session, table: &ObjectName
 pub(crate) async fn show_columns(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {
     let target = session.open_target(table, None).await?;
     let schema = target.table.snapshot()?.snapshot().arrow_schema();
-    StatementOutput::from_columns(vec![(
-        "col_name",
-        strings(schema.fields().iter().map(|f| Some(f.name().clone()))),
-    )])
+    StatementOutput::from_columns(vec![("col_name", strings(schema.fields().iter().map(|f| Some(f.name().clone()))))])
 }

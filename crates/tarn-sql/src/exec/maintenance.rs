@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, StringArray};
-use deltalake::{FilterOp, FilterValue};
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::operations::vacuum::VacuumMode;
+use deltalake::{FilterOp, FilterValue};
 use sqlparser::ast::{BinaryOperator, Expr as SqlExpr, Ident, ObjectName};
 use tarn_engine::{TimeTravel, resolve_timestamp};
 
@@ -26,16 +26,10 @@ pub(crate) async fn restore(session: &mut Session, table: &ObjectName, to: &Vers
     };
     let latest = target.table.version().map_or(-1, |v| v as i64);
     if version < 0 || version > latest {
-        return Err(SqlError::user(format!(
-            "cannot restore {} to version {version}: its versions are 0 to {latest}",
-            target.display
-        )));
+        return Err(SqlError::user(format!("cannot restore {} to version {version}: its versions are 0 to {latest}", target.display)));
     }
     if version == latest {
-        return Err(SqlError::user(format!(
-            "{} is already at version {version}; nothing to restore",
-            target.display
-        )));
+        return Err(SqlError::user(format!("{} is already at version {version}; nothing to restore", target.display)));
     }
     let (_, metrics) = target
         .table
@@ -90,16 +84,12 @@ fn partition_filters(expr: &SqlExpr, partitions: &[String], out: &mut Vec<OwnedF
         ))
     };
     let check = |column: String| -> Result<String> {
-        partitions
-            .iter()
-            .find(|p| p.eq_ignore_ascii_case(&column))
-            .cloned()
-            .ok_or_else(|| {
-                SqlError::user(format!(
-                    "OPTIMIZE ... WHERE may only filter on partition columns ({}); '{column}' is not one",
-                    if partitions.is_empty() { "the table has none".to_string() } else { partitions.join(", ") }
-                ))
-            })
+        partitions.iter().find(|p| p.eq_ignore_ascii_case(&column)).cloned().ok_or_else(|| {
+            SqlError::user(format!(
+                "OPTIMIZE ... WHERE may only filter on partition columns ({}); '{column}' is not one",
+                if partitions.is_empty() { "the table has none".to_string() } else { partitions.join(", ") }
+            ))
+        })
     };
     match expr {
         SqlExpr::Nested(inner) => partition_filters(inner, partitions, out),
@@ -130,12 +120,7 @@ fn partition_filters(expr: &SqlExpr, partitions: &[String], out: &mut Vec<OwnedF
         SqlExpr::InList { expr: inner, list, negated } => {
             let column = column_of(inner).ok_or_else(unsupported)?;
             let values = list.iter().map(literal_text).collect::<Option<Vec<_>>>().ok_or_else(unsupported)?;
-            out.push(OwnedFilter {
-                column: check(column)?,
-                op: if *negated { FilterOp::NotIn } else { FilterOp::In },
-                values,
-                set: true,
-            });
+            out.push(OwnedFilter { column: check(column)?, op: if *negated { FilterOp::NotIn } else { FilterOp::In }, values, set: true });
             Ok(())
         }
         _ => Err(unsupported()),
@@ -178,9 +163,7 @@ pub(crate) async fn optimize(
             return Err(unknown_column(&name, &names));
         };
         if partitions.iter().any(|p| p == actual) {
-            return Err(SqlError::user(format!(
-                "ZORDER BY '{actual}': it is a partition column, and files are already grouped by it"
-            )));
+            return Err(SqlError::user(format!("ZORDER BY '{actual}': it is a partition column, and files are already grouped by it")));
         }
         zorder_columns.push(actual.to_string());
     }
@@ -214,17 +197,9 @@ pub(crate) async fn optimize(
 /// The Databricks switch that allows VACUUM below the table's retention period.
 const RETENTION_CHECK: &str = "spark.databricks.delta.retentionDurationCheck.enabled";
 
-pub(crate) async fn vacuum(
-    session: &mut Session,
-    table: &ObjectName,
-    retain_hours: Option<f64>,
-    dry_run: bool,
-) -> Result<StatementOutput> {
+pub(crate) async fn vacuum(session: &mut Session, table: &ObjectName, retain_hours: Option<f64>, dry_run: bool) -> Result<StatementOutput> {
     let target = session.open_target(table, None).await?;
-    let enforce = session
-        .settings
-        .get(&RETENTION_CHECK.to_ascii_lowercase())
-        .is_none_or(|v| v != "false");
+    let enforce = session.settings.get(&RETENTION_CHECK.to_ascii_lowercase()).is_none_or(|v| v != "false");
     let mut builder = target
         .table
         .clone()
@@ -252,10 +227,7 @@ pub(crate) async fn vacuum(
         }
     })?;
     if dry_run {
-        return StatementOutput::from_columns(vec![(
-            "path",
-            Arc::new(StringArray::from(metrics.files_deleted.clone())) as ArrayRef,
-        )]);
+        return StatementOutput::from_columns(vec![("path", Arc::new(StringArray::from(metrics.files_deleted.clone())) as ArrayRef)]);
     }
     StatementOutput::from_columns(vec![
         ("path", Arc::new(StringArray::from(vec![table.table_url().to_string()])) as ArrayRef),

@@ -32,18 +32,15 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
     // travel, path tables, subqueries) as any query.
     let mut factor = merge.source.clone();
     let source_alias = match &mut factor {
-        TableFactor::Table { name, alias, .. } => alias
-            .take()
-            .map(|a| a.name.value)
-            .or_else(|| name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase())),
+        TableFactor::Table { name, alias, .. } => {
+            alias.take().map(|a| a.name.value).or_else(|| name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase()))
+        }
         TableFactor::Derived { alias, .. } => alias.take().map(|a| a.name.value),
         _ => None,
     }
     .unwrap_or_else(|| "source".into());
     if source_alias.eq_ignore_ascii_case(&target_alias) {
-        return Err(SqlError::user(format!(
-            "MERGE: source and target are both called '{source_alias}'; give one an alias"
-        )));
+        return Err(SqlError::user(format!("MERGE: source and target are both called '{source_alias}'; give one an alias")));
     }
     let sql = format!("SELECT * FROM {factor}");
     let statement = match crate::parser::parse_sql(&sql)?.pop() {
@@ -65,25 +62,17 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
             .ok_or_else(|| unknown_column(&name, &target_columns))
     };
     let source_column = |column: &str| -> Result<String> {
-        source_columns
-            .iter()
-            .find(|c| c.eq_ignore_ascii_case(column))
-            .map(|c| format!("{source_alias}.`{c}`"))
-            .ok_or_else(|| {
-                SqlError::user(format!(
-                    "MERGE: UPDATE SET * / INSERT * needs a source column '{column}' (source columns: {})",
-                    source_columns.join(", ")
-                ))
-            })
+        source_columns.iter().find(|c| c.eq_ignore_ascii_case(column)).map(|c| format!("{source_alias}.`{c}`")).ok_or_else(|| {
+            SqlError::user(format!(
+                "MERGE: UPDATE SET * / INSERT * needs a source column '{column}' (source columns: {})",
+                source_columns.join(", ")
+            ))
+        })
     };
 
     let evolve = session.auto_merge_schema();
     let new_columns: Vec<String> = if evolve {
-        source_columns
-            .iter()
-            .filter(|c| !target_columns.iter().any(|t| t.eq_ignore_ascii_case(c)))
-            .cloned()
-            .collect()
+        source_columns.iter().filter(|c| !target_columns.iter().any(|t| t.eq_ignore_ascii_case(c))).cloned().collect()
     } else {
         Vec::new()
     };
@@ -113,11 +102,7 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
                             }
                             d
                         };
-                        if by_source {
-                            builder.when_not_matched_by_source_delete(f)?
-                        } else {
-                            builder.when_matched_delete(f)?
-                        }
+                        if by_source { builder.when_not_matched_by_source_delete(f)? } else { builder.when_matched_delete(f)? }
                     }
                     MatchedAction::Update(assignments) => {
                         let mut sets = Vec::new();
@@ -133,11 +118,7 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
                             }
                             u
                         };
-                        if by_source {
-                            builder.when_not_matched_by_source_update(f)?
-                        } else {
-                            builder.when_matched_update(f)?
-                        }
+                        if by_source { builder.when_not_matched_by_source_update(f)? } else { builder.when_matched_update(f)? }
                     }
                     MatchedAction::UpdateAll => {
                         if by_source {
@@ -175,11 +156,7 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
                             columns.iter().map(&resolve_target).collect::<Result<_>>()?
                         };
                         if names.len() != values.len() {
-                            return Err(SqlError::user(format!(
-                                "MERGE: INSERT lists {} columns but {} values",
-                                names.len(),
-                                values.len()
-                            )));
+                            return Err(SqlError::user(format!("MERGE: INSERT lists {} columns but {} values", names.len(), values.len())));
                         }
                         for (c, v) in names.into_iter().zip(values) {
                             sets.push((c, text(v)));

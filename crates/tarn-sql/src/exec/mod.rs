@@ -33,10 +33,8 @@ const CONFLICT_RERUNS: u32 = 20;
 /// database. Only after [`CONFLICT_RERUNS`] lost races is the conflict reported.
 pub(crate) async fn execute(session: &mut Session, statement: Statement) -> Result<StatementOutput> {
     use Statement as S;
-    let rerunnable = matches!(
-        statement,
-        S::Insert(_) | S::Update(_) | S::Delete(_) | S::Merge(_) | S::Truncate { .. } | S::Optimize { .. }
-    );
+    let rerunnable =
+        matches!(statement, S::Insert(_) | S::Update(_) | S::Delete(_) | S::Merge(_) | S::Truncate { .. } | S::Optimize { .. });
     if !rerunnable {
         return execute_once(session, statement).await;
     }
@@ -59,12 +57,8 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
     match statement {
         S::Query(stmt) => query::run(session, *stmt).await,
         S::Set { key, value } => query::set(session, key, value),
-        S::CreateCatalog { name, if_not_exists, comment } => {
-            namespace::create_catalog(session, name, if_not_exists, comment).await
-        }
-        S::CreateSchema { name, if_not_exists, comment } => {
-            namespace::create_schema(session, &name, if_not_exists, comment).await
-        }
+        S::CreateCatalog { name, if_not_exists, comment } => namespace::create_catalog(session, name, if_not_exists, comment).await,
+        S::CreateSchema { name, if_not_exists, comment } => namespace::create_schema(session, &name, if_not_exists, comment).await,
         S::DropSchema { name, if_exists, cascade } => namespace::drop_schema(session, &name, if_exists, cascade).await,
         S::Use { target, name } => namespace::use_(session, target, &name).await,
         S::ShowCatalogs { like } => namespace::show_catalogs(session, like).await,
@@ -96,9 +90,7 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         S::Revoke { privileges, on, principal } => access::grant(session, privileges, &on, &principal, false).await,
         S::ShowGrants { principal, on } => access::show_grants(session, principal.as_ref(), on.as_ref()).await,
         S::SetOwner { on, principal } => access::set_owner(session, &on, &principal).await,
-        S::CreateUser { name, if_not_exists, password, admin } => {
-            access::create_user(session, &name, if_not_exists, password, admin).await
-        }
+        S::CreateUser { name, if_not_exists, password, admin } => access::create_user(session, &name, if_not_exists, password, admin).await,
         S::DropUser { name, if_exists } => access::drop_user(session, &name, if_exists).await,
         S::AlterUserPassword { name, password } => access::alter_password(session, &name, &password).await,
         S::ShowUsers => access::show_users(session).await,
@@ -108,9 +100,7 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         S::AlterShareRemove { share, table } => sharing::remove_table(session, &share, &table).await,
         S::ShowShares => sharing::show_shares(session).await,
         S::ShowAllInShare { share } => sharing::show_all_in_share(session, &share).await,
-        S::CreateRecipient { name, if_not_exists, comment } => {
-            sharing::create_recipient(session, &name, if_not_exists, comment).await
-        }
+        S::CreateRecipient { name, if_not_exists, comment } => sharing::create_recipient(session, &name, if_not_exists, comment).await,
         S::DropRecipient { name, if_exists } => sharing::drop_recipient(session, &name, if_exists).await,
         S::RotateRecipientToken { name, expire_existing_in, expires_in } => {
             sharing::rotate_token(session, &name, expire_existing_in, expires_in).await

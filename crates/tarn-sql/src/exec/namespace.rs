@@ -38,12 +38,7 @@ pub(crate) async fn create_schema(
     Ok(StatementOutput::empty())
 }
 
-pub(crate) async fn drop_schema(
-    session: &mut Session,
-    name: &ObjectName,
-    if_exists: bool,
-    cascade: bool,
-) -> Result<StatementOutput> {
+pub(crate) async fn drop_schema(session: &mut Session, name: &ObjectName, if_exists: bool, cascade: bool) -> Result<StatementOutput> {
     let (catalog, schema) = session.schema_name(name)?;
     match session.catalog.drop_schema(&catalog, &schema, cascade).await? {
         None if !if_exists => Err(tarn_catalog::CatalogError::SchemaNotFound(format!("{catalog}.{schema}")).into()),
@@ -85,53 +80,28 @@ pub(crate) async fn use_(session: &mut Session, target: UseTarget, name: &Object
 }
 
 pub(crate) async fn show_catalogs(session: &mut Session, like: Option<String>) -> Result<StatementOutput> {
-    let names: Vec<String> = session
-        .catalog
-        .list_catalogs()
-        .await?
-        .into_iter()
-        .map(|c| c.name)
-        .filter(|n| like_matches(like.as_deref(), n))
-        .collect();
+    let names: Vec<String> =
+        session.catalog.list_catalogs().await?.into_iter().map(|c| c.name).filter(|n| like_matches(like.as_deref(), n)).collect();
     StatementOutput::from_columns(vec![("catalog", Arc::new(StringArray::from(names)) as ArrayRef)])
 }
 
-pub(crate) async fn show_schemas(
-    session: &mut Session,
-    catalog: Option<ObjectName>,
-    like: Option<String>,
-) -> Result<StatementOutput> {
+pub(crate) async fn show_schemas(session: &mut Session, catalog: Option<ObjectName>, like: Option<String>) -> Result<StatementOutput> {
     let catalog = match catalog {
         Some(name) => session.catalog_name(&name)?,
         None => session.current_catalog.clone(),
     };
-    let names: Vec<String> = session
-        .catalog
-        .list_schemas(&catalog)
-        .await?
-        .into_iter()
-        .map(|s| s.name)
-        .filter(|n| like_matches(like.as_deref(), n))
-        .collect();
+    let names: Vec<String> =
+        session.catalog.list_schemas(&catalog).await?.into_iter().map(|s| s.name).filter(|n| like_matches(like.as_deref(), n)).collect();
     StatementOutput::from_columns(vec![("databaseName", Arc::new(StringArray::from(names)) as ArrayRef)])
 }
 
-pub(crate) async fn show_tables(
-    session: &mut Session,
-    schema: Option<ObjectName>,
-    like: Option<String>,
-) -> Result<StatementOutput> {
+pub(crate) async fn show_tables(session: &mut Session, schema: Option<ObjectName>, like: Option<String>) -> Result<StatementOutput> {
     let (catalog, schema) = match schema {
         Some(name) => session.schema_name(&name)?,
         None => (session.current_catalog.clone(), session.current_schema.clone()),
     };
-    let tables: Vec<_> = session
-        .catalog
-        .list_tables(&catalog, &schema)
-        .await?
-        .into_iter()
-        .filter(|t| like_matches(like.as_deref(), &t.name))
-        .collect();
+    let tables: Vec<_> =
+        session.catalog.list_tables(&catalog, &schema).await?.into_iter().filter(|t| like_matches(like.as_deref(), &t.name)).collect();
     let n = tables.len();
     StatementOutput::from_columns(vec![
         ("database", Arc::new(StringArray::from(vec![schema.clone(); n])) as ArrayRef),

@@ -30,12 +30,7 @@ pub(crate) async fn run(session: &mut Session, statement: SqlStatement) -> Resul
 async fn explain_with_skipping(log: &tarn_engine::ScanLog, frame: DataFrame) -> Result<StatementOutput> {
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let mut batches = frame.collect().await?;
-    let scans: Vec<String> = log
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|s| s.describe())
-        .collect();
+    let scans: Vec<String> = log.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|s| s.describe()).collect();
     if !scans.is_empty() && schema.fields().len() == 2 {
         let kinds: ArrayRef = Arc::new(StringArray::from(vec!["delta_files"; scans.len()]));
         let plans: ArrayRef = Arc::new(StringArray::from(scans));
@@ -54,13 +49,8 @@ const COMPRESSION_CODEC: &str = "spark.sql.parquet.compression.codec";
 pub(crate) fn set(session: &mut Session, key: String, value: String) -> Result<StatementOutput> {
     if key.starts_with("datafusion.") {
         let mut config = session.base.config().clone();
-        config
-            .options_mut()
-            .set(&key, &value)
-            .map_err(|e| SqlError::user(format!("SET {key}: {e}")))?;
-        session.base = datafusion::execution::SessionStateBuilder::new_from_existing(session.base.clone())
-            .with_config(config)
-            .build();
+        config.options_mut().set(&key, &value).map_err(|e| SqlError::user(format!("SET {key}: {e}")))?;
+        session.base = datafusion::execution::SessionStateBuilder::new_from_existing(session.base.clone()).with_config(config).build();
     } else {
         let key = key.to_ascii_lowercase();
         if key == COMPRESSION_CODEC {

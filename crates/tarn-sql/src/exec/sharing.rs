@@ -36,7 +36,12 @@ fn time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-pub(crate) async fn create_share(session: &mut Session, name: &Ident, if_not_exists: bool, comment: Option<String>) -> Result<StatementOutput> {
+pub(crate) async fn create_share(
+    session: &mut Session,
+    name: &Ident,
+    if_not_exists: bool,
+    comment: Option<String>,
+) -> Result<StatementOutput> {
     session.catalog.create_share(&name.value, comment, &actor(session), if_not_exists).await?;
     Ok(StatementOutput::empty())
 }
@@ -74,10 +79,8 @@ pub(crate) async fn add_table(session: &mut Session, add: ShareTable) -> Result<
     let mut partitions = Vec::new();
     if !add.partitions.is_empty() {
         let table = tarn_engine::open_table(&entry.location_url()?, None).await?;
-        let columns: Vec<String> = table
-            .snapshot()
-            .map(|s| s.metadata().partition_columns().to_vec())
-            .map_err(|e| SqlError::Internal(e.to_string()))?;
+        let columns: Vec<String> =
+            table.snapshot().map(|s| s.metadata().partition_columns().to_vec()).map_err(|e| SqlError::Internal(e.to_string()))?;
         for (column, value) in &add.partitions {
             let Some(found) = columns.iter().find(|c| c.eq_ignore_ascii_case(&column.value)) else {
                 return Err(SqlError::user(format!(
@@ -105,10 +108,7 @@ pub(crate) async fn add_table(session: &mut Session, add: ShareTable) -> Result<
 }
 
 fn part(ident: &sqlparser::ast::ObjectNamePart) -> Result<String> {
-    ident
-        .as_ident()
-        .map(|i| i.value.to_ascii_lowercase())
-        .ok_or_else(|| SqlError::user(format!("'{ident}' is not a name")))
+    ident.as_ident().map(|i| i.value.to_ascii_lowercase()).ok_or_else(|| SqlError::user(format!("'{ident}' is not a name")))
 }
 
 pub(crate) async fn remove_table(session: &mut Session, share: &Ident, table: &ObjectName) -> Result<StatementOutput> {
@@ -171,7 +171,12 @@ fn activation_output(session: &Session, recipient: &str, code: &str, extra: Vec<
     StatementOutput::from_columns(columns)
 }
 
-pub(crate) async fn create_recipient(session: &mut Session, name: &Ident, if_not_exists: bool, comment: Option<String>) -> Result<StatementOutput> {
+pub(crate) async fn create_recipient(
+    session: &mut Session,
+    name: &Ident,
+    if_not_exists: bool,
+    comment: Option<String>,
+) -> Result<StatementOutput> {
     let created = session.catalog.create_recipient(&name.value, comment, &actor(session), if_not_exists).await?;
     if !created {
         return Ok(StatementOutput::empty());
@@ -190,7 +195,12 @@ pub(crate) async fn drop_recipient(session: &mut Session, name: &Ident, if_exist
 
 /// A new activation link (so a new token) for the recipient; its current tokens expire after
 /// `expire_existing_in` seconds (at once by default), the new one after `expires_in` if given.
-pub(crate) async fn rotate_token(session: &mut Session, name: &Ident, expire_existing_in: Option<i64>, expires_in: Option<i64>) -> Result<StatementOutput> {
+pub(crate) async fn rotate_token(
+    session: &mut Session,
+    name: &Ident,
+    expire_existing_in: Option<i64>,
+    expires_in: Option<i64>,
+) -> Result<StatementOutput> {
     let recipient = session.catalog.require_recipient(&name.value).await?.name;
     for (what, secs) in [("EXPIRE EXISTING IN", expire_existing_in), ("EXPIRES IN", expires_in)] {
         if secs.is_some_and(|s| s < 0) {
@@ -201,12 +211,7 @@ pub(crate) async fn rotate_token(session: &mut Session, name: &Ident, expire_exi
     let existing_expire_at = now + expire_existing_in.unwrap_or(0) * 1000;
     session.catalog.expire_recipient_tokens(&recipient, existing_expire_at).await?;
     let code = session.catalog.create_activation(&recipient, expires_in.map(|s| now + s * 1000)).await?;
-    activation_output(
-        session,
-        &recipient,
-        &code,
-        vec![("existing_tokens_expire_at", strings(vec![time(existing_expire_at)]))],
-    )
+    activation_output(session, &recipient, &code, vec![("existing_tokens_expire_at", strings(vec![time(existing_expire_at)]))])
 }
 
 pub(crate) async fn show_recipients(session: &mut Session) -> Result<StatementOutput> {

@@ -8,9 +8,9 @@ use datafusion::common::DFSchema;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
-use sqlparser::ast::ExprWithAlias as SqlExprWithAlias;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
+use sqlparser::ast::ExprWithAlias as SqlExprWithAlias;
 use sqlparser::ast::{Expr as SqlExpr, VisitMut, VisitorMut};
 use url::Url;
 
@@ -20,10 +20,7 @@ use crate::output::StatementOutput;
 /// A one-row result of named counters, as Databricks reports DML metrics.
 pub(crate) fn metrics_output(metrics: &[(&str, i64)]) -> Result<StatementOutput> {
     StatementOutput::from_columns(
-        metrics
-            .iter()
-            .map(|(name, value)| (*name, Arc::new(Int64Array::from(vec![*value])) as ArrayRef))
-            .collect(),
+        metrics.iter().map(|(name, value)| (*name, Arc::new(Int64Array::from(vec![*value])) as ArrayRef)).collect(),
     )
 }
 
@@ -148,13 +145,7 @@ pub(crate) fn table_expr(state: &SessionState, expr: &SqlExpr, schema: &DFSchema
              use MERGE INTO ... USING (subquery) ON ... WHEN MATCHED THEN UPDATE/DELETE instead"
         )));
     }
-    let planned = state.create_logical_expr_from_sql_expr(
-        SqlExprWithAlias {
-            expr: expr.clone(),
-            alias: None,
-        },
-        schema,
-    )?;
+    let planned = state.create_logical_expr_from_sql_expr(SqlExprWithAlias { expr: expr.clone(), alias: None }, schema)?;
     let unqualified = planned
         .transform(|e| {
             Ok(match e {

@@ -43,11 +43,7 @@ pub(crate) fn align_to_schema(plan: LogicalPlan, target: &SchemaRef, columns: &[
         }
     } else {
         if columns.len() != n_source {
-            return Err(SqlError::user(format!(
-                "{context}: {} columns are listed but the data has {}",
-                columns.len(),
-                n_source
-            )));
+            return Err(SqlError::user(format!("{context}: {} columns are listed but the data has {}", columns.len(), n_source)));
         }
         for (i, name) in columns.iter().enumerate() {
             let Some(pos) = target_names.iter().position(|t| t.eq_ignore_ascii_case(name)) else {
@@ -64,10 +60,7 @@ pub(crate) fn align_to_schema(plan: LogicalPlan, target: &SchemaRef, columns: &[
         let expr = match src {
             None => {
                 if !field.is_nullable() {
-                    return Err(SqlError::user(format!(
-                        "{context}: column '{}' is NOT NULL and no value is given for it",
-                        field.name()
-                    )));
+                    return Err(SqlError::user(format!("{context}: column '{}' is NOT NULL and no value is given for it", field.name())));
                 }
                 cast(lit(datafusion::common::ScalarValue::Null), field.data_type().clone())
             }
@@ -96,9 +89,8 @@ fn check_assignable(from: &DataType, to: &DataType, column: &str, context: &str)
     let string = |t: &DataType| matches!(t, D::Utf8 | D::LargeUtf8 | D::Utf8View);
     let binary = |t: &DataType| matches!(t, D::Binary | D::LargeBinary | D::BinaryView | D::FixedSizeBinary(_));
     let temporal = |t: &DataType| matches!(t, D::Date32 | D::Date64 | D::Timestamp(_, _));
-    let nested = |t: &DataType| {
-        matches!(t, D::List(_) | D::LargeList(_) | D::ListView(_) | D::FixedSizeList(_, _) | D::Struct(_) | D::Map(_, _))
-    };
+    let nested =
+        |t: &DataType| matches!(t, D::List(_) | D::LargeList(_) | D::ListView(_) | D::FixedSizeList(_, _) | D::Struct(_) | D::Map(_, _));
     let from_inner = match from {
         D::Dictionary(_, v) => v.as_ref(),
         other => other,
@@ -208,11 +200,7 @@ pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<Stat
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_writer_properties(session.writer_properties())
         .with_commit_properties(tarn_engine::commit_properties())
-        .with_save_mode(if insert.overwrite || insert.replace_where.is_some() {
-            SaveMode::Overwrite
-        } else {
-            SaveMode::Append
-        });
+        .with_save_mode(if insert.overwrite || insert.replace_where.is_some() { SaveMode::Overwrite } else { SaveMode::Append });
     if evolve {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
     }
@@ -259,11 +247,7 @@ pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<Stat
     let q = qualifier(&target, delete.alias.as_ref(), &delete.table);
     let (_, df_schema) = table_df_schema(&target, &q)?;
     let state = session.base.clone();
-    let predicate = delete
-        .predicate
-        .as_ref()
-        .map(|p| table_expr(&state, p, &df_schema))
-        .transpose()?;
+    let predicate = delete.predicate.as_ref().map(|p| table_expr(&state, p, &df_schema)).transpose()?;
     let mut builder = target
         .table
         .clone()

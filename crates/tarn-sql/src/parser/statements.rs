@@ -59,9 +59,7 @@ impl TarnParser<'_> {
         let start = self.p.peek_token();
         let stmt = self.p.parse_statement().map_err(SqlError::from_parser)?;
         match stmt {
-            sqlparser::ast::Statement::Query(_) | sqlparser::ast::Statement::Explain { .. } => {
-                Ok(Statement::Query(Box::new(stmt)))
-            }
+            sqlparser::ast::Statement::Query(_) | sqlparser::ast::Statement::Explain { .. } => Ok(Statement::Query(Box::new(stmt))),
             other => Err(SqlError::Unsupported(format!(
                 "statement '{}' (at {}) is not supported by Tarn; see the SQL reference in the README",
                 truncate(&other.to_string(), 60),
@@ -184,16 +182,8 @@ impl TarnParser<'_> {
         self.expect_word("CLONE")?;
         let source = self.object_name()?;
         let source_version = self.optional_version_spec()?;
-        let mut clone = CreateClone {
-            or_replace,
-            if_not_exists,
-            name,
-            depth,
-            source,
-            source_version,
-            location: None,
-            properties: Vec::new(),
-        };
+        let mut clone =
+            CreateClone { or_replace, if_not_exists, name, depth, source, source_version, location: None, properties: Vec::new() };
         loop {
             if self.word("LOCATION") {
                 clone.location = Some(self.string()?);
@@ -355,9 +345,7 @@ impl TarnParser<'_> {
         self.word("TABLE");
         let table = self.object_name()?;
         let mut columns = Vec::new();
-        let starts_query = |s: &Self| {
-            matches!(s.peek_word_at(1).as_deref(), Some("SELECT" | "WITH" | "VALUES" | "FROM"))
-        };
+        let starts_query = |s: &Self| matches!(s.peek_word_at(1).as_deref(), Some("SELECT" | "WITH" | "VALUES" | "FROM"));
         if self.p.peek_token().token == Token::LParen && !starts_query(self) {
             self.expect_token(&Token::LParen)?;
             loop {
@@ -490,11 +478,7 @@ impl TarnParser<'_> {
         self.p.next_token();
         if self.word("HISTORY") {
             let table = self.object_name()?;
-            let limit = if self.word("LIMIT") {
-                Some(self.p.parse_literal_uint().map_err(SqlError::from_parser)?)
-            } else {
-                None
-            };
+            let limit = if self.word("LIMIT") { Some(self.p.parse_literal_uint().map_err(SqlError::from_parser)?) } else { None };
             return Ok(Statement::DescribeHistory { table, limit });
         }
         if self.word("DETAIL") {
@@ -547,9 +531,7 @@ impl TarnParser<'_> {
                 let Token::Number(n, _) = &token.token else {
                     return Err(SqlError::Parse(format!("expected a number of hours after RETAIN, found '{}'", token.token)));
                 };
-                let hours: f64 = n
-                    .parse()
-                    .map_err(|_| SqlError::Parse(format!("'{n}' is not a number of hours")))?;
+                let hours: f64 = n.parse().map_err(|_| SqlError::Parse(format!("'{n}' is not a number of hours")))?;
                 self.expect_word("HOURS")?;
                 retain_hours = Some(hours);
             } else if self.words(&["DRY", "RUN"]) {
@@ -613,11 +595,7 @@ impl TarnParser<'_> {
         let on = self.securable()?;
         self.expect_word(if revoke { "FROM" } else { "TO" })?;
         let principal = self.ident()?;
-        Ok(if revoke {
-            Statement::Revoke { privileges, on, principal }
-        } else {
-            Statement::Grant { privileges, on, principal }
-        })
+        Ok(if revoke { Statement::Revoke { privileges, on, principal } } else { Statement::Grant { privileges, on, principal } })
     }
 
     fn parse_alter(&mut self) -> Result<Statement> {
@@ -697,9 +675,9 @@ impl TarnParser<'_> {
         } else if self.words(&["RENAME", "TO"]) {
             AlterOp::RenameTo(self.object_name()?)
         } else {
-            return Err(self.unexpected(
-                "ADD COLUMNS, ADD CONSTRAINT, DROP CONSTRAINT, SET TBLPROPERTIES, UNSET TBLPROPERTIES or RENAME TO",
-            ));
+            return Err(
+                self.unexpected("ADD COLUMNS, ADD CONSTRAINT, DROP CONSTRAINT, SET TBLPROPERTIES, UNSET TBLPROPERTIES or RENAME TO")
+            );
         };
         Ok(Statement::AlterTable { table, op })
     }
@@ -729,9 +707,7 @@ impl TarnParser<'_> {
                     "JSON" => FileFormat::Json,
                     "PARQUET" => FileFormat::Parquet,
                     other => {
-                        return Err(SqlError::Parse(format!(
-                            "unknown FILEFORMAT '{other}'; use CSV, JSON or PARQUET"
-                        )));
+                        return Err(SqlError::Parse(format!("unknown FILEFORMAT '{other}'; use CSV, JSON or PARQUET")));
                     }
                 };
                 saw_format = true;
@@ -787,11 +763,7 @@ impl TarnParser<'_> {
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        format!("{}...", s.chars().take(n).collect::<String>())
-    }
+    if s.chars().count() <= n { s.to_string() } else { format!("{}...", s.chars().take(n).collect::<String>()) }
 }
 
 impl TarnParser<'_> {
@@ -807,14 +779,7 @@ impl TarnParser<'_> {
             return Err(self.unexpected("ADD TABLE or REMOVE TABLE after ALTER SHARE name"));
         }
         self.word("TABLE");
-        let mut add = ShareTable {
-            share,
-            table: self.object_name()?,
-            alias: None,
-            history: false,
-            partitions: Vec::new(),
-            comment: None,
-        };
+        let mut add = ShareTable { share, table: self.object_name()?, alias: None, history: false, partitions: Vec::new(), comment: None };
         loop {
             if self.word("COMMENT") {
                 add.comment = Some(self.string()?);

@@ -9,10 +9,9 @@ fn one(sql: &str) -> Statement {
 
 #[test]
 fn create_table_with_every_clause() {
-    let Statement::CreateTable(t) = one(
-        "CREATE TABLE IF NOT EXISTS s.t (id BIGINT NOT NULL COMMENT 'key', name STRING) USING DELTA \
-         PARTITIONED BY (name) LOCATION '/tmp/x' COMMENT 'c' TBLPROPERTIES ('delta.appendOnly' = 'true', a.b = 1)",
-    ) else {
+    let Statement::CreateTable(t) = one("CREATE TABLE IF NOT EXISTS s.t (id BIGINT NOT NULL COMMENT 'key', name STRING) USING DELTA \
+         PARTITIONED BY (name) LOCATION '/tmp/x' COMMENT 'c' TBLPROPERTIES ('delta.appendOnly' = 'true', a.b = 1)")
+    else {
         panic!("not a create table")
     };
     assert!(t.if_not_exists);
@@ -27,22 +26,19 @@ fn create_table_with_every_clause() {
 #[test]
 fn ctas_and_clone() {
     assert!(matches!(one("CREATE OR REPLACE TABLE t AS SELECT 1 AS a"), Statement::CreateTable(t) if t.or_replace && t.query.is_some()));
-    let Statement::CreateClone(c) = one("CREATE TABLE t2 SHALLOW CLONE t1 VERSION AS OF 3") else {
-        panic!("not a clone")
-    };
+    let Statement::CreateClone(c) = one("CREATE TABLE t2 SHALLOW CLONE t1 VERSION AS OF 3") else { panic!("not a clone") };
     assert_eq!(c.depth, CloneDepth::Shallow);
     assert!(matches!(c.source_version, Some(VersionSpec::Version(_))));
 }
 
 #[test]
 fn merge_with_all_clause_kinds() {
-    let Statement::Merge(m) = one(
-        "MERGE INTO t AS tgt USING (SELECT * FROM s) src ON tgt.id = src.id \
+    let Statement::Merge(m) = one("MERGE INTO t AS tgt USING (SELECT * FROM s) src ON tgt.id = src.id \
          WHEN MATCHED AND src.op = 'd' THEN DELETE \
          WHEN MATCHED THEN UPDATE SET * \
          WHEN NOT MATCHED THEN INSERT * \
-         WHEN NOT MATCHED BY SOURCE THEN UPDATE SET tgt.flag = true",
-    ) else {
+         WHEN NOT MATCHED BY SOURCE THEN UPDATE SET tgt.flag = true")
+    else {
         panic!("not a merge")
     };
     assert_eq!(m.target_alias.as_ref().map(|a| a.value.as_str()), Some("tgt"));
@@ -53,7 +49,9 @@ fn merge_with_all_clause_kinds() {
 #[test]
 fn maintenance_statements() {
     assert!(matches!(one("VACUUM t RETAIN 0 HOURS DRY RUN"), Statement::Vacuum { retain_hours: Some(h), dry_run: true, .. } if h == 0.0));
-    assert!(matches!(one("OPTIMIZE t WHERE p = 1 ZORDER BY (a, b)"), Statement::Optimize { zorder_by, predicate: Some(_), .. } if zorder_by.len() == 2));
+    assert!(
+        matches!(one("OPTIMIZE t WHERE p = 1 ZORDER BY (a, b)"), Statement::Optimize { zorder_by, predicate: Some(_), .. } if zorder_by.len() == 2)
+    );
     assert!(matches!(one("RESTORE TABLE t TO TIMESTAMP AS OF '2024-01-01'"), Statement::Restore { to: VersionSpec::Timestamp(_), .. }));
     assert!(matches!(one("DESCRIBE HISTORY t LIMIT 2"), Statement::DescribeHistory { limit: Some(2), .. }));
 }
@@ -108,4 +106,3 @@ fn sharing_statements_parse() {
     let err = parse_sql("ALTER SHARE s RENAME TO t").expect_err("unknown action");
     assert!(err.to_string().contains("ADD TABLE or REMOVE TABLE"), "{err}");
 }
-

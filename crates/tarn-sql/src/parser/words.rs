@@ -32,10 +32,7 @@ impl TarnParser<'_> {
 
     /// Consume all of `words` if they are next, else nothing.
     pub(crate) fn words(&mut self, words: &[&str]) -> bool {
-        let all = words
-            .iter()
-            .enumerate()
-            .all(|(i, w)| self.peek_word_at(i).as_deref() == Some(*w));
+        let all = words.iter().enumerate().all(|(i, w)| self.peek_word_at(i).as_deref() == Some(*w));
         if all {
             for _ in words {
                 self.p.next_token();
@@ -45,11 +42,7 @@ impl TarnParser<'_> {
     }
 
     pub(crate) fn expect_word(&mut self, word: &str) -> Result<()> {
-        if self.word(word) {
-            Ok(())
-        } else {
-            Err(self.unexpected(word))
-        }
+        if self.word(word) { Ok(()) } else { Err(self.unexpected(word)) }
     }
 
     pub(crate) fn expect_token(&mut self, token: &Token) -> Result<()> {
@@ -58,15 +51,8 @@ impl TarnParser<'_> {
 
     pub(crate) fn unexpected(&self, expected: &str) -> SqlError {
         let found = self.p.peek_token();
-        let shown = if found.token == Token::EOF {
-            "end of input".to_string()
-        } else {
-            format!("'{}'", found.token)
-        };
-        SqlError::Parse(format!(
-            "expected {expected}, found {shown} at {}",
-            found.span.start
-        ))
+        let shown = if found.token == Token::EOF { "end of input".to_string() } else { format!("'{}'", found.token) };
+        SqlError::Parse(format!("expected {expected}, found {shown} at {}", found.span.start))
     }
 
     pub(crate) fn object_name(&mut self) -> Result<ObjectName> {
@@ -97,11 +83,7 @@ impl TarnParser<'_> {
         match self.p.peek_token().token {
             Token::Word(w) => {
                 let upper = w.value.to_ascii_uppercase();
-                if w.quote_style.is_none() && stop.contains(&upper.as_str()) {
-                    Ok(None)
-                } else {
-                    Ok(Some(self.ident()?))
-                }
+                if w.quote_style.is_none() && stop.contains(&upper.as_str()) { Ok(None) } else { Ok(Some(self.ident()?)) }
             }
             _ => Ok(None),
         }
@@ -170,10 +152,7 @@ impl TarnParser<'_> {
                 Token::Number(n, _) => Ok(format!("-{n}")),
                 other => Err(SqlError::Parse(format!("expected a number after '-', found '{other}'"))),
             },
-            other => Err(SqlError::Parse(format!(
-                "expected a property value, found '{other}' at {}",
-                token.span.start
-            ))),
+            other => Err(SqlError::Parse(format!("expected a property value, found '{other}' at {}", token.span.start))),
         }
     }
 }

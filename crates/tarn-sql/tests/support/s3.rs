@@ -27,11 +27,7 @@ fn server_binary() -> PathBuf {
     // target/debug/deps/<test> → target/debug/tarn-s3-test-server
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let binary = dir.join("tarn-s3-test-server");
-    assert!(
-        binary.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
-        binary.display()
-    );
+    assert!(binary.is_file(), "{} is missing: run the tests with `cargo test --workspace`, which builds it", binary.display());
     binary
 }
 
@@ -62,11 +58,7 @@ impl S3Server {
             ..Default::default()
         })
         .expect("configure storage");
-        Self {
-            child,
-            endpoint,
-            _root: root,
-        }
+        Self { child, endpoint, _root: root }
     }
 
     /// A fresh warehouse URL in the bucket.
@@ -76,8 +68,6 @@ impl S3Server {
 }
 
 fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{:x}{:x}", nanos, std::process::id())
 }
