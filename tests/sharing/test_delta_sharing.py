@@ -149,6 +149,14 @@ def test_a_partition_clause_shares_only_those_partitions(provider):
     try:
         df = delta_sharing.load_as_pandas(url(profile, "shop.sales_eu"))
         assert set(df["region"]) == {"eu"} and sorted(df["id"]) == [1, 3]
+        # The table's size as the share reports it counts the shared partitions only.
+        _, eu = query_lines(profile, "shop/tables/sales_eu")
+        _, whole = query_lines(profile, "shop/tables/sales")
+        eu_meta = next(line["metaData"] for line in eu if "metaData" in line)
+        whole_meta = next(line["metaData"] for line in whole if "metaData" in line)
+        eu_files = [line["file"] for line in eu if "file" in line]
+        assert eu_meta["numFiles"] == len(eu_files) < whole_meta["numFiles"]
+        assert eu_meta["size"] == sum(f["size"] for f in eu_files) < whole_meta["size"]
     finally:
         sql(server, "DELETE FROM sales WHERE id = 4")
 
@@ -296,8 +304,10 @@ def test_bad_tokens_are_refused_with_the_protocols_errors(provider):
     nobody = json.loads(out.stdout)["bearerToken"]
     status, _, body = request("GET", f"{endpoint}/shares", nobody)
     assert status == 200 and json.loads(body)["items"] == []
+    # A share not granted answers as one that does not exist: its name is not revealed.
     status, code, message = error_of(request("GET", f"{endpoint}/shares/retail/all-tables", nobody))
-    assert (status, code) == (403, "PERMISSION_DENIED") and "nobody" in message
+    assert (status, code) == (404, "RESOURCE_DOES_NOT_EXIST") and "nobody" in message
+    assert error_of(request("GET", f"{endpoint}/shares/no_such_share/all-tables", nobody))[:2] == (status, code)
 
 
 def test_rotation_expires_old_tokens_and_dropping_a_recipient_revokes_at_once(provider):
@@ -380,6 +390,22 @@ def test_tampered_and_expired_file_urls_are_refused(provider):
         assert (status, code) == (403, "PERMISSION_DENIED") and "expired" in message
     finally:
         short.stop()
+    # Revoking the share from the recipient, or dropping the recipient, stops its URLs at once.
+    sql(server, "CREATE RECIPIENT leaver")
+    sql(server, "GRANT SELECT ON SHARE retail TO RECIPIENT leaver")
+    out = subprocess.run([TarnServer.binary(), "--warehouse", str(base / "wh"), "sharing", "profile", "leaver",
+                          "--endpoint", profile_of(profile)["endpoint"]], check=True, capture_output=True, text=True)
+    leaver = base / "leaver.share"
+    leaver.write_text(out.stdout)
+    _, lines = query_lines(str(leaver), "shop/tables/events")
+    file_url = next(line["file"]["url"] for line in lines if "file" in line)
+    assert request("GET", file_url)[0] == 200
+    sql(server, "REVOKE SELECT ON SHARE retail FROM RECIPIENT leaver")
+    assert error_of(request("GET", file_url))[:2] == (403, "PERMISSION_DENIED")
+    sql(server, "GRANT SELECT ON SHARE retail TO RECIPIENT leaver")
+    assert request("GET", file_url)[0] == 200
+    sql(server, "DROP RECIPIENT leaver")
+    assert error_of(request("GET", file_url))[:2] == (403, "PERMISSION_DENIED")
     # Removing the table from the share stops its URLs at once.
     _, lines = query_lines(profile, "shop/tables/events")
     file_url = next(line["file"]["url"] for line in lines if "file" in line)

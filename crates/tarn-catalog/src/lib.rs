@@ -20,7 +20,7 @@ mod store;
 pub use error::{CatalogError, Result};
 pub use grants::{Grant, Privilege, Securable};
 pub use ident::{TableIdent, validate_name};
-pub use principals::{PasswordSecret, Principal, PrincipalKind, TokenInfo};
+pub use principals::{PASSWORD_ITERATIONS, PasswordSecret, Principal, PrincipalKind, TokenInfo};
 pub use sharing::{Recipient, RecipientToken, Share, SharedTable, TokenRefusal};
 pub use store::{Catalog, CatalogEntry, SYSTEM_CATALOG, SchemaEntry, TableEntry, TableKind};
 

@@ -52,14 +52,85 @@ pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A password as SCRAM-SHA-256 (the Postgres protocol's password exchange) needs it: a salt,
-/// an iteration count and the PBKDF2-salted password. The password itself is never stored;
-/// the salted form is as sensitive as a password hash and lives only in the warehouse.
+/// A password as SCRAM-SHA-256 (the Postgres protocol's password exchange) verifies it, stored
+/// as Postgres stores it: the salt, the iteration count, `StoredKey` and `ServerKey` (RFC 5802).
+/// Neither the password nor the salted password (`SaltedPassword`, from which a client proof
+/// can be computed — it logs in like the password) is ever stored; `StoredKey` only checks a
+/// proof, it cannot make one.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PasswordSecret {
     pub salt_hex: String,
     pub iterations: u32,
-    pub salted_password_hex: String,
+    #[serde(default)]
+    pub stored_key_hex: String,
+    #[serde(default)]
+    pub server_key_hex: String,
+    /// Written by Tarn before StoredKey/ServerKey; read once to derive them, then removed
+    /// (`Catalog::upgrade_password_secrets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salted_password_hex: Option<String>,
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), data).as_ref().to_vec()
+}
+
+/// Equality of byte strings that takes the same time wherever they differ.
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl PasswordSecret {
+    /// The secret for `password` with a fresh random salt.
+    pub fn new(password: &str) -> Self {
+        let salt = uuid::Uuid::new_v4().into_bytes();
+        Self::from_salted(&salt, PASSWORD_ITERATIONS, &salted_password(password, &salt, PASSWORD_ITERATIONS))
+    }
+
+    /// `StoredKey := H(HMAC(SaltedPassword, "Client Key"))`, `ServerKey := HMAC(SaltedPassword, "Server Key")`.
+    fn from_salted(salt: &[u8], iterations: u32, salted: &[u8]) -> Self {
+        let client_key = hmac_sha256(salted, b"Client Key");
+        PasswordSecret {
+            salt_hex: hex(salt),
+            iterations,
+            stored_key_hex: hex(&Sha256::digest(&client_key)),
+            server_key_hex: hex(&hmac_sha256(salted, b"Server Key")),
+            salted_password_hex: None,
+        }
+    }
+
+    /// A secret of the old form (salted password only) as StoredKey/ServerKey.
+    fn upgraded(&self) -> Option<Self> {
+        let salted = unhex(self.salted_password_hex.as_deref()?)?;
+        Some(Self::from_salted(&unhex(&self.salt_hex)?, self.iterations, &salted))
+    }
+
+    pub fn salt(&self) -> Option<Vec<u8>> {
+        unhex(&self.salt_hex)
+    }
+
+    /// Check a SCRAM `ClientProof` for `auth_message` (client-first-bare, server-first,
+    /// client-final-without-proof). On success, the `ServerSignature` the client checks in
+    /// return; `None` for a wrong proof.
+    pub fn verify_proof(&self, auth_message: &[u8], proof: &[u8]) -> Option<Vec<u8>> {
+        let stored_key = unhex(&self.stored_key_hex)?;
+        let server_key = unhex(&self.server_key_hex)?;
+        let signature = hmac_sha256(&stored_key, auth_message);
+        if proof.len() != signature.len() {
+            return None;
+        }
+        let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(p, s)| p ^ s).collect();
+        bytes_eq(&Sha256::digest(&client_key), &stored_key).then(|| hmac_sha256(&server_key, auth_message))
+    }
+
+    /// Whether `password` is the password this secret was made from.
+    pub fn matches(&self, password: &str) -> bool {
+        let Some(salt) = self.salt() else {
+            return false;
+        };
+        let candidate = Self::from_salted(&salt, self.iterations, &salted_password(password, &salt, self.iterations));
+        bytes_eq(candidate.stored_key_hex.as_bytes(), self.stored_key_hex.as_bytes()) && !self.stored_key_hex.is_empty()
+    }
 }
 
 /// Iterations of PBKDF2 for new passwords (the SCRAM-SHA-256 default Postgres uses).
@@ -83,35 +154,37 @@ pub fn salted_password(password: &str, salt: &[u8], iterations: u32) -> Vec<u8> 
     out
 }
 
-impl PasswordSecret {
-    /// The salt and salted password as bytes.
-    pub fn decode(&self) -> Option<(Vec<u8>, Vec<u8>)> {
-        Some((unhex(&self.salt_hex)?, unhex(&self.salted_password_hex)?))
-    }
-}
-
 impl Catalog {
-    /// Set (or replace) `principal`'s password; only its salted form is stored.
+    /// Set (or replace) `principal`'s password; only its SCRAM verifier is stored.
     pub async fn set_password(&self, principal: &str, password: &str) -> Result<()> {
         if password.is_empty() {
             return Err(CatalogError::Invalid("the password is empty".into()));
         }
-        let salt = uuid::Uuid::new_v4().into_bytes();
-        let secret = PasswordSecret {
-            salt_hex: hex(&salt),
-            iterations: PASSWORD_ITERATIONS,
-            salted_password_hex: hex(&salted_password(password, &salt, PASSWORD_ITERATIONS)),
-        };
-        self.set_password_secret(principal, &secret).await
+        self.set_password_secret(principal, &PasswordSecret::new(password)).await
     }
 
     /// Whether `password` is `principal`'s password (false for unknown users and users
     /// without one). Compares in constant time.
     pub async fn verify_password(&self, principal: &str, password: &str) -> Result<bool> {
-        let Some(secret) = self.password_secret(principal).await? else { return Ok(false) };
-        let Some((salt, expected)) = secret.decode() else { return Ok(false) };
-        let actual = salted_password(password, &salt, secret.iterations);
-        Ok(actual.len() == expected.len() && actual.iter().zip(&expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0)
+        Ok(self.password_secret(principal).await?.is_some_and(|secret| secret.matches(password)))
+    }
+
+    /// Rewrite every password secret still in the old form (the salted password) as
+    /// StoredKey/ServerKey, so the login-equivalent value is no longer on disk. Returns how
+    /// many were rewritten. Servers call this at start.
+    pub async fn upgrade_password_secrets(&self) -> Result<usize> {
+        let mut upgraded = 0;
+        for principal in self.list_principals().await? {
+            let path = self.doc_path(&["passwords", &principal.name]);
+            let Some(secret) = self.get_doc::<PasswordSecret>(&path).await? else {
+                continue;
+            };
+            if let Some(new) = secret.upgraded() {
+                self.set_password_secret(&principal.name, &new).await?;
+                upgraded += 1;
+            }
+        }
+        Ok(upgraded)
     }
 
     /// Set (or replace) the password of an existing principal.
@@ -127,9 +200,11 @@ impl Catalog {
         Ok(())
     }
 
-    /// The stored password secret of `principal`, if it has a password.
+    /// The stored password secret of `principal`, if it has a password (an old-form secret
+    /// is read as StoredKey/ServerKey).
     pub async fn password_secret(&self, principal: &str) -> Result<Option<PasswordSecret>> {
-        self.get_doc(&self.doc_path(&["passwords", &principal.to_ascii_lowercase()])).await
+        let secret: Option<PasswordSecret> = self.get_doc(&self.doc_path(&["passwords", &principal.to_ascii_lowercase()])).await?;
+        Ok(secret.map(|s| s.upgraded().unwrap_or(s)))
     }
 
     /// Create a principal. Returns false if it already existed and `if_not_exists` was given.
@@ -279,6 +354,50 @@ mod tests {
             catalog.create_principal("ada", PrincipalKind::User, false, false).await,
             Err(CatalogError::AlreadyExists { .. })
         ));
+    }
+
+    /// RFC 7677's SCRAM-SHA-256 example: user "user", password "pencil".
+    #[test]
+    fn a_stored_verifier_checks_the_rfc_7677_exchange() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let salt = b64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").expect("salt");
+        let secret = PasswordSecret::from_salted(&salt, 4096, &salted_password("pencil", &salt, 4096));
+        let auth_message = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
+                            s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+        let proof = b64.decode("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=").expect("proof");
+        let server_signature = secret.verify_proof(auth_message.as_bytes(), &proof).expect("the RFC's proof is valid");
+        assert_eq!(b64.encode(server_signature), "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+        let mut wrong = proof.clone();
+        wrong[0] ^= 1;
+        assert!(secret.verify_proof(auth_message.as_bytes(), &wrong).is_none());
+        assert!(secret.matches("pencil") && !secret.matches("pen"));
+    }
+
+    #[tokio::test]
+    async fn old_secrets_are_upgraded_and_the_salted_password_leaves_the_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = Catalog::open(Warehouse::open(dir.path().to_str().expect("utf8")).expect("wh")).await.expect("catalog");
+        catalog.create_principal("ada", PrincipalKind::User, false, false).await.expect("user");
+        let salt = [7u8; 16];
+        let salted = salted_password("s3cret", &salt, PASSWORD_ITERATIONS);
+        let old = PasswordSecret {
+            salt_hex: hex(&salt),
+            iterations: PASSWORD_ITERATIONS,
+            stored_key_hex: String::new(),
+            server_key_hex: String::new(),
+            salted_password_hex: Some(hex(&salted)),
+        };
+        catalog.set_password_secret("ada", &old).await.expect("old form");
+        assert!(catalog.verify_password("ada", "s3cret").await.expect("verify"), "old secrets still log in");
+        assert_eq!(catalog.upgrade_password_secrets().await.expect("upgrade"), 1);
+        assert_eq!(catalog.upgrade_password_secrets().await.expect("again"), 0);
+        assert!(catalog.verify_password("ada", "s3cret").await.expect("verify"));
+        assert!(!catalog.verify_password("ada", "wrong").await.expect("verify"));
+        for entry in walk(dir.path()) {
+            let text = std::fs::read_to_string(&entry).unwrap_or_default();
+            assert!(!text.contains(&hex(&salted)), "{} holds the salted password", entry.display());
+        }
     }
 
     fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -296,7 +296,9 @@ impl Catalog {
 
     /// The recipient a bearer token belongs to, or why it is refused.
     pub async fn authenticate_recipient(&self, token: &str) -> Result<std::result::Result<Recipient, TokenRefusal>> {
-        let Some((id, secret)) = split_secret(token, "tarnshare_") else { return Ok(Err(TokenRefusal::Unknown)) };
+        let Some((id, secret)) = split_secret(token, "tarnshare_") else {
+            return Ok(Err(TokenRefusal::Unknown));
+        };
         let Some(record) = self.get_doc::<RecipientToken>(&self.doc_path(&["recipient_tokens", id])).await? else {
             return Ok(Err(TokenRefusal::Unknown));
         };
@@ -324,9 +326,13 @@ impl Catalog {
     /// Use an activation code: it is deleted (it works once) and a fresh token is returned.
     /// `None` if the code is unknown or was used already.
     pub async fn activate(&self, code: &str) -> Result<Option<(String, RecipientToken)>> {
-        let Some((id, secret)) = split_secret(code, "") else { return Ok(None) };
+        let Some((id, secret)) = split_secret(code, "") else {
+            return Ok(None);
+        };
         let path = self.doc_path(&["recipient_activations", id]);
-        let Some(record) = self.get_doc::<Activation>(&path).await? else { return Ok(None) };
+        let Some(record) = self.get_doc::<Activation>(&path).await? else {
+            return Ok(None);
+        };
         if !constant_time_eq(&record.secret_sha256, &sha256_hex(secret)) {
             return Ok(None);
         }
@@ -337,8 +343,14 @@ impl Catalog {
     }
 
     /// The key signing the file URLs this warehouse hands out (created on first use).
+    ///
+    /// Keys made before Tarn kept its catalog out of reach of `read_files` lived under
+    /// `signing_key`, where they may have been read; they are dropped and a new key is made
+    /// under `signing_key_v2` (put-if-absent, so every server agrees on one) — a one-time
+    /// rotation on upgrade.
     pub async fn sharing_signing_key(&self) -> Result<Vec<u8>> {
-        let path = self.doc_path(&["sharing", "signing_key"]);
+        self.delete_doc(&self.doc_path(&["sharing", "signing_key"])).await?;
+        let path = self.doc_path(&["sharing", "signing_key_v2"]);
         if let Some(doc) = self.get_doc::<serde_json::Value>(&path).await?
             && let Some(key) = doc.get("key_hex").and_then(|k| k.as_str())
         {

@@ -11,6 +11,9 @@ use crate::{CatalogError, DEFAULT_CATALOG, DEFAULT_SCHEMA, Result, TableIdent, v
 
 const ROOT: &str = "_tarn_catalog";
 
+/// A name `validate_name` refuses (it starts with `_tarn`), so no document is stored under it.
+const UNSTORABLE: &str = "_tarn_unstorable";
+
 /// The catalog of Tarn's own tables.
 pub const SYSTEM_CATALOG: &str = "system";
 
@@ -94,9 +97,15 @@ impl Catalog {
         self.warehouse.store().as_ref()
     }
 
+    /// The path of a document. Parts come from names users typed, and lookups take any name:
+    /// a part no valid name can have (too long for a file name, a path separator, a dot
+    /// segment) becomes a reserved name nothing is ever stored under, so the lookup finds
+    /// nothing instead of failing on the file system or escaping its folder.
     pub(crate) fn doc_path(&self, parts: &[&str]) -> Path {
         let mut rel = String::from(ROOT);
         for (i, part) in parts.iter().enumerate() {
+            let part =
+                if part.is_empty() || part.len() > 255 || part.contains(['/', '\\']) || part.starts_with('.') { UNSTORABLE } else { part };
             rel.push('/');
             rel.push_str(part);
             if i + 1 == parts.len() {
@@ -351,6 +360,17 @@ impl Catalog {
                     other.ident()
                 )));
             }
+        }
+        // A folder that already holds other files (and no Delta log) is not a table's: the
+        // table's VACUUM would delete every file it does not know.
+        let (store, prefix) = tarn_storage::store_for_url(&location)?;
+        let log = prefix.clone().join("_delta_log");
+        let has_log = store.list(Some(&log)).try_next().await?.is_some();
+        if !has_log && store.list(Some(&prefix)).try_next().await?.is_some() {
+            return Err(CatalogError::Invalid(format!(
+                "location {location} already holds files but no Delta table; a table's folder must be empty \
+                 or hold a Delta table (Tarn would own it, and VACUUM deletes files the table does not list)"
+            )));
         }
         Ok(())
     }

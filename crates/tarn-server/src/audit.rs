@@ -68,16 +68,25 @@ impl AuditEvent {
 /// `CREATE USER .. WITH PASSWORD '..'` and `ALTER USER .. PASSWORD '..'` never reach the log.
 /// Text that does not tokenize is kept only up to its first `PASSWORD`.
 pub(crate) fn redact_passwords(statement: &str) -> String {
-    use sqlparser::tokenizer::Token;
     if !statement.to_ascii_uppercase().contains("PASSWORD") {
         return statement.to_string();
     }
-    let tokens = crate::tokens::tokens(statement, tarn_sql::SqlDialect::Postgres)
-        .or_else(|_| crate::tokens::tokens(statement, SqlDialect::Databricks));
-    let Ok(tokens) = tokens else {
-        let cut = statement.to_ascii_uppercase().find("PASSWORD").unwrap_or(statement.len());
-        return format!("{} (rest redacted)", &statement[..cut]);
-    };
+    // Quoting differs between the dialects ("x" is a name in one, a string in the other; `x`
+    // quotes only in Databricks'): redact as both read it.
+    let postgres = redact_in(statement, SqlDialect::Postgres);
+    let redacted = redact_in(postgres.as_deref().unwrap_or(statement), SqlDialect::Databricks);
+    match redacted {
+        Some(text) => text,
+        None => {
+            let cut = statement.to_ascii_uppercase().find("PASSWORD").unwrap_or(statement.len());
+            format!("{} (rest redacted)", &statement[..cut])
+        }
+    }
+}
+
+fn redact_in(statement: &str, dialect: SqlDialect) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let tokens = crate::tokens::tokens(statement, dialect).ok()?;
     let mut out = String::with_capacity(statement.len());
     let mut copied = 0;
     let mut after_password = false;
@@ -88,13 +97,23 @@ pub(crate) fn redact_passwords(statement: &str) -> String {
                 after_password = true;
                 continue;
             }
+            // A password may be written as any literal, and as a quoted name ("x", `x`).
             Token::SingleQuotedString(_)
             | Token::DoubleQuotedString(_)
             | Token::EscapedStringLiteral(_)
             | Token::DollarQuotedString(_)
             | Token::NationalStringLiteral(_)
+            | Token::SingleQuotedByteStringLiteral(_)
+            | Token::DoubleQuotedByteStringLiteral(_)
+            | Token::HexStringLiteral(_)
+            | Token::Number(..)
                 if after_password =>
             {
+                out.push_str(&statement[copied..range.start]);
+                out.push_str("'***'");
+                copied = range.end;
+            }
+            Token::Word(w) if after_password && w.quote_style.is_some() => {
                 out.push_str(&statement[copied..range.start]);
                 out.push_str("'***'");
                 copied = range.end;
@@ -104,7 +123,7 @@ pub(crate) fn redact_passwords(statement: &str) -> String {
         after_password = false;
     }
     out.push_str(&statement[copied..]);
-    out
+    Some(out)
 }
 
 /// Where protocols send events. Cloning is cheap.
@@ -226,7 +245,9 @@ async fn write(session: &mut Session, buffer: &mut Vec<AuditEvent>) {
         Ok(()) => buffer.clear(),
         // Kept for the next attempt; an audit log that silently drops events is worse than one
         // that retries.
-        Err(e) => tracing::error!(error = %e, events = buffer.len(), "writing the audit log failed; will retry"),
+        Err(e) => {
+            tracing::error!(error = %e, events = buffer.len(), "writing the audit log failed; will retry")
+        }
     }
 }
 
@@ -240,6 +261,9 @@ mod tests {
         assert_eq!(redact_passwords("alter user bob password = 'it''s'; SELECT 1"), "alter user bob password = '***'; SELECT 1");
         assert_eq!(redact_passwords("SELECT 'password'"), "SELECT 'password'");
         assert_eq!(redact_passwords("SELECT 1"), "SELECT 1");
+        assert_eq!(redact_passwords("CREATE USER bob PASSWORD \"s3cret\""), "CREATE USER bob PASSWORD '***'");
+        assert_eq!(redact_passwords("CREATE USER bob PASSWORD `s3cret`"), "CREATE USER bob PASSWORD '***'");
+        assert_eq!(redact_passwords("ALTER USER bob PASSWORD 12345"), "ALTER USER bob PASSWORD '***'");
         assert!(!redact_passwords("CREATE USER x WITH PASSWORD 'unterminated").contains("unterminated"));
     }
 }

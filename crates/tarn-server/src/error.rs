@@ -29,22 +29,22 @@ pub type Result<T, E = ServerError> = std::result::Result<T, E>;
 impl ServerError {
     /// The one place SQL errors become HTTP statuses.
     pub fn status(&self) -> StatusCode {
-        use tarn_catalog::CatalogError as C;
         match self {
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ServerError::Config(_) | ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ServerError::Sql(e) => match e {
-                SqlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-                SqlError::PermissionDenied(_) => StatusCode::FORBIDDEN,
-                SqlError::Catalog(C::CatalogNotFound(_) | C::SchemaNotFound(_) | C::TableNotFound { .. }) => StatusCode::NOT_FOUND,
-                SqlError::Catalog(C::AlreadyExists { .. }) => StatusCode::CONFLICT,
-                SqlError::Catalog(C::Storage(_) | C::Corrupt { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
-                _ if e.is_conflict() => StatusCode::CONFLICT,
-                _ if e.is_resources_exhausted() => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::BAD_REQUEST,
-            },
+            ServerError::Sql(e) => {
+                use tarn_sql::ErrorKind as K;
+                match e.kind() {
+                    K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                    K::PermissionDenied => StatusCode::FORBIDDEN,
+                    K::CatalogNotFound | K::SchemaNotFound | K::TableNotFound => StatusCode::NOT_FOUND,
+                    K::AlreadyExists | K::Conflict => StatusCode::CONFLICT,
+                    K::ResourcesExhausted | K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                    K::ConstraintViolation | K::Syntax | K::Unsupported | K::Invalid => StatusCode::BAD_REQUEST,
+                }
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
 use tarn_catalog::Principal;
+use tarn_sql::ast::Statement;
 use tarn_sql::{Session, SessionConfig, StatementOutput, parse_sql};
 
 use crate::statements::{Statements, Status};
@@ -73,10 +74,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/statements", post(run_statement))
         .route("/api/v1/statements/{id}", get(get_statement))
         .route("/api/v1/statements/{id}/cancel", post(cancel_statement))
-        .route("/api/v1/catalogs", get(list_catalogs))
-        .route("/api/v1/catalogs/{catalog}/schemas", get(list_schemas))
-        .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables", get(list_tables))
-        .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables/{table}", get(describe_table))
+        .merge(
+            Router::new()
+                .route("/api/v1/catalogs", get(list_catalogs))
+                .route("/api/v1/catalogs/{catalog}/schemas", get(list_schemas))
+                .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables", get(list_tables))
+                .route("/api/v1/catalogs/{catalog}/schemas/{schema}/tables/{table}", get(describe_table))
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), audit_browsing)),
+        )
         .route("/api/v1/tables/{table}/changes", get(crate::http_changes::follow))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
@@ -85,6 +90,58 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .merge(api)
         .with_state(state)
+}
+
+/// Catalog browsing reads metadata as statements do, so it is audited as they are: the
+/// request (`GET /api/v1/...`), who sent it, the table it describes, and whether it was
+/// allowed.
+async fn audit_browsing(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let who = request.extensions().get::<Principal>().map_or("admin", |p| p.name.as_str()).to_string();
+    let path = request.uri().path().to_string();
+    let text = format!("GET {path}");
+    let segments: Vec<String> = path.split('/').map(percent_decode).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    // /api/v1/catalogs/{c}/schemas/{s}/tables/{t}
+    let tables = match segments.as_slice() {
+        [_, "api", "v1", "catalogs", c, "schemas", s, "tables", t] => vec![format!("{c}.{s}.{t}")],
+        _ => Vec::new(),
+    };
+    let response = next.run(request).await;
+    let status = response.status();
+    let failure = (!status.is_success()).then(|| match status {
+        axum::http::StatusCode::FORBIDDEN => tarn_sql::SqlError::PermissionDenied(format!("HTTP {status}")),
+        _ => tarn_sql::SqlError::User(format!("HTTP {status}")),
+    });
+    let outcome = match &failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    };
+    state.auditor.record(crate::audit::AuditEvent::new(&who, "http", peer.to_string(), &text, outcome).with_tables(tables));
+    response
+}
+
+/// A URL path segment with its %XX escapes decoded (invalid UTF-8 replaced).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = segment.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Every API route needs `Authorization: Bearer <token>` unless auth is off.
@@ -243,7 +300,8 @@ async fn execute_request(
         let audit = audit.clone();
         let n = counts.statements;
         counts.recorded_by_task = true;
-        state.statements.start(id.clone(), async move {
+        let owner = owner_of(principal);
+        state.statements.start(id.clone(), &owner, async move {
             // A cancelled statement's task is dropped midway: it is audited as cancelled.
             let mut canceled = CanceledAudit(Some((audit.clone(), auditor.clone())));
             let started = std::time::Instant::now();
@@ -259,7 +317,7 @@ async fn execute_request(
             metrics.record(n, result.as_ref().map_or(0, |r| r.2), result.is_err(), started.elapsed());
             result.map(|(schema, batches, _)| (schema, batches))
         });
-        let status = state.statements.wait(&id, std::time::Duration::from_millis(wait)).await;
+        let status = state.statements.wait(&id, &owner, std::time::Duration::from_millis(wait)).await;
         return Ok(status_response(&id, status));
     }
     let mut session = state.session(principal)?;
@@ -280,21 +338,18 @@ async fn run_statements(session: &mut Session, request: StatementRequest) -> std
     if statements.is_empty() {
         return Err(ServerError::BadRequest("the statement is empty".into()));
     }
+    // Request fields are names, never SQL: typed statements, quoted in one place.
     if let Some(catalog) = &request.catalog {
-        for s in parse_sql(&format!("USE CATALOG `{catalog}`"))? {
-            session.execute(s).await?;
-        }
+        session.execute(Statement::use_catalog(catalog)).await?;
     }
     if let Some(schema) = &request.schema {
-        for s in parse_sql(&format!("USE SCHEMA `{schema}`"))? {
-            session.execute(s).await?;
-        }
+        session.execute(Statement::use_schema(schema)).await?;
     }
     let last = statements.len() - 1;
     let mut result = None;
     let mut commits = 0;
     for (i, statement) in statements.into_iter().enumerate() {
-        let changes = u64::from(crate::metrics::is_write(&statement));
+        let changes = u64::from(statement.properties().writes);
         let output = session.execute(statement).await?;
         commits += changes;
         if i == last {
@@ -307,15 +362,20 @@ async fn run_statements(session: &mut Session, request: StatementRequest) -> std
     Ok((output, commits))
 }
 
-async fn get_statement(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    match state.statements.status(&id) {
+/// Whose an asynchronous statement is: the principal's name ("" without authentication).
+fn owner_of(principal: Option<&Extension<Principal>>) -> String {
+    principal.map(|p| p.name.clone()).unwrap_or_default()
+}
+
+async fn get_statement(State(state): State<Arc<AppState>>, principal: Option<Extension<Principal>>, Path(id): Path<String>) -> Response {
+    match state.statements.status(&id, &owner_of(principal.as_ref())) {
         Some(status) => status_response(&id, status),
         None => unknown_statement(&id),
     }
 }
 
-async fn cancel_statement(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    match state.statements.cancel(&id) {
+async fn cancel_statement(State(state): State<Arc<AppState>>, principal: Option<Extension<Principal>>, Path(id): Path<String>) -> Response {
+    match state.statements.cancel(&id, &owner_of(principal.as_ref())) {
         Some(status) => status_response(&id, status),
         None => unknown_statement(&id),
     }
@@ -371,9 +431,7 @@ async fn list_schemas(
 ) -> std::result::Result<Response, ServerError> {
     let mut session = state.session(principal.as_ref())?;
     // Listing needs what SHOW SCHEMAS needs (USE CATALOG).
-    for statement in parse_sql(&format!("SHOW SCHEMAS IN `{}`", catalog.replace('`', "``")))? {
-        session.execute(statement).await?;
-    }
+    session.execute(Statement::show_schemas_in(&catalog)).await?;
     let names: Vec<String> =
         session.catalog().list_schemas(&catalog).await.map_err(tarn_sql::SqlError::from)?.into_iter().map(|s| s.name).collect();
     Ok(axum::Json(serde_json::json!({ "catalog": catalog, "schemas": names })).into_response())
@@ -386,10 +444,7 @@ async fn list_tables(
 ) -> std::result::Result<Response, ServerError> {
     let mut session = state.session(principal.as_ref())?;
     // Listing needs what SHOW TABLES needs (USE CATALOG and USE SCHEMA).
-    let name = format!("`{}`.`{}`", catalog.replace('`', "``"), schema.replace('`', "``"));
-    for statement in parse_sql(&format!("SHOW TABLES IN {name}"))? {
-        session.execute(statement).await?;
-    }
+    session.execute(Statement::show_tables_in(&catalog, &schema)).await?;
     let tables: Vec<serde_json::Value> = session
         .catalog()
         .list_tables(&catalog, &schema)
@@ -408,22 +463,17 @@ async fn describe_table(
     Path((catalog, schema, table)): Path<(String, String, String)>,
 ) -> std::result::Result<Response, ServerError> {
     let mut session = state.session(principal.as_ref())?;
-    let name = format!("`{catalog}`.`{schema}`.`{table}`");
     let mut columns = Vec::new();
-    for statement in parse_sql(&format!("DESCRIBE TABLE {name}"))? {
-        for batch in session.execute(statement).await?.collect().await? {
-            columns.extend(json_rows(&batch)?);
-        }
+    for batch in session.execute(Statement::describe_table(&catalog, &schema, &table)).await?.collect().await? {
+        columns.extend(json_rows(&batch)?);
     }
     // DESCRIBE lists partition information after the columns; keep the columns.
     let columns: Vec<serde_json::Value> =
         columns.into_iter().take_while(|c| c.get("col_name").and_then(|v| v.as_str()).is_some_and(|n| !n.starts_with('#'))).collect();
     let mut detail = serde_json::Value::Null;
-    for statement in parse_sql(&format!("DESCRIBE DETAIL {name}"))? {
-        for batch in session.execute(statement).await?.collect().await? {
-            if let Some(first) = json_rows(&batch)?.into_iter().next() {
-                detail = first;
-            }
+    for batch in session.execute(Statement::describe_detail(&catalog, &schema, &table)).await?.collect().await? {
+        if let Some(first) = json_rows(&batch)?.into_iter().next() {
+            detail = first;
         }
     }
     Ok(axum::Json(serde_json::json!({ "name": format!("{catalog}.{schema}.{table}"), "columns": columns, "detail": detail }))
@@ -630,4 +680,52 @@ impl Encoder for ArrowEncoder {
         self.drain(out);
         Ok(())
     }
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves, then let running requests finish.
+/// Connections go through [`crate::limits`]: a bounded number, each closed if silent, and
+/// request headers that must arrive in time.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> crate::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let gate = crate::limits::Gate::new("http");
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (connection, peer) = tokio::select! {
+            accepted = gate.accept(&listener) => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request.map(Body::new))
+        });
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(crate::limits::HEADER_READ_TIMEOUT);
+        builder.http2().timer(TokioTimer::new());
+        let served = graceful.watch(builder.serve_connection(TokioIo::new(connection), service).into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = served.await {
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            }
+        });
+    }
+    // Running requests (and open result streams) get a while to finish.
+    if tokio::time::timeout(std::time::Duration::from_secs(60), graceful.shutdown()).await.is_err() {
+        tracing::warn!("HTTP connections still open after 60 s; stopping anyway");
+    }
+    Ok(())
 }

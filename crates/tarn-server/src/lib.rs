@@ -16,6 +16,7 @@ mod error;
 mod flight;
 mod http;
 mod http_changes;
+mod limits;
 mod metrics;
 mod params;
 mod pg;
@@ -98,6 +99,12 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
     if config.auth {
         bootstrap_admin(&catalog).await?;
     }
+    // Password secrets of older warehouses held the salted password (it logs in as the user):
+    // rewrite them as SCRAM verifiers before serving anyone.
+    let upgraded = catalog.upgrade_password_secrets().await.map_err(|e| ServerError::Sql(e.into()))?;
+    if upgraded > 0 {
+        tracing::info!(upgraded, "password secrets rewritten as SCRAM verifiers");
+    }
     let metrics = std::sync::Arc::new(Metrics::new(session_config.runtime.clone()));
     let (auditor, audit_writer) = audit::start(catalog.clone(), session_config.clone()).await?;
 
@@ -117,12 +124,17 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         None => None,
     };
 
-    // Activation links name this server's HTTP address unless an endpoint is configured.
+    // Activation links, profiles and file URLs name this server's HTTP address unless an
+    // endpoint is configured — never the request's Host header, which the client chooses.
     let mut session_config = session_config;
     if session_config.sharing_endpoint.is_none()
         && let Some(listener) = &http
     {
-        session_config.sharing_endpoint = Some(format!("http://{}{}", local_addr(listener)?, sharing::PREFIX));
+        let local = local_addr(listener)?;
+        if local.ip().is_unspecified() {
+            tracing::warn!(%local, "Delta Sharing URLs will name {local}; set [sharing] endpoint (TARN_SHARING_ENDPOINT) to the address recipients reach");
+        }
+        session_config.sharing_endpoint = Some(format!("http://{local}{}", sharing::PREFIX));
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -140,21 +152,10 @@ pub async fn serve(config: ServeConfig, shutdown: impl std::future::Future<Outpu
         let provider = tarn_sharing::Provider::new(catalog.clone(), config.sharing_url_lifetime)
             .await
             .map_err(|e| ServerError::Config(format!("cannot start Delta Sharing: {e}")))?;
-        let sharing = sharing::SharingState::new(provider, catalog.clone(), auditor.clone(), config.sharing_endpoint.clone());
+        let sharing = sharing::SharingState::new(provider, catalog.clone(), auditor.clone(), session_config.sharing_endpoint.clone());
         let app = router(AppState::new(session_config.clone(), catalog.clone(), config.auth, metrics.clone(), auditor.clone()))
             .merge(sharing::routes(sharing));
-        let stop = stopped();
-        tasks.spawn(async move {
-            use axum::serve::ListenerExt;
-            // Small responses (and each event of a stream) must not wait for delayed ACKs.
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(stop)
-                .await
-                .map_err(|e| ServerError::Config(format!("HTTP server failed: {e}")))
-        });
+        tasks.spawn(http::serve(listener, app, stopped()));
     }
     if let Some(listener) = pg {
         let local = local_addr(&listener)?;

@@ -112,26 +112,6 @@ impl Metrics {
     }
 }
 
-/// Whether a statement changes a table or the catalog (counted as a commit in the metrics).
-pub(crate) fn is_write(statement: &tarn_sql::ast::Statement) -> bool {
-    use tarn_sql::ast::Statement as S;
-    !matches!(
-        statement,
-        S::Query(_)
-            | S::Set { .. }
-            | S::Use { .. }
-            | S::ShowCatalogs { .. }
-            | S::ShowSchemas { .. }
-            | S::ShowTables { .. }
-            | S::ShowCreateTable { .. }
-            | S::ShowTblProperties { .. }
-            | S::ShowColumns { .. }
-            | S::DescribeHistory { .. }
-            | S::DescribeDetail { .. }
-            | S::DescribeTable { .. }
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

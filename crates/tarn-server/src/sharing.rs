@@ -317,7 +317,9 @@ async fn changes(
 /// `Range: bytes=a-b | a- | -n` over an object of `size` bytes: the inclusive range to send,
 /// `Ok(None)` for the whole object, `Err` when no byte of it is in the object.
 fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Ok(None) };
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
     // Several ranges are allowed to be answered with the whole object.
     if spec.contains(',') {
         return Ok(None);

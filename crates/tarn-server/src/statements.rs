@@ -28,6 +28,8 @@ pub enum Status {
 struct Entry {
     status: Status,
     abort: Option<AbortHandle>,
+    /// The principal that started it: only it can poll or cancel it.
+    owner: String,
 }
 
 #[derive(Default)]
@@ -37,13 +39,13 @@ pub struct Statements {
 }
 
 impl Statements {
-    /// Start `work` under `id`.
-    pub fn start<F>(self: &Arc<Self>, id: String, work: F)
+    /// Start `work` under `id`, for `owner`.
+    pub fn start<F>(self: &Arc<Self>, id: String, owner: &str, work: F)
     where
         F: Future<Output = Result<(SchemaRef, Vec<RecordBatch>), ServerError>> + Send + 'static,
     {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(id.clone(), Entry { status: Status::Running, abort: None });
+            entries.insert(id.clone(), Entry { status: Status::Running, abort: None, owner: owner.to_string() });
         }
         let registry = self.clone();
         let task_id = id.clone();
@@ -83,15 +85,16 @@ impl Statements {
         }
     }
 
-    pub fn status(&self, id: &str) -> Option<Status> {
-        self.entries.lock().ok()?.get(id).map(|e| e.status.clone())
+    /// The status of `owner`'s statement `id`; another principal's statement is unknown to it.
+    pub fn status(&self, id: &str, owner: &str) -> Option<Status> {
+        self.entries.lock().ok()?.get(id).filter(|e| e.owner == owner).map(|e| e.status.clone())
     }
 
     /// Wait until the statement ends or `timeout` passes; return its status then.
-    pub async fn wait(&self, id: &str, timeout: Duration) -> Status {
+    pub async fn wait(&self, id: &str, owner: &str, timeout: Duration) -> Status {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match self.status(id) {
+            match self.status(id, owner) {
                 Some(Status::Running) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -102,10 +105,10 @@ impl Statements {
     }
 
     /// Cancel a running statement; a finished one keeps its status.
-    pub fn cancel(&self, id: &str) -> Option<Status> {
+    pub fn cancel(&self, id: &str, owner: &str) -> Option<Status> {
         let status = {
             let mut entries = self.entries.lock().ok()?;
-            let entry = entries.get_mut(id)?;
+            let entry = entries.get_mut(id).filter(|e| e.owner == owner)?;
             if matches!(entry.status, Status::Running) {
                 if let Some(abort) = entry.abort.take() {
                     abort.abort();

@@ -92,7 +92,9 @@ enum Truth {
 
 /// The column types of a table, from its Delta schema string (top-level primitive columns).
 pub fn column_types(schema_string: &str) -> HashMap<String, ValueType> {
-    let Ok(schema) = serde_json::from_str::<Value>(schema_string) else { return HashMap::new() };
+    let Ok(schema) = serde_json::from_str::<Value>(schema_string) else {
+        return HashMap::new();
+    };
     schema
         .get("fields")
         .and_then(Value::as_array)
@@ -158,6 +160,9 @@ fn compare(column: String, op: Cmp, literal: String, given: Option<ValueType>, t
     }
 }
 
+/// The longest SQL predicate hint (in tokens) that is evaluated.
+const MAX_HINT_TOKENS: usize = 1000;
+
 /// Parse the older SQL `predicateHints` (`a >= 3`, `date = '2021-01-01'`, `x IS NULL`, with
 /// AND/OR/NOT); all hints together must hold. A hint that does not parse is ignored.
 pub fn parse_sql_hints(hints: &[String], types: &HashMap<String, ValueType>) -> Predicate {
@@ -165,6 +170,13 @@ pub fn parse_sql_hints(hints: &[String], types: &HashMap<String, ValueType>) -> 
     use sqlparser::parser::Parser;
     let mut all = Vec::new();
     for hint in hints {
+        // A hint's tree is as deep as its operator chain and is walked recursively; a hint
+        // too long to be a plain filter is ignored (hints only ever narrow the files sent).
+        let tokens = sqlparser::tokenizer::Tokenizer::new(&GenericDialect {}, hint).tokenize();
+        if tokens.as_ref().map_or(true, |t| t.len() > MAX_HINT_TOKENS) {
+            tracing::debug!(length = hint.len(), "predicate hint ignored: not a plain filter or too long");
+            continue;
+        }
         let parsed = Parser::new(&GenericDialect {}).try_with_sql(hint).and_then(|mut p| p.parse_expr());
         match parsed {
             Ok(expr) => all.push(sql_predicate(&expr, types)),
@@ -373,7 +385,9 @@ impl Predicate {
                 }
             }
             Predicate::Compare { column, op, literal, value_type } => {
-                let Some(lit) = scalar(literal, *value_type) else { return Truth::Maybe };
+                let Some(lit) = scalar(literal, *value_type) else {
+                    return Truth::Maybe;
+                };
                 let r = range(facts, column, *value_type);
                 if let (Some(n), Some(rows)) = (r.nulls, r.rows)
                     && n == rows

@@ -62,6 +62,8 @@ pub struct Provider {
 
 /// A shared table as a request resolved it.
 struct Resolved {
+    /// Who asked: file URLs are signed for this recipient.
+    recipient: String,
     shared: SharedTable,
     entry: TableEntry,
     url: Url,
@@ -111,11 +113,15 @@ impl Provider {
 
     /// A share the recipient may read: 404 if there is none, 403 if it is not theirs.
     async fn share_for(&self, recipient: &Recipient, share: &str) -> Result<Share> {
+        // A share that exists but is not granted answers exactly as one that does not exist:
+        // recipients learn nothing about others' shares, not even their names.
+        let hidden =
+            || SharingError::NotFound(format!("share '{share}' does not exist or is not shared with recipient '{}'", recipient.name));
         let Some(found) = self.catalog.get_share(share).await? else {
-            return Err(SharingError::NotFound(format!("share '{share}' does not exist")));
+            return Err(hidden());
         };
         if !self.catalog.recipient_may_read(&found.name, &recipient.name).await? {
-            return Err(SharingError::Forbidden(format!("recipient '{}' has not been granted share '{}'", recipient.name, found.name)));
+            return Err(hidden());
         }
         Ok(found)
     }
@@ -161,7 +167,7 @@ impl Provider {
             .await?
             .ok_or_else(|| SharingError::NotFound(format!("table '{name}' does not exist in the share")))?;
         let (entry, url) = self.shared_location(&shared).await?;
-        Ok(Resolved { shared, entry, url, name: name.clone() })
+        Ok(Resolved { recipient: recipient.name.clone(), shared, entry, url, name: name.clone() })
     }
 
     /// Where a shared table lives, if it is still the table that was shared.
@@ -208,7 +214,7 @@ impl Provider {
         let table = self.open(&resolved, None).await?;
         let (protocol, metadata) = actions_of(&table)?;
         let format = choose_format(caps, &name.to_string(), &protocol, &metadata)?;
-        let (size, files) = table_size(&table)?;
+        let (size, files) = table_size(&table, &resolved.shared)?;
         let version = table.version().map_or(-1, |v| v as i64);
         let lines = vec![protocol_line(format, &protocol), metadata_line(format, &metadata, None, Some((size, files)))];
         Ok(TableResponse { version, format, lines, table: resolved.entry.ident().to_string(), files: 0 })
@@ -302,7 +308,7 @@ impl Provider {
         }
         let files = lines.len();
         let time_travelled = at.is_some().then_some(version);
-        let (size, num_files) = table_size(&table)?;
+        let (size, num_files) = table_size(&table, &resolved.shared)?;
         let mut out = vec![protocol_line(format, &protocol), metadata_line(format, &metadata, time_travelled, Some((size, num_files)))];
         out.extend(lines);
         Ok(TableResponse { version, format, lines: out, table: resolved.entry.ident().to_string(), files })
@@ -336,13 +342,19 @@ impl Provider {
         let start = match (number_param(params, "startingVersion")?, timestamp_param(params, "startingTimestamp")?) {
             (Some(v), None) => ChangeBound::Version(v),
             (None, Some(ts)) => ChangeBound::Timestamp(ts),
-            (Some(_), Some(_)) => return Err(SharingError::BadRequest("give startingVersion or startingTimestamp, not both".into())),
-            (None, None) => return Err(SharingError::BadRequest("startingVersion or startingTimestamp is required".into())),
+            (Some(_), Some(_)) => {
+                return Err(SharingError::BadRequest("give startingVersion or startingTimestamp, not both".into()));
+            }
+            (None, None) => {
+                return Err(SharingError::BadRequest("startingVersion or startingTimestamp is required".into()));
+            }
         };
         let end = match (number_param(params, "endingVersion")?, timestamp_param(params, "endingTimestamp")?) {
             (Some(v), None) => Some(ChangeBound::Version(v)),
             (None, Some(ts)) => Some(ChangeBound::Timestamp(ts)),
-            (Some(_), Some(_)) => return Err(SharingError::BadRequest("give endingVersion or endingTimestamp, not both".into())),
+            (Some(_), Some(_)) => {
+                return Err(SharingError::BadRequest("give endingVersion or endingTimestamp, not both".into()));
+            }
             (None, None) => None,
         };
         let historical_metadata = params.get("includeHistoricalMetadata").is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -385,7 +397,9 @@ impl Provider {
             }
             let has_cdc = cdf && actions.iter().any(|a| a.get("cdc").is_some());
             for action in &actions {
-                let Some(file) = change_file(action, has_cdc) else { continue };
+                let Some(file) = change_file(action, has_cdc) else {
+                    continue;
+                };
                 if !in_shared_partitions(&resolved.shared, &file.partition_values) {
                     continue;
                 }
@@ -412,6 +426,8 @@ impl Provider {
                 table: resolved.shared.name.clone(),
                 path: path.to_string(),
                 expires_at,
+                recipient: resolved.recipient.clone(),
+                partitions: partition_filter(&resolved.shared),
             },
         )
     }
@@ -528,11 +544,17 @@ impl Provider {
     /// is still in the share, and that the path stays inside the table.
     pub async fn open_file(&self, payload: &str, signature: &str) -> Result<FileAccess> {
         let file = self.signer.verify(payload, signature, now_ms())?;
-        let no_longer = || SharingError::Forbidden("the table of this file URL is no longer shared".into());
+        let no_longer = || SharingError::Forbidden("the table of this file URL is no longer shared with you".into());
         if self.catalog.get_share(&file.share).await?.is_none() {
             return Err(no_longer());
         }
+        if !self.catalog.recipient_may_read(&file.share, &file.recipient).await? {
+            return Err(no_longer());
+        }
         let shared = self.catalog.get_shared_table(&file.share, &file.schema, &file.table).await?.ok_or_else(no_longer)?;
+        if partition_filter(&shared) != file.partitions {
+            return Err(no_longer());
+        }
         let (entry, url) = self.shared_location(&shared).await.map_err(|_| no_longer())?;
         let (store, path) = object_location(&url, &file.path)?;
         Ok(FileAccess { store, path, table: entry.ident().to_string() })
@@ -547,9 +569,15 @@ fn actions_of(table: &DeltaTable) -> Result<(Value, Value)> {
     Ok((protocol, metadata))
 }
 
-fn table_size(table: &DeltaTable) -> Result<(i64, usize)> {
+/// The bytes and files of what is shared of `table`: with a partition filter, only the files
+/// in the shared partitions (the rest is not the recipient's to know about).
+fn table_size(table: &DeltaTable, shared: &SharedTable) -> Result<(i64, usize)> {
     let snapshot = table.snapshot().map_err(|e| SharingError::Internal(e.to_string()))?;
-    Ok(snapshot.log_data().iter().fold((0i64, 0usize), |(b, n), f| (b + f.size(), n + 1)))
+    Ok(snapshot
+        .log_data()
+        .iter()
+        .filter(|f| shared.partitions.is_empty() || in_shared_partitions(shared, &f.partition_values_map()))
+        .fold((0i64, 0usize), |(b, n), f| (b + f.size(), n + 1)))
 }
 
 fn protocol_line(format: ResponseFormat, protocol: &Value) -> String {
@@ -596,6 +624,13 @@ fn file_id(path: &str) -> String {
 }
 
 /// Whether a file's partition values are inside the share's `PARTITION (...)` clause.
+/// A shared table's partition filter as text (`c=v,...`, sorted), signed into its file URLs.
+fn partition_filter(shared: &SharedTable) -> String {
+    let mut parts: Vec<String> = shared.partitions.iter().map(|(c, v)| format!("{c}={v}")).collect();
+    parts.sort();
+    parts.join(",")
+}
+
 fn in_shared_partitions(shared: &SharedTable, values: &HashMap<String, Option<String>>) -> bool {
     shared.partitions.iter().all(|(column, wanted)| {
         values.iter().find(|(k, _)| k.eq_ignore_ascii_case(column)).is_some_and(|(_, v)| v.as_deref() == Some(wanted.as_str()))

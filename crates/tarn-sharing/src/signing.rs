@@ -33,6 +33,14 @@ pub struct SignedFile {
     pub path: String,
     #[serde(rename = "e")]
     pub expires_at: i64,
+    /// The recipient the URL was handed to: it stops working when the recipient loses the
+    /// share (REVOKE, DROP RECIPIENT).
+    #[serde(rename = "r")]
+    pub recipient: String,
+    /// The share's partition filter when the URL was signed (`c=v,...`): a changed filter
+    /// ends the URLs signed under the old one.
+    #[serde(rename = "f")]
+    pub partitions: String,
 }
 
 /// Signs and checks file URLs with the warehouse's sharing key.
@@ -81,7 +89,15 @@ mod tests {
     use super::*;
 
     fn file(expires_at: i64) -> SignedFile {
-        SignedFile { share: "s".into(), schema: "x".into(), table: "t".into(), path: "part-0.parquet".into(), expires_at }
+        SignedFile {
+            share: "s".into(),
+            schema: "x".into(),
+            table: "t".into(),
+            path: "part-0.parquet".into(),
+            expires_at,
+            recipient: "r".into(),
+            partitions: String::new(),
+        }
     }
 
     fn parts(url: &str) -> (String, String) {

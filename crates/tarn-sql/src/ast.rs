@@ -362,3 +362,42 @@ pub struct CopyInto {
     pub format_options: Vec<(String, String)>,
     pub copy_options: Vec<(String, String)>,
 }
+
+/// A name from parts given as data (request fields, URL segments, a connection's database):
+/// each part quoted, so it is taken exactly as given and never read as SQL. Front ends build
+/// statements with this and the constructors below instead of pasting names into SQL text.
+pub fn quoted_name(parts: &[&str]) -> ObjectName {
+    ObjectName::from(parts.iter().map(|p| Ident::with_quote('`', *p)).collect::<Vec<_>>())
+}
+
+impl Statement {
+    /// `USE CATALOG name`
+    pub fn use_catalog(name: &str) -> Self {
+        Statement::Use { target: UseTarget::Catalog, name: quoted_name(&[name]) }
+    }
+
+    /// `USE SCHEMA name` (in the current catalog)
+    pub fn use_schema(name: &str) -> Self {
+        Statement::Use { target: UseTarget::Schema, name: quoted_name(&[name]) }
+    }
+
+    /// `SHOW SCHEMAS IN catalog`
+    pub fn show_schemas_in(catalog: &str) -> Self {
+        Statement::ShowSchemas { catalog: Some(quoted_name(&[catalog])), like: None }
+    }
+
+    /// `SHOW TABLES IN catalog.schema`
+    pub fn show_tables_in(catalog: &str, schema: &str) -> Self {
+        Statement::ShowTables { schema: Some(quoted_name(&[catalog, schema])), like: None }
+    }
+
+    /// `DESCRIBE TABLE catalog.schema.table`
+    pub fn describe_table(catalog: &str, schema: &str, table: &str) -> Self {
+        Statement::DescribeTable { table: quoted_name(&[catalog, schema, table]), extended: false }
+    }
+
+    /// `DESCRIBE DETAIL catalog.schema.table`
+    pub fn describe_detail(catalog: &str, schema: &str, table: &str) -> Self {
+        Statement::DescribeDetail { table: quoted_name(&[catalog, schema, table]) }
+    }
+}

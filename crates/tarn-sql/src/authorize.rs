@@ -14,8 +14,9 @@ use tarn_catalog::{Privilege, Securable, TableIdent};
 
 use crate::ast::{SecurableName, Statement};
 use crate::error::{Result, SqlError};
-use crate::resolve::{RelationCollector, TableName};
-use crate::session::Session;
+use crate::relations::Relations;
+use crate::resolve::TableName;
+use crate::session::{PRINCIPAL_RECHECK, Session};
 
 /// Something a statement needs.
 #[derive(Debug, Clone)]
@@ -36,7 +37,7 @@ enum Need {
 
 /// Privileges a principal holds, looked up once per securable per statement.
 struct Held<'a> {
-    session: &'a Session,
+    catalog: &'a tarn_catalog::Catalog,
     principal: &'a str,
     cache: HashMap<String, Vec<Privilege>>,
 }
@@ -47,7 +48,7 @@ impl Held<'_> {
         if let Some(p) = self.cache.get(&key) {
             return Ok(p.clone());
         }
-        let privileges = self.session.catalog.privileges_of(securable, self.principal).await?;
+        let privileges = self.catalog.privileges_of(securable, self.principal).await?;
         self.cache.insert(key, privileges.clone());
         Ok(privileges)
     }
@@ -61,6 +62,33 @@ impl Held<'_> {
             }
         }
         Ok(false)
+    }
+
+    /// Refuse unless `privilege` is held on `chain`.
+    async fn require(&mut self, chain: &[Securable], privilege: Privilege, kind: &str, name: &str) -> Result<()> {
+        if self.any(chain, privilege).await? {
+            return Ok(());
+        }
+        let who = self.principal.to_string();
+        Err(denied(
+            &who,
+            format!("lacks {} on {kind} {name}", privilege.sql()),
+            format!("its owner can GRANT {} ON {kind} {name} TO {who}", privilege.sql()),
+        ))
+    }
+
+    /// `privilege` on table `ident`, with USE on its catalog and schema. A table that does not
+    /// exist passes: it fails later with "not found".
+    async fn require_table(&mut self, ident: &TableIdent, privilege: Privilege) -> Result<()> {
+        let Some(entry) = self.catalog.get_table(ident).await? else {
+            return Ok(());
+        };
+        self.require(&[catalog_of(&ident.catalog)], Privilege::UseCatalog, "CATALOG", &ident.catalog).await?;
+        let schema_chain = [schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)];
+        let schema_name = format!("{}.{}", ident.catalog, ident.schema);
+        self.require(&schema_chain, Privilege::UseSchema, "SCHEMA", &schema_name).await?;
+        let chain = [Securable::table(&entry), schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)];
+        self.require(&chain, privilege, "TABLE", &ident.to_string()).await
     }
 
     async fn owns(&mut self, chain: &[Securable]) -> Result<bool> {
@@ -93,16 +121,14 @@ fn denied(principal: &str, what: String, fix: String) -> SqlError {
 impl Session {
     /// Refuse `statement` unless the session's principal may run it.
     pub(crate) async fn authorize(&self, statement: &Statement) -> Result<()> {
-        let Some(principal) = &self.principal else { return Ok(()) };
+        let Some(principal) = self.current_principal().await? else {
+            return Ok(());
+        };
         if principal.admin {
             return Ok(());
         }
         let needs = self.needs(statement, &principal.name)?;
-        let mut held = Held { session: self, principal: &principal.name, cache: HashMap::new() };
-        for need in needs {
-            self.check(&mut held, need).await?;
-        }
-        Ok(())
+        self.require_all(needs).await
     }
 
     /// The tables `statement` reads, writes, creates or changes, fully qualified (paths as
@@ -174,18 +200,11 @@ impl Session {
                 }
                 Ok(())
             }
-            Need::Table(ident, privilege) => {
-                // A table that does not exist fails later with "not found".
-                let Some(entry) = self.catalog.get_table(&ident).await? else { return Ok(()) };
-                self.require(held, &[catalog_of(&ident.catalog)], Privilege::UseCatalog, "CATALOG", &ident.catalog).await?;
-                let schema_chain = [schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)];
-                let schema_name = format!("{}.{}", ident.catalog, ident.schema);
-                self.require(held, &schema_chain, Privilege::UseSchema, "SCHEMA", &schema_name).await?;
-                let chain = [Securable::table(&entry), schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)];
-                self.require(held, &chain, privilege, "TABLE", &ident.to_string()).await
-            }
+            Need::Table(ident, privilege) => held.require_table(&ident, privilege).await,
             Need::Owner(name) => {
-                let Some(chain) = self.securable_chain(&name).await? else { return Ok(()) };
+                let Some(chain) = self.securable_chain(&name).await? else {
+                    return Ok(());
+                };
                 if held.owns(&chain).await? {
                     return Ok(());
                 }
@@ -196,15 +215,7 @@ impl Session {
     }
 
     async fn require(&self, held: &mut Held<'_>, chain: &[Securable], privilege: Privilege, kind: &str, name: &str) -> Result<()> {
-        if held.any(chain, privilege).await? {
-            return Ok(());
-        }
-        let who = held.principal.to_string();
-        Err(denied(
-            &who,
-            format!("lacks {} on {kind} {name}", privilege.sql()),
-            format!("its owner can GRANT {} ON {kind} {name} TO {who}", privilege.sql()),
-        ))
+        held.require(chain, privilege, kind, name).await
     }
 
     /// A securable and its parents, outermost last; `None` if it does not exist.
@@ -225,48 +236,117 @@ impl Session {
                     .get_table(&ident)
                     .await?
                     .map(|entry| vec![Securable::table(&entry), schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)]),
-                TableName::Path(_) => return Err(SqlError::user("privileges are granted on catalog tables, not paths")),
+                TableName::Path(_) => {
+                    return Err(SqlError::user("privileges are granted on catalog tables, not paths"));
+                }
             },
         })
     }
 
-    /// The tables a piece of SQL reads: every relation except CTEs and system schemas.
+    /// The tables a piece of SQL reads: every relation except CTEs in scope and system
+    /// schemas, and what its table functions read. Name resolution checks the same again
+    /// where it binds each one (`require_read`); this up-front pass names them for the audit
+    /// and refuses early.
     fn reads(&self, node: &impl Visit, needs: &mut Vec<Need>) -> Result<()> {
-        let mut collector = RelationCollector::default();
-        let _ = node.visit(&mut collector);
-        for (name, _version) in collector.relations {
-            self.read_relation(&name, &collector.ctes, needs)?;
+        let relations = Relations::of(node);
+        for relation in &relations.tables {
+            self.read_relation(&relation.name, relation.version.is_some(), needs)?;
         }
-        // Table functions read too: table_changes its table, read_files its files.
-        for (name, args) in collector.functions {
-            let function = name.to_string().to_ascii_lowercase();
-            if function == crate::table_functions::TABLE_CHANGES {
-                let target = crate::table_functions::table_changes_target(&args)?;
-                self.read_relation(&target, &Default::default(), needs)?;
-            } else if function == crate::table_functions::READ_FILES {
-                let source = crate::table_functions::read_files_source(&args)?;
+        for call in &relations.functions {
+            if call.function == crate::table_functions::TABLE_CHANGES {
+                let target = crate::table_functions::table_changes_target(&call.args)?;
+                self.read_relation(&target, false, needs)?;
+            } else if call.function == crate::table_functions::READ_FILES {
+                let source = crate::table_functions::read_files_source(&call.args)?;
                 needs.push(Need::AnyFile(Privilege::Select, Some(format!("read_files('{source}')"))));
             }
         }
         Ok(())
     }
 
-    fn read_relation(&self, name: &ObjectName, ctes: &std::collections::HashSet<String>, needs: &mut Vec<Need>) -> Result<()> {
+    fn read_relation(&self, name: &ObjectName, time_travel: bool, needs: &mut Vec<Need>) -> Result<()> {
         let parts: Vec<&sqlparser::ast::Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
-        if parts.len() == 1 && (ctes.contains(&parts[0].value.to_ascii_lowercase()) || self.temp_view(&parts[0].value).is_some()) {
+        if !time_travel && parts.len() == 1 && self.temp_view(&parts[0].value).is_some() {
             return Ok(());
         }
         match self.table_name(name)? {
             TableName::Path(url) => needs.push(Need::AnyFile(Privilege::Select, Some(path_name(&url)))),
             TableName::Catalog(ident) => {
                 let system = self.system_schemas.as_ref().map(|s| s.names()).unwrap_or_default();
-                let is_system = ident.schema == "information_schema"
-                    || system.contains(&ident.schema)
-                    || (parts.len() == 1 && self.implicit_system_table(name).is_some());
+                let is_system = !time_travel
+                    && (ident.schema == "information_schema"
+                        || system.contains(&ident.schema)
+                        || (parts.len() == 1 && self.implicit_system_table(name).is_some()));
                 if !is_system {
                     needs.push(Need::Table(ident, Privilege::Select));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Refuse unless the principal may read the table or path `name` (SELECT with USE on its
+    /// catalog and schema; SELECT ON ANY FILE for a path). Name resolution calls this for
+    /// every table it binds.
+    pub(crate) async fn require_read(&self, name: &ObjectName) -> Result<()> {
+        let mut needs = Vec::new();
+        match self.table_name(name)? {
+            TableName::Path(url) => needs.push(Need::AnyFile(Privilege::Select, Some(path_name(&url)))),
+            TableName::Catalog(ident) => needs.push(Need::Table(ident, Privilege::Select)),
+        }
+        self.require_all(needs).await
+    }
+
+    /// Refuse unless the principal may read files directly (SELECT ON ANY FILE).
+    pub(crate) async fn require_file_read(&self) -> Result<()> {
+        self.require_all(vec![Need::AnyFile(Privilege::Select, None)]).await
+    }
+
+    /// Whether the principal may read catalog table `ident` (for listings that show only
+    /// what one can read).
+    pub async fn may_read(&self, ident: &TableIdent) -> Result<bool> {
+        self.visibility().await?.may_read(ident).await
+    }
+
+    /// What this session's principal may see in metadata listings, for front ends that list
+    /// tables themselves (Postgres' `pg_catalog`, Flight SQL's `GetTables`).
+    pub async fn visibility(&self) -> Result<Visibility> {
+        Ok(Visibility { catalog: self.catalog.clone(), principal: self.principal.as_ref().map(|p| p.name.clone()) })
+    }
+
+    /// The session's principal as the catalog has it now (at most [`PRINCIPAL_RECHECK`] old):
+    /// a user dropped, or no longer an administrator, since the connection opened has lost
+    /// those rights for its next statement. `None` for the local administrator.
+    async fn current_principal(&self) -> Result<Option<tarn_catalog::Principal>> {
+        let Some(principal) = &self.principal else {
+            return Ok(None);
+        };
+        let cached = self.principal_checked.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some((at, fresh)) = cached
+            && at.elapsed() < PRINCIPAL_RECHECK
+        {
+            return Ok(Some(fresh));
+        }
+        let Some(fresh) = self.catalog.get_principal(&principal.name).await? else {
+            return Err(SqlError::PermissionDenied(format!(
+                "permission denied: user '{}' no longer exists; connect as another user",
+                principal.name
+            )));
+        };
+        *self.principal_checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), fresh.clone()));
+        Ok(Some(fresh))
+    }
+
+    async fn require_all(&self, needs: Vec<Need>) -> Result<()> {
+        let Some(principal) = self.current_principal().await? else {
+            return Ok(());
+        };
+        if principal.admin {
+            return Ok(());
+        }
+        let mut held = Held { catalog: &self.catalog, principal: &principal.name, cache: HashMap::new() };
+        for need in needs {
+            self.check(&mut held, need).await?;
         }
         Ok(())
     }
@@ -355,6 +435,13 @@ impl Session {
                 } else {
                     needs.push(Need::Owner(SecurableName::Table(name.clone())));
                 }
+                // Renaming into another schema is creating a table there (a bare new name
+                // stays in the table's own schema).
+                if let S::AlterTable { op: crate::ast::AlterOp::RenameTo(new_name), .. } = statement
+                    && new_name.0.len() > 1
+                {
+                    self.create_in(new_name, &mut needs)?;
+                }
             }
             S::Insert(insert) => {
                 self.target(&insert.table, Privilege::Modify, &mut needs)?;
@@ -440,5 +527,40 @@ impl Session {
             }
         }
         Ok(needs)
+    }
+}
+
+/// Which tables a principal may see in metadata: those it may SELECT from (an administrator,
+/// or a session without a principal, sees all). Listings (information_schema, pg_catalog,
+/// Flight SQL's GetTables) show only these, with their columns.
+#[derive(Debug, Clone)]
+pub struct Visibility {
+    catalog: tarn_catalog::Catalog,
+    /// `None`: everything is visible. A principal's ADMIN flag is read when asked, so a
+    /// change reaches open connections.
+    principal: Option<String>,
+}
+
+impl Visibility {
+    /// Everything visible (the local administrator, servers without authentication).
+    pub fn all(catalog: tarn_catalog::Catalog) -> Self {
+        Visibility { catalog, principal: None }
+    }
+
+    pub async fn may_read(&self, ident: &TableIdent) -> Result<bool> {
+        let Some(principal) = &self.principal else {
+            return Ok(true);
+        };
+        match self.catalog.get_principal(principal).await? {
+            None => return Ok(false),
+            Some(p) if p.admin => return Ok(true),
+            Some(_) => {}
+        }
+        let mut held = Held { catalog: &self.catalog, principal, cache: HashMap::new() };
+        match held.require_table(ident, Privilege::Select).await {
+            Ok(()) => Ok(true),
+            Err(SqlError::PermissionDenied(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

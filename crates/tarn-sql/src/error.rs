@@ -22,6 +22,10 @@ pub enum SqlError {
     #[error("{0}")]
     PermissionDenied(String),
 
+    /// Rows broke a NOT NULL or CHECK constraint; nothing was written.
+    #[error("{0}")]
+    ConstraintViolation(String),
+
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 
@@ -38,7 +42,98 @@ pub enum SqlError {
     Internal(String),
 }
 
+/// What kind of failure an error is: the one classification every protocol maps to its own
+/// codes (SQLSTATE, HTTP status, gRPC code), each with one small table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The SQL does not parse.
+    Syntax,
+    /// Tarn does not do this (yet).
+    Unsupported,
+    CatalogNotFound,
+    SchemaNotFound,
+    TableNotFound,
+    AlreadyExists,
+    PermissionDenied,
+    ConstraintViolation,
+    /// A concurrent commit won; nothing was written and running again is safe.
+    Conflict,
+    /// The memory limit was reached; the server goes on.
+    ResourcesExhausted,
+    /// Storage failed (an object store's error, a timeout): nothing is wrong with the request,
+    /// and trying again later may work.
+    Unavailable,
+    /// A bug in Tarn, or a warehouse whose catalog is damaged.
+    Internal,
+    /// Anything else the user can fix as the message says.
+    Invalid,
+}
+
 impl SqlError {
+    /// This error's [`ErrorKind`].
+    pub fn kind(&self) -> ErrorKind {
+        use tarn_catalog::CatalogError as C;
+        match self {
+            SqlError::Parse(_) => ErrorKind::Syntax,
+            SqlError::Unsupported(_) => ErrorKind::Unsupported,
+            SqlError::PermissionDenied(_) => ErrorKind::PermissionDenied,
+            SqlError::ConstraintViolation(_) => ErrorKind::ConstraintViolation,
+            SqlError::Internal(_) | SqlError::Catalog(C::Corrupt { .. }) => ErrorKind::Internal,
+            SqlError::Catalog(C::CatalogNotFound(_)) => ErrorKind::CatalogNotFound,
+            SqlError::Catalog(C::SchemaNotFound(_)) => ErrorKind::SchemaNotFound,
+            SqlError::Catalog(C::TableNotFound { .. }) => ErrorKind::TableNotFound,
+            SqlError::Catalog(C::AlreadyExists { .. }) => ErrorKind::AlreadyExists,
+            _ if self.is_conflict() => ErrorKind::Conflict,
+            _ if self.is_resources_exhausted() => ErrorKind::ResourcesExhausted,
+            _ if self.is_storage_failure() => ErrorKind::Unavailable,
+            _ => ErrorKind::Invalid,
+        }
+    }
+
+    /// Whether the object store failed (not a missing file: that is the request's or a
+    /// damaged table's to explain).
+    fn is_storage_failure(&self) -> bool {
+        fn transient(e: &object_store::Error) -> bool {
+            !matches!(
+                e,
+                object_store::Error::NotFound { .. }
+                    | object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. }
+                    | object_store::Error::InvalidPath { .. }
+                    | object_store::Error::NotSupported { .. }
+                    | object_store::Error::NotImplemented { .. }
+                    | object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+                    | object_store::Error::UnknownConfigurationKey { .. }
+            )
+        }
+        fn in_delta(e: &DeltaTableError) -> bool {
+            match e {
+                DeltaTableError::ObjectStore { source } => transient(source),
+                _ => false,
+            }
+        }
+        fn in_datafusion(e: &DataFusionError) -> bool {
+            match innermost(e) {
+                Some(DataFusionError::ObjectStore(source)) => transient(source),
+                Some(DataFusionError::External(ext)) => {
+                    ext.downcast_ref::<object_store::Error>().is_some_and(transient)
+                        || ext.downcast_ref::<DeltaTableError>().is_some_and(in_delta)
+                }
+                _ => false,
+            }
+        }
+        match self {
+            SqlError::Catalog(tarn_catalog::CatalogError::Storage(tarn_storage_error)) => {
+                matches!(tarn_storage_error, tarn_storage::StorageError::ObjectStore(e) if transient(e))
+            }
+            SqlError::Engine(EngineError::ObjectStore(e)) => transient(e),
+            SqlError::Engine(EngineError::Delta(e)) | SqlError::Delta(e) => in_delta(e),
+            SqlError::Engine(EngineError::DataFusion(e)) | SqlError::DataFusion(e) => in_datafusion(e),
+            _ => false,
+        }
+    }
+
     pub(crate) fn from_parser(e: sqlparser::parser::ParserError) -> Self {
         let text = e.to_string();
         let text = text.strip_prefix("sql parser error: ").unwrap_or(&text).to_string();

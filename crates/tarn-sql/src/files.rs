@@ -94,7 +94,9 @@ impl FileSource {
             let value = session.eval_scalar(expr).await?;
             let value = match value {
                 datafusion::scalar::ScalarValue::Utf8(Some(s)) | datafusion::scalar::ScalarValue::Utf8View(Some(s)) => s,
-                other if other.is_null() => return Err(SqlError::user(format!("read_files: option {name} is NULL"))),
+                other if other.is_null() => {
+                    return Err(SqlError::user(format!("read_files: option {name} is NULL")));
+                }
                 other => other.to_string(),
             };
             text.insert(name.to_ascii_lowercase(), value);
@@ -103,12 +105,16 @@ impl FileSource {
             Some("csv") => FileFormat::Csv,
             Some("json") => FileFormat::Json,
             Some("parquet") => FileFormat::Parquet,
-            Some(other) => return Err(SqlError::user(format!("read_files: unknown format '{other}'; use csv, json or parquet"))),
+            Some(other) => {
+                return Err(SqlError::user(format!("read_files: unknown format '{other}'; use csv, json or parquet")));
+            }
             None => match location.rsplit('.').next().map(|e| e.to_ascii_lowercase()).as_deref() {
                 Some("csv") => FileFormat::Csv,
                 Some("json" | "jsonl" | "ndjson") => FileFormat::Json,
                 Some("parquet") => FileFormat::Parquet,
-                _ => return Err(SqlError::user("read_files: say which format => 'csv', 'json' or 'parquet'")),
+                _ => {
+                    return Err(SqlError::user("read_files: say which format => 'csv', 'json' or 'parquet'"));
+                }
             },
         };
         let mut options = FileOptions::new(format);
@@ -281,12 +287,20 @@ pub async fn list_files(source: &str, pattern: Option<&str>, names: &[String]) -
         u.set_path(&trimmed);
         u
     });
+    // Refused before anything is looked at: whether a private file exists is private too.
+    refuse_private(&base_url)?;
+    if let Some(url) = &file_url {
+        refuse_private(url)?;
+    }
     if glob_at.is_none()
         && let Some(url) = &file_url
         && url.scheme() == "file"
     {
         match url.to_file_path() {
-            Ok(p) if p.is_file() => return Ok(vec![url.clone()]),
+            Ok(p) if p.is_file() => {
+                refuse_private(url)?;
+                return Ok(vec![url.clone()]);
+            }
             Ok(p) if !p.exists() => {
                 return Err(SqlError::user(format!("the source path '{source}' does not exist")));
             }
@@ -303,7 +317,8 @@ pub async fn list_files(source: &str, pattern: Option<&str>, names: &[String]) -
         let full = meta.location.as_ref();
         let relative = full[prefix_len..].trim_start_matches('/');
         let name = relative.rsplit('/').next().unwrap_or(relative);
-        if name.starts_with('.') || name.starts_with('_') {
+        // Hidden files and folders (`.x`, `_x`: Delta logs, Spark's markers) are not data.
+        if relative.split('/').any(|part| part.starts_with('.') || part.starts_with('_')) {
             continue;
         }
         if let Some(p) = &glob
@@ -315,10 +330,33 @@ pub async fn list_files(source: &str, pattern: Option<&str>, names: &[String]) -
             continue;
         }
         let url = base_url.join(relative).map_err(|e| SqlError::Internal(format!("joining {base_url} and {relative}: {e}")))?;
+        refuse_private(&url)?;
         out.push(url);
     }
     out.sort();
     Ok(out)
+}
+
+/// Folders whose files are never readable as files, whatever one's privileges: Tarn's catalog
+/// (password verifiers, token hashes, the sharing signing key) and Delta logs (a table's
+/// history is read through the table, where its grants apply).
+const PRIVATE_FOLDERS: [&str; 2] = ["_tarn_catalog", "_delta_log"];
+
+/// Refuse a file inside a private folder, by its path or, on local disk, by where it really is
+/// (a symbolic link into the catalog is the catalog).
+fn refuse_private(url: &Url) -> Result<()> {
+    let private = |path: &str| path.split('/').any(|part| PRIVATE_FOLDERS.contains(&part));
+    let real = match url.scheme() {
+        "file" => url.to_file_path().ok().and_then(|p| std::fs::canonicalize(p).ok()).map(|p| p.to_string_lossy().replace('\\', "/")),
+        _ => None,
+    };
+    if private(url.path()) || real.as_deref().is_some_and(private) {
+        return Err(SqlError::PermissionDenied(format!(
+            "permission denied: {url} is inside a Delta log or Tarn's catalog, which are never read as files; \
+             query the table (or DESCRIBE HISTORY) instead"
+        )));
+    }
+    Ok(())
 }
 
 /// A type both `a` and `b` values fit in.
@@ -350,7 +388,9 @@ fn infer_json(bytes: &[u8]) -> Schema {
     let mut values: Vec<Value> = Vec::new();
     let mut order: Vec<String> = Vec::new();
     for (_, line) in lines(bytes) {
-        let Ok(value @ Value::Object(_)) = serde_json::from_slice::<Value>(line) else { continue };
+        let Ok(value @ Value::Object(_)) = serde_json::from_slice::<Value>(line) else {
+            continue;
+        };
         if let Ok(KeyOrder(keys)) = serde_json::from_slice::<KeyOrder>(line) {
             for key in keys {
                 if !order.contains(&key) {
@@ -569,7 +609,9 @@ fn read_csv(bytes: &[u8], url: &Url, data: &SchemaRef, options: &FileOptions) ->
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 match options.mode {
-                    Mode::FailFast => return Err(SqlError::user(format!("file {url} line {line}: malformed record: {e}"))),
+                    Mode::FailFast => {
+                        return Err(SqlError::user(format!("file {url} line {line}: malformed record: {e}")));
+                    }
                     Mode::DropMalformed => continue,
                     Mode::Permissive => {
                         for column in &mut text {

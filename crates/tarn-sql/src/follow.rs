@@ -84,6 +84,8 @@ impl Session {
     /// stream with `table_changes`' columns that ends only with an error.
     pub async fn follow_changes(self, table: &str, from: FollowFrom, poll: Duration) -> Result<StatementOutput> {
         let name = crate::parser::parse_object_name(table)?;
+        // Privileges first: nothing about a table one cannot read (not even its versions).
+        self.require_read(&name).await?;
         let target = self.open_target(&name, None).await?;
         let latest = target.table.version().map_or(-1, |v| v as i64);
         if !tarn_engine::records_changes(&target.table) {

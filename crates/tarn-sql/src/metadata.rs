@@ -11,10 +11,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
-use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProvider, SchemaProvider, TableProvider};
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
 use tarn_catalog::{Catalog, TableIdent};
 use tarn_engine::table_provider;
 
@@ -34,13 +38,19 @@ pub trait SystemSchemas: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// One Tarn schema whose tables open on first use.
+/// One Tarn schema for metadata queries: lists the tables the session's principal may read and
+/// describes them (their schemas, opened on first use) — but never scans them. The tables a
+/// statement really reads are bound by name resolution, authorized there, and registered over
+/// the description (`register_table`).
 pub(crate) struct WarehouseSchema {
     catalog: Catalog,
     catalog_name: String,
     schema_name: String,
     names: Vec<String>,
-    opened: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
+    /// Tables bound by name resolution (real providers).
+    bound: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
+    /// Schema-only descriptions, cached.
+    described: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
     state: SessionState,
 }
 
@@ -54,7 +64,7 @@ impl std::fmt::Debug for WarehouseSchema {
     }
 }
 
-fn opened<'a>(
+fn locked<'a>(
     map: &'a Mutex<HashMap<String, Arc<dyn TableProvider>>>,
 ) -> std::sync::MutexGuard<'a, HashMap<String, Arc<dyn TableProvider>>> {
     // A poisoned map only means another thread panicked mid-insert; the map itself is intact.
@@ -65,7 +75,7 @@ fn opened<'a>(
 impl SchemaProvider for WarehouseSchema {
     fn table_names(&self) -> Vec<String> {
         let mut names = self.names.clone();
-        for name in opened(&self.opened).keys() {
+        for name in locked(&self.bound).keys() {
             if !names.contains(name) {
                 names.push(name.clone());
             }
@@ -74,7 +84,10 @@ impl SchemaProvider for WarehouseSchema {
     }
 
     async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(provider) = opened(&self.opened).get(name) {
+        if let Some(provider) = locked(&self.bound).get(name) {
+            return Ok(Some(provider.clone()));
+        }
+        if let Some(provider) = locked(&self.described).get(name) {
             return Ok(Some(provider.clone()));
         }
         if !self.names.iter().any(|n| n == name) {
@@ -85,22 +98,58 @@ impl SchemaProvider for WarehouseSchema {
         let entry = self.catalog.require_table(&ident).await.map_err(|e| external(e.to_string()))?;
         let url = entry.location_url().map_err(|e| external(e.to_string()))?;
         let table = crate::resolve::open_location(&url, None).await.map_err(|e| external(e.to_string()))?;
-        let provider = table_provider(&table, &self.state).await.map_err(|e| external(e.to_string()))?;
-        opened(&self.opened).insert(name.to_string(), provider.clone());
+        let schema = table_provider(&table, &self.state).await.map_err(|e| external(e.to_string()))?.schema();
+        let provider: Arc<dyn TableProvider> = Arc::new(Description { table: ident.to_string(), schema });
+        locked(&self.described).insert(name.to_string(), provider.clone());
         Ok(Some(provider))
     }
 
     fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
-        Ok(opened(&self.opened).insert(name, table))
+        Ok(locked(&self.bound).insert(name, table))
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name) || opened(&self.opened).contains_key(name)
+        self.names.iter().any(|n| n == name) || locked(&self.bound).contains_key(name)
     }
 }
 
-/// Register every catalog and schema of the warehouse in `list`, tables opening lazily.
-pub(crate) async fn mount_warehouse(catalog: &Catalog, list: &dyn CatalogProviderList, state: &SessionState) -> Result<()> {
+/// A table as metadata queries see it: its columns, no rows. Scanning one is a bug in name
+/// resolution (the table was not bound), so it fails loudly rather than answer "no rows".
+#[derive(Debug)]
+struct Description {
+    table: String,
+    schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for Description {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        Err(DataFusionError::Plan(format!(
+            "{} is mounted for metadata only and cannot be read here; name it in the query's FROM clause",
+            self.table
+        )))
+    }
+}
+
+/// Register every catalog and schema of the warehouse in `list` for a metadata query, with the
+/// tables `session`'s principal may read (an administrator sees all).
+pub(crate) async fn mount_warehouse(session: &crate::Session, list: &dyn CatalogProviderList, state: &SessionState) -> Result<()> {
+    let catalog = session.catalog();
+    let visibility = session.visibility().await?;
     for c in catalog.list_catalogs().await? {
         let provider: Arc<dyn CatalogProvider> = match list.catalog(&c.name) {
             Some(p) => p,
@@ -111,13 +160,19 @@ pub(crate) async fn mount_warehouse(catalog: &Catalog, list: &dyn CatalogProvide
             }
         };
         for s in catalog.list_schemas(&c.name).await? {
-            let names = catalog.list_tables(&c.name, &s.name).await?.into_iter().map(|t| t.name).collect();
+            let mut names = Vec::new();
+            for t in catalog.list_tables(&c.name, &s.name).await? {
+                if visibility.may_read(&TableIdent::new(c.name.clone(), s.name.clone(), t.name.clone())).await? {
+                    names.push(t.name);
+                }
+            }
             let schema = WarehouseSchema {
                 catalog: catalog.clone(),
                 catalog_name: c.name.clone(),
                 schema_name: s.name.clone(),
                 names,
-                opened: Mutex::new(HashMap::new()),
+                bound: Mutex::new(HashMap::new()),
+                described: Mutex::new(HashMap::new()),
                 state: state.clone(),
             };
             provider.register_schema(&s.name, Arc::new(schema))?;

@@ -22,8 +22,8 @@ use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use deltalake::DeltaTable;
 use sqlparser::ast::{
-    Expr as SqlExpr, Ident, ObjectName, ObjectNamePart, Query, Statement as SqlStatement, TableAlias, TableFactor, TableVersion, Visit,
-    VisitMut, Visitor, VisitorMut,
+    Expr as SqlExpr, Ident, ObjectName, ObjectNamePart, Query, Statement as SqlStatement, TableAlias, TableFactor, TableVersion, VisitMut,
+    VisitorMut,
 };
 use tarn_catalog::{TableEntry, TableIdent};
 use tarn_engine::{TimeTravel, open_table, table_provider};
@@ -31,6 +31,7 @@ use url::Url;
 
 use crate::ast::VersionSpec;
 use crate::error::{Result, SqlError};
+use crate::relations::{Relation, Relations};
 use crate::session::Session;
 
 /// Whether a table location names a table shared with us over Delta Sharing (a profile file
@@ -265,28 +266,26 @@ impl Session {
         register(&list, &self.current_catalog, &self.current_schema, None)?;
         let state = self.statement_state(list.clone());
 
-        let mut collector = RelationCollector::default();
-        let _ = Visit::visit(&statement, &mut collector);
+        let relations = Relations::of(&statement);
 
         let system = self.system_schemas.clone();
         let system_names: Vec<String> = system.as_ref().map(|s| s.names()).unwrap_or_default();
         let is_system_schema = |schema: &str| schema == "information_schema" || system_names.iter().any(|n| n == schema);
         let own_information_schema = system_names.iter().any(|n| n == "information_schema");
-        if !own_information_schema && collector.relations.iter().any(|(name, _)| schema_part(name).as_deref() == Some("information_schema"))
-        {
-            crate::metadata::mount_warehouse(&self.catalog, list.as_ref(), &state).await?;
+        if !own_information_schema && relations.tables.iter().any(|r| schema_part(&r.name).as_deref() == Some("information_schema")) {
+            crate::metadata::mount_warehouse(self, list.as_ref(), &state).await?;
         }
 
+        // Every provider the plan can reach is bound here, and each binding of a table, path
+        // or table function is authorized right where it is bound: what DataFusion plans
+        // against is exactly what was checked.
         let mut replacements: HashMap<String, (ObjectName, Ident)> = HashMap::new();
         let mut opened: HashSet<String> = HashSet::new();
-        for (name, version) in collector.relations {
+        for Relation { name, version } in relations.tables {
             let key = relation_key(&name, version.as_ref());
             let single = parts(&name).len() == 1;
             let path = matches!(self.table_name(&name), Ok(TableName::Path(_)));
             if version.is_none() && !path {
-                if single && collector.ctes.contains(&parts(&name)[0].value.to_ascii_lowercase()) {
-                    continue;
-                }
                 if single && let Some(view) = self.temp_view(&parts(&name)[0].value) {
                     let table = parts(&name)[0].value.to_ascii_lowercase();
                     register(&list, &self.current_catalog, &self.current_schema, Some((&table, view)))?;
@@ -297,10 +296,13 @@ impl Session {
                     replacements.insert(key, (implicit, default_alias));
                     continue;
                 }
-                let TableName::Catalog(ident) = self.table_name(&name)? else { continue };
+                let TableName::Catalog(ident) = self.table_name(&name)? else {
+                    continue;
+                };
                 if is_system_schema(&ident.schema) || !opened.insert(ident.to_string()) {
                     continue;
                 }
+                self.require_read(&name).await?;
                 let entry = self.catalog.require_table(&ident).await?;
                 let table = open_location(&entry.location_url()?, None).await?;
                 let cached = crate::exec::cache::cached_provider(table.log_store().root_url(), &table, &state).await?;
@@ -320,6 +322,7 @@ impl Session {
             if replacements.contains_key(&key) {
                 continue;
             }
+            self.require_read(&name).await?;
             let at = match &version {
                 Some(TableVersion::VersionAsOf(e)) => Some(self.time_travel(&VersionSpec::Version(e.clone())).await?),
                 Some(TableVersion::TimestampAsOf(e)) => Some(self.time_travel(&VersionSpec::Timestamp(e.clone())).await?),
@@ -341,22 +344,23 @@ impl Session {
             replacements.insert(key, (new_name, default_alias));
         }
 
-        for (name, args) in &collector.functions {
-            let key = function_key(name, args);
+        for call in &relations.functions {
+            let key = function_key(&call.function, &call.args);
             if replacements.contains_key(&key) {
                 continue;
             }
-            let provider = self.table_function(name, args, &state).await?;
+            let provider = self.table_function(call, &state).await?;
             let synthetic = format!("f{}", replacements.len());
             register(&list, "__tarn", "functions", Some((&synthetic, provider)))?;
             let new_name = ObjectName::from(vec![Ident::new("__tarn"), Ident::new("functions"), Ident::new(synthetic)]);
-            let default_alias = parts(name).last().map(|i| Ident::new(i.value.to_ascii_lowercase())).unwrap_or_else(|| Ident::new("f"));
-            replacements.insert(key, (new_name, default_alias));
+            replacements.insert(key, (new_name, Ident::new(call.function.clone())));
         }
 
         if let Some(system) = &system {
             for catalog in list.catalog_names() {
-                let Some(provider) = list.catalog(&catalog) else { continue };
+                let Some(provider) = list.catalog(&catalog) else {
+                    continue;
+                };
                 for name in &system_names {
                     if provider.schema(name).is_none()
                         && let Some(schema) = system.schema(&catalog, name)
@@ -372,6 +376,13 @@ impl Session {
             let _ = VisitMut::visit(&mut statement, &mut rewriter);
         }
         let plan = state.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
+        // Only queries reach DataFusion; a DDL, DML or statement plan here would bypass Tarn's
+        // commits and checks.
+        datafusion::execution::context::SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)?;
         Ok((state, plan))
     }
 
@@ -403,9 +414,9 @@ fn schema_part(name: &ObjectName) -> Option<String> {
     }
 }
 
-fn function_key(name: &ObjectName, args: &[sqlparser::ast::FunctionArg]) -> String {
+fn function_key(function: &str, args: &[sqlparser::ast::FunctionArg]) -> String {
     let args: Vec<String> = args.iter().map(ToString::to_string).collect();
-    format!("{name}({})", args.join(", "))
+    format!("{function}({})", args.join(", "))
 }
 
 fn relation_key(name: &ObjectName, version: Option<&TableVersion>) -> String {
@@ -435,39 +446,6 @@ fn register(list: &MemoryCatalogProviderList, catalog: &str, schema: &str, table
     Ok(())
 }
 
-/// Collects every table relation (with its time-travel clause) and CTE name in a statement.
-#[derive(Default)]
-pub(crate) struct RelationCollector {
-    pub relations: Vec<(ObjectName, Option<TableVersion>)>,
-    /// Calls of Tarn's table functions (`table_changes`, `read_files`), with their arguments.
-    pub functions: Vec<(ObjectName, Vec<sqlparser::ast::FunctionArg>)>,
-    pub ctes: HashSet<String>,
-}
-
-impl Visitor for RelationCollector {
-    type Break = ();
-
-    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-        if let Some(with) = &query.with {
-            for cte in &with.cte_tables {
-                self.ctes.insert(cte.alias.name.value.to_ascii_lowercase());
-            }
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
-        match factor {
-            TableFactor::Table { name, args: None, version, .. } => self.relations.push((name.clone(), version.clone())),
-            TableFactor::Table { name, args: Some(args), .. } if crate::table_functions::is_tarn_function(name) => {
-                self.functions.push((name.clone(), args.args.clone()));
-            }
-            _ => {}
-        }
-        ControlFlow::Continue(())
-    }
-}
-
 /// Points time-travel and path relations at their synthetic snapshot names.
 struct RelationRewriter {
     replacements: HashMap<String, (ObjectName, Ident)>,
@@ -479,7 +457,8 @@ impl VisitorMut for RelationRewriter {
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table { name, args: call @ Some(_), alias, .. } = factor
             && let Some(args) = call.as_ref()
-            && let Some((new_name, default_alias)) = self.replacements.get(&function_key(name, &args.args))
+            && let Some(function) = crate::relations::function_name(name)
+            && let Some((new_name, default_alias)) = self.replacements.get(&function_key(&function, &args.args))
         {
             *name = new_name.clone();
             *call = None;

@@ -61,6 +61,9 @@ impl SessionConfig {
     }
 }
 
+/// How long a session trusts what the catalog last said about its principal.
+pub(crate) const PRINCIPAL_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A SQL session. Statements run one at a time; `USE` and `SET` change the session.
 pub struct Session {
     pub(crate) catalog: Catalog,
@@ -73,6 +76,10 @@ pub struct Session {
     pub(crate) system_schemas: Option<Arc<dyn SystemSchemas>>,
     /// Who runs the statements; `None` is the warehouse's own administrator (the local CLI).
     pub(crate) principal: Option<tarn_catalog::Principal>,
+    /// The principal as the catalog last said, and when: privileges are checked against it,
+    /// so a dropped user or a lost ADMIN flag reaches open connections within
+    /// [`PRINCIPAL_RECHECK`].
+    pub(crate) principal_checked: std::sync::Mutex<Option<(std::time::Instant, tarn_catalog::Principal)>>,
     /// Tables named by statements since the last [`Session::take_touched_tables`].
     touched_tables: Vec<String>,
     /// While an EXPLAIN is planned: the files each of its Delta scans reads. `None` otherwise,
@@ -109,6 +116,7 @@ impl Session {
             settings: HashMap::new(),
             system_schemas: None,
             principal: None,
+            principal_checked: std::sync::Mutex::new(None),
             touched_tables: Vec::new(),
             scan_log: None,
             temp_views: Default::default(),
@@ -121,6 +129,7 @@ impl Session {
     /// Run statements as `principal`: every statement is checked against its privileges.
     pub fn set_principal(&mut self, principal: tarn_catalog::Principal) {
         self.principal = Some(principal);
+        *self.principal_checked.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The principal statements run as, if not the local administrator.

@@ -11,6 +11,8 @@ use datafusion::catalog::TableProvider;
 use datafusion::execution::context::SessionState;
 use datafusion::scalar::ScalarValue;
 use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArgOperator, ObjectName, Value};
+
+use crate::relations::FunctionCall;
 use tarn_engine::{ChangeBound, changes_provider, resolve_change_range};
 
 use crate::error::{Result, SqlError};
@@ -19,16 +21,10 @@ use crate::session::Session;
 pub(crate) const TABLE_CHANGES: &str = "table_changes";
 pub(crate) const READ_FILES: &str = "read_files";
 
-fn function_name(name: &ObjectName) -> Option<String> {
-    match name.0.as_slice() {
-        [part] => part.as_ident().map(|i| i.value.to_ascii_lowercase()),
-        _ => None,
-    }
-}
-
-/// Whether `name` is one of Tarn's table functions.
-pub(crate) fn is_tarn_function(name: &ObjectName) -> bool {
-    function_name(name).is_some_and(|n| n == TABLE_CHANGES || n == READ_FILES)
+/// Whether `function` (a name normalised by [`crate::relations::function_name`]) is one of
+/// Tarn's table functions.
+pub(crate) fn is_tarn_function(function: &str) -> bool {
+    function == TABLE_CHANGES || function == READ_FILES
 }
 
 /// A call's arguments: positional ones in order, then `name => value` ones.
@@ -59,7 +55,9 @@ impl Arguments {
                 FunctionArg::ExprNamed { name: Expr::Identifier(name), arg: FunctionArgExpr::Expr(e), .. } => {
                     out.named.push((name.value.to_ascii_lowercase(), e.clone()));
                 }
-                other => return Err(SqlError::user(format!("{function}: unsupported argument '{other}'"))),
+                other => {
+                    return Err(SqlError::user(format!("{function}: unsupported argument '{other}'")));
+                }
             }
         }
         Ok(out)
@@ -97,16 +95,18 @@ pub(crate) fn read_files_source(args: &[FunctionArg]) -> Result<String> {
 
 impl Session {
     /// A provider for a call of one of Tarn's table functions.
-    pub(crate) async fn table_function(
-        &self,
-        name: &ObjectName,
-        args: &[FunctionArg],
-        state: &SessionState,
-    ) -> Result<Arc<dyn TableProvider>> {
-        match function_name(name).as_deref() {
-            Some(TABLE_CHANGES) => self.table_changes(args, state).await,
-            Some(READ_FILES) => crate::files::read_files_provider(self, args, state).await,
-            _ => Err(SqlError::Internal(format!("{name} is not a Tarn table function"))),
+    /// The call's table or files are authorized here, where they are bound.
+    pub(crate) async fn table_function(&self, call: &FunctionCall, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
+        match call.function.as_str() {
+            TABLE_CHANGES => {
+                self.require_read(&table_changes_target(&call.args)?).await?;
+                self.table_changes(&call.args, state).await
+            }
+            READ_FILES => {
+                self.require_file_read().await?;
+                crate::files::read_files_provider(self, &call.args, state).await
+            }
+            _ => Err(SqlError::Internal(format!("{} is not a Tarn table function", call.name))),
         }
     }
 
@@ -152,7 +152,9 @@ impl Session {
         if value.data_type().is_integer() {
             let version = match value.cast_to(&arrow::datatypes::DataType::Int64)? {
                 ScalarValue::Int64(Some(v)) => v,
-                _ => return Err(SqlError::user(format!("table_changes: '{expr}' is not a version"))),
+                _ => {
+                    return Err(SqlError::user(format!("table_changes: '{expr}' is not a version")));
+                }
             };
             return Ok(ChangeBound::Version(version));
         }

@@ -40,7 +40,8 @@ struct Cli {
 
     /// Memory for all running queries together (e.g. 512MiB, 4GiB); sorts, joins and
     /// aggregates spill to disk beyond it, and a query that still does not fit fails with a
-    /// clear error. Default: no limit.
+    /// clear error. Default: 60% of the machine's (or the container's) memory for `tarn
+    /// serve`, no limit for other commands.
     #[arg(long, global = true, env = "TARN_MEMORY_LIMIT")]
     memory_limit: Option<String>,
 
@@ -310,21 +311,38 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+    // Planning and optimizing walk a statement's tree recursively; the parser bounds its depth
+    // (tarn_sql's MAX_DEPTH) and every thread that plans gets a stack that depth fits in, with
+    // room to spare: a stack overflow aborts the whole process, not one statement. The stack
+    // is address space; only the pages a deep statement touches are ever committed.
+    let main = std::thread::Builder::new().name("tarn-main".into()).stack_size(STACK_SIZE).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_multi_thread().thread_stack_size(STACK_SIZE).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match runtime.block_on(run(cli)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
         }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+    });
+    match main.map(|thread| thread.join()) {
+        Ok(Ok(code)) => code,
+        Ok(Err(_)) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: cannot start the main thread: {e}");
             ExitCode::FAILURE
         }
     }
 }
+
+/// The stack of every thread that runs statements (see `main`).
+const STACK_SIZE: usize = 64 << 20;
 
 async fn run(cli: Cli) -> Result<(), String> {
     let settings = Settings::load(config::Flags {
@@ -335,7 +353,15 @@ async fn run(cli: Cli) -> Result<(), String> {
     })?;
     tarn_storage::configure(settings.storage.clone()).map_err(|e| e.to_string())?;
     tarn_engine::set_commit_retry(settings.commit_retry);
-    let runtime = tarn_sql::Runtime::new(settings.memory_limit, settings.spill_dir.clone()).map_err(|e| e.to_string())?;
+    // A server shares one machine among many clients: without a limit one query (an array_agg
+    // over everything) can take all memory and the kernel kills the server. So `tarn serve`
+    // gets a default limit; one-off commands keep none unless told.
+    let memory_limit = match (&cli.command, settings.memory_limit) {
+        (_, Some(limit)) => Some(limit),
+        (Some(Command::Serve { .. }), None) => config::default_server_memory_limit(),
+        (_, None) => None,
+    };
+    let runtime = tarn_sql::Runtime::new(memory_limit, settings.spill_dir.clone()).map_err(|e| e.to_string())?;
     let config = SessionConfig {
         warehouse: settings.warehouse.clone(),
         target_partitions: settings.target_partitions,

@@ -42,7 +42,7 @@ pub(super) async fn schemas(catalog: &Catalog, query: CommandGetDbSchemas) -> Re
     builder.build().map_err(build_error)
 }
 
-pub(super) async fn tables(catalog: &Catalog, query: CommandGetTables) -> Result<RecordBatch, Status> {
+pub(super) async fn tables(catalog: &Catalog, visibility: &tarn_sql::Visibility, query: CommandGetTables) -> Result<RecordBatch, Status> {
     let only = query.catalog.clone();
     let include_schema = query.include_schema;
     let mut builder = query.into_builder();
@@ -53,6 +53,10 @@ pub(super) async fn tables(catalog: &Catalog, query: CommandGetTables) -> Result
         }
         for s in catalog.list_schemas(&c.name).await.map_err(catalog_error)? {
             for t in catalog.list_tables(&c.name, &s.name).await.map_err(catalog_error)? {
+                let ident = TableIdent::new(c.name.clone(), s.name.clone(), t.name.clone());
+                if !visibility.may_read(&ident).await.map_err(|e| Status::internal(e.to_string()))? {
+                    continue;
+                }
                 // Opening a table costs a log read; only done when the client asks for schemas.
                 let schema = if include_schema {
                     let entry = catalog

@@ -56,6 +56,15 @@ type DoGetStream = Pin<Box<dyn Stream<Item = std::result::Result<arrow_flight::F
 
 /// How long an unredeemed ticket or an unused prepared statement is kept.
 const TICKET_TTL: Duration = Duration::from_secs(600);
+/// A session token handed out by `Handshake`.
+#[derive(Clone)]
+struct HandshakeSession {
+    principal: String,
+    /// The bearer token the handshake authenticated with; the session ends when it does.
+    bearer: Option<String>,
+    expires: Instant,
+}
+
 /// How long a handshake session token is valid.
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
@@ -88,8 +97,8 @@ pub(crate) struct TarnFlightService {
     metrics: Arc<Metrics>,
     pending: Mutex<HashMap<String, Pending>>,
     prepared: Mutex<HashMap<String, Prepared>>,
-    /// Handshake session tokens: token → (principal, expiry).
-    sessions: Mutex<HashMap<String, (String, Instant)>>,
+    /// Handshake session tokens.
+    sessions: Mutex<HashMap<String, HandshakeSession>>,
     auditor: crate::audit::Auditor,
 }
 
@@ -99,16 +108,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The gRPC status for a Tarn error.
 fn status(e: SqlError) -> Status {
-    use tarn_catalog::CatalogError as C;
-    match &e {
-        SqlError::Catalog(C::CatalogNotFound(_) | C::SchemaNotFound(_) | C::TableNotFound { .. }) => Status::not_found(e.to_string()),
-        SqlError::Catalog(C::AlreadyExists { .. }) => Status::already_exists(e.to_string()),
-        SqlError::Unsupported(_) => Status::unimplemented(e.to_string()),
-        SqlError::Internal(_) => Status::internal(e.to_string()),
-        SqlError::PermissionDenied(_) => Status::permission_denied(e.to_string()),
-        _ if e.is_conflict() => Status::aborted(e.to_string()),
-        _ if e.is_resources_exhausted() => Status::resource_exhausted(e.to_string()),
-        _ => Status::invalid_argument(e.to_string()),
+    use tarn_sql::ErrorKind as K;
+    let message = e.to_string();
+    match e.kind() {
+        K::CatalogNotFound | K::SchemaNotFound | K::TableNotFound => Status::not_found(message),
+        K::AlreadyExists => Status::already_exists(message),
+        K::Unsupported => Status::unimplemented(message),
+        K::Internal => Status::internal(message),
+        K::PermissionDenied => Status::permission_denied(message),
+        K::Conflict => Status::aborted(message),
+        K::ResourcesExhausted => Status::resource_exhausted(message),
+        K::Unavailable => Status::unavailable(message),
+        K::ConstraintViolation => Status::failed_precondition(message),
+        K::Syntax | K::Invalid => Status::invalid_argument(message),
     }
 }
 
@@ -166,8 +178,12 @@ async fn affected_rows(output: StatementOutput) -> std::result::Result<i64, Stat
         return Ok(-1);
     }
     let batches = output.collect().await.map_err(status)?;
-    let Some(batch) = batches.first() else { return Ok(-1) };
-    let Some(column) = batch.column_by_name("num_affected_rows") else { return Ok(-1) };
+    let Some(batch) = batches.first() else {
+        return Ok(-1);
+    };
+    let Some(column) = batch.column_by_name("num_affected_rows") else {
+        return Ok(-1);
+    };
     let values = arrow::compute::cast(column, &arrow::datatypes::DataType::Int64).map_err(|e| Status::internal(e.to_string()))?;
     let values =
         values.as_any().downcast_ref::<arrow::array::Int64Array>().ok_or_else(|| Status::internal("row count is not an integer"))?;
@@ -214,10 +230,24 @@ impl TarnFlightService {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| Status::unauthenticated("the Authorization header must be 'Bearer <token>'"))?;
-        if let Some((principal, expires)) = lock(&self.sessions).get(token).cloned() {
-            if Instant::now() < expires {
-                return Ok(principal);
-            }
+        let known = lock(&self.sessions).get(token).cloned();
+        if let Some(session) = known
+            && Instant::now() < session.expires
+        {
+            return match session.bearer {
+                // A session opened with a bearer token lives only as long as that token: a
+                // revoked or expired token ends it.
+                Some(bearer) => match self.catalog.authenticate_token(&bearer).await {
+                    Ok(Some(principal)) => Ok(principal.name),
+                    Ok(None) => {
+                        lock(&self.sessions).remove(token);
+                        Err(Status::unauthenticated("the token this session was opened with is expired or revoked"))
+                    }
+                    Err(e) => Err(Status::unavailable(format!("checking the token failed: {e}"))),
+                },
+                // Opened with a password: the principal is checked on every statement.
+                None => Ok(session.principal),
+            };
         }
         match self.catalog.authenticate_token(token).await {
             Ok(Some(principal)) => Ok(principal.name),
@@ -249,7 +279,7 @@ impl TarnFlightService {
         let now = Instant::now();
         lock(&self.pending).retain(|_, p| now.duration_since(p.created) < TICKET_TTL);
         lock(&self.prepared).retain(|_, p| now.duration_since(p.used) < TICKET_TTL);
-        lock(&self.sessions).retain(|_, (_, expires)| now < *expires);
+        lock(&self.sessions).retain(|_, session| now < session.expires);
     }
 
     /// Describe (and, for non-queries, run) a statement; its ticket and schema.
@@ -271,7 +301,7 @@ impl TarnFlightService {
                 (PendingWork::Query(statement), schema)
             }
             other => {
-                let write = crate::metrics::is_write(&other);
+                let write = other.properties().writes;
                 let result = session.execute(other).await;
                 self.metrics.record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
                 let output = result?;
@@ -359,10 +389,14 @@ fn merge_inserts(statements: Vec<Statement>) -> Vec<Statement> {
         return statements;
     }
     let mut iter = statements.into_iter();
-    let Some(Statement::Insert(mut first)) = iter.next() else { return Vec::new() };
+    let Some(Statement::Insert(mut first)) = iter.next() else {
+        return Vec::new();
+    };
     let mut rest = Vec::new();
     for next in iter {
-        let Statement::Insert(insert) = next else { continue };
+        let Statement::Insert(insert) = next else {
+            continue;
+        };
         let same_target = insert.table == first.table && insert.columns == first.columns;
         match (insert.query.body.as_ref(), first.query.body.as_mut()) {
             (SetExpr::Values(values), SetExpr::Values(into)) if same_target => into.rows.extend(values.rows.iter().cloned()),
@@ -445,8 +479,15 @@ impl FlightSqlService for TarnFlightService {
             }
             None => self.authenticate(request.metadata()).await?,
         };
+        // The bearer token the handshake came with (if any) stays bound to the session.
+        let bearer = header.as_deref().and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))).and_then(|t| {
+            let existing = lock(&self.sessions).get(t).map(|s| s.bearer.clone());
+            // A handshake with a session token keeps that session's origin.
+            existing.unwrap_or_else(|| Some(t.to_string()))
+        });
         let token = format!("flight_{}", uuid::Uuid::new_v4().simple());
-        lock(&self.sessions).insert(token.clone(), (principal, Instant::now() + SESSION_TTL));
+        let session = HandshakeSession { principal, bearer, expires: Instant::now() + SESSION_TTL };
+        lock(&self.sessions).insert(token.clone(), session);
         let response = HandshakeResponse { protocol_version: 0, payload: token.clone().into() };
         let stream: Pin<Box<dyn Stream<Item = std::result::Result<HandshakeResponse, Status>> + Send>> =
             Box::pin(futures::stream::iter([Ok(response)]));
@@ -493,7 +534,7 @@ impl FlightSqlService for TarnFlightService {
         let mut total = -1;
         for statement in tarn_sql::parse_sql(&command.query).map_err(status)? {
             let started = Instant::now();
-            let write = crate::metrics::is_write(&statement);
+            let write = statement.properties().writes;
             let result = session.execute(statement).await;
             self.audit(&principal, peer, &command.query, session.take_touched_tables(), &result);
             self.metrics.record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
@@ -607,7 +648,7 @@ impl FlightSqlService for TarnFlightService {
         let statements = runs.into_iter().map(|row| bind_row(&sql, row)).collect::<std::result::Result<Vec<_>, _>>()?;
         for statement in merge_inserts(statements) {
             let started = Instant::now();
-            let write = crate::metrics::is_write(&statement);
+            let write = statement.properties().writes;
             let result = session.execute(statement).await;
             self.audit(&principal, peer, &sql, session.take_touched_tables(), &result);
             self.metrics.record(1, u64::from(write && result.is_ok()), result.is_err(), started.elapsed());
@@ -677,8 +718,10 @@ impl FlightSqlService for TarnFlightService {
         query: CommandGetTables,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authenticate(request.metadata()).await?;
-        let batch = metadata::tables(&self.catalog, query).await?;
+        let principal = self.authenticate(request.metadata()).await?;
+        // Only the tables this user may read are listed (and described).
+        let visibility = self.session(&principal).await?.visibility().await.map_err(status)?;
+        let batch = metadata::tables(&self.catalog, &visibility, query).await?;
         Ok(Response::new(flight_stream(batch.schema(), futures::stream::iter([Ok(batch)]))))
     }
 
@@ -776,8 +819,16 @@ pub(crate) async fn serve(
     service: TarnFlightService,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    // Connections go through the gate (bounded in number, closed if silent); live ones are
+    // pinged so a vanished client does not hold its place.
+    let gate = crate::limits::Gate::new("flight");
+    let incoming = futures::stream::unfold((gate, listener), |(gate, listener)| async move {
+        let next = gate.accept(&listener).await.map(|(connection, _)| connection);
+        Some((next, (gate, listener)))
+    });
     tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .add_service(FlightServiceServer::new(service))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -1,37 +1,47 @@
-//! Postgres passwords: SCRAM-SHA-256 against the secrets in the warehouse catalog.
+//! Postgres passwords: what SCRAM checks for users the catalog does not know.
 
-use async_trait::async_trait;
-use pgwire::api::auth::{AuthSource, LoginInfo, Password};
-use pgwire::error::PgWireResult;
-use tarn_catalog::Catalog;
+use tarn_catalog::PasswordSecret;
 
-/// Looks up the SCRAM secret of the connecting user.
-#[derive(Debug)]
-pub(crate) struct CatalogAuthSource {
-    pub catalog: Catalog,
+/// A verifier no password matches, for a user that does not exist or has no password. Its salt
+/// is the same on every attempt, as a real user's is (a fresh one each time would tell who does
+/// not exist), and only this process can compute it.
+pub(crate) fn decoy_secret(user: &str) -> PasswordSecret {
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    PasswordSecret {
+        salt_hex: hex(&decoy(user, "salt")[..16]),
+        iterations: tarn_catalog::PASSWORD_ITERATIONS,
+        stored_key_hex: hex(&decoy(user, "stored")),
+        server_key_hex: hex(&decoy(user, "server")),
+        salted_password_hex: None,
+    }
 }
 
-#[async_trait]
-impl AuthSource for CatalogAuthSource {
-    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
-        let user = login.user().unwrap_or_default();
-        let secret = match self.catalog.password_secret(user).await {
-            Ok(secret) => secret,
-            Err(e) => {
-                tracing::error!(error = %e, "reading a password secret failed");
-                None
-            }
-        };
-        let decoded = secret.and_then(|s| s.decode());
-        match decoded {
-            Some((salt, salted)) => Ok(Password::new(Some(salt), salted)),
-            // Unknown users and users without a password get a random secret, so they fail
-            // exactly like a wrong password does and nothing tells which users exist.
-            None => {
-                let salt = uuid::Uuid::new_v4().into_bytes().to_vec();
-                let salted = uuid::Uuid::new_v4().into_bytes().repeat(2);
-                Ok(Password::new(Some(salt), salted))
-            }
-        }
+/// SHA-256 over a random per-process key, the purpose and the user name.
+fn decoy(user: &str, purpose: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key
+    });
+    let mut hash = Sha256::new();
+    hash.update(key);
+    hash.update(purpose.as_bytes());
+    hash.update([0]);
+    hash.update(user.to_ascii_lowercase().as_bytes());
+    hash.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decoy_is_stable_per_user_and_matches_no_password() {
+        assert_eq!(decoy_secret("ghost"), decoy_secret("GHOST"));
+        assert_ne!(decoy_secret("ghost").salt_hex, decoy_secret("other").salt_hex);
+        assert!(!decoy_secret("ghost").matches("anything"));
     }
 }

@@ -22,6 +22,7 @@ use datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo;
 use datafusion_pg_catalog::pg_catalog::context::{EmptyContextProvider, PgCatalogContextProvider, Role};
 use datafusion_pg_catalog::pg_catalog::{PgCatalogSchemaProvider, PgCatalogStaticTables};
 use tarn_catalog::{Catalog, TableIdent};
+use tarn_sql::Visibility;
 
 use crate::error::{Result, ServerError};
 
@@ -33,10 +34,18 @@ const SYSTEM_SCHEMAS: [&str; 2] = ["pg_catalog", "information_schema"];
 pub(crate) struct TarnCatalogInfo {
     catalog: Catalog,
     database: String,
+    /// Which tables the connection's user sees (those it may read).
+    visibility: Visibility,
 }
 
 fn external(e: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::External(e.to_string().into())
+}
+
+impl TarnCatalogInfo {
+    async fn visible(&self, catalog: &str, schema: &str, table: &str) -> Result<bool, DataFusionError> {
+        self.visibility.may_read(&TableIdent::new(catalog, schema, table)).await.map_err(external)
+    }
 }
 
 #[async_trait]
@@ -66,10 +75,19 @@ impl CatalogInfo for TarnCatalogInfo {
             return Ok(Some(Vec::new()));
         }
         let tables = self.catalog.list_tables(catalog_name, schema_name).await.map_err(external)?;
-        Ok(Some(tables.into_iter().map(|t| t.name).collect()))
+        let mut names = Vec::with_capacity(tables.len());
+        for t in tables {
+            if self.visible(catalog_name, schema_name, &t.name).await? {
+                names.push(t.name);
+            }
+        }
+        Ok(Some(names))
     }
 
     async fn table_schema(&self, catalog_name: &str, schema_name: &str, table_name: &str) -> Result<Option<SchemaRef>, DataFusionError> {
+        if !self.visible(catalog_name, schema_name, table_name).await? {
+            return Ok(None);
+        }
         let ident = TableIdent::new(catalog_name, schema_name, table_name);
         let Some(entry) = self.catalog.get_table(&ident).await.map_err(external)? else {
             return Ok(None);
@@ -148,12 +166,12 @@ impl SchemaProvider for TarnPgCatalog {
     }
 }
 
-/// The `pg_catalog` schema of every catalog, shared by all connections of a server.
+/// What the `pg_catalog` and `information_schema` of every connection share: the static
+/// tables and the settings.
 pub(crate) struct PgSystemSchemas {
     catalog: Catalog,
     static_tables: Arc<PgCatalogStaticTables>,
     settings: Arc<datafusion::catalog::MemTable>,
-    by_database: Mutex<HashMap<String, Arc<TarnPgCatalog>>>,
 }
 
 impl std::fmt::Debug for PgSystemSchemas {
@@ -165,16 +183,35 @@ impl std::fmt::Debug for PgSystemSchemas {
 impl PgSystemSchemas {
     pub fn new(catalog: Catalog, tls: bool) -> Result<Self> {
         let static_tables = PgCatalogStaticTables::try_new().map_err(|e| ServerError::Internal(e.to_string()))?;
-        Ok(Self {
-            catalog,
-            static_tables: Arc::new(static_tables),
-            settings: super::settings::table(tls)?,
-            by_database: Mutex::new(HashMap::new()),
-        })
+        Ok(Self { catalog, static_tables: Arc::new(static_tables), settings: super::settings::table(tls)? })
+    }
+
+    /// The system schemas as one connection's user sees them: only the tables it may read.
+    pub fn for_viewer(self: &Arc<Self>, visibility: Visibility) -> Arc<dyn tarn_sql::SystemSchemas> {
+        Arc::new(ViewerSchemas { shared: self.clone(), visibility, by_database: Mutex::new(HashMap::new()) })
     }
 }
 
-impl tarn_sql::SystemSchemas for PgSystemSchemas {
+/// One connection's `pg_catalog` and `information_schema`.
+struct ViewerSchemas {
+    shared: Arc<PgSystemSchemas>,
+    visibility: Visibility,
+    by_database: Mutex<HashMap<String, Arc<TarnPgCatalog>>>,
+}
+
+impl std::fmt::Debug for ViewerSchemas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewerSchemas").finish_non_exhaustive()
+    }
+}
+
+impl ViewerSchemas {
+    fn info(&self, database: &str) -> TarnCatalogInfo {
+        TarnCatalogInfo { catalog: self.shared.catalog.clone(), database: database.to_string(), visibility: self.visibility.clone() }
+    }
+}
+
+impl tarn_sql::SystemSchemas for ViewerSchemas {
     fn names(&self) -> Vec<String> {
         vec!["pg_catalog".to_string(), "information_schema".to_string()]
     }
@@ -185,7 +222,7 @@ impl tarn_sql::SystemSchemas for PgSystemSchemas {
         }
         if name == "information_schema" {
             return Some(Arc::new(super::information_schema::PgInformationSchema {
-                info: TarnCatalogInfo { catalog: self.catalog.clone(), database: catalog.to_string() },
+                info: self.info(catalog),
                 database: catalog.to_string(),
             }));
         }
@@ -196,10 +233,9 @@ impl tarn_sql::SystemSchemas for PgSystemSchemas {
         if let Some(schema) = map.get(catalog) {
             return Some(schema.clone());
         }
-        let info = TarnCatalogInfo { catalog: self.catalog.clone(), database: catalog.to_string() };
-        let roles = TarnRoles { catalog: self.catalog.clone() };
-        let inner = PgCatalogSchemaProvider::try_new(info, self.static_tables.clone(), roles).ok()?;
-        let schema = Arc::new(TarnPgCatalog { inner, settings: self.settings.clone() });
+        let roles = TarnRoles { catalog: self.shared.catalog.clone() };
+        let inner = PgCatalogSchemaProvider::try_new(self.info(catalog), self.shared.static_tables.clone(), roles).ok()?;
+        let schema = Arc::new(TarnPgCatalog { inner, settings: self.shared.settings.clone() });
         map.insert(catalog.to_string(), schema.clone());
         Some(schema)
     }

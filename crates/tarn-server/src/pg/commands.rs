@@ -187,6 +187,9 @@ fn classify_declare(sql: &str) -> Option<PgCommand> {
 
 fn classify_copy(sql: &str) -> PgCommand {
     use sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement};
+    if let Err(e) = tarn_sql::check_nesting(sql, tarn_sql::SqlDialect::Postgres) {
+        return PgCommand::CopyRefused(e.to_string());
+    }
     let parsed = sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql);
     let Ok(Some(Statement::Copy { source, to, target, options, legacy_options, .. })) = parsed.map(|mut s| s.pop()) else {
         return PgCommand::CopyRefused("cannot parse this COPY statement; Tarn supports COPY {table | (query)} TO STDOUT [WITH (FORMAT csv|text|binary, HEADER, DELIMITER 'c', NULL 's')]".into());
@@ -214,13 +217,17 @@ fn classify_copy(sql: &str) -> PgCommand {
                     "csv" => CopyFormat::Csv,
                     "text" => CopyFormat::Text,
                     "binary" => CopyFormat::Binary,
-                    other => return PgCommand::CopyRefused(format!("COPY format \"{other}\" not recognized; use csv, text or binary")),
+                    other => {
+                        return PgCommand::CopyRefused(format!("COPY format \"{other}\" not recognized; use csv, text or binary"));
+                    }
                 }
             }
             CopyOption::Header(h) => copy.header = h,
             CopyOption::Delimiter(c) => copy.delimiter = Some(c),
             CopyOption::Null(n) => copy.null = Some(n),
-            other => return PgCommand::CopyRefused(format!("COPY option {other} is not supported")),
+            other => {
+                return PgCommand::CopyRefused(format!("COPY option {other} is not supported"));
+            }
         }
     }
     for option in legacy_options {
@@ -233,7 +240,9 @@ fn classify_copy(sql: &str) -> PgCommand {
             CopyLegacyOption::Header => copy.header = true,
             CopyLegacyOption::Delimiter(c) => copy.delimiter = Some(c),
             CopyLegacyOption::Null(n) => copy.null = Some(n),
-            other => return PgCommand::CopyRefused(format!("COPY option {other} is not supported")),
+            other => {
+                return PgCommand::CopyRefused(format!("COPY option {other} is not supported"));
+            }
         }
     }
     if copy.header && copy.format != CopyFormat::Csv {

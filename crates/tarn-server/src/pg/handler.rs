@@ -31,7 +31,7 @@ use pgwire::messages::data::{NoData, ParameterDescription};
 use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::types::format::FormatOptions;
 use tarn_sql::ast::Statement;
-use tarn_sql::{Session, SqlDialect, SqlError, StatementOutput};
+use tarn_sql::{CommandTag, Session, SqlDialect, SqlError, StatementOutput};
 use tokio::sync::Mutex;
 
 use super::PgServer;
@@ -119,20 +119,21 @@ pub(crate) fn pg_error(code: &str, message: impl Into<String>) -> PgWireError {
 
 /// The SQLSTATE for a Tarn error.
 fn sql_error(e: SqlError) -> PgWireError {
-    use tarn_catalog::CatalogError as C;
-    let code = match &e {
-        SqlError::Parse(_) => "42601",
-        SqlError::Unsupported(_) => "0A000",
-        SqlError::Catalog(C::CatalogNotFound(_)) => "3D000",
-        SqlError::Catalog(C::SchemaNotFound(_)) => "3F000",
-        SqlError::Catalog(C::TableNotFound { .. }) => "42P01",
-        SqlError::Catalog(C::AlreadyExists { .. }) => "42P07",
-        SqlError::Internal(_) => "XX000",
-        SqlError::PermissionDenied(_) => "42501",
-        _ if e.is_conflict() => "40001",
-        _ if e.is_resources_exhausted() => "53200",
-        _ if e.to_string().contains("violate") || e.to_string().contains("CHECK constraint") => "23514",
-        _ => "42000",
+    use tarn_sql::ErrorKind as K;
+    let code = match e.kind() {
+        K::Syntax => "42601",
+        K::Unsupported => "0A000",
+        K::CatalogNotFound => "3D000",
+        K::SchemaNotFound => "3F000",
+        K::TableNotFound => "42P01",
+        K::AlreadyExists => "42P07",
+        K::PermissionDenied => "42501",
+        K::ConstraintViolation => "23514",
+        K::Conflict => "40001",
+        K::ResourcesExhausted => "53200",
+        K::Unavailable => "58030",
+        K::Internal => "XX000",
+        K::Invalid => "42000",
     };
     pg_error(code, e.to_string())
 }
@@ -145,16 +146,12 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
     let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
     let database = client.metadata().get(METADATA_DATABASE).cloned().unwrap_or_else(|| tarn_catalog::DEFAULT_CATALOG.to_string());
     let mut session = Session::with_catalog(server.catalog.clone(), &server.session_config).map_err(sql_error)?;
-    session.set_system_schemas(server.system.clone());
     let application = client.metadata().get("application_name").cloned().unwrap_or_default();
     let info =
         super::session_info::ConnectionInfo::new(&user, tarn_catalog::DEFAULT_SCHEMA, commands::default_settings(&user, &application));
     let state = super::catalog::with_pg_functions(session.state(), &database, &info).map_err(|e| pg_error("XX000", e.to_string()))?;
     session.set_state(state);
-    let use_catalog = tarn_sql::parse_sql(&format!("USE CATALOG `{}`", database.replace('`', "``"))).map_err(sql_error)?;
-    for statement in use_catalog {
-        session.execute(statement).await.map_err(sql_error)?;
-    }
+    session.execute(tarn_sql::ast::Statement::use_catalog(&database)).await.map_err(sql_error)?;
     // Connecting to a database is open to every user (Postgres grants CONNECT to PUBLIC);
     // what they may do in it is checked statement by statement from here on.
     if server.auth {
@@ -167,6 +164,9 @@ async fn connection<C: ClientInfo>(server: &PgServer, client: &C) -> PgWireResul
             .ok_or_else(|| pg_error("28000", format!("user \"{user}\" does not exist")))?;
         session.set_principal(principal);
     }
+    // pg_catalog and information_schema show this user only the tables it may read.
+    let visibility = session.visibility().await.map_err(sql_error)?;
+    session.set_system_schemas(server.system.for_viewer(visibility));
     info.set_schema(session.current_schema());
     let (pid, secret) = client.pid_and_secret_key();
     let (cancel, registration) = server.cancels.register(pid, secret.to_bytes());
@@ -205,6 +205,8 @@ fn parse(sql: &str) -> PgWireResult<Vec<Statement>> {
 
 /// Parse in exactly one dialect.
 fn parse_in(sql: &str, dialect: SqlDialect) -> PgWireResult<Vec<Statement>> {
+    // Before any parser builds a tree: a too-deep one cannot even be dropped safely.
+    tarn_sql::check_nesting(sql, dialect).map_err(sql_error)?;
     let sql = &*super::compat::rewrite(sql);
     if dialect == SqlDialect::Databricks {
         return tarn_sql::parse_sql(sql).map_err(sql_error);
@@ -244,37 +246,32 @@ fn compat_parser() -> &'static PostgresCompatibilityParser {
 
 /// The command tag Postgres sends for a statement that returns no rows.
 fn command_tag(statement: &Statement, rows: Option<usize>) -> Tag {
-    let tag = match statement {
-        Statement::Insert(_) => return Tag::new("INSERT").with_oid(0).with_rows(rows.unwrap_or(0)),
-        Statement::Update(_) => return Tag::new("UPDATE").with_rows(rows.unwrap_or(0)),
-        Statement::Delete(_) => return Tag::new("DELETE").with_rows(rows.unwrap_or(0)),
-        Statement::Merge(_) => return Tag::new("MERGE").with_rows(rows.unwrap_or(0)),
-        Statement::CopyInto(_) => return Tag::new("COPY").with_rows(rows.unwrap_or(0)),
-        Statement::Truncate { .. } => "TRUNCATE TABLE",
-        Statement::CreateCatalog { .. } => "CREATE DATABASE",
-        Statement::CreateSchema { .. } => "CREATE SCHEMA",
-        Statement::DropSchema { .. } => "DROP SCHEMA",
-        Statement::CreateTable(_) | Statement::CreateClone(_) => "CREATE TABLE",
-        Statement::DropTable { .. } => "DROP TABLE",
-        Statement::AlterTable { .. } => "ALTER TABLE",
-        Statement::Set { .. } | Statement::Use { .. } => "SET",
-        Statement::Optimize { .. } => "OPTIMIZE",
-        Statement::Vacuum { .. } => "VACUUM",
-        Statement::Restore { .. } => "RESTORE",
-        _ => "OK",
-    };
-    Tag::new(tag)
+    match statement.properties().tag {
+        CommandTag::Rows("INSERT") => Tag::new("INSERT").with_oid(0).with_rows(rows.unwrap_or(0)),
+        CommandTag::Rows(tag) => Tag::new(tag).with_rows(rows.unwrap_or(0)),
+        CommandTag::Plain(tag) => Tag::new(tag),
+    }
 }
 
-/// Whether Postgres clients expect a command tag (with a row count) rather than rows.
+/// Whether Postgres clients expect a command tag with a row count rather than rows.
 fn is_dml(statement: &Statement) -> bool {
-    matches!(statement, Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Merge(_) | Statement::CopyInto(_))
+    matches!(statement.properties().tag, CommandTag::Rows(_))
+}
+
+/// Whether the extended protocol describes rows for the statement: the ones that answer with
+/// rows and change nothing (those with rows of their own are run when described, and a
+/// change must never happen before its Execute).
+fn describes_rows(statement: &Statement) -> bool {
+    let properties = statement.properties();
+    properties.returns_rows && !properties.writes
 }
 
 /// `num_affected_rows` (or the first count) of a DML metrics result.
 async fn affected_rows(output: StatementOutput) -> PgWireResult<usize> {
     let batches = output.collect().await.map_err(sql_error)?;
-    let Some(batch) = batches.first() else { return Ok(0) };
+    let Some(batch) = batches.first() else {
+        return Ok(0);
+    };
     let column = batch
         .column_by_name("num_affected_rows")
         .or_else(|| batch.column_by_name("num_inserted_rows"))
@@ -314,25 +311,77 @@ fn rows(
     Ok(QueryResponse::new(fields, super::cancel::cancellable(rows, cancel.clone())))
 }
 
-/// Answer a Postgres-only command.
+/// Answer a Postgres-only command. Those that read data (DECLARE, FETCH, COPY ... TO STDOUT)
+/// are audited like statements, refusals included.
 async fn run_command(
     server: &PgServer,
     conn: &mut Connection,
     command: PgCommand,
     format: &Format,
     options: Arc<FormatOptions>,
+    text: &str,
 ) -> PgWireResult<Response> {
+    let audited =
+        matches!(command, PgCommand::Declare { .. } | PgCommand::Fetch { .. } | PgCommand::CopyOut(_) | PgCommand::CopyRefused(_));
+    let result = run_command_unaudited(server, conn, command, format, options).await;
+    if audited {
+        let failure = match &result {
+            Ok(_) => None,
+            Err(CommandError::Sql(e)) => Some(e),
+            Err(CommandError::Wire(_)) => None,
+        };
+        let outcome = match (&result, failure) {
+            (_, Some(e)) => Err(e),
+            (Ok(_), None) => Ok(()),
+            (Err(_), None) => Err(&*AUDIT_WIRE_ERROR),
+        };
+        server.auditor.record(
+            crate::audit::AuditEvent::new(&conn.user, "postgres", conn.peer.clone(), text, outcome)
+                .with_tables(conn.session.take_touched_tables()),
+        );
+    }
+    result.map_err(|e| match e {
+        CommandError::Sql(e) => sql_error(e),
+        CommandError::Wire(e) => e,
+    })
+}
+
+/// A command's failure: a statement's (kept for the audit) or the protocol's.
+enum CommandError {
+    Sql(SqlError),
+    Wire(PgWireError),
+}
+
+impl From<PgWireError> for CommandError {
+    fn from(e: PgWireError) -> Self {
+        CommandError::Wire(e)
+    }
+}
+
+/// How the audit names a command that failed outside SQL (bad cursor name, refused COPY form).
+static AUDIT_WIRE_ERROR: std::sync::LazyLock<SqlError> =
+    std::sync::LazyLock::new(|| SqlError::Unsupported("refused by the Postgres front end".into()));
+
+async fn run_command_unaudited(
+    server: &PgServer,
+    conn: &mut Connection,
+    command: PgCommand,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> Result<Response, CommandError> {
     Ok(match command {
         PgCommand::Declare { name, query } => {
             let mut statements = parse(&query)?;
             let statement = match (statements.pop(), statements.is_empty()) {
                 (Some(s @ Statement::Query(_)), true) => s,
-                _ => return Err(pg_error("42601", "DECLARE ... CURSOR FOR needs a single query")),
+                _ => {
+                    return Err(CommandError::Wire(pg_error("42601", "DECLARE ... CURSOR FOR needs a single query")));
+                }
             };
             if conn.cursors.contains_key(&name) {
-                return Err(pg_error("42P03", format!("cursor \"{name}\" already exists")));
+                return Err(CommandError::Wire(pg_error("42P03", format!("cursor \"{name}\" already exists"))));
             }
-            let output = conn.session.execute(statement).await.map_err(sql_error)?;
+            let output = conn.session.execute(statement).await.map_err(CommandError::Sql)?;
             conn.cursors.insert(name, Cursor { schema: output.schema, stream: server.metrics.track_stream(output.stream), pending: None });
             Response::Execution(Tag::new("DECLARE CURSOR"))
         }
@@ -346,12 +395,14 @@ async fn run_command(
         }
         PgCommand::Close { name: Some(name) } => {
             if conn.cursors.remove(&name).is_none() {
-                return Err(pg_error("34000", format!("cursor \"{name}\" does not exist")));
+                return Err(CommandError::Wire(pg_error("34000", format!("cursor \"{name}\" does not exist"))));
             }
             Response::Execution(Tag::new("CLOSE CURSOR"))
         }
         PgCommand::CopyOut(copy) => Response::CopyOut(copy_out(server, conn, copy).await?),
-        PgCommand::CopyRefused(message) => return Err(pg_error("0A000", message)),
+        PgCommand::CopyRefused(message) => {
+            return Err(CommandError::Sql(SqlError::Unsupported(message)));
+        }
         PgCommand::Close { name: None } => {
             conn.cursors.clear();
             Response::Execution(Tag::new("CLOSE CURSOR ALL"))
@@ -367,10 +418,7 @@ async fn run_command(
                 for schema in value.split(',').map(|s| s.trim().trim_matches('"').to_ascii_lowercase()) {
                     let exists = conn.session.catalog().list_schemas(&catalog).await.map_err(|e| sql_error(e.into()))?;
                     if exists.iter().any(|s| s.name == schema) {
-                        let use_schema = tarn_sql::parse_sql(&format!("USE SCHEMA `{}`", schema.replace('`', "``"))).map_err(sql_error)?;
-                        for statement in use_schema {
-                            conn.session.execute(statement).await.map_err(sql_error)?;
-                        }
+                        conn.session.execute(tarn_sql::ast::Statement::use_schema(&schema)).await.map_err(sql_error)?;
                         break;
                     }
                 }
@@ -385,7 +433,7 @@ async fn run_command(
         PgCommand::Show { name } => {
             let value = conn.info.get(&name);
             let Some(value) = value else {
-                return Err(pg_error("42704", format!("unrecognized configuration parameter \"{name}\"")));
+                return Err(CommandError::Wire(pg_error("42704", format!("unrecognized configuration parameter \"{name}\""))));
             };
             let output = StatementOutput::from_columns(vec![(
                 name.as_str(),
@@ -407,14 +455,16 @@ async fn run_command(
 }
 
 /// `COPY ... TO STDOUT`: the query's rows as CopyData messages, encoded as they stream.
-async fn copy_out(server: &PgServer, conn: &mut Connection, copy: commands::CopyOut) -> PgWireResult<CopyResponse> {
+async fn copy_out(server: &PgServer, conn: &mut Connection, copy: commands::CopyOut) -> Result<CopyResponse, CommandError> {
     use commands::CopyFormat;
     let mut statements = parse(&copy.query)?;
     let statement = match (statements.pop(), statements.is_empty()) {
         (Some(s @ Statement::Query(_)), true) => s,
-        _ => return Err(pg_error("42601", "COPY needs a table or a single query")),
+        _ => {
+            return Err(CommandError::Wire(pg_error("42601", "COPY needs a table or a single query")));
+        }
     };
-    let mut output = super::types::wire_output(conn.session.execute(statement).await.map_err(sql_error)?);
+    let mut output = super::types::wire_output(conn.session.execute(statement).await.map_err(CommandError::Sql)?);
     output.stream = server.metrics.track_stream(output.stream);
     let wire_format = if copy.format == CopyFormat::Binary { Format::UnifiedBinary } else { Format::UnifiedText };
     let fields = Arc::new(fields(&output.schema, &wire_format, None)?);
@@ -504,7 +554,7 @@ async fn run_statement(
         Some(output) => Ok(output),
         None => conn.session.execute(statement.clone()).await,
     };
-    let write = crate::metrics::is_write(&statement);
+    let write = statement.properties().writes;
     server.metrics.record(1, u64::from(write && output.is_ok()), output.is_err(), started.elapsed());
     server.auditor.record(
         crate::audit::AuditEvent::new(&conn.user, "postgres", conn.peer.clone(), text, output.as_ref().map(|_| ()))
@@ -561,7 +611,7 @@ impl SimpleQueryHandler for PgHandler {
         let mut conn = shared.lock().await;
         for text in texts {
             if let Some(command) = commands::classify(&text) {
-                match run_command(&self.server, &mut conn, command, &Format::UnifiedText, options.clone()).await {
+                match run_command(&self.server, &mut conn, command, &Format::UnifiedText, options.clone(), &text).await {
                     Ok(r) => responses.push(r),
                     Err(PgWireError::UserError(info)) => {
                         responses.push(Response::Error(info));
@@ -605,7 +655,9 @@ impl QueryParser for PgQueryParser {
         if texts.len() > 1 {
             return Err(pg_error("42601", "cannot insert multiple commands into a prepared statement"));
         }
-        let Some(text) = texts.into_iter().next() else { return Ok(None) };
+        let Some(text) = texts.into_iter().next() else {
+            return Ok(None);
+        };
         let count = params::count(&text, SqlDialect::Postgres);
         let mut prepared = Prepared {
             sql: text.clone(),
@@ -619,15 +671,16 @@ impl QueryParser for PgQueryParser {
         }
         let (statements, dialect) = parse_any(&text)?;
         prepared.dialect = dialect;
-        let Some(statement) = statements.first() else { return Ok(None) };
+        let Some(statement) = statements.first() else {
+            return Ok(None);
+        };
         let shared = connection(&self.server, client).await?;
         let conn = shared.lock().await;
         match conn.session.describe_statement(statement).await {
             Ok(described) => {
                 // DML answers with a command tag (a row count), never rows, as in Postgres;
                 // so does DDL.
-                let rows = matches!(statement, Statement::Query(_)) || returns_rows(statement);
-                prepared.schema = if rows && !is_dml(statement) { described.schema } else { None };
+                prepared.schema = if describes_rows(statement) { described.schema } else { None };
                 for (i, data_type) in described.parameters.into_iter().enumerate().take(count) {
                     if let Some(data_type) = data_type {
                         prepared.parameters[i] = into_pg_type(&data_type).unwrap_or(Type::UNKNOWN);
@@ -637,7 +690,9 @@ impl QueryParser for PgQueryParser {
             }
             // Without parameter values some statements cannot be planned yet; they are
             // described again once bound.
-            Err(e) if count > 0 => tracing::debug!(error = %e, "describing a prepared statement before binding"),
+            Err(e) if count > 0 => {
+                tracing::debug!(error = %e, "describing a prepared statement before binding")
+            }
             Err(e) => return Err(sql_error(e)),
         }
         // Types the client declared win over inferred ones.
@@ -673,7 +728,9 @@ fn bound_sql(portal: &Portal<Prepared>) -> PgWireResult<String> {
     let values = deserialize_parameters(portal, &inferred)?;
     let values = match values {
         datafusion::common::ParamValues::List(list) => list.into_iter().map(|v| v.value).collect::<Vec<_>>(),
-        datafusion::common::ParamValues::Map(_) => return Err(pg_error("08P01", "named parameters are not supported")),
+        datafusion::common::ParamValues::Map(_) => {
+            return Err(pg_error("08P01", "named parameters are not supported"));
+        }
     };
     params::bind(&prepared.sql, &values, prepared.dialect).map_err(|e| pg_error("08P01", e))
 }
@@ -802,7 +859,7 @@ impl ExtendedQueryHandler for PgHandler {
             let schema = described.schema.unwrap_or_else(|| Arc::new(Schema::empty()));
             return Ok(DescribePortalResponse::new(fields(&schema, format, Some(format_options(client)))?));
         }
-        if is_dml(&statement) || !returns_rows(&statement) {
+        if !describes_rows(&statement) {
             return Ok(DescribePortalResponse::no_data());
         }
         // SHOW/DESCRIBE and friends know their columns only by running; they read only, so
@@ -825,27 +882,11 @@ impl ExtendedQueryHandler for PgHandler {
         let mut conn = shared.lock().await;
         let sql = bound_sql(portal)?;
         if let Some(command) = commands::classify(&sql) {
-            return run_command(&self.server, &mut conn, command, &portal.result_column_format, options).await;
+            return run_command(&self.server, &mut conn, command, &portal.result_column_format, options, &sql).await;
         }
         let statement = single(&sql, portal.statement.statement.dialect)?;
         let early = conn.described.remove(&portal.name);
-        let rows_described = matches!(statement, Statement::Query(_)) || returns_rows(&statement);
+        let rows_described = describes_rows(&statement);
         run_statement(&self.server, &mut conn, statement, &portal.result_column_format, options, early, rows_described, &sql).await
     }
-}
-
-/// Utility statements that return rows (as opposed to DDL that returns only a tag).
-fn returns_rows(statement: &Statement) -> bool {
-    matches!(
-        statement,
-        Statement::ShowCatalogs { .. }
-            | Statement::ShowSchemas { .. }
-            | Statement::ShowTables { .. }
-            | Statement::ShowCreateTable { .. }
-            | Statement::ShowTblProperties { .. }
-            | Statement::ShowColumns { .. }
-            | Statement::DescribeHistory { .. }
-            | Statement::DescribeDetail { .. }
-            | Statement::DescribeTable { .. }
-    )
 }

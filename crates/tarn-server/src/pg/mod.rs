@@ -11,6 +11,7 @@ mod commands;
 mod compat;
 mod handler;
 mod information_schema;
+mod scram;
 mod session_info;
 mod settings;
 mod tls;
@@ -26,8 +27,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::Sink;
 use pgwire::api::auth::noop::NoopStartupHandler;
-use pgwire::api::auth::sasl::SASLAuthStartupHandler;
-use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
 use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -104,24 +103,26 @@ pub(crate) async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
     tokio::pin!(shutdown);
+    // A bounded number of connections at once (as Postgres' max_connections).
+    let gate = crate::limits::Gate::new("postgres");
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (socket, peer) = match accepted {
+            accepted = gate.admit(&listener) => {
+                let (socket, place, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         tracing::warn!(error = %e, "accepting a Postgres connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
-                // Small replies must not wait for the client's delayed ACK (~40 ms each).
-                let _ = socket.set_nodelay(true);
                 let handlers = Arc::new(ConnectionHandlers::new(server.clone()));
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                         tracing::debug!(%peer, error = %e, "Postgres connection ended with an error");
                     }
+                    drop(place);
                 });
             }
             () = &mut shutdown => break,
@@ -152,11 +153,7 @@ impl ConnectionHandlers {
         parameters.server_version = SERVER_VERSION.to_string();
         parameters.search_path = tarn_catalog::DEFAULT_SCHEMA.to_string();
         parameters.is_superuser = false;
-        let scram = server.auth.then(|| {
-            SASLAuthStartupHandler::new(Arc::new(parameters))
-                .with_scram(ScramAuth::new(Arc::new(auth::CatalogAuthSource { catalog: server.catalog.clone() })))
-                .with_connection_manager(server.connections.clone())
-        });
+        let scram = server.auth.then(|| scram::ScramStartup::new(server.catalog.clone(), Arc::new(parameters), server.connections.clone()));
         Self {
             handler: Arc::new(PgHandler::new(server.clone())),
             startup: Arc::new(Startup { server: server.clone(), scram, no_auth: NoAuth { connections: server.connections.clone() } }),
@@ -213,7 +210,7 @@ impl NoopStartupHandler for NoAuth {
 /// Checks the database (catalog) exists before authenticating, then SCRAM or nothing.
 struct Startup {
     server: Arc<PgServer>,
-    scram: Option<SASLAuthStartupHandler<DefaultServerParameterProvider>>,
+    scram: Option<scram::ScramStartup>,
     no_auth: NoAuth,
 }
 
@@ -229,12 +226,12 @@ impl StartupHandler for Startup {
             let database = startup.parameters.get("database").cloned().unwrap_or_else(|| tarn_catalog::DEFAULT_CATALOG.to_string());
             let exists = self.server.catalog.get_catalog(&database).await.map_err(|e| PgWireError::ApiError(Box::new(e)))?.is_some();
             if !exists {
-                let names: Vec<String> =
-                    self.server.catalog.list_catalogs().await.map(|c| c.into_iter().map(|c| c.name).collect()).unwrap_or_default();
+                // Before authentication nothing about the warehouse is told, not even which
+                // catalogs exist.
                 return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                     "FATAL".into(),
                     "3D000".into(),
-                    format!("database \"{database}\" does not exist; Tarn's databases are its catalogs: {}", names.join(", ")),
+                    format!("database \"{database}\" does not exist; Tarn's databases are its catalogs (SHOW CATALOGS)"),
                 ))));
             }
         }

@@ -121,6 +121,10 @@ pub(crate) async fn create_user(
     password: Option<String>,
     admin: bool,
 ) -> Result<StatementOutput> {
+    // Refuse a bad password before anything is created: a failed statement changes nothing.
+    if password.as_deref() == Some("") {
+        return Err(SqlError::user("the password is empty; give one, or create the user without a password"));
+    }
     let created = session.catalog.create_principal(&name.value, PrincipalKind::User, admin, if_not_exists).await?;
     if created && let Some(password) = password {
         session.catalog.set_password(&name.value, &password).await?;

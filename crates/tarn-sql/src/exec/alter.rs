@@ -110,7 +110,7 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
                 .map_err(|e| {
                     let text = e.to_string();
                     match text.split_once("rows failed validation check.") {
-                        Some((count, preview)) => SqlError::user(format!(
+                        Some((count, preview)) => SqlError::ConstraintViolation(format!(
                             "ADD CONSTRAINT {}: {} existing row(s) violate CHECK ({check}); fix or delete them first.{}",
                             name.value,
                             count.rsplit(' ').nth(1).unwrap_or("some"),

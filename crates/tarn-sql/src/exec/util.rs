@@ -89,7 +89,7 @@ pub(crate) fn explain_violation(err: deltalake::DeltaTableError, table: &deltala
         checks.sort();
         rules.extend(checks);
     }
-    SqlError::User(format!(
+    SqlError::ConstraintViolation(format!(
         "{context}: {count} row(s) violate the table's constraints [{}]; nothing was written. Offending rows:\n{preview}",
         rules.join("; ")
     ))

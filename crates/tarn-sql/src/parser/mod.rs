@@ -6,6 +6,7 @@
 //! expression inside them has exactly DataFusion's grammar.
 
 mod dialect;
+mod limits;
 mod statements;
 mod words;
 
@@ -46,7 +47,23 @@ pub fn parse_sql_with(sql: &str, dialect: SqlDialect) -> Result<Vec<Statement>> 
     }
 }
 
+/// Refuse SQL that would nest deeper than Tarn plans safely (see `limits`). Every parser of
+/// statement text calls this first — Tarn's, and any front end's own (pgwire's compatibility
+/// parser).
+pub fn check_nesting(sql: &str, dialect: SqlDialect) -> Result<()> {
+    match dialect {
+        SqlDialect::Databricks => check_nesting_in(sql, &TarnDialect),
+        SqlDialect::Postgres => check_nesting_in(sql, &PostgreSqlDialect {}),
+    }
+}
+
+fn check_nesting_in(sql: &str, dialect: &dyn Dialect) -> Result<()> {
+    let tokens = sqlparser::tokenizer::Tokenizer::new(dialect, sql).tokenize().map_err(|e| SqlError::from_parser(e.into()))?;
+    limits::check_depth(&tokens)
+}
+
 fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
+    check_nesting_in(sql, dialect)?;
     let parser = Parser::new(dialect).try_with_sql(sql).map_err(SqlError::from_parser)?;
     let mut tp = TarnParser { p: parser };
     let mut out = Vec::new();

@@ -59,7 +59,17 @@ impl TarnParser<'_> {
         let start = self.p.peek_token();
         let stmt = self.p.parse_statement().map_err(SqlError::from_parser)?;
         match stmt {
-            sqlparser::ast::Statement::Query(_) | sqlparser::ast::Statement::Explain { .. } => Ok(Statement::Query(Box::new(stmt))),
+            sqlparser::ast::Statement::Query(_) => Ok(Statement::Query(Box::new(stmt))),
+            // EXPLAIN [ANALYZE] of a query only: DataFusion would plan (and ANALYZE run) its
+            // own INSERT, DELETE, COPY or CREATE under it, around Tarn's checks and commits.
+            sqlparser::ast::Statement::Explain { ref statement, .. } => match statement.as_ref() {
+                sqlparser::ast::Statement::Query(_) => Ok(Statement::Query(Box::new(stmt))),
+                other => Err(SqlError::Unsupported(format!(
+                    "EXPLAIN of '{}' (at {}) is not supported: Tarn explains queries",
+                    truncate(&other.to_string(), 60),
+                    start.span.start
+                ))),
+            },
             other => Err(SqlError::Unsupported(format!(
                 "statement '{}' (at {}) is not supported by Tarn; see the SQL reference in the README",
                 truncate(&other.to_string(), 60),
@@ -823,7 +833,9 @@ impl TarnParser<'_> {
         let token = self.p.next_token();
         let n: i64 = match &token.token {
             Token::Number(n, _) => n.parse().map_err(|_| SqlError::Parse(format!("'{n}' is not a whole number")))?,
-            other => return Err(SqlError::Parse(format!("expected a number, found '{other}' at {}", token.span.start))),
+            other => {
+                return Err(SqlError::Parse(format!("expected a number, found '{other}' at {}", token.span.start)));
+            }
         };
         let unit = self.peek_word_at(0).unwrap_or_default();
         let scale = match unit.trim_end_matches('S') {
