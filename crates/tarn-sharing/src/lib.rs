@@ -21,6 +21,7 @@ mod error;
 pub mod predicate;
 pub mod protocol;
 mod provider;
+mod pruning;
 mod signing;
 
 pub use client::{Profile, RemoteTable, RemoteVersion, SharedLocation};

@@ -4,7 +4,6 @@
 //! can match. Hints are best-effort by the protocol: the recipient filters the rows itself, so
 //! anything not understood here keeps the file.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
@@ -38,8 +37,9 @@ impl ValueType {
     }
 }
 
+/// A comparison operator of a hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cmp {
+pub(crate) enum Cmp {
     Eq,
     Lt,
     Le,
@@ -82,12 +82,10 @@ pub enum Predicate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CmpOp(Cmp);
 
-/// What a predicate is for all rows of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Truth {
-    Always,
-    Never,
-    Maybe,
+impl CmpOp {
+    pub(crate) fn comparison(self) -> Cmp {
+        self.0
+    }
 }
 
 /// The column types of a table, from its Delta schema string (top-level primitive columns).
@@ -235,42 +233,6 @@ fn sql_predicate(expr: &sqlparser::ast::Expr, types: &HashMap<String, ValueType>
     }
 }
 
-/// What the log says about one file.
-#[derive(Debug, Default)]
-pub struct FileFacts<'a> {
-    pub partition_values: Option<&'a HashMap<String, Option<String>>>,
-    /// The `stats` JSON of the add action, parsed.
-    pub stats: Option<&'a Value>,
-}
-
-/// A comparable value.
-#[derive(Debug, Clone, PartialEq, PartialOrd)]
-enum Scalar {
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    /// Days since the epoch.
-    Date(i64),
-    /// Microseconds since the epoch.
-    Timestamp(i64),
-}
-
-fn scalar(text: &str, value_type: ValueType) -> Option<Scalar> {
-    let text = text.trim();
-    Some(match value_type {
-        ValueType::Bool => Scalar::Bool(text.parse().ok()?),
-        ValueType::Int => Scalar::Int(text.parse().ok()?),
-        ValueType::Float => Scalar::Float(text.parse().ok()?),
-        ValueType::String => Scalar::Str(text.to_string()),
-        ValueType::Date => {
-            let date = NaiveDate::parse_from_str(text.get(..10).unwrap_or(text), "%Y-%m-%d").ok()?;
-            Scalar::Date(date.signed_duration_since(NaiveDate::default()).num_days())
-        }
-        ValueType::Timestamp => Scalar::Timestamp(parse_timestamp_micros(text)?),
-    })
-}
-
 /// RFC 3339 (`2021-04-28T23:33:48.719Z`) or `yyyy-mm-dd hh:mm:ss[.f]` (UTC).
 pub fn parse_timestamp_micros(text: &str) -> Option<i64> {
     if let Ok(ts) = DateTime::parse_from_rfc3339(text) {
@@ -289,198 +251,35 @@ pub fn parse_timestamp_micros(text: &str) -> Option<i64> {
     None
 }
 
-fn json_scalar(value: &Value, value_type: ValueType) -> Option<Scalar> {
-    match value {
-        Value::String(s) => scalar(s, value_type),
-        Value::Number(n) => scalar(&n.to_string(), value_type),
-        Value::Bool(b) => Some(Scalar::Bool(*b)),
-        _ => None,
-    }
-}
-
-/// A column's values in one file: bounds (None: unknown), null count and row count.
-struct Range {
-    min: Option<Scalar>,
-    max: Option<Scalar>,
-    nulls: Option<i64>,
-    rows: Option<i64>,
-}
-
-fn range(facts: &FileFacts<'_>, column: &str, value_type: ValueType) -> Range {
-    let rows = facts.stats.and_then(|s| s.get("numRecords")).and_then(Value::as_i64);
-    if let Some(values) = facts.partition_values
-        && let Some(value) = values.get(column)
-    {
-        return match value {
-            None => Range { min: None, max: None, nulls: rows.or(Some(1)), rows: rows.or(Some(1)) },
-            Some(v) => {
-                let s = scalar(v, value_type);
-                Range { min: s.clone(), max: s, nulls: Some(0), rows }
-            }
-        };
-    }
-    let stat = |key: &str| facts.stats.and_then(|s| s.get(key)).and_then(|m| m.get(column));
-    let min = stat("minValues").and_then(|v| json_scalar(v, value_type));
-    let mut max = stat("maxValues").and_then(|v| json_scalar(v, value_type));
-    match &mut max {
-        // Delta truncates long string statistics; a truncated maximum bounds nothing.
-        Some(Scalar::Str(s)) if s.chars().count() >= 32 => max = None,
-        // Timestamp statistics are truncated to milliseconds.
-        Some(Scalar::Timestamp(t)) => *t += 999,
-        _ => {}
-    }
-    Range { min, max, nulls: stat("nullCount").and_then(Value::as_i64), rows }
-}
-
-fn order(a: &Scalar, b: &Scalar) -> Option<Ordering> {
-    match (a, b) {
-        (Scalar::Int(x), Scalar::Float(y)) => (*x as f64).partial_cmp(y),
-        (Scalar::Float(x), Scalar::Int(y)) => x.partial_cmp(&(*y as f64)),
-        _ => a.partial_cmp(b),
-    }
-}
-
-impl Predicate {
-    /// Whether some row of the file may satisfy the predicate (false only when the file's
-    /// statistics prove none can).
-    pub fn may_match(&self, facts: &FileFacts<'_>) -> bool {
-        self.truth(facts) != Truth::Never
-    }
-
-    fn truth(&self, facts: &FileFacts<'_>) -> Truth {
-        match self {
-            Predicate::Unknown => Truth::Maybe,
-            Predicate::And(all) => {
-                let truths: Vec<Truth> = all.iter().map(|p| p.truth(facts)).collect();
-                if truths.contains(&Truth::Never) {
-                    Truth::Never
-                } else if truths.iter().all(|t| *t == Truth::Always) {
-                    Truth::Always
-                } else {
-                    Truth::Maybe
-                }
-            }
-            Predicate::Or(any) => {
-                let truths: Vec<Truth> = any.iter().map(|p| p.truth(facts)).collect();
-                if truths.contains(&Truth::Always) {
-                    Truth::Always
-                } else if !truths.is_empty() && truths.iter().all(|t| *t == Truth::Never) {
-                    Truth::Never
-                } else {
-                    Truth::Maybe
-                }
-            }
-            // A comparison that is never true may still be null (not false) on some rows, so its
-            // negation is not "always"; only "always" turns into "never".
-            Predicate::Not(inner) => match inner.truth(facts) {
-                Truth::Always => Truth::Never,
-                _ => Truth::Maybe,
-            },
-            Predicate::IsNull(column) => {
-                let r = range(facts, column, ValueType::String);
-                match (r.nulls, r.rows) {
-                    (Some(0), _) => Truth::Never,
-                    (Some(n), Some(rows)) if n == rows => Truth::Always,
-                    _ => Truth::Maybe,
-                }
-            }
-            Predicate::Compare { column, op, literal, value_type } => {
-                let Some(lit) = scalar(literal, *value_type) else {
-                    return Truth::Maybe;
-                };
-                let r = range(facts, column, *value_type);
-                if let (Some(n), Some(rows)) = (r.nulls, r.rows)
-                    && n == rows
-                    && rows > 0
-                {
-                    return Truth::Never;
-                }
-                let vs_min = r.min.as_ref().and_then(|m| order(m, &lit));
-                let vs_max = r.max.as_ref().and_then(|m| order(m, &lit));
-                let no_nulls = r.nulls == Some(0);
-                use Ordering::*;
-                let (never, always) = match op.0 {
-                    Cmp::Eq => (vs_min == Some(Greater) || vs_max == Some(Less), vs_min == Some(Equal) && vs_max == Some(Equal)),
-                    Cmp::Lt => (matches!(vs_min, Some(Greater | Equal)), vs_max == Some(Less)),
-                    Cmp::Le => (vs_min == Some(Greater), matches!(vs_max, Some(Less | Equal))),
-                    Cmp::Gt => (matches!(vs_max, Some(Less | Equal)), vs_min == Some(Greater)),
-                    Cmp::Ge => (vs_max == Some(Less), matches!(vs_min, Some(Greater | Equal))),
-                };
-                if never {
-                    Truth::Never
-                } else if always && no_nulls {
-                    Truth::Always
-                } else {
-                    Truth::Maybe
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn types() -> HashMap<String, ValueType> {
         column_types(r#"{"type":"struct","fields":[{"name":"id","type":"long"},{"name":"d","type":"date"},{"name":"s","type":"string"}]}"#)
     }
 
-    fn stats(min: i64, max: i64, nulls: i64) -> Value {
-        json!({"numRecords": 10, "minValues": {"id": min, "s": "b"}, "maxValues": {"id": max, "s": "d"}, "nullCount": {"id": nulls, "s": 0}})
-    }
-
-    fn keeps(p: &Predicate, stats: &Value) -> bool {
-        p.may_match(&FileFacts { partition_values: None, stats: Some(stats) })
-    }
-
     #[test]
-    fn json_hints_skip_files_whose_ranges_cannot_match() {
+    fn json_hints_parse_into_predicates() {
         let hint = r#"{"op":"and","children":[
             {"op":"greaterThanOrEqual","children":[{"op":"column","name":"id","valueType":"long"},{"op":"literal","value":"10","valueType":"long"}]},
-            {"op":"lessThan","children":[{"op":"column","name":"id","valueType":"long"},{"op":"literal","value":"20","valueType":"long"}]}]}"#;
-        let p = parse_json_hints(hint, &types()).expect("parse");
-        assert!(!keeps(&p, &stats(0, 9, 0)));
-        assert!(keeps(&p, &stats(0, 10, 0)));
-        assert!(keeps(&p, &stats(19, 30, 0)));
-        assert!(!keeps(&p, &stats(20, 30, 0)));
-        // No statistics: kept.
-        assert!(p.may_match(&FileFacts::default()));
+            {"op":"isNull","children":[{"op":"column","name":"s","valueType":"string"}]}]}"#;
+        let Predicate::And(parts) = parse_json_hints(hint, &types()).expect("parse") else { panic!("an AND") };
+        assert!(matches!(&parts[0], Predicate::Compare { column, literal, .. } if column == "id" && literal == "10"));
+        assert_eq!(parts[1], Predicate::IsNull("s".into()));
         assert!(parse_json_hints("{not json", &types()).is_err());
-        // Operators not understood keep every file.
-        let unknown = parse_json_hints(r#"{"op":"like","children":[]}"#, &types()).expect("parse");
-        assert!(keeps(&unknown, &stats(0, 1, 0)));
+        assert_eq!(parse_json_hints(r#"{"op":"like","children":[]}"#, &types()).expect("parse"), Predicate::Unknown);
     }
 
     #[test]
-    fn negation_and_nulls_are_conservative() {
-        let eq5 = parse_json_hints(
-            r#"{"op":"equal","children":[{"op":"column","name":"id","valueType":"long"},{"op":"literal","value":"5","valueType":"long"}]}"#,
-            &types(),
-        )
-        .expect("parse");
-        let not_eq5 = Predicate::Not(Box::new(eq5.clone()));
-        assert!(!keeps(&not_eq5, &stats(5, 5, 0)), "every row is 5");
-        assert!(keeps(&not_eq5, &stats(5, 5, 1)), "nulls are not 5 either, but NOT(NULL) is not true: kept conservatively");
-        assert!(keeps(&not_eq5, &stats(1, 9, 0)));
-        let is_null = Predicate::IsNull("id".into());
-        assert!(!keeps(&is_null, &stats(1, 2, 0)));
-        assert!(keeps(&is_null, &stats(1, 2, 3)));
-    }
-
-    #[test]
-    fn sql_hints_and_partition_values() {
-        let p = parse_sql_hints(&["d >= '2021-01-02'".to_string(), "s = 'c'".to_string()], &types());
-        let mut partitions = HashMap::new();
-        partitions.insert("d".to_string(), Some("2021-01-01".to_string()));
-        let s = stats(0, 1, 0);
-        assert!(!p.may_match(&FileFacts { partition_values: Some(&partitions), stats: Some(&s) }));
-        partitions.insert("d".to_string(), Some("2021-01-02".to_string()));
-        assert!(p.may_match(&FileFacts { partition_values: Some(&partitions), stats: Some(&s) }));
-        let outside = parse_sql_hints(&["s > 'x'".to_string()], &types());
-        assert!(!keeps(&outside, &s));
-        let garbage = parse_sql_hints(&["((".to_string()], &types());
-        assert!(keeps(&garbage, &s));
+    fn sql_hints_parse_and_garbage_is_ignored() {
+        let Predicate::And(parts) = parse_sql_hints(&["d >= '2021-01-02'".to_string(), "((".to_string()], &types()) else {
+            panic!("an AND")
+        };
+        assert_eq!(parts.len(), 1, "the hint that does not parse is left out");
+        assert!(matches!(&parts[0], Predicate::Compare { column, literal, .. } if column == "d" && literal == "2021-01-02"));
+        // A chain too long to be a plain filter is ignored, not walked.
+        let long = (0..5000).map(|i| format!("id = {i}")).collect::<Vec<_>>().join(" OR ");
+        assert_eq!(parse_sql_hints(&[long], &types()), Predicate::And(vec![]));
     }
 }

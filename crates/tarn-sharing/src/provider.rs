@@ -13,7 +13,7 @@ use tarn_engine::deltalake::DeltaTable;
 use tarn_engine::{ChangeBound, TimeTravel};
 use url::Url;
 
-use crate::predicate::{FileFacts, Predicate, column_types, parse_json_hints, parse_sql_hints};
+use crate::predicate::{Predicate, column_types, parse_json_hints, parse_sql_hints};
 use crate::protocol::{Capabilities, Page, QueryRequest, ResponseFormat, choose_format, number_param, paginate, timestamp_param};
 use crate::signing::{SignedFile, UrlSigner};
 use crate::{Result, SharingError};
@@ -270,17 +270,18 @@ impl Provider {
         let mut lines = Vec::new();
         let mut rows_so_far = 0i64;
         let snapshot = table.snapshot().map_err(|e| SharingError::Internal(e.to_string()))?;
-        for view in snapshot.log_data().iter() {
+        // Files the hints rule out, by DataFusion's pruning over the log's typed statistics.
+        let keep = if has_hints { crate::pruning::files_to_keep(&predicate, &table) } else { None };
+        for (i, view) in snapshot.log_data().iter().enumerate() {
             let partition_values = view.partition_values_map();
             if !in_shared_partitions(&resolved.shared, &partition_values) {
                 continue;
             }
-            let stats = view.stats();
-            let parsed: Option<Value> = stats.as_deref().and_then(|s| serde_json::from_str(s).ok());
-            let facts = FileFacts { partition_values: Some(&partition_values), stats: parsed.as_ref() };
-            if !predicate.may_match(&facts) {
+            if keep.as_ref().is_some_and(|keep| !keep.get(i).copied().unwrap_or(true)) {
                 continue;
             }
+            let stats = view.stats();
+            let parsed: Option<Value> = stats.as_deref().and_then(|s| serde_json::from_str(s).ok());
             let deletion_vector = view.deletion_vector_descriptor().and_then(|dv| serde_json::to_value(dv).ok());
             // A limit is a promise about rows the recipient will see; with hints the files'
             // rows may not match, so only a query without hints stops early.

@@ -468,12 +468,17 @@ impl FlightSqlService for TarnFlightService {
                     .ok_or_else(|| Status::invalid_argument("the Basic credentials are not base64 'user:password'"))?;
                 let (user, password) =
                     decoded.split_once(':').ok_or_else(|| Status::invalid_argument("the Basic credentials are not 'user:password'"))?;
-                if self.auth
-                    && !crate::credentials::verify_password(&self.catalog, user, password)
+                if self.auth {
+                    let logins = &crate::credentials::LOGINS;
+                    logins.wait(user).await;
+                    let valid = crate::credentials::verify_password(&self.catalog, user, password)
                         .await
-                        .map_err(|e| Status::internal(e.to_string()))?
-                {
-                    return Err(Status::unauthenticated("wrong user name or password"));
+                        .map_err(|e| Status::internal(e.to_string()))?;
+                    if !valid {
+                        logins.failed(user);
+                        return Err(Status::unauthenticated("wrong user name or password"));
+                    }
+                    logins.succeeded(user);
                 }
                 user.to_ascii_lowercase()
             }

@@ -148,9 +148,13 @@ impl StartupHandler for ScramStartup {
                         }
                         let proof = B64.decode(proof).map_err(|_| bad("the proof is not base64"))?;
                         let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
+                        let logins = &crate::credentials::LOGINS;
+                        logins.wait(&user).await;
                         let Some(server_signature) = secret.verify_proof(auth_message.as_bytes(), &proof) else {
+                            logins.failed(&user);
                             return Err(PgWireError::InvalidPassword(user));
                         };
+                        logins.succeeded(&user);
                         let server_final = format!("v={}", B64.encode(server_signature));
                         client
                             .send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(server_final.into_bytes().into())))
