@@ -30,15 +30,13 @@ pub(crate) async fn diagnose(url: &Url) -> Option<String> {
     }
     commits.sort_by_key(|(v, _)| *v);
     let replayed: Vec<_> = commits.iter().filter(|(v, _)| checkpoint.is_none_or(|c| *v > c)).collect();
-    let mut expected = checkpoint.map_or(0, |c| c + 1);
-    for (version, path) in &replayed {
+    for (expected, (version, path)) in (checkpoint.map_or(0, |c| c + 1)..).zip(replayed.iter()) {
         if *version != expected {
             return Some(format!(
                 "commit file _delta_log/{expected:020}.json is missing (the log goes from version {} to {version})",
                 expected.saturating_sub(1)
             ));
         }
-        expected += 1;
         let bytes = match store.get(path).await {
             Ok(got) => got.bytes().await.ok()?,
             Err(e) => return Some(format!("cannot read {path}: {e}")),

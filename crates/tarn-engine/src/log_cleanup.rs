@@ -69,10 +69,11 @@ impl CustomExecuteHandler for CleanupAfterCheckpoint {
             return Ok(());
         };
         let after = last_checkpoint_tag(log_store).await;
-        if after.is_some() && after != before {
-            if let Err(e) = cleanup(log_store).await {
-                tracing::warn!(table = %log_store.root_url(), error = %e, "expired log cleanup failed (the commit stands)");
-            }
+        if after.is_some()
+            && after != before
+            && let Err(e) = cleanup(log_store).await
+        {
+            tracing::warn!(table = %log_store.root_url(), error = %e, "expired log cleanup failed (the commit stands)");
         }
         Ok(())
     }

@@ -226,7 +226,7 @@ impl RemoteTable {
         let response = self.send(self.http.get(url)).await?;
         let (delta, lines) = read_lines(response).await?;
         let changes = Changes::parse(&lines, delta)?;
-        let first = changes.metadata.first().map(|(v, _)| *v).or_else(|| match start {
+        let first = changes.metadata.first().map(|(v, _)| *v).or(match start {
             RemoteVersion::Version(v) => Some(*v),
             _ => None,
         });

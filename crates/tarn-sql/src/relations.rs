@@ -124,10 +124,8 @@ impl Visitor for Walker {
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
         match factor {
-            TableFactor::Table { name, args: None, version, .. } => {
-                if version.is_some() || !self.is_cte(name) {
-                    self.found.tables.push(Relation { name: name.clone(), version: version.clone() });
-                }
+            TableFactor::Table { name, args: None, version, .. } if version.is_some() || !self.is_cte(name) => {
+                self.found.tables.push(Relation { name: name.clone(), version: version.clone() });
             }
             TableFactor::Table { name, args: Some(args), .. } => {
                 if let Some(function) = function_name(name).filter(|f| crate::table_functions::is_tarn_function(f)) {

@@ -44,12 +44,11 @@ impl Arguments {
                     }
                     out.positional.push(e.clone());
                 }
-                FunctionArg::Named { name, arg: FunctionArgExpr::Expr(e), operator }
-                    if matches!(
-                        operator,
-                        FunctionArgOperator::RightArrow | FunctionArgOperator::Equals | FunctionArgOperator::Assignment
-                    ) =>
-                {
+                FunctionArg::Named {
+                    name,
+                    arg: FunctionArgExpr::Expr(e),
+                    operator: FunctionArgOperator::RightArrow | FunctionArgOperator::Equals | FunctionArgOperator::Assignment,
+                } => {
                     out.named.push((name.value.to_ascii_lowercase(), e.clone()));
                 }
                 FunctionArg::ExprNamed { name: Expr::Identifier(name), arg: FunctionArgExpr::Expr(e), .. } => {

@@ -238,18 +238,15 @@ impl ObjectStore for FaultyStore {
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
         let path = prefix.cloned().unwrap_or_default();
-        for fault in self.decide(Operation::List, path.as_ref()) {
-            match fault {
-                Fault::Error | Fault::Timeout(_) => {
-                    return stream::once(async move { Err(injected(Operation::List, &path, "error")) }).boxed();
-                }
-                Fault::Latency(d) => {
-                    let inner = self.inner.list(prefix);
-                    return stream::once(tokio::time::sleep(d)).flat_map(move |()| stream::empty()).chain(inner).boxed();
-                }
+        // Only the first fault decided for a listing applies.
+        match self.decide(Operation::List, path.as_ref()).into_iter().next() {
+            Some(Fault::Error | Fault::Timeout(_)) => stream::once(async move { Err(injected(Operation::List, &path, "error")) }).boxed(),
+            Some(Fault::Latency(d)) => {
+                let inner = self.inner.list(prefix);
+                stream::once(tokio::time::sleep(d)).flat_map(move |()| stream::empty()).chain(inner).boxed()
             }
+            None => self.inner.list(prefix),
         }
-        self.inner.list(prefix)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {

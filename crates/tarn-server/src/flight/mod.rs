@@ -77,7 +77,7 @@ struct Pending {
 
 enum PendingWork {
     /// A query, run when the ticket is redeemed.
-    Query(Statement),
+    Query(Box<Statement>),
     /// A statement that already ran; its result stream waits here.
     Ran(StatementOutput),
 }
@@ -298,7 +298,7 @@ impl TarnFlightService {
             Statement::Query(_) => {
                 let described = session.describe_statement(&statement).await?;
                 let schema = described.schema.unwrap_or_else(|| Arc::new(Schema::empty()));
-                (PendingWork::Query(statement), schema)
+                (PendingWork::Query(Box::new(statement)), schema)
             }
             other => {
                 let write = other.properties().writes;
@@ -345,7 +345,7 @@ impl TarnFlightService {
             PendingWork::Query(statement) => {
                 let mut session = self.session(principal).await?;
                 let started = Instant::now();
-                let result = session.execute(statement).await;
+                let result = session.execute(*statement).await;
                 self.metrics.record(1, 0, result.is_err(), started.elapsed());
                 let mut output = result.map_err(status)?;
                 output.stream = self.metrics.track_stream(output.stream);
@@ -671,7 +671,7 @@ impl FlightSqlService for TarnFlightService {
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         self.authenticate(request.metadata()).await?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         let ticket = Ticket::new(query.as_any().encode_to_vec());
         Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
     }
@@ -736,7 +736,7 @@ impl FlightSqlService for TarnFlightService {
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         self.authenticate(request.metadata()).await?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         let ticket = Ticket::new(query.as_any().encode_to_vec());
         Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
     }
@@ -800,7 +800,7 @@ impl FlightSqlService for TarnFlightService {
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         self.authenticate(request.metadata()).await?;
-        let schema = query.clone().into_builder(metadata::xdbc_types()).schema();
+        let schema = query.into_builder(metadata::xdbc_types()).schema();
         let ticket = Ticket::new(query.as_any().encode_to_vec());
         Ok(Response::new(self.flight_info(&schema, ticket, request.into_inner())?))
     }

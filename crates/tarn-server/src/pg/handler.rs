@@ -211,7 +211,7 @@ fn parse_in(sql: &str, dialect: SqlDialect) -> PgWireResult<Vec<Statement>> {
     if dialect == SqlDialect::Databricks {
         return tarn_sql::parse_sql(sql).map_err(sql_error);
     }
-    let first = sql.trim_start().split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+    let first = sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
     if (matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE") || first.starts_with('('))
         && let Ok(statements) = compat_parser().parse(sql)
     {
@@ -538,6 +538,7 @@ async fn copy_out(server: &PgServer, conn: &mut Connection, copy: commands::Copy
 }
 
 /// Run one Tarn statement and turn its outcome into a Postgres response.
+#[allow(clippy::too_many_arguments)] // the simple and extended protocols each pass what they have
 async fn run_statement(
     server: &PgServer,
     conn: &mut Connection,

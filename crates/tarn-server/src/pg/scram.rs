@@ -27,15 +27,18 @@ const MECHANISM: &str = "SCRAM-SHA-256";
 enum State {
     Initial,
     /// server-first sent; waiting for client-final.
-    ServerFirstSent {
-        user: String,
-        secret: PasswordSecret,
-        gs2_header: String,
-        client_first_bare: String,
-        server_first: String,
-        nonce: String,
-    },
+    ServerFirstSent(Box<Exchange>),
     Done,
+}
+
+/// What the server-first message committed to, for checking the client-final one.
+struct Exchange {
+    user: String,
+    secret: PasswordSecret,
+    gs2_header: String,
+    client_first_bare: String,
+    server_first: String,
+    nonce: String,
 }
 
 /// The startup handler of one connection.
@@ -125,9 +128,11 @@ impl StartupHandler for ScramStartup {
                                 server_first.clone().into_bytes().into(),
                             )))
                             .await?;
-                        *state = State::ServerFirstSent { user, secret, gs2_header, client_first_bare, server_first, nonce };
+                        *state =
+                            State::ServerFirstSent(Box::new(Exchange { user, secret, gs2_header, client_first_bare, server_first, nonce }));
                     }
-                    State::ServerFirstSent { user, secret, gs2_header, client_first_bare, server_first, nonce } => {
+                    State::ServerFirstSent(exchange) => {
+                        let Exchange { user, secret, gs2_header, client_first_bare, server_first, nonce } = *exchange;
                         let response = message.into_sasl_response()?;
                         let text = std::str::from_utf8(&response.data).map_err(|_| bad("client-final is not UTF-8"))?;
                         let (without_proof, proof) = text.rsplit_once(",p=").ok_or_else(|| bad("client-final has no proof"))?;

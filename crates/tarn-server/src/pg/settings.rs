@@ -31,8 +31,8 @@ pub(crate) fn table(tls: bool) -> Result<Arc<MemTable>> {
         rows.push((name.to_string(), value.to_string(), category.to_string()));
     }
     rows.sort();
-    let text =
-        |f: &dyn Fn(&(String, String, String)) -> Option<String>| -> ArrayRef { Arc::new(rows.iter().map(f).collect::<StringArray>()) };
+    type Row = (String, String, String);
+    let text = |f: &dyn Fn(&Row) -> Option<String>| -> ArrayRef { Arc::new(rows.iter().map(f).collect::<StringArray>()) };
     let columns = [
         ("name", text(&|r| Some(r.0.clone()))),
         ("setting", text(&|r| Some(r.1.clone()))),

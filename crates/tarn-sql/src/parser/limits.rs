@@ -81,10 +81,9 @@ pub(crate) fn check_depth(tokens: &[Token]) -> Result<()> {
                 groups.push(0);
                 depth += 1;
             }
-            Token::RParen | Token::RBracket | Token::RBrace => {
-                if groups.len() > 1 {
-                    depth -= groups.pop().unwrap_or(0) + 1;
-                }
+            // An unbalanced closer is the parser's error to report, not a level.
+            Token::RParen | Token::RBracket | Token::RBrace if groups.len() > 1 => {
+                depth -= groups.pop().unwrap_or(0) + 1;
             }
             Token::Comma => {
                 if let Some(last) = groups.last_mut() {
