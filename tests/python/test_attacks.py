@@ -380,11 +380,12 @@ def test_no_statement_reads_secret_rows(env):
 
 
 def test_silent_connections_are_closed(env):
-    """A client that connects and sends nothing does not hold a place for long (HTTP, Flight)."""
+    """A client that connects and sends nothing does not hold a place for long (HTTP, Flight, pg)."""
     import socket
     import time
     server = env["server"]
-    for address in (server.addr["http"].removeprefix("http://"), server.addr["flight"].removeprefix("grpc://")):
+    for address in (server.addr["http"].removeprefix("http://"), server.addr["flight"].removeprefix("grpc://"),
+                    f"127.0.0.1:{server.pg_port}"):
         host, port = address.rsplit(":", 1)
         started = time.time()
         with socket.create_connection((host, int(port)), timeout=30) as sock:

@@ -119,6 +119,13 @@ pub(crate) async fn serve(
                 let handlers = Arc::new(ConnectionHandlers::new(server.clone()));
                 let tls = tls.clone();
                 tokio::spawn(async move {
+                    // A client that sends nothing (not even its startup packet) does not hold
+                    // its place: pgwire takes the socket as it is, so wait for the first bytes here.
+                    let mut first = [0u8; 1];
+                    if !matches!(tokio::time::timeout(crate::limits::FIRST_BYTES_TIMEOUT, socket.peek(&mut first)).await, Ok(Ok(1..))) {
+                        tracing::debug!(%peer, "Postgres client sent nothing; closing");
+                        return;
+                    }
                     if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                         tracing::debug!(%peer, error = %e, "Postgres connection ended with an error");
                     }
