@@ -465,3 +465,13 @@ def test_password_guessing_is_slowed_down(env):
     server.psycopg(user="bob", password=BOB_PASSWORD).close()
     assert time.time() - started < 1.0
     server.psycopg(user="eve", password="eve-pa55").close()
+
+
+def test_tarn_listings_return_rows_over_the_extended_protocol(env):
+    """psycopg (like pgjdbc) sends every statement through the extended protocol."""
+    admin = env["admin"]
+    users = {r[0] for r in admin.execute("SHOW USERS", prepare=True).fetchall()}
+    assert {"admin", "bob", "eve"} <= users, users
+    grants = admin.execute("SHOW GRANTS TO bob", prepare=True).fetchall()
+    assert any("USE CATALOG" in " ".join(map(str, row)).upper() for row in grants), grants
+    assert admin.execute("SHOW SHARES", prepare=True).fetchall() == []
