@@ -150,7 +150,11 @@ impl DiskCache {
         if size > self.max_bytes {
             return;
         }
-        let tmp = self.dir.join(format!("{name}.{}.tmp", std::process::id()));
+        // One temporary file per insert: two tasks of one process fetching the same object at
+        // once must not write into (and rename) each other's half-written copy.
+        static INSERTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = INSERTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.dir.join(format!("{name}.{}.{n}.tmp", std::process::id()));
         let written = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, self.dir.join(name)));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
