@@ -104,7 +104,7 @@ async fn audit_browsing(
     let who = request.extensions().get::<Principal>().map_or("admin", |p| p.name.as_str()).to_string();
     let path = request.uri().path().to_string();
     let text = format!("GET {path}");
-    let segments: Vec<String> = path.split('/').map(percent_decode).collect();
+    let segments: Vec<String> = path.split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     // /api/v1/catalogs/{c}/schemas/{s}/tables/{t}
     let tables = match segments.as_slice() {
@@ -123,25 +123,6 @@ async fn audit_browsing(
     };
     state.auditor.record(crate::audit::AuditEvent::new(&who, "http", peer.to_string(), &text, outcome).with_tables(tables));
     response
-}
-
-/// A URL path segment with its %XX escapes decoded (invalid UTF-8 replaced).
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = segment.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Every API route needs `Authorization: Bearer <token>` unless auth is off.

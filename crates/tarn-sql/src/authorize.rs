@@ -184,19 +184,19 @@ impl Session {
             }
             Need::Catalog(catalog, privilege) => {
                 let chain = [catalog_of(&catalog)];
-                self.require(held, &chain, Privilege::UseCatalog, "CATALOG", &catalog).await?;
+                held.require(&chain, Privilege::UseCatalog, "CATALOG", &catalog).await?;
                 if privilege != Privilege::UseCatalog {
-                    self.require(held, &chain, privilege, "CATALOG", &catalog).await?;
+                    held.require(&chain, privilege, "CATALOG", &catalog).await?;
                 }
                 Ok(())
             }
             Need::Schema(catalog, schema, privilege) => {
-                self.require(held, &[catalog_of(&catalog)], Privilege::UseCatalog, "CATALOG", &catalog).await?;
+                held.require(&[catalog_of(&catalog)], Privilege::UseCatalog, "CATALOG", &catalog).await?;
                 let chain = [schema_of(&catalog, &schema), catalog_of(&catalog)];
                 let name = format!("{catalog}.{schema}");
-                self.require(held, &chain, Privilege::UseSchema, "SCHEMA", &name).await?;
+                held.require(&chain, Privilege::UseSchema, "SCHEMA", &name).await?;
                 if privilege != Privilege::UseSchema {
-                    self.require(held, &chain, privilege, "SCHEMA", &name).await?;
+                    held.require(&chain, privilege, "SCHEMA", &name).await?;
                 }
                 Ok(())
             }
@@ -212,10 +212,6 @@ impl Session {
                 Err(denied(&who, format!("does not own {kind} {display}"), "only its owner (or an administrator) can do this".into()))
             }
         }
-    }
-
-    async fn require(&self, held: &mut Held<'_>, chain: &[Securable], privilege: Privilege, kind: &str, name: &str) -> Result<()> {
-        held.require(chain, privilege, kind, name).await
     }
 
     /// A securable and its parents, outermost last; `None` if it does not exist.
@@ -300,12 +296,6 @@ impl Session {
     /// Refuse unless the principal may read files directly (SELECT ON ANY FILE).
     pub(crate) async fn require_file_read(&self) -> Result<()> {
         self.require_all(vec![Need::AnyFile(Privilege::Select, None)]).await
-    }
-
-    /// Whether the principal may read catalog table `ident` (for listings that show only
-    /// what one can read).
-    pub async fn may_read(&self, ident: &TableIdent) -> Result<bool> {
-        self.visibility().await?.may_read(ident).await
     }
 
     /// What this session's principal may see in metadata listings, for front ends that list
@@ -542,25 +532,31 @@ pub struct Visibility {
 }
 
 impl Visibility {
-    /// Everything visible (the local administrator, servers without authentication).
-    pub fn all(catalog: tarn_catalog::Catalog) -> Self {
-        Visibility { catalog, principal: None }
+    /// Whether the principal may read table `ident`.
+    pub async fn may_read(&self, ident: &TableIdent) -> Result<bool> {
+        let name = ident.table.clone();
+        Ok(!self.readable(&ident.catalog, &ident.schema, vec![name]).await?.is_empty())
     }
 
-    pub async fn may_read(&self, ident: &TableIdent) -> Result<bool> {
-        let Some(principal) = &self.principal else {
-            return Ok(true);
-        };
+    /// Those of `tables` (names in `catalog.schema`) the principal may read, in order. The
+    /// principal and the catalog's and schema's privileges are read once for the whole list.
+    pub async fn readable(&self, catalog: &str, schema: &str, tables: Vec<String>) -> Result<Vec<String>> {
+        let Some(principal) = &self.principal else { return Ok(tables) };
         match self.catalog.get_principal(principal).await? {
-            None => return Ok(false),
-            Some(p) if p.admin => return Ok(true),
+            None => return Ok(Vec::new()),
+            Some(p) if p.admin => return Ok(tables),
             Some(_) => {}
         }
         let mut held = Held { catalog: &self.catalog, principal, cache: HashMap::new() };
-        match held.require_table(ident, Privilege::Select).await {
-            Ok(()) => Ok(true),
-            Err(SqlError::PermissionDenied(_)) => Ok(false),
-            Err(e) => Err(e),
+        let mut readable = Vec::with_capacity(tables.len());
+        for table in tables {
+            let ident = TableIdent::new(catalog.to_string(), schema.to_string(), table);
+            match held.require_table(&ident, Privilege::Select).await {
+                Ok(()) => readable.push(ident.table),
+                Err(SqlError::PermissionDenied(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
+        Ok(readable)
     }
 }

@@ -160,12 +160,8 @@ pub(crate) async fn mount_warehouse(session: &crate::Session, list: &dyn Catalog
             }
         };
         for s in catalog.list_schemas(&c.name).await? {
-            let mut names = Vec::new();
-            for t in catalog.list_tables(&c.name, &s.name).await? {
-                if visibility.may_read(&TableIdent::new(c.name.clone(), s.name.clone(), t.name.clone())).await? {
-                    names.push(t.name);
-                }
-            }
+            let all = catalog.list_tables(&c.name, &s.name).await?.into_iter().map(|t| t.name).collect();
+            let names = visibility.readable(&c.name, &s.name, all).await?;
             let schema = WarehouseSchema {
                 catalog: catalog.clone(),
                 catalog_name: c.name.clone(),

@@ -52,27 +52,23 @@ pub(super) async fn tables(catalog: &Catalog, visibility: &tarn_sql::Visibility,
             continue;
         }
         for s in catalog.list_schemas(&c.name).await.map_err(catalog_error)? {
-            for t in catalog.list_tables(&c.name, &s.name).await.map_err(catalog_error)? {
-                let ident = TableIdent::new(c.name.clone(), s.name.clone(), t.name.clone());
-                if !visibility.may_read(&ident).await.map_err(|e| Status::internal(e.to_string()))? {
-                    continue;
-                }
+            let all = catalog.list_tables(&c.name, &s.name).await.map_err(catalog_error)?.into_iter().map(|t| t.name).collect();
+            let readable = visibility.readable(&c.name, &s.name, all).await.map_err(|e| Status::internal(e.to_string()))?;
+            for t in readable {
                 // Opening a table costs a log read; only done when the client asks for schemas.
                 let schema = if include_schema {
-                    let entry = catalog
-                        .require_table(&TableIdent::new(c.name.clone(), s.name.clone(), t.name.clone()))
-                        .await
-                        .map_err(catalog_error)?;
+                    let entry =
+                        catalog.require_table(&TableIdent::new(c.name.clone(), s.name.clone(), t.clone())).await.map_err(catalog_error)?;
                     let url = entry.location_url().map_err(catalog_error)?;
                     let table = tarn_engine::open_table(&url, None)
                         .await
-                        .map_err(|e| Status::internal(format!("opening {}.{}.{}: {e}", c.name, s.name, t.name)))?;
+                        .map_err(|e| Status::internal(format!("opening {}.{}.{t}: {e}", c.name, s.name)))?;
                     let state = table.snapshot().map_err(|e| Status::internal(e.to_string()))?;
                     state.snapshot().arrow_schema().as_ref().clone()
                 } else {
                     empty.clone()
                 };
-                builder.append(&c.name, &s.name, &t.name, "TABLE", &schema).map_err(build_error)?;
+                builder.append(&c.name, &s.name, &t, "TABLE", &schema).map_err(build_error)?;
             }
         }
     }

@@ -56,6 +56,11 @@ type DoGetStream = Pin<Box<dyn Stream<Item = std::result::Result<arrow_flight::F
 
 /// How long an unredeemed ticket or an unused prepared statement is kept.
 const TICKET_TTL: Duration = Duration::from_secs(600);
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(header: &str) -> Option<&str> {
+    header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))
+}
+
 /// A session token handed out by `Handshake`.
 #[derive(Clone)]
 struct HandshakeSession {
@@ -226,10 +231,7 @@ impl TarnFlightService {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| Status::unauthenticated("send Authorization: Bearer <token>, or handshake with a user and password"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| Status::unauthenticated("the Authorization header must be 'Bearer <token>'"))?;
+        let token = bearer(header).ok_or_else(|| Status::unauthenticated("the Authorization header must be 'Bearer <token>'"))?;
         let known = lock(&self.sessions).get(token).cloned();
         if let Some(session) = known
             && Instant::now() < session.expires
@@ -485,13 +487,13 @@ impl FlightSqlService for TarnFlightService {
             None => self.authenticate(request.metadata()).await?,
         };
         // The bearer token the handshake came with (if any) stays bound to the session.
-        let bearer = header.as_deref().and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))).and_then(|t| {
+        let origin = header.as_deref().and_then(bearer).and_then(|t| {
             let existing = lock(&self.sessions).get(t).map(|s| s.bearer.clone());
             // A handshake with a session token keeps that session's origin.
             existing.unwrap_or_else(|| Some(t.to_string()))
         });
         let token = format!("flight_{}", uuid::Uuid::new_v4().simple());
-        let session = HandshakeSession { principal, bearer, expires: Instant::now() + SESSION_TTL };
+        let session = HandshakeSession { principal, bearer: origin, expires: Instant::now() + SESSION_TTL };
         lock(&self.sessions).insert(token.clone(), session);
         let response = HandshakeResponse { protocol_version: 0, payload: token.clone().into() };
         let stream: Pin<Box<dyn Stream<Item = std::result::Result<HandshakeResponse, Status>> + Send>> =

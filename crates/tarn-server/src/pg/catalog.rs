@@ -75,12 +75,8 @@ impl CatalogInfo for TarnCatalogInfo {
             return Ok(Some(Vec::new()));
         }
         let tables = self.catalog.list_tables(catalog_name, schema_name).await.map_err(external)?;
-        let mut names = Vec::with_capacity(tables.len());
-        for t in tables {
-            if self.visible(catalog_name, schema_name, &t.name).await? {
-                names.push(t.name);
-            }
-        }
+        let names =
+            self.visibility.readable(catalog_name, schema_name, tables.into_iter().map(|t| t.name).collect()).await.map_err(external)?;
         Ok(Some(names))
     }
 
