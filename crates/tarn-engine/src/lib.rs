@@ -21,7 +21,7 @@ mod scan_predicates;
 mod scan_report;
 mod session;
 pub mod snapshots;
-mod spark_functions;
+pub mod spark;
 mod storage;
 
 pub use changes::{CHANGE_DATA_FEED, ChangeBound, VersionRange, cdf_error, changes_provider, records_changes, resolve_change_range};

@@ -113,7 +113,10 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
         .set_bool("datafusion.execution.parquet.schema_force_view_types", true)
         // delta-rs works around a dynamic-filter panic with dictionary join keys this way.
         .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
-        .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values", 0);
+        .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values", 0)
+        // Spark's semantics where they differ from DataFusion's defaults (see `spark.rs`).
+        .set_str("datafusion.sql_parser.default_null_ordering", crate::spark::NULL_ORDERING)
+        .set_bool("datafusion.execution.enable_ansi_mode", crate::spark::ANSI);
     if let Some(partitions) = options.target_partitions {
         config = config.with_target_partitions(partitions);
     }
@@ -125,19 +128,14 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
     {
         runtime.register_object_store(&root, store);
     }
-    let mut state = SessionStateBuilder::new()
+    let builder = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_catalog_list(catalogs)
         .with_query_planner(DeltaPlanner::new())
-        .with_physical_optimizer_rules(crate::scan_predicates::physical_optimizer_rules())
-        .build();
-    // Spark's array(a, b, ...) is DataFusion's make_array.
-    let array = datafusion::functions_nested::make_array::make_array_udf().as_ref().clone().with_aliases(["array"]);
-    datafusion::execution::FunctionRegistry::register_udf(&mut state, Arc::new(array))?;
-    for udf in crate::spark_functions::udfs() {
-        datafusion::execution::FunctionRegistry::register_udf(&mut state, udf)?;
-    }
+        .with_physical_optimizer_rules(crate::scan_predicates::physical_optimizer_rules());
+    let mut state = crate::spark::configure(builder).build();
+    crate::spark::register_functions(&mut state)?;
     Ok(state)
 }

@@ -4,7 +4,10 @@
 
 use std::any::TypeId;
 
-use sqlparser::dialect::{DatabricksDialect, Dialect};
+use sqlparser::ast::{BinaryOperator, Expr};
+use sqlparser::dialect::{DatabricksDialect, Dialect, Precedence};
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
 
 /// Databricks SQL as Tarn reads it.
 #[derive(Debug, Default, Clone, Copy)]
@@ -78,6 +81,22 @@ impl Dialect for TarnDialect {
     }
     fn supports_select_item_multi_column_alias(&self) -> bool {
         DATABRICKS.supports_select_item_multi_column_alias()
+    }
+    /// Spark's `CAST(x AS LONG)`.
+    fn supports_long_type_as_bigint(&self) -> bool {
+        true
+    }
+    /// Spark's `a DIV b` (integral division), binding as tightly as `*` and `/`.
+    fn parse_infix(&self, parser: &mut Parser, expr: &Expr, _precedence: u8) -> Option<Result<Expr, ParserError>> {
+        if !parser.parse_keyword(Keyword::DIV) {
+            return None;
+        }
+        let precedence = self.prec_value(Precedence::MulDivModOp);
+        Some(parser.parse_subexpr(precedence).map(|right| Expr::BinaryOp {
+            left: Box::new(expr.clone()),
+            op: BinaryOperator::MyIntegerDivide,
+            right: Box::new(right),
+        }))
     }
 }
 

@@ -49,5 +49,25 @@ impl ScalarUDFImpl for SparkDate {
 
 /// The functions to register in every session.
 pub fn udfs() -> Vec<Arc<ScalarUDF>> {
-    vec![Arc::new(ScalarUDF::new_from_impl(SparkDate { signature: Signature::any(1, Volatility::Immutable) }))]
+    vec![Arc::new(ScalarUDF::new_from_impl(SparkDate { signature: Signature::any(1, Volatility::Immutable) })), element_at()]
+}
+
+/// The aggregate functions to register in every session.
+pub fn udafs() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
+    Vec::new()
+}
+
+/// Spark's `/` on integers and floating point numbers (planned by `operators`).
+pub fn divide() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(super::collections::Divide::new()))
+}
+
+/// Spark's `arr[i]` (planned by `operators`).
+pub fn array_item() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(super::collections::ArrayItem::new(super::collections::Indexing::ZeroBased)))
+}
+
+/// Spark's `element_at(array, i)` / `element_at(map, key)`.
+pub fn element_at() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(super::collections::ArrayItem::new(super::collections::Indexing::ElementAt)))
 }
