@@ -32,7 +32,7 @@ pub use history::{CommitRecord, commit_actions, commit_timestamps, read_commits,
 pub use log_cleanup::post_commit_hooks;
 pub use open::{TimeTravel, open_table, table_exists, table_provider};
 pub use scan_report::{ScanLog, ScanSummary, reporting_provider};
-pub use session::{Runtime, SessionOptions, new_session_state};
+pub use session::{Runtime, SessionOptions, derive_state, new_session_state};
 pub use storage::{BackoffLogStore, CommitRetry, commit_properties, commit_retry, register_storage, retry_delay, set_commit_retry};
 
 pub use datafusion;

@@ -116,7 +116,8 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
         .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values", 0)
         // Spark's semantics where they differ from DataFusion's defaults (see `spark.rs`).
         .set_str("datafusion.sql_parser.default_null_ordering", crate::spark::NULL_ORDERING)
-        .set_bool("datafusion.execution.enable_ansi_mode", crate::spark::ANSI);
+        .set_bool("datafusion.execution.enable_ansi_mode", crate::spark::ANSI)
+        .set_bool("datafusion.sql_parser.parse_float_as_decimal", crate::spark::DECIMAL_LITERALS);
     if let Some(partitions) = options.target_partitions {
         config = config.with_target_partitions(partitions);
     }
@@ -136,6 +137,19 @@ pub fn new_session_state(catalogs: Arc<dyn CatalogProviderList>, options: &Sessi
         .with_query_planner(DeltaPlanner::new())
         .with_physical_optimizer_rules(crate::scan_predicates::physical_optimizer_rules());
     let mut state = crate::spark::configure(builder).build();
+    crate::spark::register_functions(&mut state)?;
+    Ok(state)
+}
+
+/// A state made from `base` with another configuration and, optionally, other catalogs: how
+/// each statement gets its own. Spark's functions are registered again so that a name
+/// DataFusion's function also claims stays Spark's ([`crate::spark::register_functions`]).
+pub fn derive_state(base: &SessionState, config: SessionConfig, catalogs: Option<Arc<dyn CatalogProviderList>>) -> Result<SessionState> {
+    let mut builder = SessionStateBuilder::new_from_existing(base.clone()).with_config(config);
+    if let Some(catalogs) = catalogs {
+        builder = builder.with_catalog_list(catalogs);
+    }
+    let mut state = builder.build();
     crate::spark::register_functions(&mut state)?;
     Ok(state)
 }

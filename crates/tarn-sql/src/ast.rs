@@ -10,6 +10,20 @@ use sqlparser::ast::{DataType, Expr, Ident, ObjectName, Query, TableFactor};
 pub enum Statement {
     /// SELECT / WITH / VALUES / EXPLAIN and anything else DataFusion plans itself.
     Query(Box<sqlparser::ast::Statement>),
+    /// `CREATE [OR REPLACE] TEMP[ORARY] VIEW [IF NOT EXISTS] v [(a, b)] AS query`: a name for a
+    /// query, for this session only, expanded (and its tables checked) where it is read.
+    CreateTempView {
+        name: Ident,
+        columns: Vec<Ident>,
+        query: Box<Query>,
+        or_replace: bool,
+        if_not_exists: bool,
+    },
+    /// `DROP VIEW [IF EXISTS] v` of a temporary view.
+    DropView {
+        name: ObjectName,
+        if_exists: bool,
+    },
     CreateCatalog {
         name: Ident,
         if_not_exists: bool,

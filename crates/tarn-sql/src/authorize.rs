@@ -364,6 +364,10 @@ impl Session {
         match statement {
             S::Query(q) => self.reads(q.as_ref(), &mut needs)?,
             S::Set { .. } | S::ShowCatalogs { .. } => {}
+            // A temporary view is the session's own; its query's tables are checked when it is
+            // created and again each time it is read (it runs with the reader's rights).
+            S::CreateTempView { query, .. } => self.reads(&sqlparser::ast::Statement::Query(query.clone()), &mut needs)?,
+            S::DropView { .. } => {}
             S::CreateCatalog { .. } => needs.push(Need::Admin("create catalogs")),
             S::CreateSchema { name, .. } => {
                 let (c, _) = self.schema_name(name)?;

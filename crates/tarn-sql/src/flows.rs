@@ -82,7 +82,7 @@ impl Session {
     /// Bind the one-part name `name` to `provider` for this session's statements, shadowing
     /// any table of that name (Spark's temporary views).
     pub fn register_temp_view(&mut self, name: &str, provider: Arc<dyn TableProvider>) {
-        self.temp_views.insert(name.to_ascii_lowercase(), provider);
+        self.temp_views.insert(name.to_ascii_lowercase(), TempView::Provider(provider));
     }
 
     /// Forget every temporary view.
@@ -186,10 +186,19 @@ impl Session {
         Ok(FlowCommit { version: written.version().map_or(-1, |v| v as i64), rows })
     }
 
-    pub(crate) fn temp_view(&self, name: &str) -> Option<Arc<dyn TableProvider>> {
+    pub(crate) fn temp_view(&self, name: &str) -> Option<TempView> {
         self.temp_views.get(&name.to_ascii_lowercase()).cloned()
     }
 }
 
+/// A temporary view: a one-part name only this session sees, shadowing tables of that name.
+#[derive(Clone)]
+pub(crate) enum TempView {
+    /// Bound by a pipeline to data it computed.
+    Provider(Arc<dyn TableProvider>),
+    /// `CREATE TEMPORARY VIEW`: a query, planned (and its tables checked) each time it is read.
+    Query { query: Box<sqlparser::ast::Query>, columns: Vec<sqlparser::ast::Ident> },
+}
+
 /// Temporary views by lower-cased name.
-pub(crate) type TempViews = HashMap<String, Arc<dyn TableProvider>>;
+pub(crate) type TempViews = HashMap<String, TempView>;

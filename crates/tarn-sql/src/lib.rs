@@ -24,6 +24,7 @@ mod properties;
 mod relations;
 mod resolve;
 mod session;
+mod spark_syntax;
 mod table_functions;
 mod types;
 

@@ -55,6 +55,8 @@ impl Statement {
             S::CopyInto(_) => (false, true, Rows("COPY")),
             S::Truncate { .. } => (false, true, Plain("TRUNCATE TABLE")),
             S::CreateCatalog { .. } => (false, true, Plain("CREATE DATABASE")),
+            S::CreateTempView { .. } => (false, false, Plain("CREATE VIEW")),
+            S::DropView { .. } => (false, false, Plain("DROP VIEW")),
             S::CreateSchema { .. } => (false, true, Plain("CREATE SCHEMA")),
             S::DropSchema { .. } => (false, true, Plain("DROP SCHEMA")),
             S::CreateTable(_) => (false, true, Plain("CREATE TABLE")),

@@ -17,7 +17,6 @@ use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider, SchemaProvider,
     TableProvider,
 };
-use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use deltalake::DeltaTable;
@@ -248,23 +247,24 @@ impl Session {
     }
 
     /// A session state whose catalog holds `tables` (and the current schema, even if empty).
-    fn statement_state(&self, list: Arc<MemoryCatalogProviderList>) -> SessionState {
+    fn statement_state(&self, list: Arc<MemoryCatalogProviderList>) -> Result<SessionState> {
         let mut config = self.base.config().clone();
         config.options_mut().catalog.default_catalog = self.current_catalog.clone();
         config.options_mut().catalog.default_schema = self.current_schema.clone();
-        let mut state = SessionStateBuilder::new_from_existing(self.base.clone()).with_config(config).with_catalog_list(list).build();
+        let mut state = tarn_engine::derive_state(&self.base, config, Some(list))?;
         // now() and friends mean the statement's start, not the session's.
         let options = state.config().options().clone();
         state.execution_props_mut().mark_start_execution(options);
-        state
+        Ok(state)
     }
 
     /// Plan a statement DataFusion understands (a query, EXPLAIN, ...), binding every table it
     /// names. Returns the state the plan must execute in.
     pub(crate) async fn plan_statement(&self, mut statement: SqlStatement) -> Result<(SessionState, LogicalPlan)> {
+        crate::spark_syntax::rewrite(&mut statement)?;
         let list = Arc::new(MemoryCatalogProviderList::new());
         register(&list, &self.current_catalog, &self.current_schema, None)?;
-        let state = self.statement_state(list.clone());
+        let state = self.statement_state(list.clone())?;
 
         let relations = Relations::of(&statement);
 
@@ -288,7 +288,11 @@ impl Session {
             if version.is_none() && !path {
                 if single && let Some(view) = self.temp_view(&parts(&name)[0].value) {
                     let table = parts(&name)[0].value.to_ascii_lowercase();
-                    register(&list, &self.current_catalog, &self.current_schema, Some((&table, view)))?;
+                    let provider = match view {
+                        crate::flows::TempView::Provider(provider) => provider,
+                        crate::flows::TempView::Query { query, columns } => Box::pin(self.plan_temp_view(&query, &columns)).await?,
+                    };
+                    register(&list, &self.current_catalog, &self.current_schema, Some((&table, provider)))?;
                     continue;
                 }
                 if single && let Some(implicit) = self.implicit_system_table(&name) {

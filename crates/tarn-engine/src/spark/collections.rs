@@ -133,11 +133,11 @@ impl ScalarUDFImpl for ArrayItem {
         let key = key.to_array(args.number_rows)?;
         let result = match container.data_type() {
             DataType::Null => container,
-            DataType::List(_) => self.from_list::<i32>(&container, &key)?,
-            DataType::LargeList(_) => self.from_list::<i64>(&container, &key)?,
+            DataType::List(_) => self.item_of_list::<i32>(&container, &key)?,
+            DataType::LargeList(_) => self.item_of_list::<i64>(&container, &key)?,
             DataType::FixedSizeList(f, _) => {
                 let list = cast(&container, &DataType::List(f.clone()))?;
-                self.from_list::<i32>(&list, &key)?
+                self.item_of_list::<i32>(&list, &key)?
             }
             DataType::Map(_, _) => map_value(&container, &key)?,
             other => return exec_err!("{} needs an array, got {other}", self.name()),
@@ -147,7 +147,7 @@ impl ScalarUDFImpl for ArrayItem {
 }
 
 impl ArrayItem {
-    fn from_list<O: OffsetSizeTrait>(&self, lists: &ArrayRef, index: &ArrayRef) -> Result<ArrayRef> {
+    fn item_of_list<O: OffsetSizeTrait>(&self, lists: &ArrayRef, index: &ArrayRef) -> Result<ArrayRef> {
         let lists = lists.as_list::<O>();
         let index = cast(index, &DataType::Int64)?;
         let index: &Int64Array = index.as_primitive();
@@ -213,4 +213,147 @@ fn map_value(maps: &ArrayRef, keys: &ArrayRef) -> Result<ArrayRef> {
         positions.push(found);
     }
     Ok(take(maps.values().as_ref(), &UInt64Array::from(positions), None)?)
+}
+
+/// Spark's `array_prepend(array, element)`: DataFusion's `array_prepend` takes the element
+/// first (and would nest the array into a NULL element's list).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ArrayPrepend {
+    signature: Signature,
+}
+
+impl ArrayPrepend {
+    pub fn new() -> Self {
+        Self { signature: Signature::array_and_element(Volatility::Immutable) }
+    }
+}
+
+impl ScalarUDFImpl for ArrayPrepend {
+    fn name(&self) -> &str {
+        "array_prepend"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match args.first() {
+            Some(t) => Ok(t.clone()),
+            None => plan_err!("array_prepend(array, element) takes two arguments"),
+        }
+    }
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args.args.len() != 2 || args.arg_fields.len() != 2 {
+            return exec_err!("array_prepend(array, element) takes two arguments");
+        }
+        args.args.swap(0, 1);
+        args.arg_fields.swap(0, 1);
+        datafusion::functions_nested::concat::array_prepend_udf().invoke_with_args(args)
+    }
+}
+
+/// Integer `+`, `-` and `*` that fail on overflow, as Spark's ANSI mode does (DataFusion's
+/// wrap around: `9223372036854775807 + 1` would be a large negative number).
+#[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
+pub enum Arithmetic {
+    Add,
+    Subtract,
+    Multiply,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct CheckedArithmetic {
+    signature: Signature,
+    op: Arithmetic,
+}
+
+impl CheckedArithmetic {
+    pub fn new(op: Arithmetic) -> Self {
+        Self { signature: Signature::user_defined(Volatility::Immutable), op }
+    }
+
+    fn symbol(&self) -> &'static str {
+        match self.op {
+            Arithmetic::Add => "+",
+            Arithmetic::Subtract => "-",
+            Arithmetic::Multiply => "*",
+        }
+    }
+}
+
+/// The wider of two integer types (Spark's integers are signed).
+fn wider_integer(a: &DataType, b: &DataType) -> DataType {
+    let width = |t: &DataType| match t {
+        DataType::Int8 | DataType::UInt8 => 1,
+        DataType::Int16 | DataType::UInt16 => 2,
+        DataType::Int32 | DataType::UInt32 => 3,
+        _ => 4,
+    };
+    match width(a).max(width(b)) {
+        1 => DataType::Int8,
+        2 => DataType::Int16,
+        3 => DataType::Int32,
+        _ => DataType::Int64,
+    }
+}
+
+impl ScalarUDFImpl for CheckedArithmetic {
+    fn name(&self) -> &str {
+        match self.op {
+            Arithmetic::Add => "spark_checked_add",
+            Arithmetic::Subtract => "spark_checked_subtract",
+            Arithmetic::Multiply => "spark_checked_multiply",
+        }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        match args {
+            [a, b] => Ok(format!("{} {} {}", a.schema_name(), self.symbol(), b.schema_name())),
+            _ => plan_err!("{} takes two operands", self.symbol()),
+        }
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        match args {
+            [a, b] if a.is_integer() && b.is_integer() => {
+                let t = wider_integer(a, b);
+                Ok(vec![t.clone(), t])
+            }
+            _ => plan_err!("integer {} needs two integers, got {args:?}", self.symbol()),
+        }
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match args {
+            [a, b] => Ok(wider_integer(a, b)),
+            _ => plan_err!("{} takes two operands", self.symbol()),
+        }
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::compute::kernels::numeric;
+        let [a, b] = args.args.as_slice() else {
+            return exec_err!("{} takes two operands", self.symbol());
+        };
+        let (a, b) = (a.to_array(args.number_rows)?, b.to_array(args.number_rows)?);
+        let result = match self.op {
+            Arithmetic::Add => numeric::add(&a, &b),
+            Arithmetic::Subtract => numeric::sub(&a, &b),
+            Arithmetic::Multiply => numeric::mul(&a, &b),
+        };
+        match result {
+            Ok(array) => answer(&args.args, array),
+            Err(datafusion::arrow::error::ArrowError::ArithmeticOverflow(_)) => {
+                let hint = match self.op {
+                    Arithmetic::Add => "try_add",
+                    Arithmetic::Subtract => "try_subtract",
+                    Arithmetic::Multiply => "try_multiply",
+                };
+                exec_err!(
+                    "[ARITHMETIC_OVERFLOW] {} overflow in {}. Use '{hint}' to tolerate overflow and return NULL instead.",
+                    a.data_type(),
+                    self.symbol()
+                )
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 }

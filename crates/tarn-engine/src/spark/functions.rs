@@ -49,7 +49,12 @@ impl ScalarUDFImpl for SparkDate {
 
 /// The functions to register in every session.
 pub fn udfs() -> Vec<Arc<ScalarUDF>> {
-    vec![Arc::new(ScalarUDF::new_from_impl(SparkDate { signature: Signature::any(1, Volatility::Immutable) })), element_at()]
+    vec![
+        Arc::new(ScalarUDF::new_from_impl(SparkDate { signature: Signature::any(1, Volatility::Immutable) })),
+        element_at(),
+        Arc::new(ScalarUDF::new_from_impl(super::collections::ArrayPrepend::new())),
+        Arc::new(ScalarUDF::new_from_impl(TypeOf { signature: Signature::any(1, Volatility::Immutable) })),
+    ]
 }
 
 /// The aggregate functions to register in every session.
@@ -62,6 +67,16 @@ pub fn divide() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(super::collections::Divide::new()))
 }
 
+/// Spark's decimal `/` (planned by `operators`).
+pub fn decimal_divide() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(super::decimal::DecimalDivide::new()))
+}
+
+/// Integer `+`, `-`, `*` failing on overflow (planned by `operators`).
+pub fn checked(op: super::collections::Arithmetic) -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(super::collections::CheckedArithmetic::new(op)))
+}
+
 /// Spark's `arr[i]` (planned by `operators`).
 pub fn array_item() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(super::collections::ArrayItem::new(super::collections::Indexing::ZeroBased)))
@@ -70,4 +85,70 @@ pub fn array_item() -> Arc<ScalarUDF> {
 /// Spark's `element_at(array, i)` / `element_at(map, key)`.
 pub fn element_at() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(super::collections::ArrayItem::new(super::collections::Indexing::ElementAt)))
+}
+
+/// `width_bucket(v, min, max, n)` from `datafusion-spark`, except that `n` = 2^63 - 1 is NULL
+/// as in Spark (the crate computes `n + 1` and overflows).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct WidthBucket {
+    inner: Arc<ScalarUDF>,
+}
+
+impl ScalarUDFImpl for WidthBucket {
+    fn name(&self) -> &str {
+        "width_bucket"
+    }
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(args)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::{AsArray, Int64Array};
+        use datafusion::arrow::datatypes::Int64Type;
+        let Some(buckets) = args.args.get(3) else {
+            return exec_err!("width_bucket takes four arguments");
+        };
+        let buckets = cast_with_options(&buckets.to_array(args.number_rows)?, &DataType::Int64, &CastOptions::default())?;
+        let guarded: Int64Array = buckets.as_primitive::<Int64Type>().iter().map(|n| n.filter(|n| *n != i64::MAX)).collect();
+        let mut args = args;
+        let scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        args.args[3] = if scalar && !guarded.is_empty() {
+            ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&guarded, 0)?)
+        } else {
+            ColumnarValue::Array(Arc::new(guarded))
+        };
+        self.inner.invoke_with_args(args)
+    }
+}
+
+/// Functions of `datafusion-spark` that need a guard, wrapped.
+pub fn guarded() -> Vec<Arc<ScalarUDF>> {
+    vec![Arc::new(ScalarUDF::new_from_impl(WidthBucket { inner: datafusion_spark::function::math::width_bucket() }))]
+}
+
+/// `typeof(expr)`: Spark's name of the argument's type (`int`, `decimal(5,2)`, `array<string>`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TypeOf {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TypeOf {
+    fn name(&self) -> &str {
+        "typeof"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let Some(field) = args.arg_fields.first() else {
+            return exec_err!("typeof(expr) takes one argument");
+        };
+        let name = super::types::spark_type_name(field.data_type());
+        Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(Some(name))))
+    }
 }

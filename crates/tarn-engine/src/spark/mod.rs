@@ -12,29 +12,38 @@
 //!   `datafusion-spark` crate first ([`datafusion_spark::register_all`], which replaces
 //!   DataFusion's function of the same name), then Tarn's own for what it lacks
 //!   ([`functions`]).
-//! - **Operators** ([`operators`]): `/` divides as doubles unless an operand is a decimal,
+//! - **Operators** ([`operators`]): `/` divides as doubles unless an operand is a decimal
+//!   (then with Spark's result precision and scale, [`decimal`]),
 //!   `a div b` is integral division, `arr[i]` counts from 0.
 //! - **Types** ([`types`]): Spark's type names (`long`, `short`, `byte`, ...).
 //! - **Sampling** ([`sample`]): `TABLESAMPLE (n PERCENT | n ROWS | BUCKET x OUT OF y)`.
+//! - **Integer overflow** ([`operators`]): `+`, `-`, `*` on integers fail with ARITHMETIC_OVERFLOW.
+//! - **`range`** ([`range`]): Spark's column `id`.
+//! - **Datetime patterns** ([`datetime`]): `date_format`, `to_date`, `to_timestamp` read Spark's
+//!   `yyyy-MM-dd`-style patterns.
 
 mod collections;
+mod datetime;
+mod decimal;
 pub mod functions;
 mod operators;
+mod range;
 mod sample;
-mod types;
+pub mod types;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::execution::FunctionRegistry;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 /// `ORDER BY x` puts NULLs first, `ORDER BY x DESC` last (Spark's `NULLS FIRST` / `NULLS LAST`
 /// defaults), DataFusion's `nulls_min`.
 pub const NULL_ORDERING: &str = "nulls_min";
+
+/// `1.5` is a DECIMAL(2,1), as in Spark (`1.5D` / `1.5E0` are doubles): `0.1 + 0.2` is `0.3`.
+pub const DECIMAL_LITERALS: bool = true;
 
 /// Spark 4's default: `spark.sql.ansi.enabled = true`.
 pub const ANSI: bool = true;
@@ -48,57 +57,25 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
 }
 
 /// Spark's functions, registered over DataFusion's where the names meet.
+///
+/// DataFusion rebuilds a session's function map from each function's name and aliases in no
+/// fixed order (`SessionStateBuilder::new_from_existing`): a name two functions claim —
+/// DataFusion's `map_extract` has the alias `element_at`, Spark's `element_at` is another
+/// function — could then go to either. So every state derived from another
+/// ([`crate::derive_state`]) calls this again, and Spark's functions take their names back.
 pub fn register_functions(state: &mut SessionState) -> Result<()> {
     datafusion_spark::register_all(state)?;
-    for udf in functions::udfs() {
+    let dated = datetime::functions(state.config_options());
+    for udf in functions::guarded().into_iter().chain(dated).chain(functions::udfs()) {
         state.register_udf(udf)?;
     }
     for udaf in functions::udafs() {
         state.register_udaf(udaf)?;
     }
-    drop_shadowed_functions(state)?;
-    // Spark's `substr` is its `substring` (DataFusion's own `substr` went with its alias).
+    // Spark's `substr` is its `substring`.
     if let Some(substring) = state.scalar_functions().get("substring").cloned() {
         state.register_udf(Arc::new(substring.as_ref().clone().with_aliases(["substr"])))?;
     }
+    state.register_udtf("range", Arc::new(range::SparkRange));
     Ok(())
-}
-
-/// DataFusion rebuilds a session's function map from each function's name and aliases
-/// (`SessionStateBuilder::new_from_existing`, which every statement goes through), in no fixed
-/// order. A name two functions claim — DataFusion's `map_extract` has the alias `element_at`,
-/// Spark's `element_at` is another function — would then go to either, statement by
-/// statement. So a function that lost one of its names to a Spark function is dropped whole,
-/// and every name keeps the function registered last.
-fn drop_shadowed_functions(state: &mut SessionState) -> Result<()> {
-    let scalars = state.scalar_functions().clone();
-    let keep: BTreeMap<String, Arc<ScalarUDF>> = scalars
-        .values()
-        .filter(|f| owns_all(f.name(), f.aliases(), |n| scalars.get(n).map(|o| o.name())))
-        .map(|f| (f.name().to_string(), f.clone()))
-        .collect();
-    for name in scalars.keys() {
-        state.deregister_udf(name)?;
-    }
-    for function in keep.into_values() {
-        state.register_udf(function)?;
-    }
-    let aggregates = state.aggregate_functions().clone();
-    let keep: BTreeMap<String, Arc<AggregateUDF>> = aggregates
-        .values()
-        .filter(|f| owns_all(f.name(), f.aliases(), |n| aggregates.get(n).map(|o| o.name())))
-        .map(|f| (f.name().to_string(), f.clone()))
-        .collect();
-    for name in aggregates.keys() {
-        state.deregister_udaf(name)?;
-    }
-    for function in keep.into_values() {
-        state.register_udaf(function)?;
-    }
-    Ok(())
-}
-
-/// Whether every name of the function `name` (with `aliases`) still leads to it.
-fn owns_all<'a>(name: &str, aliases: &[String], owner: impl Fn(&str) -> Option<&'a str>) -> bool {
-    std::iter::once(name).chain(aliases.iter().map(String::as_str)).all(|n| owner(n) == Some(name))
 }

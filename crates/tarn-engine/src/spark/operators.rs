@@ -7,6 +7,7 @@ use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExp
 use datafusion::logical_expr::{Cast, Expr, ExprSchemable, GetFieldAccess};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 
+use super::collections::Arithmetic;
 use super::functions;
 
 #[derive(Debug, Default)]
@@ -28,6 +29,14 @@ impl ExprPlanner for SparkOperators {
                     let call = ScalarFunction::new_udf(functions::divide(), vec![expr.left, expr.right]);
                     return Ok(PlannerResult::Planned(Expr::ScalarFunction(call)));
                 }
+                // A decimal over a decimal or an integer: Spark's precision and scale.
+                if (left.is_decimal() || right.is_decimal())
+                    && super::decimal::as_decimal(&left).is_some()
+                    && super::decimal::as_decimal(&right).is_some()
+                {
+                    let call = ScalarFunction::new_udf(functions::decimal_divide(), vec![expr.left, expr.right]);
+                    return Ok(PlannerResult::Planned(Expr::ScalarFunction(call)));
+                }
                 Ok(PlannerResult::Original(expr))
             }
             // `a DIV b`: the quotient truncated to a BIGINT; a zero divisor is an error.
@@ -43,6 +52,20 @@ impl ExprPlanner for SparkOperators {
                     )))
                 };
                 Ok(PlannerResult::Planned(quotient))
+            }
+            // Integer overflow is ARITHMETIC_OVERFLOW under ANSI mode, not a wrapped value.
+            BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply => {
+                let (left, right) = (expr.left.get_type(schema)?, expr.right.get_type(schema)?);
+                if !(left.is_integer() && right.is_integer()) {
+                    return Ok(PlannerResult::Original(expr));
+                }
+                let op = match expr.op {
+                    BinaryOperator::Plus => Arithmetic::Add,
+                    BinaryOperator::Minus => Arithmetic::Subtract,
+                    _ => Arithmetic::Multiply,
+                };
+                let call = ScalarFunction::new_udf(functions::checked(op), vec![expr.left, expr.right]);
+                Ok(PlannerResult::Planned(Expr::ScalarFunction(call)))
             }
             _ => Ok(PlannerResult::Original(expr)),
         }

@@ -276,7 +276,8 @@ pub(crate) fn with_pg_functions(
     // not DataFusion's Arrow-typed one.
     let mut config = ctx.state().config().clone();
     config.options_mut().catalog.information_schema = false;
-    Ok(datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state()).with_config(config).build())
+    tarn_engine::derive_state(&ctx.state(), config, None)
+        .map_err(|e| ServerError::Internal(format!("building the Postgres catalog session: {e}")))
 }
 
 /// A function returning the same text (or NULL) for every row, whatever its arguments:

@@ -184,3 +184,49 @@ mod tests {
         assert_eq!(rewrite(user), user);
     }
 }
+
+/// Postgres counts array subscripts from 1 (`arr[1]` is the first element, NULL when out of
+/// range); Tarn's own dialect follows Spark (`arr[0]`, an error out of range). Text read as
+/// Postgres gets Postgres' meaning: `arr[i]` becomes `array_element(arr, i)`.
+pub(crate) fn postgres_subscripts(statement: &mut sqlparser::ast::Statement) {
+    use sqlparser::ast::VisitMut;
+    let _ = statement.visit(&mut PostgresSubscripts);
+}
+
+struct PostgresSubscripts;
+
+impl sqlparser::ast::VisitorMut for PostgresSubscripts {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut sqlparser::ast::Expr) -> std::ops::ControlFlow<()> {
+        use sqlparser::ast::{
+            AccessExpr, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, Subscript,
+        };
+        let Expr::CompoundFieldAccess { root, access_chain } = expr else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        if !access_chain.iter().all(|a| matches!(a, AccessExpr::Subscript(Subscript::Index { .. }))) {
+            return std::ops::ControlFlow::Continue(());
+        }
+        let mut result = root.as_ref().clone();
+        for access in access_chain.drain(..) {
+            let AccessExpr::Subscript(Subscript::Index { index }) = access else { continue };
+            result = Expr::Function(Function {
+                name: ObjectName::from(vec![Ident::new("array_element")]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(result)), FunctionArg::Unnamed(FunctionArgExpr::Expr(index))],
+                    clauses: vec![],
+                }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: vec![],
+            });
+        }
+        *expr = result;
+        std::ops::ControlFlow::Continue(())
+    }
+}

@@ -218,6 +218,7 @@ fn parse_in(sql: &str, dialect: SqlDialect) -> PgWireResult<Vec<Statement>> {
         return Ok(statements
             .into_iter()
             .map(|mut s| {
+                super::compat::postgres_subscripts(&mut s);
                 super::compat::scalar_functions_in_from(&mut s);
                 super::compat::in_subqueries_in_select_lists(&mut s);
                 Statement::Query(Box::new(s))
@@ -230,6 +231,7 @@ fn parse_in(sql: &str, dialect: SqlDialect) -> PgWireResult<Vec<Statement>> {
         .map(|s| match s {
             Statement::Query(q) => {
                 let mut query = compat_parser().rewrite(*q);
+                super::compat::postgres_subscripts(&mut query);
                 super::compat::scalar_functions_in_from(&mut query);
                 super::compat::in_subqueries_in_select_lists(&mut query);
                 Statement::Query(Box::new(query))

@@ -13,6 +13,7 @@ mod namespace;
 mod query;
 mod sharing;
 mod util;
+mod views;
 mod write;
 
 pub(crate) use create_table::arrow_schema as arrow_schema_of;
@@ -57,6 +58,10 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
     match statement {
         S::Query(stmt) => query::run(session, *stmt).await,
         S::Set { key, value } => query::set(session, key, value),
+        S::CreateTempView { name, columns, query, or_replace, if_not_exists } => {
+            views::create_temp_view(session, name, columns, *query, or_replace, if_not_exists).await
+        }
+        S::DropView { name, if_exists } => views::drop_view(session, &name, if_exists),
         S::CreateCatalog { name, if_not_exists, comment } => namespace::create_catalog(session, name, if_not_exists, comment).await,
         S::CreateSchema { name, if_not_exists, comment } => namespace::create_schema(session, &name, if_not_exists, comment).await,
         S::DropSchema { name, if_exists, cascade } => namespace::drop_schema(session, &name, if_exists, cascade).await,

@@ -50,7 +50,7 @@ pub(crate) fn set(session: &mut Session, key: String, value: String) -> Result<S
     if key.starts_with("datafusion.") {
         let mut config = session.base.config().clone();
         config.options_mut().set(&key, &value).map_err(|e| SqlError::user(format!("SET {key}: {e}")))?;
-        session.base = datafusion::execution::SessionStateBuilder::new_from_existing(session.base.clone()).with_config(config).build();
+        session.base = tarn_engine::derive_state(&session.base, config, None)?;
     } else {
         let key = key.to_ascii_lowercase();
         if key == COMPRESSION_CODEC {

@@ -7,6 +7,7 @@
 
 mod dialect;
 mod limits;
+mod literals;
 mod statements;
 mod words;
 
@@ -63,8 +64,13 @@ fn check_nesting_in(sql: &str, dialect: &dyn Dialect) -> Result<()> {
 }
 
 fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
-    check_nesting_in(sql, dialect)?;
-    let parser = Parser::new(dialect).try_with_sql(sql).map_err(SqlError::from_parser)?;
+    let mut tokens =
+        sqlparser::tokenizer::Tokenizer::new(dialect, sql).tokenize_with_location().map_err(|e| SqlError::from_parser(e.into()))?;
+    limits::check_depth(&tokens.iter().map(|t| t.token.clone()).collect::<Vec<_>>())?;
+    if dialect.is::<sqlparser::dialect::DatabricksDialect>() {
+        tokens = literals::rewrite(tokens);
+    }
+    let parser = Parser::new(dialect).with_tokens_with_locations(tokens);
     let mut tp = TarnParser { p: parser };
     let mut out = Vec::new();
     loop {

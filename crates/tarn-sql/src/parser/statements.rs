@@ -81,6 +81,19 @@ impl TarnParser<'_> {
     fn parse_create(&mut self) -> Result<Statement> {
         self.expect_word("CREATE")?;
         let or_replace = self.words(&["OR", "REPLACE"]);
+        let global = self.word("GLOBAL");
+        if self.word("TEMPORARY") || self.word("TEMP") {
+            return self.temp_view(or_replace);
+        }
+        if global {
+            return Err(self.unexpected("TEMPORARY VIEW after CREATE GLOBAL"));
+        }
+        if self.peek_word("VIEW") {
+            return Err(SqlError::Unsupported(
+                "CREATE VIEW: Tarn has temporary views only so far (CREATE TEMPORARY VIEW v AS ...); views in the catalog are not built yet"
+                    .into(),
+            ));
+        }
         if self.word("CATALOG") {
             let if_not_exists = self.if_not_exists();
             let name = self.ident()?;
@@ -238,8 +251,54 @@ impl TarnParser<'_> {
         self.p.parse_expr().map_err(SqlError::from_parser)
     }
 
+    /// After `CREATE [OR REPLACE] TEMPORARY`: `VIEW [IF NOT EXISTS] v [(a [COMMENT ..], ..)]
+    /// [COMMENT ..] [TBLPROPERTIES (..)] AS query`.
+    fn temp_view(&mut self, or_replace: bool) -> Result<Statement> {
+        self.expect_word("VIEW")?;
+        let if_not_exists = self.if_not_exists();
+        let name = self.ident()?;
+        let mut columns = Vec::new();
+        if self.p.consume_token(&Token::LParen) {
+            loop {
+                columns.push(self.ident()?);
+                if self.word("COMMENT") {
+                    self.string()?;
+                }
+                if !self.p.consume_token(&Token::Comma) {
+                    break;
+                }
+            }
+            self.p.expect_token(&Token::RParen).map_err(SqlError::from_parser)?;
+        }
+        loop {
+            if self.word("COMMENT") {
+                self.string()?;
+            } else if self.word("TBLPROPERTIES") {
+                self.p.expect_token(&Token::LParen).map_err(SqlError::from_parser)?;
+                let mut depth = 1;
+                while depth > 0 {
+                    match self.p.next_token().token {
+                        Token::LParen => depth += 1,
+                        Token::RParen => depth -= 1,
+                        Token::EOF => return Err(self.unexpected("')' closing TBLPROPERTIES")),
+                        _ => {}
+                    }
+                }
+            } else {
+                break;
+            }
+        }
+        self.expect_word("AS")?;
+        let query = self.p.parse_query().map_err(SqlError::from_parser)?;
+        Ok(Statement::CreateTempView { name, columns, query, or_replace, if_not_exists })
+    }
+
     fn parse_drop(&mut self) -> Result<Statement> {
         self.expect_word("DROP")?;
+        if self.word("VIEW") {
+            let if_exists = self.if_exists();
+            return Ok(Statement::DropView { name: self.object_name()?, if_exists });
+        }
         if self.word("SCHEMA") || self.word("DATABASE") {
             let if_exists = self.if_exists();
             let name = self.object_name()?;
@@ -269,7 +328,7 @@ impl TarnParser<'_> {
             let if_exists = self.if_exists();
             return Ok(Statement::DropRecipient { name: self.ident()?, if_exists });
         }
-        Err(self.unexpected("SCHEMA, TABLE, USER, SHARE or RECIPIENT after DROP"))
+        Err(self.unexpected("SCHEMA, TABLE, VIEW, USER, SHARE or RECIPIENT after DROP"))
     }
 
     fn parse_show(&mut self) -> Result<Statement> {

@@ -22,7 +22,7 @@ pub fn rows(batches: &[RecordBatch]) -> Result<Vec<String>, String> {
 }
 
 fn value(array: &ArrayRef, row: usize, nested: bool) -> Result<String, String> {
-    if array.is_null(row) {
+    if array.logical_nulls().is_some_and(|n| n.is_null(row)) {
         return Ok(if nested { "null" } else { "NULL" }.to_string());
     }
     Ok(match array.data_type() {

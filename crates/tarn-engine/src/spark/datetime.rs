@@ -1,0 +1,186 @@
+//! Spark's datetime patterns (`yyyy-MM-dd HH:mm:ss`, Java's `DateTimeFormatter` letters) for
+//! `date_format`, `to_date` and `to_timestamp`, translated to the chrono patterns DataFusion's
+//! `to_char` / `to_date` / `to_timestamp` take. A letter Tarn does not translate is an error,
+//! never text copied into the answer.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature};
+
+/// The chrono pattern for a Spark datetime pattern.
+pub fn chrono_pattern(spark: &str) -> Result<String> {
+    let chars: Vec<char> = spark.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            // Quoted text; '' is a quote.
+            let mut j = i + 1;
+            if chars.get(j) == Some(&'\'') {
+                out.push('\'');
+                i += 2;
+                continue;
+            }
+            while j < chars.len() {
+                if chars[j] == '\'' {
+                    if chars.get(j + 1) == Some(&'\'') {
+                        out.push('\'');
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                push_literal(&mut out, chars[j]);
+                j += 1;
+            }
+            i = j + 1;
+            continue;
+        }
+        if !c.is_ascii_alphabetic() {
+            push_literal(&mut out, c);
+            i += 1;
+            continue;
+        }
+        let run = chars[i..].iter().take_while(|&&x| x == c).count();
+        let piece = match (c, run) {
+            ('y' | 'u', 2) => "%y",
+            ('y' | 'u', _) => "%Y",
+            ('M' | 'L', 1) => "%-m",
+            ('M' | 'L', 2) => "%m",
+            ('M' | 'L', 3) => "%b",
+            ('M' | 'L', _) => "%B",
+            ('d', 1) => "%-d",
+            ('d', 2) => "%d",
+            ('D', 1) => "%-j",
+            ('D', _) => "%j",
+            ('H', 1) => "%-H",
+            ('H', 2) => "%H",
+            ('h', 1) => "%-I",
+            ('h', 2) => "%I",
+            ('m', 1) => "%-M",
+            ('m', 2) => "%M",
+            ('s', 1) => "%-S",
+            ('s', 2) => "%S",
+            ('S', 1..=3) => "%3f",
+            ('S', 4..=6) => "%6f",
+            ('S', 7..=9) => "%9f",
+            ('a', 1) => "%p",
+            ('E', 1..=3) => "%a",
+            ('E', _) => "%A",
+            ('Z', 1..=3) | ('x', 2) => "%z",
+            ('X', _) | ('x', _) => "%:z",
+            ('z', _) | ('V', 2) => "%Z",
+            _ => return plan_err!("the datetime pattern '{spark}' uses '{}', which Tarn does not support", c.to_string().repeat(run)),
+        };
+        // `S` counts digits; chrono's %3f/%6f/%9f print exactly that many only for 3/6/9.
+        if c == 'S' && ![3, 6, 9].contains(&run) {
+            return plan_err!("the datetime pattern '{spark}' uses {run} 'S' letters; Tarn supports S (3), SSSSSS (6) or SSSSSSSSS (9)");
+        }
+        out.push_str(piece);
+        i += run;
+    }
+    Ok(out)
+}
+
+fn push_literal(out: &mut String, c: char) {
+    if c == '%' {
+        out.push_str("%%");
+    } else {
+        out.push(c);
+    }
+}
+
+/// Converts the pattern argument (at `index`) and calls DataFusion's function `inner`.
+#[derive(Debug)]
+struct WithSparkPattern {
+    name: &'static str,
+    inner: Arc<ScalarUDF>,
+    index: usize,
+}
+
+impl PartialEq for WithSparkPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for WithSparkPattern {}
+impl std::hash::Hash for WithSparkPattern {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+fn convert(value: &ColumnarValue) -> Result<ColumnarValue> {
+    match value {
+        ColumnarValue::Scalar(s) => match s {
+            ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
+                Ok(ColumnarValue::Scalar(ScalarValue::Utf8(v.as_deref().map(chrono_pattern).transpose()?)))
+            }
+            ScalarValue::Null => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
+            other => exec_err!("a datetime pattern must be a string, got {}", other.data_type()),
+        },
+        ColumnarValue::Array(a) => {
+            let text: ArrayRef = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
+            let converted: StringArray =
+                text.as_string::<i32>().iter().map(|p| p.map(chrono_pattern).transpose()).collect::<Result<_>>()?;
+            Ok(ColumnarValue::Array(Arc::new(converted)))
+        }
+    }
+}
+
+impl ScalarUDFImpl for WithSparkPattern {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        self.inner.coerce_types(args)
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(args)
+    }
+    fn return_field_from_args(&self, args: datafusion::logical_expr::ReturnFieldArgs) -> Result<datafusion::arrow::datatypes::FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        for i in self.index..args.args.len() {
+            args.args[i] = convert(&args.args[i])?;
+            if let Some(field) = args.arg_fields.get_mut(i) {
+                *field = Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8));
+            }
+        }
+        self.inner.invoke_with_args(args)
+    }
+}
+
+/// `date_format(ts, pattern)`, `to_date(text[, pattern])`, `to_timestamp(text[, pattern])` with
+/// Spark's patterns.
+pub fn functions(config: &datafusion::common::config::ConfigOptions) -> Vec<Arc<ScalarUDF>> {
+    use datafusion::functions::datetime;
+    [("date_format", datetime::to_char()), ("to_date", datetime::to_date()), ("to_timestamp", datetime::to_timestamp(config))]
+        .into_iter()
+        .map(|(name, inner)| Arc::new(ScalarUDF::new_from_impl(WithSparkPattern { name, inner, index: 1 })))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spark_patterns_become_chrono_patterns() {
+        assert_eq!(chrono_pattern("yyyy-MM-dd HH:mm:ss").unwrap(), "%Y-%m-%d %H:%M:%S");
+        assert_eq!(chrono_pattern("yyyy-MM").unwrap(), "%Y-%m");
+        assert_eq!(chrono_pattern("dd/MM/yy").unwrap(), "%d/%m/%y");
+        assert_eq!(chrono_pattern("yyyy-MM-dd'T'HH:mm:ss.SSS").unwrap(), "%Y-%m-%dT%H:%M:%S.%3f");
+        assert_eq!(chrono_pattern("MMM d, yyyy").unwrap(), "%b %-d, %Y");
+        assert_eq!(chrono_pattern("EEEE 'o''clock' 100%").unwrap(), "%A o'clock 100%%");
+        assert!(chrono_pattern("yyyy-GG").is_err());
+    }
+}

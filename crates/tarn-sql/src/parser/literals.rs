@@ -1,0 +1,151 @@
+//! Spark's typed numeric literals: `1L` (BIGINT), `6S` (SMALLINT), `2Y` (TINYINT), `1.0D`
+//! (DOUBLE), `1.5F` (FLOAT), `100.00BD` / `20E2BD` (DECIMAL with the literal's own precision and
+//! scale). sqlparser reads them as a number followed by a word (`1.0D`) or as one word (`25Y`,
+//! where identifiers may start with a digit); both become `CAST(<number> AS <type>)` tokens
+//! before parsing. A suffix only counts when it touches the number: `1.0 d` stays an alias.
+//! A number with an exponent and no suffix (`1.5E2`) is a DOUBLE, as in Spark (plain decimals
+//! like `1.5` are DECIMALs: the session parses them so).
+
+use sqlparser::tokenizer::{Token, TokenWithSpan, Word};
+
+/// The SQL type a suffix stands for, given the number's text.
+fn suffix_type(number: &str, suffix: &str) -> Option<Vec<Token>> {
+    let word = |w: &str| Token::make_word(w, None);
+    let simple = |t: &str| Some(vec![word(t)]);
+    match suffix.to_ascii_uppercase().as_str() {
+        "L" if is_integer(number) => simple("BIGINT"),
+        "S" if is_integer(number) => simple("SMALLINT"),
+        "Y" if is_integer(number) => simple("TINYINT"),
+        "D" => simple("DOUBLE"),
+        "F" => simple("FLOAT"),
+        "BD" => {
+            let (precision, scale) = decimal_shape(number)?;
+            Some(vec![
+                word("DECIMAL"),
+                Token::LParen,
+                Token::Number(precision.to_string(), false),
+                Token::Comma,
+                Token::Number(scale.to_string(), false),
+                Token::RParen,
+            ])
+        }
+        _ => None,
+    }
+}
+
+fn is_integer(number: &str) -> bool {
+    !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Java's `BigDecimal` precision and scale of a literal, as Spark types `..BD` literals:
+/// `100.00` is DECIMAL(5,2), `20E2` DECIMAL(4,0), `0.001` DECIMAL(3,3).
+fn decimal_shape(number: &str) -> Option<(u32, u32)> {
+    let lower = number.to_ascii_lowercase();
+    let (mantissa, exponent) = match lower.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (lower.as_str(), 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if !(int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit())) || int.len() + frac.len() == 0 {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let significant = digits.trim_start_matches('0');
+    let precision = significant.len().max(1) as i64;
+    let scale = frac.len() as i64 - exponent;
+    let (precision, scale) = if scale < 0 { (precision - scale, 0) } else { (precision.max(scale), scale) };
+    (precision <= 38).then_some((precision as u32, scale as u32))
+}
+
+/// `25Y` or `1.5D` read as one word (identifiers may start with a digit): the number and the
+/// suffix.
+fn split_word(word: &Word) -> Option<(&str, &str)> {
+    if word.quote_style.is_some() || !word.value.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let value = word.value.as_str();
+    ["BD", "L", "S", "Y", "D", "F"].iter().find_map(|suffix| {
+        let cut = value.len().checked_sub(suffix.len())?;
+        let (number, end) = (value.get(..cut)?, value.get(cut..)?);
+        (end.eq_ignore_ascii_case(suffix) && is_number(number)).then_some((number, end))
+    })
+}
+
+/// Digits with an optional fraction and exponent (`1`, `1.5`, `20E2`, `1.5e-3`).
+fn is_number(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let (mantissa, exponent) = lower.split_once('e').unwrap_or((&lower, "0"));
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !exponent.is_empty()
+        && exponent.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn cast_tokens(number: &str, target: Vec<Token>, like: &TokenWithSpan) -> Vec<TokenWithSpan> {
+    let mut tokens = vec![Token::make_keyword("CAST"), Token::LParen, Token::Number(number.to_string(), false), Token::make_keyword("AS")];
+    tokens.extend(target);
+    tokens.push(Token::RParen);
+    tokens.into_iter().map(|t| TokenWithSpan::new(t, like.span)).collect()
+}
+
+/// Rewrites typed literals in a token stream (whitespace tokens included).
+pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut iter = tokens.into_iter().peekable();
+    while let Some(token) = iter.next() {
+        match &token.token {
+            Token::Number(number, false) => {
+                if let Some(TokenWithSpan { token: Token::Word(w), .. }) = iter.peek()
+                    && w.quote_style.is_none()
+                    && let Some(target) = suffix_type(number, &w.value)
+                {
+                    let number = number.clone();
+                    iter.next();
+                    out.extend(cast_tokens(&number, target, &token));
+                    continue;
+                }
+                if number.contains(['e', 'E']) {
+                    // Through text: the exponent may be beyond any DECIMAL.
+                    let text = Token::SingleQuotedString(number.clone());
+                    let tokens = [
+                        Token::make_keyword("CAST"),
+                        Token::LParen,
+                        text,
+                        Token::make_keyword("AS"),
+                        Token::make_word("DOUBLE", None),
+                        Token::RParen,
+                    ];
+                    out.extend(tokens.into_iter().map(|t| TokenWithSpan::new(t, token.span)));
+                    continue;
+                }
+                out.push(token);
+            }
+            Token::Word(w) => match split_word(w).and_then(|(n, s)| Some((n, suffix_type(n, s)?))) {
+                Some((number, target)) => {
+                    let number = number.to_string();
+                    out.extend(cast_tokens(&number, target, &token));
+                }
+                None => out.push(token),
+            },
+            _ => out.push(token),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_literals_have_java_bigdecimal_shape() {
+        assert_eq!(decimal_shape("100.00"), Some((5, 2)));
+        assert_eq!(decimal_shape("20E2"), Some((4, 0)));
+        assert_eq!(decimal_shape("0.001"), Some((3, 3)));
+        assert_eq!(decimal_shape("1"), Some((1, 0)));
+        assert_eq!(decimal_shape("1.5e-3"), Some((4, 4)));
+    }
+}
