@@ -7,6 +7,9 @@
 //!   `GROUP BY ROLLUP (a, b)` / `CUBE (a, b)` / `GROUPING SETS (...)`.
 //! - Spark's cast functions `int(x)`, `bigint(x)`, `double(x)`, `string(x)`, ... (one argument,
 //!   Spark's own aliases of `CAST(x AS type)`) become that cast.
+//! - `EXISTS (SELECT count(*) FROM .. WHERE ..)` — a query of aggregates without `GROUP BY`,
+//!   which always returns one row — is `TRUE` (`NOT EXISTS` is `FALSE`). DataFusion 55
+//!   decorrelates it into a semi join that keeps only the rows with matches (the "count bug").
 //! - `EXCEPT ALL` / `INTERSECT ALL` are refused: DataFusion 55 plans them as anti / semi joins,
 //!   which keep every duplicate of a row instead of subtracting or intersecting multiplicities
 //!   (`{1,1,1} EXCEPT ALL {1}` would give nothing where Spark gives `{1,1}`).
@@ -37,6 +40,11 @@ impl VisitorMut for Rewriter {
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<SqlError> {
         if let Some(cast) = cast_function(expr) {
             *expr = cast;
+        }
+        if let Expr::Exists { subquery, negated } = expr
+            && returns_one_row(subquery)
+        {
+            *expr = Expr::Value(sqlparser::ast::Value::Boolean(!*negated).into());
         }
         ControlFlow::Continue(())
     }
@@ -118,4 +126,62 @@ fn cast_function(expr: &Expr) -> Option<Expr> {
         _ => return None,
     };
     Some(Expr::Cast { kind: CastKind::Cast, expr: Box::new(arg.clone()), data_type, array: false, format: None })
+}
+
+/// Aggregates every query of them returns exactly one row of (without GROUP BY).
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "mean",
+    "min",
+    "max",
+    "count_if",
+    "collect_list",
+    "collect_set",
+    "array_agg",
+    "first",
+    "last",
+    "first_value",
+    "last_value",
+    "any_value",
+    "bool_and",
+    "bool_or",
+    "every",
+    "some",
+    "any",
+    "stddev",
+    "stddev_samp",
+    "stddev_pop",
+    "variance",
+    "var_samp",
+    "var_pop",
+    "approx_count_distinct",
+    "median",
+    "percentile",
+    "percentile_approx",
+];
+
+/// Whether `query` is `SELECT <aggregates> FROM .. [WHERE ..]` with no GROUP BY, HAVING,
+/// DISTINCT, LIMIT or OFFSET: SQL gives exactly one row for it, whatever the tables hold.
+fn returns_one_row(query: &Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_ref() else { return false };
+    let no_groups = matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+    let plain = query.with.is_none()
+        && query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && select.having.is_none()
+        && select.qualify.is_none()
+        && select.distinct.is_none()
+        && no_groups
+        && !select.projection.is_empty();
+    plain
+        && select.projection.iter().all(|item| {
+            let (sqlparser::ast::SelectItem::UnnamedExpr(e) | sqlparser::ast::SelectItem::ExprWithAlias { expr: e, .. }) = item else {
+                return false;
+            };
+            let Expr::Function(f) = e else { return false };
+            let [ObjectNamePart::Identifier(name)] = f.name.0.as_slice() else { return false };
+            f.over.is_none() && AGGREGATES.contains(&name.value.to_ascii_lowercase().as_str())
+        })
 }

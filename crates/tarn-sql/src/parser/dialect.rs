@@ -86,11 +86,6 @@ impl Dialect for TarnDialect {
     fn supports_table_sample_before_alias(&self) -> bool {
         true
     }
-    /// Spark reads `'\n'`, `'\t'`, `'\\'` and `'\''` in string literals as escapes
-    /// (`spark.sql.parser.escapedStringLiterals` is off by default).
-    fn supports_string_literal_backslash_escape(&self) -> bool {
-        true
-    }
     /// Spark's `CAST(x AS LONG)`.
     fn supports_long_type_as_bigint(&self) -> bool {
         true
