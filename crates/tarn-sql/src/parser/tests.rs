@@ -74,7 +74,9 @@ fn scripts_split_on_semicolons() {
 fn syntax_errors_say_where() {
     let err = parse_sql("CREATE TABLE t (a INT").expect_err("unterminated");
     assert!(err.to_string().starts_with("syntax error"), "{err}");
-    let err = parse_sql("CREATE VIEW v AS SELECT 1").expect_err("views");
+    let err = parse_sql("CREATE VIEW v AS SELECT 1").expect_err("views in the catalog");
+    assert!(err.to_string().contains("CREATE TEMPORARY VIEW"), "{err}");
+    let err = parse_sql("CREATE FUNCTION f() RETURN 1").expect_err("functions");
     assert!(err.to_string().contains("CATALOG, SCHEMA, TABLE, USER, SHARE or RECIPIENT"), "{err}");
     let err = parse_sql("COMMIT").expect_err("transactions");
     assert!(err.to_string().contains("not supported"), "{err}");
