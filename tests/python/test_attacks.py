@@ -184,7 +184,7 @@ def test_a_server_has_a_memory_limit_by_default(env):
 def test_an_aggregate_past_the_limit_fails_alone(tmp_path):
     server = TarnServer(tmp_path / "wh", "--memory-limit", "64MiB", pg=False, flight=False)
     try:
-        status, body = server.sql_http("SELECT array_agg(value) FROM range(30000000)")
+        status, body = server.sql_http("SELECT array_agg(id) FROM range(30000000)")
         assert status == 507 or status >= 400, body
         assert "out of memory" in json.dumps(body), body
         assert server.sql_http("SELECT 1 AS alive")[0] == 200

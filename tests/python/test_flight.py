@@ -151,3 +151,11 @@ def test_large_result_streams_with_bounded_memory(server):
     # The result is over 1 GiB; a server that collected it would peak far above this.
     assert bytes_seen > 1024 * 2**20
     assert peak < 600, f"server peak RSS {peak:.0f} MiB while streaming"
+
+
+def test_folded_constants_keep_the_announced_schema(server):
+    # GetFlightInfo describes `arr[0]` or `5 / 2` as nullable; execution folds them to
+    # non-null constants. The stream must still carry the announced schema.
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT array(1, 2)[0] AS a, 5 / 2 AS d, 41 + 1 AS answer, typeof(1.5) AS t")
+        assert cur.fetchall() == [(1, 2.5, 42, "decimal(2,1)")]

@@ -288,6 +288,10 @@ impl Session {
             if version.is_none() && !path {
                 if single && let Some(view) = self.temp_view(&parts(&name)[0].value) {
                     let table = parts(&name)[0].value.to_ascii_lowercase();
+                    // Bound once per statement, however often it is named (a self-join).
+                    if !opened.insert(format!("temporary view {table}")) {
+                        continue;
+                    }
                     let provider = match view {
                         crate::flows::TempView::Provider(provider) => provider,
                         crate::flows::TempView::Query { query, columns } => Box::pin(self.plan_temp_view(&query, &columns)).await?,

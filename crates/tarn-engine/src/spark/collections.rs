@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, OffsetSizeTrait, UInt64Array};
 use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
 /// Whether all arguments were scalars: then the answer is one too.
 fn answer(args: &[ColumnarValue], array: ArrayRef) -> Result<ColumnarValue> {
@@ -15,6 +15,12 @@ fn answer(args: &[ColumnarValue], array: ArrayRef) -> Result<ColumnarValue> {
     } else {
         Ok(ColumnarValue::Array(array))
     }
+}
+
+/// NULL only when an operand is (a quotient or sum of values is a value or an error); the
+/// same nullability the folded constant of a literal expression has.
+fn operands_nullability(name: &str, data_type: DataType, args: &ReturnFieldArgs) -> FieldRef {
+    Arc::new(Field::new(name, data_type, args.arg_fields.iter().any(|f| f.is_nullable())))
 }
 
 /// `a / b` on integers and doubles: both become doubles; a zero divisor is Spark's
@@ -45,6 +51,9 @@ impl ScalarUDFImpl for Divide {
     }
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(DataType::Float64)
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        Ok(operands_nullability(self.name(), DataType::Float64, &args))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let [a, b] = args.args.as_slice() else {
@@ -327,6 +336,10 @@ impl ScalarUDFImpl for CheckedArithmetic {
             [a, b] => Ok(wider_integer(a, b)),
             _ => plan_err!("{} takes two operands", self.symbol()),
         }
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
+        Ok(operands_nullability(self.name(), self.return_type(&types)?, &args))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         use datafusion::arrow::compute::kernels::numeric;

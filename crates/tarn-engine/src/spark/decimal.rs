@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Decimal128Array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, i256};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, i256};
 use datafusion::common::{Result, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
 const MAX_PRECISION: u8 = 38;
 const MIN_ADJUSTED_SCALE: i8 = 6;
@@ -85,6 +85,11 @@ impl ScalarUDFImpl for DecimalDivide {
         let (a, b) = decimal_args(args)?;
         let (p, s) = quotient_type(a, b);
         Ok(DataType::Decimal128(p, s))
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
+        let nullable = args.arg_fields.iter().any(|f| f.is_nullable());
+        Ok(Arc::new(Field::new(self.name(), self.return_type(&types)?, nullable)))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let [a, b] = args.args.as_slice() else {

@@ -81,8 +81,8 @@ struct Pending {
 }
 
 enum PendingWork {
-    /// A query, run when the ticket is redeemed.
-    Query(Box<Statement>),
+    /// A query, run when the ticket is redeemed, and the schema its FlightInfo announced.
+    Query(Box<Statement>, SchemaRef),
     /// A statement that already ran; its result stream waits here.
     Ran(StatementOutput),
 }
@@ -142,6 +142,28 @@ fn flight_stream(
     batches: impl Stream<Item = std::result::Result<RecordBatch, FlightError>> + Send + 'static,
 ) -> DoGetStream {
     Box::pin(FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from))
+}
+
+/// The rows under the schema GetFlightInfo announced, when the two differ only in nullability:
+/// the plan that describes a query may call a column nullable that execution (a folded
+/// constant, say) knows is not, and Flight clients refuse a stream whose schema differs.
+fn as_announced(output: StatementOutput, announced: SchemaRef) -> StatementOutput {
+    let same_shape = output.schema.fields().len() == announced.fields().len()
+        && output
+            .schema
+            .fields()
+            .iter()
+            .zip(announced.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type() && (b.is_nullable() || !a.is_nullable()));
+    if !same_shape || output.schema == announced {
+        return output;
+    }
+    let schema = announced.clone();
+    let stream = output.stream.map(move |batch| {
+        let batch = batch?;
+        Ok(RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?)
+    });
+    StatementOutput::from_stream(Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(announced, stream)))
 }
 
 fn output_stream(output: StatementOutput) -> DoGetStream {
@@ -300,7 +322,7 @@ impl TarnFlightService {
             Statement::Query(_) => {
                 let described = session.describe_statement(&statement).await?;
                 let schema = described.schema.unwrap_or_else(|| Arc::new(Schema::empty()));
-                (PendingWork::Query(Box::new(statement)), schema)
+                (PendingWork::Query(Box::new(statement), schema.clone()), schema)
             }
             other => {
                 let write = other.properties().writes;
@@ -344,14 +366,14 @@ impl TarnFlightService {
                 output.stream = self.metrics.track_stream(output.stream);
                 Ok(output_stream(output))
             }
-            PendingWork::Query(statement) => {
+            PendingWork::Query(statement, announced) => {
                 let mut session = self.session(principal).await?;
                 let started = Instant::now();
                 let result = session.execute(*statement).await;
                 self.metrics.record(1, 0, result.is_err(), started.elapsed());
                 let mut output = result.map_err(status)?;
                 output.stream = self.metrics.track_stream(output.stream);
-                Ok(output_stream(output))
+                Ok(output_stream(as_announced(output, announced)))
             }
         }
     }
