@@ -169,6 +169,11 @@ def test_deep_expressions_are_refused_and_the_server_lives(env):
     # Up to the bound, deep statements still plan and run (the threads' stacks hold them).
     status, body = http(env, "SELECT " + "+".join(["1"] * 900) + " AS n")
     assert status == 200 and "900" in body, body
+    # Spark's division plans as functions: a long chain must still plan quickly, or be refused.
+    status, body = http(env, "SELECT " + "/".join(["1"] * 900) + " AS q")
+    assert status == 200 and "1.0" in body, body
+    status, body = http(env, "SELECT " + "/".join(["1.0"] * 900) + " AS q")
+    assert status == 400 and "decimal divisions" in body, body
     assert env["server"].proc.poll() is None
     assert http(env, "SELECT 1 AS alive")[0] == 200
 

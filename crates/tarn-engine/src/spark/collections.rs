@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, OffsetSizeTrait, UInt64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, OffsetSizeTrait, UInt64Array};
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -23,30 +23,32 @@ fn operands_nullability(name: &str, data_type: DataType, args: &ReturnFieldArgs)
     Arc::new(Field::new(name, data_type, args.arg_fields.iter().any(|f| f.is_nullable())))
 }
 
-/// `a / b` on integers and doubles: both become doubles; a zero divisor is Spark's
-/// `DIVIDE_BY_ZERO` error (ANSI mode), NULL stays NULL.
+/// The divisor of Spark's `/` on integers and doubles, as a double: `a / b` is planned as
+/// `CAST(a AS DOUBLE) / spark_divisor(b)`, so a zero divisor is Spark's `DIVIDE_BY_ZERO` error
+/// (ANSI mode) instead of Infinity, and a long chain `a / b / c / ...` stays DataFusion's own
+/// division (a function around the whole quotient made such chains cubic to plan).
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Divide {
+pub struct Divisor {
     signature: Signature,
 }
 
-impl Divide {
+impl Divisor {
     pub fn new() -> Self {
-        Self { signature: Signature::any(2, Volatility::Immutable) }
+        Self { signature: Signature::any(1, Volatility::Immutable) }
     }
 }
 
-impl ScalarUDFImpl for Divide {
+impl ScalarUDFImpl for Divisor {
     fn name(&self) -> &str {
-        "spark_divide"
+        "spark_divisor"
     }
     fn signature(&self) -> &Signature {
         &self.signature
     }
     fn schema_name(&self, args: &[Expr]) -> Result<String> {
         match args {
-            [a, b] => Ok(format!("{} / {}", a.schema_name(), b.schema_name())),
-            _ => plan_err!("division takes two operands"),
+            [b] => Ok(b.schema_name().to_string()),
+            _ => plan_err!("a divisor is one operand"),
         }
     }
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
@@ -56,26 +58,15 @@ impl ScalarUDFImpl for Divide {
         Ok(operands_nullability(self.name(), DataType::Float64, &args))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [a, b] = args.args.as_slice() else {
-            return exec_err!("division takes two operands");
+        let [b] = args.args.as_slice() else {
+            return exec_err!("a divisor is one operand");
         };
-        let a = cast(&a.to_array(args.number_rows)?, &DataType::Float64)?;
         let b = cast(&b.to_array(args.number_rows)?, &DataType::Float64)?;
-        let (a, b) =
-            (a.as_primitive::<datafusion::arrow::datatypes::Float64Type>(), b.as_primitive::<datafusion::arrow::datatypes::Float64Type>());
-        let mut out = Vec::with_capacity(a.len());
-        for i in 0..a.len() {
-            if a.is_null(i) || b.is_null(i) {
-                out.push(None);
-            } else if b.value(i) == 0.0 {
-                return exec_err!(
-                    "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate a zero divisor and return NULL instead."
-                );
-            } else {
-                out.push(Some(a.value(i) / b.value(i)));
-            }
+        let values = b.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        if values.iter().any(|v| v == Some(0.0)) {
+            return exec_err!("[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate a zero divisor and return NULL instead.");
         }
-        answer(&args.args, Arc::new(Float64Array::from(out)))
+        answer(&args.args, b)
     }
 }
 
@@ -257,116 +248,5 @@ impl ScalarUDFImpl for ArrayPrepend {
         args.args.swap(0, 1);
         args.arg_fields.swap(0, 1);
         datafusion::functions_nested::concat::array_prepend_udf().invoke_with_args(args)
-    }
-}
-
-/// Integer `+`, `-` and `*` that fail on overflow, as Spark's ANSI mode does (DataFusion's
-/// wrap around: `9223372036854775807 + 1` would be a large negative number).
-#[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
-pub enum Arithmetic {
-    Add,
-    Subtract,
-    Multiply,
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct CheckedArithmetic {
-    signature: Signature,
-    op: Arithmetic,
-}
-
-impl CheckedArithmetic {
-    pub fn new(op: Arithmetic) -> Self {
-        Self { signature: Signature::user_defined(Volatility::Immutable), op }
-    }
-
-    fn symbol(&self) -> &'static str {
-        match self.op {
-            Arithmetic::Add => "+",
-            Arithmetic::Subtract => "-",
-            Arithmetic::Multiply => "*",
-        }
-    }
-}
-
-/// The wider of two integer types (Spark's integers are signed).
-fn wider_integer(a: &DataType, b: &DataType) -> DataType {
-    let width = |t: &DataType| match t {
-        DataType::Int8 | DataType::UInt8 => 1,
-        DataType::Int16 | DataType::UInt16 => 2,
-        DataType::Int32 | DataType::UInt32 => 3,
-        _ => 4,
-    };
-    match width(a).max(width(b)) {
-        1 => DataType::Int8,
-        2 => DataType::Int16,
-        3 => DataType::Int32,
-        _ => DataType::Int64,
-    }
-}
-
-impl ScalarUDFImpl for CheckedArithmetic {
-    fn name(&self) -> &str {
-        match self.op {
-            Arithmetic::Add => "spark_checked_add",
-            Arithmetic::Subtract => "spark_checked_subtract",
-            Arithmetic::Multiply => "spark_checked_multiply",
-        }
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        match args {
-            [a, b] => Ok(format!("{} {} {}", a.schema_name(), self.symbol(), b.schema_name())),
-            _ => plan_err!("{} takes two operands", self.symbol()),
-        }
-    }
-    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        match args {
-            [a, b] if a.is_integer() && b.is_integer() => {
-                let t = wider_integer(a, b);
-                Ok(vec![t.clone(), t])
-            }
-            _ => plan_err!("integer {} needs two integers, got {args:?}", self.symbol()),
-        }
-    }
-    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        match args {
-            [a, b] => Ok(wider_integer(a, b)),
-            _ => plan_err!("{} takes two operands", self.symbol()),
-        }
-    }
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
-        Ok(operands_nullability(self.name(), self.return_type(&types)?, &args))
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        use datafusion::arrow::compute::kernels::numeric;
-        let [a, b] = args.args.as_slice() else {
-            return exec_err!("{} takes two operands", self.symbol());
-        };
-        let (a, b) = (a.to_array(args.number_rows)?, b.to_array(args.number_rows)?);
-        let result = match self.op {
-            Arithmetic::Add => numeric::add(&a, &b),
-            Arithmetic::Subtract => numeric::sub(&a, &b),
-            Arithmetic::Multiply => numeric::mul(&a, &b),
-        };
-        match result {
-            Ok(array) => answer(&args.args, array),
-            Err(datafusion::arrow::error::ArrowError::ArithmeticOverflow(_)) => {
-                let hint = match self.op {
-                    Arithmetic::Add => "try_add",
-                    Arithmetic::Subtract => "try_subtract",
-                    Arithmetic::Multiply => "try_multiply",
-                };
-                exec_err!(
-                    "[ARITHMETIC_OVERFLOW] {} overflow in {}. Use '{hint}' to tolerate overflow and return NULL instead.",
-                    a.data_type(),
-                    self.symbol()
-                )
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 }

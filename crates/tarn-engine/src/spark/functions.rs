@@ -57,24 +57,14 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
     ]
 }
 
-/// The aggregate functions to register in every session.
-pub fn udafs() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
-    Vec::new()
-}
-
-/// Spark's `/` on integers and floating point numbers (planned by `operators`).
-pub fn divide() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(super::collections::Divide::new()))
+/// The divisor of Spark's `/` on integers and floating point numbers (planned by `operators`).
+pub fn divisor() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(super::collections::Divisor::new()))
 }
 
 /// Spark's decimal `/` (planned by `operators`).
 pub fn decimal_divide() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(super::decimal::DecimalDivide::new()))
-}
-
-/// Integer `+`, `-`, `*` failing on overflow (planned by `operators`).
-pub fn checked(op: super::collections::Arithmetic) -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(super::collections::CheckedArithmetic::new(op)))
 }
 
 /// Spark's `arr[i]` (planned by `operators`).

@@ -6,8 +6,9 @@
 //!
 //! - **NULL ordering** ([`NULL_ORDERING`]): NULLs sort first ascending and last descending, in
 //!   `ORDER BY` and in window `ORDER BY` alike.
-//! - **ANSI mode** ([`ANSI`]): arithmetic overflow, division by zero, invalid casts and array
-//!   indexes out of range are errors, not NULLs or wrapped values.
+//! - **ANSI mode** ([`ANSI`]): division by zero, invalid casts and array indexes out of range
+//!   are errors, not NULLs. (Integer `+ - *` still wrap on overflow: a planner-level checked
+//!   function made long `+` chains cubic to plan; it belongs in the physical expression.)
 //! - **Functions** under Spark's names and with Spark's behaviour: the maintained
 //!   `datafusion-spark` crate first ([`datafusion_spark::register_all`], which replaces
 //!   DataFusion's function of the same name), then Tarn's own for what it lacks
@@ -17,7 +18,6 @@
 //!   `a div b` is integral division, `arr[i]` counts from 0.
 //! - **Types** ([`types`]): Spark's type names (`long`, `short`, `byte`, ...).
 //! - **Sampling** ([`sample`]): `TABLESAMPLE (n PERCENT | n ROWS | BUCKET x OUT OF y)`.
-//! - **Integer overflow** ([`operators`]): `+`, `-`, `*` on integers fail with ARITHMETIC_OVERFLOW.
 //! - **`range`** ([`range`]): Spark's column `id`.
 //! - **Datetime patterns** ([`datetime`]): `date_format`, `to_date`, `to_timestamp` read Spark's
 //!   `yyyy-MM-dd`-style patterns.
@@ -68,9 +68,6 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     let dated = datetime::functions(state.config_options());
     for udf in functions::guarded().into_iter().chain(dated).chain(functions::udfs()) {
         state.register_udf(udf)?;
-    }
-    for udaf in functions::udafs() {
-        state.register_udaf(udaf)?;
     }
     // Spark's `substr` is its `substring`.
     if let Some(substring) = state.scalar_functions().get("substring").cloned() {

@@ -1,13 +1,12 @@
 //! Spark's meaning of `/`, `div` and `arr[i]`, planned before DataFusion's own planners see them.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DFSchema, Result};
+use datafusion::common::{DFSchema, Result, plan_err};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, RawFieldAccessExpr};
 use datafusion::logical_expr::{Cast, Expr, ExprSchemable, GetFieldAccess};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 
-use super::collections::Arithmetic;
 use super::functions;
 
 #[derive(Debug, Default)]
@@ -18,6 +17,23 @@ fn divides_as_double(t: &DataType) -> bool {
     t.is_integer() || t.is_floating() || t.is_null()
 }
 
+/// Decimal divisions are functions, and DataFusion's planning of a function nested in a
+/// function nested in ... grows with the cube of the depth: a chain `1.0 / 1.0 / ...` of the
+/// 1,000 levels Tarn parses would take minutes. 64 plan in milliseconds.
+const MAX_DECIMAL_QUOTIENTS: usize = 64;
+
+/// How many decimal divisions are nested along `expr`'s deepest chain of them.
+fn decimal_quotients(expr: &Expr) -> usize {
+    match expr {
+        Expr::ScalarFunction(call) if call.func.name() == "spark_decimal_divide" => {
+            1 + call.args.iter().map(decimal_quotients).max().unwrap_or(0)
+        }
+        Expr::Cast(c) => decimal_quotients(&c.expr),
+        Expr::Alias(a) => decimal_quotients(&a.expr),
+        _ => 0,
+    }
+}
+
 impl ExprPlanner for SparkOperators {
     fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
         match expr.op {
@@ -26,14 +42,20 @@ impl ExprPlanner for SparkOperators {
             BinaryOperator::Divide => {
                 let (left, right) = (expr.left.get_type(schema)?, expr.right.get_type(schema)?);
                 if divides_as_double(&left) && divides_as_double(&right) {
-                    let call = ScalarFunction::new_udf(functions::divide(), vec![expr.left, expr.right]);
-                    return Ok(PlannerResult::Planned(Expr::ScalarFunction(call)));
+                    let dividend = Expr::Cast(Cast::new(Box::new(expr.left), DataType::Float64));
+                    let divisor = Expr::ScalarFunction(ScalarFunction::new_udf(functions::divisor(), vec![expr.right]));
+                    return Ok(PlannerResult::Planned(dividend / divisor));
                 }
                 // A decimal over a decimal or an integer: Spark's precision and scale.
                 if (left.is_decimal() || right.is_decimal())
                     && super::decimal::as_decimal(&left).is_some()
                     && super::decimal::as_decimal(&right).is_some()
                 {
+                    if decimal_quotients(&expr.left) >= MAX_DECIMAL_QUOTIENTS || decimal_quotients(&expr.right) >= MAX_DECIMAL_QUOTIENTS {
+                        return plan_err!(
+                            "more than {MAX_DECIMAL_QUOTIENTS} decimal divisions nested in one expression; divide as DOUBLE (CAST(x AS DOUBLE)) or split the expression"
+                        );
+                    }
                     let call = ScalarFunction::new_udf(functions::decimal_divide(), vec![expr.left, expr.right]);
                     return Ok(PlannerResult::Planned(Expr::ScalarFunction(call)));
                 }
@@ -52,20 +74,6 @@ impl ExprPlanner for SparkOperators {
                     )))
                 };
                 Ok(PlannerResult::Planned(quotient))
-            }
-            // Integer overflow is ARITHMETIC_OVERFLOW under ANSI mode, not a wrapped value.
-            BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply => {
-                let (left, right) = (expr.left.get_type(schema)?, expr.right.get_type(schema)?);
-                if !(left.is_integer() && right.is_integer()) {
-                    return Ok(PlannerResult::Original(expr));
-                }
-                let op = match expr.op {
-                    BinaryOperator::Plus => Arithmetic::Add,
-                    BinaryOperator::Minus => Arithmetic::Subtract,
-                    _ => Arithmetic::Multiply,
-                };
-                let call = ScalarFunction::new_udf(functions::checked(op), vec![expr.left, expr.right]);
-                Ok(PlannerResult::Planned(Expr::ScalarFunction(call)))
             }
             _ => Ok(PlannerResult::Original(expr)),
         }
