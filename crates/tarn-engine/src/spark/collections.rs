@@ -2,20 +2,12 @@
 
 use std::sync::Arc;
 
+use super::answer;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, OffsetSizeTrait, UInt64Array};
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
-
-/// Whether all arguments were scalars: then the answer is one too.
-fn answer(args: &[ColumnarValue], array: ArrayRef) -> Result<ColumnarValue> {
-    if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?))
-    } else {
-        Ok(ColumnarValue::Array(array))
-    }
-}
 
 /// NULL only when an operand is (a quotient or sum of values is a value or an error); the
 /// same nullability the folded constant of a literal expression has.

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Decimal128Array};
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, i256};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
@@ -146,11 +145,7 @@ impl ScalarUDFImpl for DecimalDivide {
             }
         }
         let array = Decimal128Array::from(out).with_precision_and_scale(precision, scale)?;
-        let array: Arc<dyn Array> = Arc::new(array);
-        if args.args.iter().all(|v| matches!(v, ColumnarValue::Scalar(_))) {
-            return Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&array, 0)?));
-        }
-        Ok(ColumnarValue::Array(cast(&array, &DataType::Decimal128(precision, scale))?))
+        super::answer(&args.args, Arc::new(array))
     }
 }
 

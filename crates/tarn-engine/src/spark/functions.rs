@@ -40,10 +40,7 @@ impl ScalarUDFImpl for SparkDate {
             }
             _ => cast(&array, &DataType::Date32)?,
         };
-        Ok(match value {
-            ColumnarValue::Scalar(_) => ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&dates, 0)?),
-            ColumnarValue::Array(_) => ColumnarValue::Array(dates),
-        })
+        super::answer(&args.args, dates)
     }
 }
 

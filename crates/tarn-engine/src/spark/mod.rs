@@ -33,10 +33,12 @@ pub mod types;
 
 use std::sync::Arc;
 
-use datafusion::common::Result;
+use datafusion::arrow::array::ArrayRef;
+use datafusion::common::{Result, ScalarValue};
 use datafusion::execution::FunctionRegistry;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::ColumnarValue;
 
 /// `ORDER BY x` puts NULLs first, `ORDER BY x DESC` last (Spark's `NULLS FIRST` / `NULLS LAST`
 /// defaults), DataFusion's `nulls_min`.
@@ -47,6 +49,15 @@ pub const DECIMAL_LITERALS: bool = true;
 
 /// Spark 4's default: `spark.sql.ansi.enabled = true`.
 pub const ANSI: bool = true;
+
+/// A function's result: a scalar when every argument was one, else the array.
+pub(crate) fn answer(args: &[ColumnarValue], array: ArrayRef) -> Result<ColumnarValue> {
+    if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?))
+    } else {
+        Ok(ColumnarValue::Array(array))
+    }
+}
 
 /// Planners that give Spark's meaning to operators, types and table samples.
 pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
