@@ -212,3 +212,85 @@ def test_audit_log_records_every_protocol(server):
         assert paths and all(len(t) == 1 and t[0].startswith("delta.`file://") for (t,) in paths), paths
     # Only admins (or whoever is granted the system catalog) read it.
     assert run_pg(server, "reader", "pw-reader", "SELECT count(*) FROM system.access.audit") == "deny"
+
+
+def test_views_run_with_their_owners_rights(server):
+    """Unity Catalog's views: SELECT on a view is what a reader needs, the view reads its
+    tables with its owner's rights (checked at each read), and a reader's temporary views
+    never leak into it."""
+    setup = [
+        "CREATE SCHEMA hr",
+        "CREATE TABLE hr.salaries (name STRING, pay INT)",
+        "INSERT INTO hr.salaries VALUES ('ada', 10), ('bob', 20)",
+        "CREATE USER vowner WITH PASSWORD 'pw-vowner'",
+        "CREATE USER vreader WITH PASSWORD 'pw-vreader'",
+        "GRANT USE CATALOG ON CATALOG main TO vowner",
+        "GRANT USE CATALOG ON CATALOG main TO vreader",
+        "GRANT USE SCHEMA ON SCHEMA hr TO vowner",
+        "GRANT USE SCHEMA ON SCHEMA hr TO vreader",
+        "GRANT CREATE TABLE ON SCHEMA hr TO vowner",
+        "GRANT SELECT ON TABLE hr.salaries TO vowner",
+    ]
+    for sql in setup:
+        assert admin_sql(server, sql) == "allow", sql
+    port = server.ports["pg"].rsplit(":", 1)[1]
+
+    def connect(user):
+        return psycopg.connect(f"host=127.0.0.1 port={port} dbname=main user={user} password=pw-{user}", autocommit=True)
+
+    with connect("vowner") as conn:
+        conn.execute("USE hr")
+        conn.execute("CREATE VIEW totals AS SELECT count(*) AS n, sum(pay) AS total FROM salaries")
+    # No SELECT on the view yet; never any on the table.
+    assert run_pg(server, "vreader", "pw-vreader", "SELECT * FROM hr.totals") == "deny"
+    assert run_pg(server, "vowner", "pw-vowner", "GRANT SELECT ON VIEW hr.totals TO vreader") == "allow"
+    with connect("vreader") as conn:
+        assert conn.execute("SELECT n, total FROM hr.totals").fetchone() == (2, 30)
+        # A temporary view named like the view's table does not change what the view reads.
+        conn.execute("CREATE TEMPORARY VIEW salaries AS SELECT 'eve' AS name, 1000 AS pay")
+        conn.execute("USE hr")
+        assert conn.execute("SELECT n, total FROM totals").fetchone() == (2, 30)
+    assert run_pg(server, "vreader", "pw-vreader", "SELECT * FROM hr.salaries") == "deny"
+    # The reader may not make a view of what it cannot read, nor change or drop the owner's.
+    for sql in ("CREATE VIEW hr.steal AS SELECT * FROM hr.salaries",
+                "CREATE OR REPLACE VIEW hr.totals AS SELECT * FROM hr.salaries",
+                "DROP VIEW hr.totals"):
+        assert run_pg(server, "vreader", "pw-vreader", sql) == "deny", sql
+    # Even an owner needs SELECT on what its view reads when creating it.
+    assert admin_sql(server, "CREATE TABLE hr.secret (s STRING)") == "allow"
+    assert run_pg(server, "vowner", "pw-vowner", "CREATE VIEW hr.peek AS SELECT * FROM hr.secret") == "deny"
+    # The same over HTTP and Flight SQL.
+    tokens = {}
+    for u in ("vreader",):
+        out = subprocess.run([TARN, "--warehouse", str(server.warehouse), "token", "create", "--user", u],
+                             capture_output=True, text=True, timeout=60, check=True)
+        tokens[u] = out.stdout.strip()
+    assert run_http(server, "vreader", tokens["vreader"], "SELECT * FROM hr.totals") == "allow"
+    assert run_flight(server, "vreader", tokens["vreader"], "SELECT * FROM hr.totals") == "allow"
+    assert run_http(server, "vreader", tokens["vreader"], "SELECT * FROM hr.salaries") == "deny"
+    # The owner loses access to the table: the view stops working for everyone it was shared with.
+    assert admin_sql(server, "REVOKE SELECT ON TABLE hr.salaries FROM vowner") == "allow"
+    assert run_pg(server, "vreader", "pw-vreader", "SELECT * FROM hr.totals") == "deny"
+    assert run_flight(server, "vreader", tokens["vreader"], "SELECT * FROM hr.totals") == "deny"
+    # The owner may drop it; the grant goes with it.
+    assert run_pg(server, "vowner", "pw-vowner", "DROP VIEW hr.totals") == "allow"
+    assert admin_sql(server, "CREATE VIEW hr.totals AS SELECT 1 AS one") == "allow"
+    assert run_pg(server, "vreader", "pw-vreader", "SELECT * FROM hr.totals") == "deny"
+
+
+def test_notices_reach_psql_and_http(server):
+    port = server.ports["pg"].rsplit(":", 1)[1]
+    with psycopg.connect(f"host=127.0.0.1 port={port} dbname=main user=admin password={server.admin_secret}",
+                         autocommit=True) as conn:
+        notices = []
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+        conn.execute("CREATE TABLE notice_pg (i INT) USING parquet")
+        assert any("Delta" in n for n in notices), notices
+    req = urllib.request.Request(server.ports["http"] + "/api/v1/statements", method="POST",
+                                 data=json.dumps({"statement": "CREATE TABLE notice_http (i INT) USING csv"}).encode())
+    req.add_header("Authorization", f"Bearer {server.admin_secret}")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        body = json.loads(resp.read())
+        assert any("Delta" in n for n in body["notices"]), body
+        assert "Delta" in resp.headers["tarn-notice"]

@@ -1,4 +1,4 @@
-//! The persistent catalog: catalogs → schemas → tables, stored inside the warehouse.
+//! The persistent catalog: catalogs → schemas → tables and views, stored inside the warehouse.
 //!
 //! The catalog is a set of small JSON documents under `_tarn_catalog/` in the warehouse root.
 //! Every creation is a put-if-absent ([`object_store::PutMode::Create`]), so two processes that
@@ -16,6 +16,7 @@ mod ident;
 mod principals;
 mod sharing;
 mod store;
+mod views;
 
 pub use error::{CatalogError, Result};
 pub use grants::{Grant, Privilege, Securable};
@@ -23,6 +24,7 @@ pub use ident::{TableIdent, validate_name};
 pub use principals::{PASSWORD_ITERATIONS, PasswordSecret, Principal, PrincipalKind, TokenInfo};
 pub use sharing::{Recipient, RecipientToken, Share, SharedTable, TokenRefusal};
 pub use store::{Catalog, CatalogEntry, SYSTEM_CATALOG, SchemaEntry, TableEntry, TableKind};
+pub use views::{ViewColumn, ViewEntry};
 
 /// The catalog every warehouse has.
 pub const DEFAULT_CATALOG: &str = "main";

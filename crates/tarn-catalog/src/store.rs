@@ -258,7 +258,7 @@ impl Catalog {
         Ok(all)
     }
 
-    /// Drop a schema. With `cascade`, its tables are unregistered too and returned so the
+    /// Drop a schema. With `cascade`, its views are dropped and its tables unregistered too, the tables returned so the
     /// caller can delete the files of managed ones. Returns `None` if it did not exist.
     pub async fn drop_schema(&self, catalog: &str, name: &str, cascade: bool) -> Result<Option<Vec<TableEntry>>> {
         let (catalog, name) = (catalog.to_ascii_lowercase(), name.to_ascii_lowercase());
@@ -269,11 +269,15 @@ impl Catalog {
             return Err(CatalogError::Invalid("the schema main.default cannot be dropped".into()));
         }
         let tables = self.list_tables(&catalog, &name).await?;
-        if !tables.is_empty() && !cascade {
+        let views = self.list_views(&catalog, &name).await?;
+        if (!tables.is_empty() || !views.is_empty()) && !cascade {
             return Err(CatalogError::SchemaNotEmpty(format!("{catalog}.{name}")));
         }
         for table in &tables {
             self.unregister_table(&table.ident()).await?;
+        }
+        for view in &views {
+            self.drop_view(&view.ident()).await?;
         }
         self.delete_doc(&self.doc_path(&["schemas", &catalog, &name])).await?;
         self.drop_grants(&crate::Securable::Schema { catalog, name }).await?;
@@ -379,6 +383,9 @@ impl Catalog {
     /// against another process registering the same name at the same moment.
     pub async fn register_table(&self, entry: &TableEntry) -> Result<()> {
         self.require_schema(&entry.catalog, &entry.schema).await?;
+        if self.get_view(&entry.ident()).await?.is_some() {
+            return Err(CatalogError::AlreadyExists { kind: "view", name: entry.ident().to_string() });
+        }
         let path = self.doc_path(&["tables", &entry.catalog, &entry.schema, &entry.name]);
         if !self.put_new(&path, entry).await? {
             return Err(CatalogError::AlreadyExists { kind: "table", name: entry.ident().to_string() });

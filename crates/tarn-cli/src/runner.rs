@@ -30,6 +30,9 @@ pub async fn run_script(session: &mut Session, sql: &str, options: &RunOptions) 
         }
         let started = Instant::now();
         let output = session.execute(statement).await?;
+        for notice in session.take_notices() {
+            eprintln!("NOTICE: {notice}");
+        }
         let rows = printer.print(output).await?;
         if options.timing {
             eprintln!("({rows} rows, {:.3}s)", started.elapsed().as_secs_f64());

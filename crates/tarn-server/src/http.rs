@@ -304,12 +304,13 @@ async fn execute_request(
     let mut session = state.session(principal)?;
     let ran = run_statements(&mut session, request).await;
     counts.tables = session.take_touched_tables();
+    let notices = session.take_notices();
     let (output, commits) = ran?;
     let mut output = first_batch_ready(output).await?;
     output.stream = state.metrics.track_stream(output.stream);
     counts.commits = commits;
     let statement_id = uuid::Uuid::new_v4().to_string();
-    Ok(respond(output, negotiate(headers), statement_id))
+    Ok(respond(output, negotiate(headers), statement_id, notices))
 }
 
 /// Run a request's statements in a fresh session; returns the last result (lazy) and how many
@@ -473,14 +474,21 @@ fn json_rows(batch: &RecordBatch) -> std::result::Result<Vec<serde_json::Value>,
     serde_json::from_slice(&buf).map_err(|e| ServerError::Sql(tarn_sql::SqlError::Internal(e.to_string())))
 }
 
-fn respond(output: StatementOutput, format: Format, statement_id: String) -> Response {
+/// The notices the statements gave (e.g. `USING parquet` made a Delta table) travel as
+/// `Tarn-Notice` headers in every format, and as `notices` in JSON.
+fn respond(output: StatementOutput, format: Format, statement_id: String, notices: Vec<String>) -> Response {
+    let headers: Vec<HeaderValue> =
+        notices.iter().filter_map(|n| HeaderValue::from_str(&n.replace(|c: char| !c.is_ascii() || c.is_control(), "?")).ok()).collect();
     let (content_type, encoder): (&'static str, Box<dyn Encoder>) = match format {
-        Format::Json => ("application/json", Box::new(JsonEncoder::new(&output.schema, statement_id))),
+        Format::Json => ("application/json", Box::new(JsonEncoder::new(&output.schema, statement_id, notices))),
         Format::Csv => ("text/csv", Box::new(CsvEncoder { wrote: false, schema: output.schema.clone() })),
         Format::Arrow => (ARROW_STREAM, Box::new(ArrowEncoder { schema: output.schema.clone(), writer: None })),
     };
     let mut response = Body::from_stream(encode(output, encoder)).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    for notice in headers {
+        response.headers_mut().append("tarn-notice", notice);
+    }
     response
 }
 
@@ -553,11 +561,12 @@ struct JsonEncoder {
 }
 
 impl JsonEncoder {
-    fn new(schema: &SchemaRef, statement_id: String) -> Self {
+    fn new(schema: &SchemaRef, statement_id: String, notices: Vec<String>) -> Self {
         let columns: Vec<serde_json::Value> =
             schema.fields().iter().map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() })).collect();
+        let notices = if notices.is_empty() { String::new() } else { format!("\"notices\":{},", serde_json::json!(notices)) };
         let head = format!(
-            "{{\"statement_id\":{},\"columns\":{},\"rows\":[",
+            "{{\"statement_id\":{},{notices}\"columns\":{},\"rows\":[",
             serde_json::Value::String(statement_id),
             serde_json::Value::Array(columns)
         );

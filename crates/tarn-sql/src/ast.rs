@@ -19,7 +19,23 @@ pub enum Statement {
         or_replace: bool,
         if_not_exists: bool,
     },
-    /// `DROP VIEW [IF EXISTS] v` of a temporary view.
+    /// `CREATE [OR REPLACE] VIEW [IF NOT EXISTS] s.v [(a [COMMENT ..], ..)] [COMMENT ..] AS query`:
+    /// a view in the catalog, read with its owner's rights.
+    CreateView {
+        name: ObjectName,
+        columns: Vec<(Ident, Option<String>)>,
+        comment: Option<String>,
+        query: Box<Query>,
+        or_replace: bool,
+        if_not_exists: bool,
+    },
+    /// `SHOW VIEWS [IN|FROM schema] [LIKE 'pattern']`: the schema's views and the session's
+    /// temporary views.
+    ShowViews {
+        schema: Option<ObjectName>,
+        like: Option<String>,
+    },
+    /// `DROP VIEW [IF EXISTS] v`: a temporary view of the session, else a view in the catalog.
     DropView {
         name: ObjectName,
         if_exists: bool,

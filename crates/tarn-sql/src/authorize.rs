@@ -80,14 +80,18 @@ impl Held<'_> {
     /// `privilege` on table `ident`, with USE on its catalog and schema. A table that does not
     /// exist passes: it fails later with "not found".
     async fn require_table(&mut self, ident: &TableIdent, privilege: Privilege) -> Result<()> {
-        let Some(entry) = self.catalog.get_table(ident).await? else {
-            return Ok(());
+        let securable = match self.catalog.get_table(ident).await? {
+            Some(entry) => Securable::table(&entry),
+            None => match self.catalog.get_view(ident).await? {
+                Some(view) => Securable::view(&view),
+                None => return Ok(()),
+            },
         };
         self.require(&[catalog_of(&ident.catalog)], Privilege::UseCatalog, "CATALOG", &ident.catalog).await?;
         let schema_chain = [schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)];
         let schema_name = format!("{}.{}", ident.catalog, ident.schema);
         self.require(&schema_chain, Privilege::UseSchema, "SCHEMA", &schema_name).await?;
-        let chain = [Securable::table(&entry), schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)];
+        let chain = [securable, schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)];
         self.require(&chain, privilege, "TABLE", &ident.to_string()).await
     }
 
@@ -227,11 +231,13 @@ impl Session {
                 self.catalog.get_schema(&c, &s).await?.map(|_| vec![schema_of(&c, &s), catalog_of(&c)])
             }
             SecurableName::Table(t) => match self.table_name(t)? {
-                TableName::Catalog(ident) => self
-                    .catalog
-                    .get_table(&ident)
-                    .await?
-                    .map(|entry| vec![Securable::table(&entry), schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)]),
+                TableName::Catalog(ident) => {
+                    let securable = match self.catalog.get_table(&ident).await? {
+                        Some(entry) => Some(Securable::table(&entry)),
+                        None => self.catalog.get_view(&ident).await?.map(|view| Securable::view(&view)),
+                    };
+                    securable.map(|s| vec![s, schema_of(&ident.catalog, &ident.schema), catalog_of(&ident.catalog)])
+                }
                 TableName::Path(_) => {
                     return Err(SqlError::user("privileges are granted on catalog tables, not paths"));
                 }
@@ -367,7 +373,28 @@ impl Session {
             // A temporary view is the session's own; its query's tables are checked when it is
             // created and again each time it is read (it runs with the reader's rights).
             S::CreateTempView { query, .. } => self.reads(&sqlparser::ast::Statement::Query(query.clone()), &mut needs)?,
-            S::DropView { .. } => {}
+            // A view in the catalog is created like a table (CREATE TABLE on its schema) by
+            // someone who can read what it reads; replacing or dropping one is its owner's.
+            S::CreateView { name, query, or_replace, .. } => {
+                self.create_in(name, &mut needs)?;
+                self.reads(&sqlparser::ast::Statement::Query(query.clone()), &mut needs)?;
+                if *or_replace {
+                    needs.push(Need::Owner(SecurableName::Table(name.clone())));
+                }
+            }
+            S::DropView { name, .. } => {
+                let single = name.0.len() == 1 && name.0[0].as_ident().is_some_and(|i| self.temp_view(&i.value).is_some());
+                if !single {
+                    needs.push(Need::Owner(SecurableName::Table(name.clone())));
+                }
+            }
+            S::ShowViews { schema, .. } => {
+                let (c, s) = match schema {
+                    Some(s) => self.schema_name(s)?,
+                    None => (self.current_catalog.clone(), self.current_schema.clone()),
+                };
+                needs.push(Need::Schema(c, s, Privilege::UseSchema));
+            }
             S::CreateCatalog { .. } => needs.push(Need::Admin("create catalogs")),
             S::CreateSchema { name, .. } => {
                 let (c, _) = self.schema_name(name)?;

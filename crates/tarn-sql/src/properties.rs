@@ -36,6 +36,7 @@ impl Statement {
             S::ShowCatalogs { .. }
             | S::ShowSchemas { .. }
             | S::ShowTables { .. }
+            | S::ShowViews { .. }
             | S::ShowCreateTable { .. }
             | S::ShowTblProperties { .. }
             | S::ShowColumns { .. }
@@ -56,7 +57,8 @@ impl Statement {
             S::Truncate { .. } => (false, true, Plain("TRUNCATE TABLE")),
             S::CreateCatalog { .. } => (false, true, Plain("CREATE DATABASE")),
             S::CreateTempView { .. } => (false, false, Plain("CREATE VIEW")),
-            S::DropView { .. } => (false, false, Plain("DROP VIEW")),
+            S::CreateView { .. } => (false, true, Plain("CREATE VIEW")),
+            S::DropView { .. } => (false, true, Plain("DROP VIEW")),
             S::CreateSchema { .. } => (false, true, Plain("CREATE SCHEMA")),
             S::DropSchema { .. } => (false, true, Plain("DROP SCHEMA")),
             S::CreateTable(_) => (false, true, Plain("CREATE TABLE")),

@@ -173,6 +173,12 @@ impl Session {
     pub(crate) async fn open_target(&self, name: &ObjectName, at: Option<&TimeTravel>) -> Result<Target> {
         match self.table_name(name)? {
             TableName::Catalog(ident) => {
+                if self.catalog.get_table(&ident).await?.is_none() && self.catalog.get_view(&ident).await?.is_some() {
+                    return Err(SqlError::user(format!(
+                        "[EXPECT_TABLE_NOT_VIEW] '{ident}' is a view: it has no versions, files or history and cannot be written; \
+                         name one of the tables it reads"
+                    )));
+                }
                 let entry = self.catalog.require_table(&ident).await?;
                 let table = open_location(&entry.location_url()?, at).await?;
                 Ok(Target { display: ident.to_string(), entry: Some(entry), table })
@@ -311,7 +317,17 @@ impl Session {
                     continue;
                 }
                 self.require_read(&name).await?;
-                let entry = self.catalog.require_table(&ident).await?;
+                let entry = match self.catalog.get_table(&ident).await? {
+                    Some(entry) => entry,
+                    None => match self.catalog.get_view(&ident).await? {
+                        Some(view) => {
+                            let provider = Box::pin(self.plan_catalog_view(&view)).await?;
+                            register(&list, &ident.catalog, &ident.schema, Some((&ident.table, provider)))?;
+                            continue;
+                        }
+                        None => self.catalog.require_table(&ident).await?,
+                    },
+                };
                 let table = open_location(&entry.location_url()?, None).await?;
                 let cached = crate::exec::cache::cached_provider(table.log_store().root_url(), &table, &state).await?;
                 let provider = match cached {

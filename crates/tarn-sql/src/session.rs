@@ -93,6 +93,11 @@ pub struct Session {
     pub(crate) data_files: DataFileOptions,
     /// Where recipients reach Delta Sharing ([`SessionConfig::sharing_endpoint`]).
     pub(crate) sharing_endpoint: Option<String>,
+    /// What statements told the user besides their result (Postgres' NOTICE), oldest first,
+    /// until a front end takes them with [`Session::take_notices`].
+    notices: Vec<String>,
+    /// How many catalog views deep this session plans (0 for a user's session).
+    pub(crate) view_depth: usize,
 }
 
 impl Session {
@@ -123,6 +128,8 @@ impl Session {
             target_file_size: config.target_file_size,
             data_files: config.data_files,
             sharing_endpoint: config.sharing_endpoint.clone(),
+            notices: Vec::new(),
+            view_depth: 0,
         })
     }
 
@@ -214,6 +221,42 @@ impl Session {
     /// the last call, fully qualified; for the audit log.
     pub fn take_touched_tables(&mut self) -> Vec<String> {
         std::mem::take(&mut self.touched_tables)
+    }
+
+    /// A session that plans a catalog view's query: as `owner` (`None`: the administrator), in
+    /// the view's schema, without this session's temporary views, one view deeper.
+    pub(crate) fn view_reader(&self, owner: Option<tarn_catalog::Principal>, catalog: &str, schema: &str) -> Session {
+        Session {
+            catalog: self.catalog.clone(),
+            base: self.base.clone(),
+            current_catalog: catalog.to_string(),
+            current_schema: schema.to_string(),
+            settings: self.settings.clone(),
+            system_schemas: self.system_schemas.clone(),
+            principal: owner,
+            principal_checked: std::sync::Mutex::new(None),
+            touched_tables: Vec::new(),
+            scan_log: self.scan_log.clone(),
+            temp_views: Default::default(),
+            target_file_size: self.target_file_size,
+            data_files: self.data_files,
+            sharing_endpoint: self.sharing_endpoint.clone(),
+            notices: Vec::new(),
+            view_depth: self.view_depth + 1,
+        }
+    }
+
+    /// Tell the user something a statement did that they may not expect (it still succeeded).
+    pub(crate) fn notice(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        tracing::info!(notice = %message);
+        self.notices.push(message);
+    }
+
+    /// The notices statements gave since the last call, oldest first: front ends show them
+    /// (psql prints `NOTICE:`, the shell prints them on stderr, HTTP returns `notices`).
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
     }
 
     /// Whether writes may add columns (Databricks' `spark.databricks.delta.schema.autoMerge.enabled`).

@@ -15,6 +15,8 @@
 mod blocks;
 #[path = "spark_golden/format.rs"]
 mod format;
+#[path = "spark_golden/harness.rs"]
+mod harness;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -69,6 +71,7 @@ async fn run_file(name: String, text: String) -> Vec<Outcome> {
         Ok(s) => s,
         Err(e) => panic!("cannot open a session for {name}: {e}"),
     };
+    harness::register(&mut session);
     let mut outcomes = Vec::new();
     for (index, block) in parse_blocks(&text).into_iter().enumerate() {
         let run = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run_block(&mut session, &block)));

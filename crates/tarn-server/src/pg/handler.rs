@@ -591,6 +591,20 @@ async fn run_statement(
     Ok(Response::Query(response))
 }
 
+/// What the statement told the user besides its result, as Postgres NOTICE messages (psql
+/// prints them; drivers hand them to notice handlers). Notices may come at any time.
+async fn send_notices<C>(client: &mut C, conn: &mut Connection) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for notice in conn.session.take_notices() {
+        let info = ErrorInfo::new("NOTICE".to_string(), "00000".to_string(), notice);
+        client.send(PgWireBackendMessage::NoticeResponse(info.into())).await?;
+    }
+    Ok(())
+}
+
 fn format_options<C: ClientInfo>(client: &C) -> Arc<FormatOptions> {
     Arc::new(FormatOptions::from_client_metadata(client.metadata()))
 }
@@ -627,6 +641,7 @@ impl SimpleQueryHandler for PgHandler {
             for statement in parse(&text)? {
                 let response =
                     run_statement(&self.server, &mut conn, statement, &Format::UnifiedText, options.clone(), None, true, &text).await;
+                send_notices(client, &mut conn).await?;
                 match response {
                     Ok(r) => responses.push(r),
                     // Earlier statements' responses are sent, then the error ends the script.
@@ -890,6 +905,9 @@ impl ExtendedQueryHandler for PgHandler {
         let statement = single(&sql, portal.statement.statement.dialect)?;
         let early = conn.described.remove(&portal.name);
         let rows_described = describes_rows(&statement);
-        run_statement(&self.server, &mut conn, statement, &portal.result_column_format, options, early, rows_described, &sql).await
+        let response =
+            run_statement(&self.server, &mut conn, statement, &portal.result_column_format, options, early, rows_described, &sql).await;
+        send_notices(client, &mut conn).await?;
+        response
     }
 }

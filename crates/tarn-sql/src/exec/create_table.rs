@@ -78,6 +78,10 @@ pub(crate) fn check_properties<'a>(properties: impl IntoIterator<Item = (&'a Str
     Ok(())
 }
 
+/// Formats Databricks writes a non-Delta table in for `USING <format>`. Tarn makes a Delta table
+/// instead (its data files are Parquet) and says so in a notice, as the issue tracker agreed.
+const FILE_FORMATS: [&str; 6] = ["parquet", "csv", "json", "orc", "text", "avro"];
+
 pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> Result<StatementOutput> {
     if create.using.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("deltasharing")) {
         return create_shared_table(session, create).await;
@@ -85,10 +89,23 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
     if let Some(using) = &create.using
         && !using.eq_ignore_ascii_case("delta")
     {
-        return Err(SqlError::user(format!(
-            "USING {using}: Tarn tables are Delta tables; use USING DELTA (or omit USING), or USING deltaSharing \
-             with LOCATION '<profile file>#<share>.<schema>.<table>' for a table shared with you"
-        )));
+        if !FILE_FORMATS.iter().any(|f| using.eq_ignore_ascii_case(f)) {
+            return Err(SqlError::user(format!(
+                "USING {using}: Tarn tables are Delta tables; use USING DELTA (or omit USING), or USING deltaSharing \
+                 with LOCATION '<profile file>#<share>.<schema>.<table>' for a table shared with you"
+            )));
+        }
+        // Existing files in another format are not a table Tarn can commit to: making an
+        // empty Delta table over them would hide them.
+        if create.location.is_some() {
+            return Err(SqlError::user(format!(
+                "USING {using} with LOCATION: Tarn tables are Delta tables and cannot take over {using} files in place; \
+                 create a Delta table and load the files with COPY INTO t FROM '<location>' FILEFORMAT = PARQUET | CSV | JSON"
+            )));
+        }
+        session.notice(format!(
+            "USING {using}: Tarn stores every table as Delta (Parquet data files with a transaction log), so this is a Delta table"
+        ));
     }
     check_properties(create.properties.iter().map(|(k, v)| (k, v)))?;
     for (key, _) in &create.properties {
@@ -290,6 +307,9 @@ pub(crate) async fn drop_table(session: &mut Session, name: &ObjectName, if_exis
         }
     };
     match session.catalog.unregister_table(&ident).await? {
+        None if session.catalog.get_view(&ident).await?.is_some() => {
+            Err(SqlError::user(format!("[WRONG_COMMAND_FOR_OBJECT_TYPE] '{ident}' is a view, not a table; use DROP VIEW")))
+        }
         None if if_exists => Ok(StatementOutput::empty()),
         None => {
             session.catalog.require_table(&ident).await?;

@@ -93,6 +93,19 @@ pub(crate) async fn detail(session: &mut Session, table: &ObjectName) -> Result<
 }
 
 pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, extended: bool) -> Result<StatementOutput> {
+    if let Some(view) = super::views::described_view(session, table).await? {
+        let mut rows = view.columns;
+        if extended {
+            rows.push((String::new(), String::new(), None));
+            rows.push(("# Detailed Table Information".into(), String::new(), None));
+            rows.extend(view.details);
+        }
+        return StatementOutput::from_columns(vec![
+            ("col_name", strings(rows.iter().map(|r| Some(r.0.clone())))),
+            ("data_type", strings(rows.iter().map(|r| Some(r.1.clone())))),
+            ("comment", strings(rows.iter().map(|r| r.2.clone()))),
+        ]);
+    }
     let target = session.open_target(table, None).await?;
     let state = target.table.snapshot()?;
     let snapshot = state.snapshot();
@@ -150,6 +163,9 @@ fn quote(s: &str) -> String {
 }
 
 pub(crate) async fn show_create_table(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {
+    if let Some(view) = super::views::described_view(session, table).await? {
+        return StatementOutput::from_columns(vec![("createtab_stmt", strings([Some(view.ddl)]))]);
+    }
     let target = session.open_target(table, None).await?;
     let state = target.table.snapshot()?;
     let snapshot = state.snapshot();

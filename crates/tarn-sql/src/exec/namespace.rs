@@ -95,17 +95,24 @@ pub(crate) async fn show_schemas(session: &mut Session, catalog: Option<ObjectNa
     StatementOutput::from_columns(vec![("databaseName", Arc::new(StringArray::from(names)) as ArrayRef)])
 }
 
+/// `SHOW TABLES`: as in Spark, the schema's tables and views, then the session's temporary
+/// views (with an empty `database` and `isTemporary` true).
 pub(crate) async fn show_tables(session: &mut Session, schema: Option<ObjectName>, like: Option<String>) -> Result<StatementOutput> {
     let (catalog, schema) = match schema {
         Some(name) => session.schema_name(&name)?,
         None => (session.current_catalog.clone(), session.current_schema.clone()),
     };
-    let tables: Vec<_> =
-        session.catalog.list_tables(&catalog, &schema).await?.into_iter().filter(|t| like_matches(like.as_deref(), &t.name)).collect();
-    let n = tables.len();
+    let mut names: Vec<String> = session.catalog.list_tables(&catalog, &schema).await?.into_iter().map(|t| t.name).collect();
+    names.extend(session.catalog.list_views(&catalog, &schema).await?.into_iter().map(|v| v.name));
+    names.sort();
+    names.retain(|n| like_matches(like.as_deref(), n));
+    let mut rows: Vec<(String, String, bool)> = names.into_iter().map(|n| (schema.clone(), n, false)).collect();
+    let mut temporary: Vec<&String> = session.temp_views.keys().filter(|n| like_matches(like.as_deref(), n)).collect();
+    temporary.sort();
+    rows.extend(temporary.into_iter().map(|n| (String::new(), n.clone(), true)));
     StatementOutput::from_columns(vec![
-        ("database", Arc::new(StringArray::from(vec![schema.clone(); n])) as ArrayRef),
-        ("tableName", Arc::new(StringArray::from_iter_values(tables.iter().map(|t| t.name.clone()))) as ArrayRef),
-        ("isTemporary", Arc::new(BooleanArray::from(vec![false; n])) as ArrayRef),
+        ("database", Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.clone()))) as ArrayRef),
+        ("tableName", Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.clone()))) as ArrayRef),
+        ("isTemporary", Arc::new(BooleanArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())) as ArrayRef),
     ])
 }

@@ -1,8 +1,13 @@
-//! Temporary views: `CREATE [OR REPLACE] TEMPORARY VIEW` and `DROP VIEW`.
+//! Views: `CREATE [OR REPLACE] [TEMPORARY] VIEW`, `DROP VIEW`, `SHOW VIEWS`.
 //!
-//! A temporary view is the session's: it stores the query, not its result, and is planned
-//! again each time a statement reads it (`Session::plan_temp_view`), so it sees the tables'
-//! current versions and the reader's privileges are checked on every table it reads.
+//! A view stores its query, not its result, and is planned again each time a statement reads
+//! it, so it sees the tables' current versions.
+//! - A temporary view is the session's (`Session::plan_temp_view`): it runs with the reader's
+//!   rights, every table it reads checked for the reader.
+//! - A view in the catalog (`Session::plan_catalog_view`) runs with its owner's rights, as in
+//!   Unity Catalog: SELECT on the view is what a reader needs, and the owner's access to the
+//!   view's tables is checked at each read (an owner who loses it breaks the view). Its
+//!   unqualified names resolve in the catalog and schema current when it was created.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,11 +17,18 @@ use datafusion::catalog::view::ViewTable;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query};
 
+use tarn_catalog::{CatalogError, Securable, TableIdent, ViewColumn, ViewEntry};
+
 use crate::error::{Result, SqlError};
 use crate::flows::TempView;
 use crate::output::StatementOutput;
 use crate::relations::Relations;
+use crate::resolve::TableName;
 use crate::session::Session;
+
+/// How deep views may read views. Definitions are checked for cycles when created, but two
+/// concurrent `CREATE OR REPLACE VIEW`s can still close one; this bound turns it into an error.
+const MAX_VIEW_DEPTH: usize = 32;
 
 pub(crate) async fn create_temp_view(
     session: &mut Session,
@@ -44,16 +56,178 @@ pub(crate) async fn create_temp_view(
     Ok(StatementOutput::empty())
 }
 
-pub(crate) fn drop_view(session: &mut Session, name: &ObjectName, if_exists: bool) -> Result<StatementOutput> {
-    let single: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
-    let removed = match single.as_slice() {
-        [view] => session.temp_views.remove(&view.value.to_ascii_lowercase()).is_some(),
-        _ => false,
+pub(crate) async fn create_view(
+    session: &mut Session,
+    name: &ObjectName,
+    columns: Vec<(Ident, Option<String>)>,
+    comment: Option<String>,
+    query: Query,
+    or_replace: bool,
+    if_not_exists: bool,
+) -> Result<StatementOutput> {
+    let ident = catalog_ident(session, name)?;
+    if session.catalog.get_schema(&ident.catalog, &ident.schema).await?.is_none() {
+        return Err(CatalogError::SchemaNotFound(format!("{}.{}", ident.catalog, ident.schema)).into());
+    }
+    if session.catalog.get_table(&ident).await?.is_some() {
+        return Err(SqlError::user(format!(
+            "[TABLE_OR_VIEW_ALREADY_EXISTS] '{ident}' is a table; choose another name for the view (or DROP TABLE first)"
+        )));
+    }
+    let existing = session.catalog.get_view(&ident).await?;
+    if existing.is_some() && !or_replace {
+        if if_not_exists {
+            return Ok(StatementOutput::empty());
+        }
+        return Err(SqlError::user(format!(
+            "[TABLE_OR_VIEW_ALREADY_EXISTS] the view '{ident}' already exists; use CREATE OR REPLACE VIEW"
+        )));
+    }
+    // Anyone reading the view runs its query without this session's temporary views.
+    let statement = sqlparser::ast::Statement::Query(Box::new(query.clone()));
+    for relation in Relations::of(&statement).tables {
+        let parts: Vec<&Ident> = relation.name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
+        if let [one] = parts.as_slice()
+            && session.temp_view(&one.value).is_some()
+        {
+            return Err(SqlError::user(format!(
+                "[INVALID_TEMP_OBJ_REFERENCE] the view '{ident}' cannot read the temporary view '{}': a view in the catalog \
+                 outlives this session; make it a TEMPORARY VIEW, or read tables instead",
+                one.value
+            )));
+        }
+    }
+    if let Some(path) = catalog_cycle(session, &ident, &query).await? {
+        return Err(SqlError::user(format!("[RECURSIVE_VIEW] the view '{ident}' would read itself: {}", path.join(" -> "))));
+    }
+    let names: Vec<Ident> = columns.iter().map(|(c, _)| c.clone()).collect();
+    // Plan it now, with the creator's rights: a view that cannot be read is refused, as in Spark.
+    session.plan_temp_view(&query, &names).await?;
+    let entry = ViewEntry {
+        catalog: ident.catalog.clone(),
+        schema: ident.schema.clone(),
+        name: ident.table.clone(),
+        id: existing.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |v| v.id.clone()),
+        sql: query.to_string(),
+        columns: columns.into_iter().map(|(c, comment)| ViewColumn { name: c.value, comment }).collect(),
+        comment,
+        default_catalog: session.current_catalog.clone(),
+        default_schema: session.current_schema.clone(),
+        created_at: chrono::Utc::now().timestamp_millis(),
     };
-    if removed || if_exists {
+    if existing.is_some() {
+        session.catalog.replace_view(&entry).await?;
         return Ok(StatementOutput::empty());
     }
-    Err(SqlError::user(format!("[TABLE_OR_VIEW_NOT_FOUND] no view '{name}' (Tarn's views are temporary views of this session)")))
+    session.catalog.create_view(&entry).await?;
+    super::access::record_owner(session, &Securable::view(&entry)).await?;
+    Ok(StatementOutput::empty())
+}
+
+fn catalog_ident(session: &Session, name: &ObjectName) -> Result<TableIdent> {
+    match session.table_name(name)? {
+        TableName::Catalog(ident) => Ok(TableIdent::validated(&ident.catalog, &ident.schema, &ident.table)?),
+        TableName::Path(_) => {
+            Err(SqlError::user(format!("'{name}' is a path; a view needs a name (view, schema.view or catalog.schema.view)")))
+        }
+    }
+}
+
+/// The chain of catalog views by which `query` (run in the session's current schema) would
+/// read the view `target`, if any.
+async fn catalog_cycle(session: &Session, target: &TableIdent, query: &Query) -> Result<Option<Vec<String>>> {
+    // Breadth-first over view definitions; each view expanded once.
+    let mut queue: Vec<(Query, String, String, Vec<String>)> =
+        vec![(query.clone(), session.current_catalog.clone(), session.current_schema.clone(), vec![target.to_string()])];
+    let mut seen: HashSet<String> = HashSet::new();
+    while let Some((query, catalog, schema, path)) = queue.pop() {
+        let statement = sqlparser::ast::Statement::Query(Box::new(query));
+        for relation in Relations::of(&statement).tables {
+            let Ok(TableName::Catalog(ident)) = in_schema(session, &relation.name, &catalog, &schema) else { continue };
+            let mut path = path.clone();
+            path.push(ident.to_string());
+            if &ident == target {
+                return Ok(Some(path));
+            }
+            if !seen.insert(ident.to_string()) || path.len() > MAX_VIEW_DEPTH {
+                continue;
+            }
+            if let Some(view) = session.catalog.get_view(&ident).await? {
+                queue.push((parse_view_query(&view)?, view.default_catalog, view.default_schema, path));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `name` resolved as if `catalog.schema` were current.
+fn in_schema(session: &Session, name: &ObjectName, catalog: &str, schema: &str) -> Result<TableName> {
+    let resolved = session.table_name(name)?;
+    let parts: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
+    Ok(match (resolved, parts.len()) {
+        (TableName::Catalog(ident), 1) => TableName::Catalog(TableIdent::new(catalog, schema, &ident.table)),
+        (TableName::Catalog(ident), 2) => TableName::Catalog(TableIdent::new(catalog, &ident.schema, &ident.table)),
+        (other, _) => other,
+    })
+}
+
+/// A stored view's query, parsed.
+fn parse_view_query(view: &ViewEntry) -> Result<Query> {
+    let corrupt = || SqlError::Internal(format!("the definition of view {} is not a query: {}", view.ident(), view.sql));
+    match crate::parse_sql(&view.sql)?.into_iter().next() {
+        Some(crate::ast::Statement::Query(statement)) => match *statement {
+            sqlparser::ast::Statement::Query(query) => Ok(*query),
+            _ => Err(corrupt()),
+        },
+        _ => Err(corrupt()),
+    }
+}
+
+pub(crate) async fn drop_view(session: &mut Session, name: &ObjectName, if_exists: bool) -> Result<StatementOutput> {
+    let single: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
+    if let [view] = single.as_slice()
+        && session.temp_views.remove(&view.value.to_ascii_lowercase()).is_some()
+    {
+        return Ok(StatementOutput::empty());
+    }
+    let ident = catalog_ident(session, name)?;
+    if session.catalog.drop_view(&ident).await?.is_some() {
+        return Ok(StatementOutput::empty());
+    }
+    if session.catalog.get_table(&ident).await?.is_some() {
+        return Err(SqlError::user(format!("[WRONG_COMMAND_FOR_OBJECT_TYPE] '{ident}' is a table, not a view; use DROP TABLE")));
+    }
+    if if_exists {
+        return Ok(StatementOutput::empty());
+    }
+    Err(SqlError::user(format!("[TABLE_OR_VIEW_NOT_FOUND] no view '{ident}'; SHOW VIEWS lists the views")))
+}
+
+/// `SHOW VIEWS`: Spark's columns (`namespace`, `viewName`, `isTemporary`); the schema's views,
+/// then the session's temporary views.
+pub(crate) async fn show_views(session: &mut Session, schema: Option<ObjectName>, like: Option<String>) -> Result<StatementOutput> {
+    use arrow::array::{ArrayRef, BooleanArray, StringArray};
+    let (catalog, schema) = match schema {
+        Some(name) => session.schema_name(&name)?,
+        None => (session.current_catalog.clone(), session.current_schema.clone()),
+    };
+    let matches = |name: &str| super::util::like_matches(like.as_deref(), name);
+    let mut rows: Vec<(String, String, bool)> = session
+        .catalog
+        .list_views(&catalog, &schema)
+        .await?
+        .into_iter()
+        .filter(|v| matches(&v.name))
+        .map(|v| (schema.clone(), v.name, false))
+        .collect();
+    let mut temporary: Vec<&String> = session.temp_views.keys().filter(|n| matches(n)).collect();
+    temporary.sort();
+    rows.extend(temporary.into_iter().map(|n| (String::new(), n.clone(), true)));
+    StatementOutput::from_columns(vec![
+        ("namespace", std::sync::Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.clone()))) as ArrayRef),
+        ("viewName", std::sync::Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.clone()))) as ArrayRef),
+        ("isTemporary", std::sync::Arc::new(BooleanArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())) as ArrayRef),
+    ])
 }
 
 /// The chain of temporary views by which `query` would read the view `name`, if any.
@@ -83,6 +257,36 @@ fn cycle_through(session: &Session, name: &str, query: &Query) -> Option<Vec<Str
 }
 
 impl Session {
+    /// A catalog view's query as a provider, planned now with its owner's rights in the schema
+    /// it was created in.
+    pub(crate) async fn plan_catalog_view(&self, view: &ViewEntry) -> Result<Arc<dyn TableProvider>> {
+        if self.view_depth >= MAX_VIEW_DEPTH {
+            return Err(SqlError::user(format!(
+                "[RECURSIVE_VIEW] view {} reads views more than {MAX_VIEW_DEPTH} deep (a cycle?); re-create the views without it",
+                view.ident()
+            )));
+        }
+        let owner =
+            self.catalog.grants_on(&Securable::view(view)).await?.into_iter().find(|g| g.privilege == tarn_catalog::Privilege::Owner);
+        let owner = match owner {
+            // Created by the warehouse's administrator (the local CLI): it runs as one.
+            None => None,
+            Some(grant) => Some(self.catalog.get_principal(&grant.principal).await?.ok_or_else(|| {
+                SqlError::PermissionDenied(format!(
+                    "permission denied: the view {} runs with its owner's rights, and its owner '{}' no longer exists; \
+                     an administrator can ALTER VIEW {} OWNER TO another user",
+                    view.ident(),
+                    grant.principal,
+                    view.ident()
+                ))
+            })?),
+        };
+        let reader = self.view_reader(owner, &view.default_catalog, &view.default_schema);
+        let query = parse_view_query(view)?;
+        let columns: Vec<Ident> = view.columns.iter().map(|c| Ident::new(c.name.clone())).collect();
+        Box::pin(reader.plan_temp_view(&query, &columns)).await
+    }
+
     /// A temporary view's query as a provider, planned now with this session's rights.
     pub(crate) async fn plan_temp_view(&self, query: &Query, columns: &[Ident]) -> Result<Arc<dyn TableProvider>> {
         let (_, plan) = self.plan_query(query).await?;
@@ -102,4 +306,90 @@ impl Session {
         };
         Ok(Arc::new(ViewTable::new(plan, Some(query.to_string()))))
     }
+}
+
+/// What DESCRIBE and SHOW CREATE TABLE say about a view.
+pub(crate) struct DescribedView {
+    /// (name, Spark type, comment) per column.
+    pub columns: Vec<(String, String, Option<String>)>,
+    /// DESCRIBE EXTENDED's "Detailed Table Information" rows.
+    pub details: Vec<(String, String, Option<String>)>,
+    pub ddl: String,
+}
+
+/// `name` as a view (temporary, else in the catalog), planned for its columns; `None` when
+/// it names no view.
+pub(crate) async fn described_view(session: &Session, name: &ObjectName) -> Result<Option<DescribedView>> {
+    let single: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
+    if let [one] = single.as_slice()
+        && let Some(view) = session.temp_view(&one.value)
+    {
+        let provider = match &view {
+            TempView::Provider(provider) => provider.clone(),
+            TempView::Query { query, columns } => session.plan_temp_view(query, columns).await?,
+        };
+        let columns = column_rows(&provider, &[]);
+        let text = match &view {
+            TempView::Query { query, .. } => query.to_string(),
+            TempView::Provider(_) => String::new(),
+        };
+        let details = vec![
+            ("Table".into(), one.value.to_ascii_lowercase(), None),
+            ("Type".into(), "VIEW".into(), None),
+            ("View Text".into(), text.clone(), None),
+            ("Temporary".into(), "true".into(), None),
+        ];
+        let ddl = format!("CREATE TEMPORARY VIEW {} AS {text}", one.value.to_ascii_lowercase());
+        return Ok(Some(DescribedView { columns, details, ddl }));
+    }
+    let Ok(TableName::Catalog(ident)) = session.table_name(name) else { return Ok(None) };
+    if session.catalog.get_table(&ident).await?.is_some() {
+        return Ok(None);
+    }
+    let Some(view) = session.catalog.get_view(&ident).await? else { return Ok(None) };
+    let provider = session.plan_catalog_view(&view).await?;
+    let columns = column_rows(&provider, &view.columns);
+    let owner =
+        session.catalog.grants_on(&Securable::view(&view)).await?.into_iter().find(|g| g.privilege == tarn_catalog::Privilege::Owner);
+    let mut details = vec![
+        ("Catalog".into(), view.catalog.clone(), None),
+        ("Database".into(), view.schema.clone(), None),
+        ("Table".into(), view.name.clone(), None),
+        ("Owner".into(), owner.map(|g| g.principal).unwrap_or_default(), None),
+        ("Type".into(), "VIEW".into(), None),
+        ("View Text".into(), view.sql.clone(), None),
+        ("View Current Catalog".into(), view.default_catalog.clone(), None),
+        ("View Current Schema".into(), view.default_schema.clone(), None),
+    ];
+    if let Some(comment) = &view.comment {
+        details.push(("Comment".into(), comment.clone(), None));
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+    let mut ddl = format!("CREATE VIEW {}", view.ident());
+    if !view.columns.is_empty() {
+        let cols: Vec<String> = view
+            .columns
+            .iter()
+            .map(|c| match &c.comment {
+                Some(comment) => format!("`{}` COMMENT {}", c.name.replace('`', "``"), quote(comment)),
+                None => format!("`{}`", c.name.replace('`', "``")),
+            })
+            .collect();
+        ddl.push_str(&format!(" ({})", cols.join(", ")));
+    }
+    if let Some(comment) = &view.comment {
+        ddl.push_str(&format!("\nCOMMENT {}", quote(comment)));
+    }
+    ddl.push_str(&format!("\nAS {}", view.sql));
+    Ok(Some(DescribedView { columns, details, ddl }))
+}
+
+fn column_rows(provider: &Arc<dyn TableProvider>, columns: &[ViewColumn]) -> Vec<(String, String, Option<String>)> {
+    provider
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name().clone(), crate::types::spark_type_name(f.data_type()), columns.get(i).and_then(|c| c.comment.clone())))
+        .collect()
 }

@@ -91,8 +91,72 @@ fn cast_tokens(number: &str, target: Vec<Token>, like: &TokenWithSpan) -> Vec<To
     tokens.into_iter().map(|t| TokenWithSpan::new(t, like.span)).collect()
 }
 
+/// The units of Spark's multi-unit interval literals.
+const INTERVAL_UNITS: [&str; 9] = ["YEAR", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND", "MICROSECOND"];
+
+fn is_interval_unit(word: &Word) -> bool {
+    let upper = word.value.to_ascii_uppercase();
+    let singular = upper.strip_suffix('S').unwrap_or(&upper);
+    word.quote_style.is_none() && INTERVAL_UNITS.contains(&singular)
+}
+
+/// Spark's `INTERVAL 10 YEAR 20 MONTH` / `INTERVAL 1 DAY 2 HOURS 3.5 SECONDS` (several
+/// value-unit pairs, each value a number, optionally negative) becomes the one interval string
+/// `INTERVAL '10 YEAR 20 MONTH'`, which DataFusion reads with all its units. One pair
+/// (`INTERVAL 3 DAYS`) is left to the parser.
+fn multi_unit_intervals(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |i: usize| !matches!(tokens[i].token, Token::Whitespace(_));
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let is_interval = matches!(&tokens[i].token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("INTERVAL"));
+        if !is_interval {
+            out.push(tokens[i].clone());
+            i += 1;
+            continue;
+        }
+        // Collect `[-] number unit` pairs after the keyword.
+        let mut parts: Vec<String> = Vec::new();
+        let mut j = i + 1;
+        let mut end = j;
+        loop {
+            let mut k = j;
+            while k < tokens.len() && !significant(k) {
+                k += 1;
+            }
+            let negative = k < tokens.len() && tokens[k].token == Token::Minus;
+            if negative {
+                k += 1;
+            }
+            let Some(Token::Number(number, false)) = tokens.get(k).map(|t| &t.token) else { break };
+            let mut u = k + 1;
+            while u < tokens.len() && !significant(u) {
+                u += 1;
+            }
+            let Some(Token::Word(unit)) = tokens.get(u).map(|t| &t.token) else { break };
+            if !is_interval_unit(unit) {
+                break;
+            }
+            parts.push(format!("{}{number} {}", if negative { "-" } else { "" }, unit.value.to_ascii_lowercase()));
+            j = u + 1;
+            end = j;
+        }
+        if parts.len() < 2 {
+            out.push(tokens[i].clone());
+            i += 1;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        out.push(TokenWithSpan::new(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space), tokens[i].span));
+        out.push(TokenWithSpan::new(Token::SingleQuotedString(parts.join(" ")), tokens[i].span));
+        i = end;
+    }
+    out
+}
+
 /// Rewrites typed literals in a token stream (whitespace tokens included).
 pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let tokens = multi_unit_intervals(tokens);
     let mut out = Vec::with_capacity(tokens.len());
     let mut iter = tokens.into_iter().peekable();
     while let Some(token) = iter.next() {

@@ -83,16 +83,13 @@ impl TarnParser<'_> {
         let or_replace = self.words(&["OR", "REPLACE"]);
         let global = self.word("GLOBAL");
         if self.word("TEMPORARY") || self.word("TEMP") {
-            return self.temp_view(or_replace);
+            return self.view(or_replace, true);
         }
         if global {
             return Err(self.unexpected("TEMPORARY VIEW after CREATE GLOBAL"));
         }
         if self.peek_word("VIEW") {
-            return Err(SqlError::Unsupported(
-                "CREATE VIEW: Tarn has temporary views only so far (CREATE TEMPORARY VIEW v AS ...); views in the catalog are not built yet"
-                    .into(),
-            ));
+            return self.view(or_replace, false);
         }
         if self.word("CATALOG") {
             let if_not_exists = self.if_not_exists();
@@ -185,7 +182,7 @@ impl TarnParser<'_> {
             } else if self.word("TBLPROPERTIES") {
                 table.properties.extend(self.key_values()?);
             } else if self.word("AS") {
-                table.query = Some(self.p.parse_query().map_err(SqlError::from_parser)?);
+                table.query = Some(self.query()?);
                 break;
             } else {
                 break;
@@ -251,28 +248,31 @@ impl TarnParser<'_> {
         self.p.parse_expr().map_err(SqlError::from_parser)
     }
 
-    /// After `CREATE [OR REPLACE] TEMPORARY`: `VIEW [IF NOT EXISTS] v [(a [COMMENT ..], ..)]
-    /// [COMMENT ..] [TBLPROPERTIES (..)] AS query`.
-    fn temp_view(&mut self, or_replace: bool) -> Result<Statement> {
+    /// After `CREATE [OR REPLACE] [TEMPORARY]`: `VIEW [IF NOT EXISTS] v [(a [COMMENT ..], ..)]
+    /// [COMMENT ..] [TBLPROPERTIES (..)] AS query`. A temporary view's name has one part.
+    fn view(&mut self, or_replace: bool, temporary: bool) -> Result<Statement> {
         self.expect_word("VIEW")?;
         let if_not_exists = self.if_not_exists();
-        let name = self.ident()?;
+        if or_replace && if_not_exists {
+            return Err(SqlError::Parse("CREATE OR REPLACE VIEW IF NOT EXISTS: use one of OR REPLACE and IF NOT EXISTS".into()));
+        }
+        let name = if temporary { sqlparser::ast::ObjectName::from(vec![self.ident()?]) } else { self.object_name()? };
         let mut columns = Vec::new();
         if self.p.consume_token(&Token::LParen) {
             loop {
-                columns.push(self.ident()?);
-                if self.word("COMMENT") {
-                    self.string()?;
-                }
+                let column = self.ident()?;
+                let comment = if self.word("COMMENT") { Some(self.string()?) } else { None };
+                columns.push((column, comment));
                 if !self.p.consume_token(&Token::Comma) {
                     break;
                 }
             }
             self.p.expect_token(&Token::RParen).map_err(SqlError::from_parser)?;
         }
+        let mut comment = None;
         loop {
             if self.word("COMMENT") {
-                self.string()?;
+                comment = Some(self.string()?);
             } else if self.word("TBLPROPERTIES") {
                 self.p.expect_token(&Token::LParen).map_err(SqlError::from_parser)?;
                 let mut depth = 1;
@@ -289,8 +289,13 @@ impl TarnParser<'_> {
             }
         }
         self.expect_word("AS")?;
-        let query = self.p.parse_query().map_err(SqlError::from_parser)?;
-        Ok(Statement::CreateTempView { name, columns, query, or_replace, if_not_exists })
+        let query = self.query()?;
+        if temporary {
+            let name = name.0.into_iter().next().and_then(|p| p.as_ident().cloned()).ok_or_else(|| self.unexpected("a view name"))?;
+            let columns = columns.into_iter().map(|(c, _)| c).collect();
+            return Ok(Statement::CreateTempView { name, columns, query, or_replace, if_not_exists });
+        }
+        Ok(Statement::CreateView { name, columns, comment, query, or_replace, if_not_exists })
     }
 
     fn parse_drop(&mut self) -> Result<Statement> {
@@ -343,6 +348,10 @@ impl TarnParser<'_> {
         if self.word("TABLES") {
             let schema = if self.word("IN") || self.word("FROM") { Some(self.object_name()?) } else { None };
             return Ok(Statement::ShowTables { schema, like: self.optional_like()? });
+        }
+        if self.word("VIEWS") {
+            let schema = if self.word("IN") || self.word("FROM") { Some(self.object_name()?) } else { None };
+            return Ok(Statement::ShowViews { schema, like: self.optional_like()? });
         }
         if self.words(&["CREATE", "TABLE"]) {
             return Ok(Statement::ShowCreateTable { table: self.object_name()? });
@@ -426,8 +435,29 @@ impl TarnParser<'_> {
             self.expect_token(&Token::RParen)?;
         }
         let replace_where = if self.words(&["REPLACE", "WHERE"]) { Some(self.expr()?) } else { None };
-        let query = self.p.parse_query().map_err(SqlError::from_parser)?;
+        let query = self.query()?;
         Ok(Statement::Insert(Box::new(Insert { table, overwrite, columns, replace_where, query })))
+    }
+
+    /// A query after `AS` or `INSERT INTO t`; Spark also takes `VALUES (..), (..) AS t(a, b)`
+    /// there, which is `SELECT * FROM (VALUES ..) AS t(a, b)`.
+    fn query(&mut self) -> Result<Box<sqlparser::ast::Query>> {
+        let query = self.p.parse_query().map_err(SqlError::from_parser)?;
+        if !matches!(*query.body, sqlparser::ast::SetExpr::Values(_)) || query.order_by.is_some() || query.limit_clause.is_some() {
+            return Ok(query);
+        }
+        let Some(alias) = self.p.maybe_parse_table_alias().map_err(SqlError::from_parser)? else {
+            return Ok(query);
+        };
+        let alias = sqlparser::ast::TableAlias { explicit: true, ..alias };
+        let text = format!("SELECT * FROM ({query}) {alias}");
+        let dialect = super::dialect();
+        let mut parser = sqlparser::parser::Parser::new(&dialect).try_with_sql(&text).map_err(SqlError::from_parser)?;
+        let wrapped = parser.parse_query().map_err(SqlError::from_parser)?;
+        if parser.peek_token().token != Token::EOF {
+            return Err(SqlError::Internal(format!("VALUES with a table alias did not read back: {text}")));
+        }
+        Ok(wrapped)
     }
 
     fn assignments(&mut self) -> Result<Vec<(Ident, Expr)>> {
@@ -623,7 +653,10 @@ impl TarnParser<'_> {
         if self.words(&["ANY", "FILE"]) {
             return Ok(SecurableName::AnyFile);
         }
-        self.word("TABLE");
+        // Views are tables for privileges, as in Unity Catalog.
+        if !self.word("TABLE") {
+            self.word("VIEW");
+        }
         Ok(SecurableName::Table(self.object_name()?))
     }
 
@@ -702,6 +735,13 @@ impl TarnParser<'_> {
             self.expect_word("OWNER")?;
             self.expect_word("TO")?;
             return Ok(Statement::SetOwner { on, principal: self.ident()? });
+        }
+        if self.word("VIEW") {
+            let view = self.object_name()?;
+            self.word("SET");
+            self.expect_word("OWNER")?;
+            self.expect_word("TO")?;
+            return Ok(Statement::SetOwner { on: SecurableName::Table(view), principal: self.ident()? });
         }
         self.expect_word("TABLE")?;
         let table = self.object_name()?;

@@ -74,8 +74,12 @@ fn scripts_split_on_semicolons() {
 fn syntax_errors_say_where() {
     let err = parse_sql("CREATE TABLE t (a INT").expect_err("unterminated");
     assert!(err.to_string().starts_with("syntax error"), "{err}");
-    let err = parse_sql("CREATE VIEW v AS SELECT 1").expect_err("views in the catalog");
-    assert!(err.to_string().contains("CREATE TEMPORARY VIEW"), "{err}");
+    assert!(
+        matches!(one("CREATE VIEW s.v (a COMMENT 'x') COMMENT 'y' AS SELECT 1"), Statement::CreateView { columns, comment: Some(_), .. } if columns.len() == 1)
+    );
+    assert!(matches!(one("CREATE OR REPLACE TEMP VIEW v AS VALUES (1) AS t(a)"), Statement::CreateTempView { or_replace: true, .. }));
+    let err = parse_sql("CREATE TEMPORARY VIEW s.v AS SELECT 1").expect_err("a temporary view has one part");
+    assert!(err.to_string().starts_with("syntax error"), "{err}");
     let err = parse_sql("CREATE FUNCTION f() RETURN 1").expect_err("functions");
     assert!(err.to_string().contains("CATALOG, SCHEMA, TABLE, USER, SHARE or RECIPIENT"), "{err}");
     let err = parse_sql("COMMIT").expect_err("transactions");
