@@ -19,9 +19,11 @@
 //! - **Types** ([`types`]): Spark's type names (`long`, `short`, `byte`, ...).
 //! - **Sampling** ([`sample`]): `TABLESAMPLE (n PERCENT | n ROWS | BUCKET x OUT OF y)`.
 //! - **`range`** ([`range`]): Spark's column `id`.
+//! - **Casts** ([`casts`]): a timestamp as text is `2020-01-02 02:30:00[.fraction]`.
 //! - **Datetime patterns** ([`datetime`]): `date_format`, `to_date`, `to_timestamp` read Spark's
 //!   `yyyy-MM-dd`-style patterns.
 
+mod casts;
 mod collections;
 mod datetime;
 mod decimal;
@@ -64,7 +66,10 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     let planners = builder.expr_planners().get_or_insert_with(Vec::new);
     planners.insert(0, Arc::new(datafusion_spark::planner::SparkFunctionPlanner));
     planners.insert(0, Arc::new(operators::SparkOperators));
-    builder.with_type_planner(Arc::new(types::SparkTypes)).with_relation_planners(vec![Arc::new(sample::TableSample)])
+    builder
+        .with_type_planner(Arc::new(types::SparkTypes))
+        .with_relation_planners(vec![Arc::new(sample::TableSample)])
+        .with_analyzer_rule(Arc::new(casts::SparkCasts))
 }
 
 /// Spark's functions, registered over DataFusion's where the names meet.
