@@ -39,17 +39,15 @@ impl AnalyzerRule for SparkCasts {
             node.map_expressions(|expr| {
                 let saved = names.save(&expr);
                 let rewritten = expr.transform_up(|e| match &e {
-                    Expr::Cast(Cast { expr: inner, field }) if is_text(field.data_type()) => {
-                        match inner.get_type(&schema) {
-                            Ok(DataType::Timestamp(..)) => {
-                                let call = text.call(vec![inner.as_ref().clone()]);
-                                let data_type = field.data_type();
-                                let call = if *data_type == DataType::Utf8 { call } else { call.cast_to(data_type, &schema)? };
-                                Ok(Transformed::yes(call))
-                            }
-                            _ => Ok(Transformed::no(e)),
+                    Expr::Cast(Cast { expr: inner, field }) if is_text(field.data_type()) => match inner.get_type(&schema) {
+                        Ok(DataType::Timestamp(..)) => {
+                            let call = text.call(vec![inner.as_ref().clone()]);
+                            let data_type = field.data_type();
+                            let call = if *data_type == DataType::Utf8 { call } else { call.cast_to(data_type, &schema)? };
+                            Ok(Transformed::yes(call))
                         }
-                    }
+                        _ => Ok(Transformed::no(e)),
+                    },
                     _ => Ok(Transformed::no(e)),
                 })?;
                 Ok(rewritten.update_data(|e| saved.restore(e)))

@@ -163,10 +163,15 @@ impl ScalarUDFImpl for WithSparkPattern {
 /// Spark's patterns.
 pub fn functions(config: &datafusion::common::config::ConfigOptions) -> Vec<Arc<ScalarUDF>> {
     use datafusion::functions::datetime;
-    [("date_format", datetime::to_char()), ("to_date", datetime::to_date()), ("to_timestamp", datetime::to_timestamp(config))]
-        .into_iter()
-        .map(|(name, inner)| Arc::new(ScalarUDF::new_from_impl(WithSparkPattern { name, inner, index: 1 })))
-        .collect()
+    [
+        ("date_format", datetime::to_char()),
+        ("to_date", datetime::to_date()),
+        ("to_timestamp", datetime::to_timestamp(config)),
+        ("to_timestamp_ntz", datetime::to_timestamp(config)),
+    ]
+    .into_iter()
+    .map(|(name, inner)| Arc::new(ScalarUDF::new_from_impl(WithSparkPattern { name, inner, index: 1 })))
+    .collect()
 }
 
 #[cfg(test)]

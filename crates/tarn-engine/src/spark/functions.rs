@@ -51,6 +51,7 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
         element_at(),
         Arc::new(ScalarUDF::new_from_impl(super::collections::ArrayPrepend::new())),
         Arc::new(ScalarUDF::new_from_impl(TypeOf { signature: Signature::any(1, Volatility::Immutable) })),
+        super::extract::date_part(),
     ]
 }
 

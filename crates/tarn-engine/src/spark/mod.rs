@@ -19,6 +19,7 @@
 //! - **Types** ([`types`]): Spark's type names (`long`, `short`, `byte`, ...).
 //! - **Sampling** ([`sample`]): `TABLESAMPLE (n PERCENT | n ROWS | BUCKET x OUT OF y)`.
 //! - **`range`** ([`range`]): Spark's column `id`.
+//! - **`EXTRACT`** ([`extract`]): Spark's field names, intervals, seconds with their fraction.
 //! - **Casts** ([`casts`]): a timestamp as text is `2020-01-02 02:30:00[.fraction]`.
 //! - **Datetime patterns** ([`datetime`]): `date_format`, `to_date`, `to_timestamp` read Spark's
 //!   `yyyy-MM-dd`-style patterns.
@@ -27,6 +28,7 @@ mod casts;
 mod collections;
 mod datetime;
 mod decimal;
+mod extract;
 pub mod functions;
 mod operators;
 mod range;
@@ -65,6 +67,7 @@ pub(crate) fn answer(args: &[ColumnarValue], array: ArrayRef) -> Result<Columnar
 pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     let planners = builder.expr_planners().get_or_insert_with(Vec::new);
     planners.insert(0, Arc::new(datafusion_spark::planner::SparkFunctionPlanner));
+    planners.insert(0, Arc::new(extract::SparkExtract));
     planners.insert(0, Arc::new(operators::SparkOperators));
     builder
         .with_type_planner(Arc::new(types::SparkTypes))

@@ -20,6 +20,11 @@ impl Dialect for TarnDialect {
         TypeId::of::<DatabricksDialect>()
     }
 
+    /// Spark's abbreviated `EXTRACT` fields (`y`, `qtr`, `secs`): planned by Tarn's Spark extract.
+    fn allow_extract_custom(&self) -> bool {
+        true
+    }
+
     /// Spark's `MAP<STRING, INT>` (see the Spark SQL data types reference).
     fn supports_map_literal_with_angle_brackets(&self) -> bool {
         true
