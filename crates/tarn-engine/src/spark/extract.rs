@@ -28,6 +28,9 @@ enum Field {
     Hour,
     Minute,
     Second,
+    /// Seconds since 1970-01-01 00:00:00 UTC, with the fraction. Not Spark's, but what
+    /// Postgres clients (Grafana's time buckets) send over the wire.
+    Epoch,
 }
 
 impl Field {
@@ -46,6 +49,7 @@ impl Field {
             "HOUR" | "H" | "HOURS" | "HR" | "HRS" => Field::Hour,
             "MINUTE" | "M" | "MIN" | "MINS" | "MINUTES" => Field::Minute,
             "SECOND" | "S" | "SEC" | "SECONDS" | "SECS" => Field::Second,
+            "EPOCH" => Field::Epoch,
             _ => return None,
         })
     }
@@ -65,7 +69,17 @@ impl Field {
             Field::Minute => t.minute() as i32,
             // Microseconds within the minute (the DECIMAL(8,6)'s unscaled value).
             Field::Second => return i64::from(t.second()) * 1_000_000 + i64::from(t.nanosecond() / 1_000),
+            Field::Epoch => return t.and_utc().timestamp_micros(),
         })
+    }
+
+    /// The result type: seconds keep their microseconds.
+    fn data_type(self) -> DataType {
+        match self {
+            Field::Second => DataType::Decimal128(8, 6),
+            Field::Epoch => DataType::Decimal128(18, 6),
+            _ => DataType::Int32,
+        }
     }
 }
 
@@ -110,7 +124,7 @@ impl ScalarUDFImpl for Extract {
         &self.signature
     }
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(if self.field == Field::Second { DataType::Decimal128(8, 6) } else { DataType::Int32 })
+        Ok(self.field.data_type())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let array = args.args[0].to_array(args.number_rows)?;
@@ -155,6 +169,8 @@ impl ScalarUDFImpl for Extract {
                     .map(|v| {
                         v.and_then(chrono::DateTime::from_timestamp_micros).map(|utc| {
                             let local = match &tz {
+                                // The instant's own seconds since the epoch, not its wall clock's.
+                                Some(_) if self.field == Field::Epoch => utc.naive_utc(),
                                 Some(tz) => utc.with_timezone(tz).naive_local(),
                                 None => utc.naive_utc(),
                             };
@@ -164,10 +180,10 @@ impl ScalarUDFImpl for Extract {
                     .collect()
             }
         };
-        let out: ArrayRef = if self.field == Field::Second {
+        let out: ArrayRef = if let DataType::Decimal128(precision, scale) = self.field.data_type() {
             let mut b = Decimal128Builder::with_capacity(values.len());
             values.iter().for_each(|v| b.append_option(v.map(i128::from)));
-            Arc::new(b.finish().with_precision_and_scale(8, 6)?)
+            Arc::new(b.finish().with_precision_and_scale(precision, scale)?)
         } else {
             let mut b = Int32Builder::with_capacity(values.len());
             for v in values {
@@ -202,7 +218,7 @@ mod tests {
     fn spark_field_names_and_interval_parts() {
         assert_eq!(Field::parse("yrs"), Some(Field::Year));
         assert_eq!(Field::parse("Secs"), Some(Field::Second));
-        assert_eq!(Field::parse("epoch"), None);
+        assert_eq!(Field::parse("fortnight"), None);
         // INTERVAL 30 DAY 40 HOUR 50 MINUTE 6.789 SECOND is 31 days 16:50:06.789 in Spark.
         let nanos = (40 * 3600 + 50 * 60) * 1_000_000_000 + 6_789_000_000;
         assert_eq!(of_interval(Field::Day, 0, 30, nanos).unwrap(), 31);
@@ -253,8 +269,7 @@ impl ScalarUDFImpl for DatePart {
     }
     fn return_field_from_args(&self, args: datafusion::logical_expr::ReturnFieldArgs) -> Result<datafusion::arrow::datatypes::FieldRef> {
         let field = constant_field(args.scalar_arguments.first().copied().flatten())?;
-        let data_type = if field == Field::Second { DataType::Decimal128(8, 6) } else { DataType::Int32 };
-        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(self.name(), data_type, true)))
+        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(self.name(), field.data_type(), true)))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let field = match args.args.first() {

@@ -93,7 +93,7 @@ pub(crate) async fn detail(session: &mut Session, table: &ObjectName) -> Result<
 }
 
 pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, extended: bool) -> Result<StatementOutput> {
-    if let Some(view) = super::views::described_view(session, table).await? {
+    if let Some(view) = Box::pin(super::views::described_view(session, table)).await? {
         let mut rows = view.columns;
         if extended {
             rows.push((String::new(), String::new(), None));
@@ -163,7 +163,7 @@ fn quote(s: &str) -> String {
 }
 
 pub(crate) async fn show_create_table(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {
-    if let Some(view) = super::views::described_view(session, table).await? {
+    if let Some(view) = Box::pin(super::views::described_view(session, table)).await? {
         return StatementOutput::from_columns(vec![("createtab_stmt", strings([Some(view.ddl)]))]);
     }
     let target = session.open_target(table, None).await?;

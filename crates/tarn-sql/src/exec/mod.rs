@@ -59,13 +59,15 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         S::Query(stmt) => query::run(session, *stmt).await,
         S::Set { key, value } => query::set(session, key, value),
         S::CreateTempView { name, columns, query, or_replace, if_not_exists } => {
-            views::create_temp_view(session, name, columns, *query, or_replace, if_not_exists).await
+            Box::pin(views::create_temp_view(session, name, columns, *query, or_replace, if_not_exists)).await
         }
         S::CreateView { name, columns, comment, query, or_replace, if_not_exists } => {
-            views::create_view(session, &name, columns, comment, *query, or_replace, if_not_exists).await
+            // Boxed: planning the view's query is a large future, and this match's future is as
+            // large as its largest arm.
+            Box::pin(views::create_view(session, &name, columns, comment, *query, or_replace, if_not_exists)).await
         }
-        S::DropView { name, if_exists } => views::drop_view(session, &name, if_exists).await,
-        S::ShowViews { schema, like } => views::show_views(session, schema, like).await,
+        S::DropView { name, if_exists } => Box::pin(views::drop_view(session, &name, if_exists)).await,
+        S::ShowViews { schema, like } => Box::pin(views::show_views(session, schema, like)).await,
         S::CreateCatalog { name, if_not_exists, comment } => namespace::create_catalog(session, name, if_not_exists, comment).await,
         S::CreateSchema { name, if_not_exists, comment } => namespace::create_schema(session, &name, if_not_exists, comment).await,
         S::DropSchema { name, if_exists, cascade } => namespace::drop_schema(session, &name, if_exists, cascade).await,
