@@ -4,7 +4,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, Result, plan_err};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, RawFieldAccessExpr};
-use datafusion::logical_expr::{Cast, Expr, ExprSchemable, GetFieldAccess};
+use datafusion::logical_expr::{Cast, Expr, ExprSchemable, GetFieldAccess, Operator};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 
 use super::functions;
@@ -34,8 +34,54 @@ fn decimal_quotients(expr: &Expr) -> usize {
     }
 }
 
+/// Whether `expr` could be text: arithmetic and non-text literals cannot, so long `a + b + ...`
+/// chains are not typed again at every level.
+fn is_text(expr: &Expr, schema: &DFSchema) -> Result<bool> {
+    let arithmetic =
+        |op: &Operator| matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply | Operator::Divide | Operator::Modulo);
+    match expr {
+        Expr::BinaryExpr(b) if arithmetic(&b.op) => Ok(false),
+        Expr::Literal(value, _) => Ok(matches!(value.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)),
+        other => Ok(matches!(other.get_type(schema)?, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)),
+    }
+}
+
+/// Spark (ANSI) arithmetic on text and a number: the text is read as a BIGINT when the number is
+/// an integer, else both are DOUBLEs (`'1' + 1` is `2`, `'1' + 1.5` is `2.5`; `'1' + '1'` stays
+/// an error). Unchanged when neither or both sides are text.
+fn promote_text(left: Expr, right: Expr, schema: &DFSchema) -> Result<(Expr, Expr)> {
+    let (left_text, right_text) = (is_text(&left, schema)?, is_text(&right, schema)?);
+    if left_text == right_text {
+        return Ok((left, right));
+    }
+    let number = if left_text { right.get_type(schema)? } else { left.get_type(schema)? };
+    let target = if number.is_integer() {
+        DataType::Int64
+    } else if number.is_floating() || number.is_decimal() {
+        DataType::Float64
+    } else {
+        return Ok((left, right));
+    };
+    let cast = |e: Expr| Expr::Cast(Cast::new(Box::new(e), target.clone()));
+    Ok(if target == DataType::Float64 {
+        (cast(left), cast(right))
+    } else if left_text {
+        (cast(left), right)
+    } else {
+        (left, cast(right))
+    })
+}
+
 impl ExprPlanner for SparkOperators {
     fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
+        // Text with a number: Spark's ANSI promotion first, then the operator as for numbers.
+        let expr = match expr.op {
+            BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply | BinaryOperator::Modulo | BinaryOperator::Divide => {
+                let (left, right) = promote_text(expr.left, expr.right, schema)?;
+                RawBinaryExpr { op: expr.op, left, right }
+            }
+            _ => expr,
+        };
         match expr.op {
             // Spark: `5 / 2` is 2.5 (both sides become DOUBLE unless one is a DECIMAL), and a
             // zero divisor is DIVIDE_BY_ZERO under ANSI mode.
