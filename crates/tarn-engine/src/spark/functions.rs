@@ -53,6 +53,9 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(TypeOf { signature: Signature::any(1, Volatility::Immutable) })),
         super::extract::date_part(),
     ]
+    .into_iter()
+    .chain(super::tries::functions())
+    .collect()
 }
 
 /// The divisor of Spark's `/` on integers and floating point numbers (planned by `operators`).

@@ -33,6 +33,7 @@ pub mod functions;
 mod operators;
 mod range;
 mod sample;
+mod tries;
 pub mod types;
 
 use std::sync::Arc;

@@ -1,0 +1,160 @@
+//! Spark's `try_add`, `try_subtract`, `try_multiply` and `try_divide`: the operator's answer, or
+//! NULL for the rows where it would be an error (overflow, division by zero) — the way to keep
+//! ANSI's errors off a query that expects some rows to fail.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, new_null_array};
+use datafusion::arrow::compute::kernels::numeric;
+use datafusion::arrow::compute::{cast, concat};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
+use datafusion::logical_expr::{ColumnarValue, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Op {
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Try {
+    op: Op,
+    signature: Signature,
+}
+
+/// The four functions, to register under Spark's names.
+pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
+    [Op::Add, Op::Subtract, Op::Multiply, Op::Divide]
+        .into_iter()
+        .map(|op| Arc::new(ScalarUDF::new_from_impl(Try { op, signature: Signature::user_defined(Volatility::Immutable) })))
+        .collect()
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+}
+
+fn is_number(t: &DataType) -> bool {
+    t.is_integer() || t.is_floating() || t.is_decimal() || t.is_null()
+}
+
+impl Try {
+    fn operator(&self) -> Operator {
+        match self.op {
+            Op::Add => Operator::Plus,
+            Op::Subtract => Operator::Minus,
+            Op::Multiply => Operator::Multiply,
+            Op::Divide => Operator::Divide,
+        }
+    }
+
+    /// The operand types, as Spark's operator would see them (text next to a number is read as
+    /// one, as in `operators`).
+    fn operands(&self, left: &DataType, right: &DataType) -> Result<(DataType, DataType)> {
+        let promote = |text: &DataType, other: &DataType| {
+            if is_text(text) && other.is_integer() {
+                DataType::Int64
+            } else if is_text(text) && is_number(other) {
+                DataType::Float64
+            } else {
+                text.clone()
+            }
+        };
+        let (left, right) = (promote(left, right), promote(right, left));
+        if self.op == Op::Divide {
+            if (left.is_decimal() || right.is_decimal()) && !(left.is_floating() || right.is_floating()) {
+                let decimal = super::decimal::DecimalDivide::new();
+                let types = decimal.coerce_types(&[left, right])?;
+                return Ok((types[0].clone(), types[1].clone()));
+            }
+            if is_number(&left) && is_number(&right) {
+                return Ok((DataType::Float64, DataType::Float64));
+            }
+            return plan_err!("try_divide needs numbers, got {left} and {right}");
+        }
+        if left.is_floating() && right.is_decimal() || left.is_decimal() && right.is_floating() {
+            return Ok((DataType::Float64, DataType::Float64));
+        }
+        BinaryTypeCoercer::new(&left, &self.operator(), &right).get_input_types()
+    }
+
+    /// The operator on whole arrays; an error when any row fails.
+    fn apply(&self, left: &ArrayRef, right: &ArrayRef, config: &ScalarFunctionArgs) -> Result<ArrayRef> {
+        Ok(match self.op {
+            Op::Add => numeric::add(left, right)?,
+            Op::Subtract => numeric::sub(left, right)?,
+            Op::Multiply => numeric::mul(left, right)?,
+            Op::Divide if left.data_type().is_decimal() => {
+                let decimal = super::decimal::DecimalDivide::new();
+                let args = ScalarFunctionArgs {
+                    args: vec![ColumnarValue::Array(left.clone()), ColumnarValue::Array(right.clone())],
+                    arg_fields: config.arg_fields.clone(),
+                    number_rows: left.len(),
+                    return_field: config.return_field.clone(),
+                    config_options: config.config_options.clone(),
+                };
+                decimal.invoke_with_args(args)?.to_array(left.len())?
+            }
+            Op::Divide => {
+                let zero = datafusion::arrow::compute::kernels::cmp::eq(right, &datafusion::arrow::array::Float64Array::new_scalar(0.0))?;
+                if zero.true_count() > 0 {
+                    return exec_err!("[DIVIDE_BY_ZERO] division by zero");
+                }
+                numeric::div(left, right)?
+            }
+        })
+    }
+}
+
+impl ScalarUDFImpl for Try {
+    fn name(&self) -> &str {
+        match self.op {
+            Op::Add => "try_add",
+            Op::Subtract => "try_subtract",
+            Op::Multiply => "try_multiply",
+            Op::Divide => "try_divide",
+        }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        let [left, right] = args else { return plan_err!("{} takes two arguments", self.name()) };
+        let (left, right) = self.operands(left, right)?;
+        Ok(vec![left, right])
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        let [left, right] = args else { return plan_err!("{} takes two arguments", self.name()) };
+        if self.op == Op::Divide {
+            return if left.is_decimal() { super::decimal::DecimalDivide::new().return_type(args) } else { Ok(DataType::Float64) };
+        }
+        BinaryTypeCoercer::new(left, &self.operator(), right).get_result_type()
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [left, right] = args.args.as_slice() else { return exec_err!("{} takes two arguments", self.name()) };
+        let (left, right) = (left.to_array(args.number_rows)?, right.to_array(args.number_rows)?);
+        let out = match self.apply(&left, &right, &args) {
+            Ok(out) => out,
+            // Some row failed: answer row by row, NULL where the operator errs.
+            Err(_) => {
+                let target = args.return_field.data_type().clone();
+                let mut rows: Vec<ArrayRef> = Vec::with_capacity(left.len());
+                for i in 0..left.len() {
+                    let row = self.apply(&left.slice(i, 1), &right.slice(i, 1), &args).ok();
+                    rows.push(match row {
+                        Some(row) if row.data_type() == &target => row,
+                        Some(row) => cast(&row, &target)?,
+                        None => new_null_array(&target, 1),
+                    });
+                }
+                let parts: Vec<&dyn Array> = rows.iter().map(|r| r.as_ref()).collect();
+                if parts.is_empty() { new_null_array(&target, 0) } else { concat(&parts)? }
+            }
+        };
+        super::answer(&args.args, out)
+    }
+}
