@@ -135,6 +135,22 @@ impl ScalarUDFImpl for TypeOf {
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(DataType::Utf8)
     }
+    fn return_field_from_args(&self, _args: datafusion::logical_expr::ReturnFieldArgs) -> Result<datafusion::arrow::datatypes::FieldRef> {
+        // Never NULL, so the literal `simplify` gives has the same schema.
+        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(self.name(), DataType::Utf8, false)))
+    }
+    /// The answer is the argument's type, known when planning: the argument is never evaluated
+    /// (Spark's `typeof(a + b)` does not raise the sum's overflow).
+    fn simplify(
+        &self,
+        args: Vec<datafusion::logical_expr::Expr>,
+        info: &datafusion::logical_expr::simplify::SimplifyContext,
+    ) -> Result<datafusion::logical_expr::simplify::ExprSimplifyResult> {
+        use datafusion::logical_expr::simplify::ExprSimplifyResult;
+        let [arg] = args.as_slice() else { return Ok(ExprSimplifyResult::Original(args)) };
+        let name = super::types::spark_type_name(&info.get_data_type(arg)?);
+        Ok(ExprSimplifyResult::Simplified(datafusion::logical_expr::lit(name)))
+    }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let Some(field) = args.arg_fields.first() else {
             return exec_err!("typeof(expr) takes one argument");

@@ -6,9 +6,8 @@
 //!
 //! - **NULL ordering** ([`NULL_ORDERING`]): NULLs sort first ascending and last descending, in
 //!   `ORDER BY` and in window `ORDER BY` alike.
-//! - **ANSI mode** ([`ANSI`]): division by zero, invalid casts and array indexes out of range
-//!   are errors, not NULLs. (Integer `+ - *` still wrap on overflow: a planner-level checked
-//!   function made long `+` chains cubic to plan; it belongs in the physical expression.)
+//! - **ANSI mode** ([`ANSI`]): division by zero, invalid casts, array indexes out of range and
+//!   integer overflow in `+ - *` ([`checked`]) are errors, not NULLs or wrapped numbers.
 //! - **Functions** under Spark's names and with Spark's behaviour: the maintained
 //!   `datafusion-spark` crate first ([`datafusion_spark::register_all`], which replaces
 //!   DataFusion's function of the same name), then Tarn's own for what it lacks
@@ -25,6 +24,7 @@
 //!   `yyyy-MM-dd`-style patterns.
 
 mod casts;
+mod checked;
 mod collections;
 mod datetime;
 mod decimal;

@@ -1,4 +1,4 @@
-//! Spark's meaning of `/`, `div` and `arr[i]`, planned before DataFusion's own planners see them.
+//! Spark's meaning of integer `+ - *` (checked), `/`, `div` and `arr[i]`, planned before DataFusion's own planners see them.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, Result, plan_err};
@@ -41,6 +41,7 @@ fn is_text(expr: &Expr, schema: &DFSchema) -> Result<bool> {
         |op: &Operator| matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply | Operator::Divide | Operator::Modulo);
     match expr {
         Expr::BinaryExpr(b) if arithmetic(&b.op) => Ok(false),
+        call if super::checked::is_call(call) => Ok(false),
         Expr::Literal(value, _) => Ok(matches!(value.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)),
         other => Ok(matches!(other.get_type(schema)?, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)),
     }
@@ -83,6 +84,19 @@ impl ExprPlanner for SparkOperators {
             _ => expr,
         };
         match expr.op {
+            // Integers: overflow is an error, as in ANSI Spark (`checked`).
+            BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply => {
+                let (left, right) = (expr.left.get_type(schema)?, expr.right.get_type(schema)?);
+                if super::checked::is_checked_integer(&left) && super::checked::is_checked_integer(&right) {
+                    let op = match expr.op {
+                        BinaryOperator::Plus => '+',
+                        BinaryOperator::Minus => '-',
+                        _ => '*',
+                    };
+                    return Ok(PlannerResult::Planned(super::checked::combine(op, expr.left, expr.right)));
+                }
+                Ok(PlannerResult::Original(expr))
+            }
             // Spark: `5 / 2` is 2.5 (both sides become DOUBLE unless one is a DECIMAL), and a
             // zero divisor is DIVIDE_BY_ZERO under ANSI mode.
             BinaryOperator::Divide => {
