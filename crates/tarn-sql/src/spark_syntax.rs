@@ -12,13 +12,20 @@
 //!   decorrelates it into a semi join that keeps only the rows with matches (the "count bug").
 //! - `EXCEPT ALL` / `INTERSECT ALL` are refused: DataFusion 55 plans them as anti / semi joins,
 //!   which keep every duplicate of a row instead of subtracting or intersecting multiplicities
-//!   (`{1,1,1} EXCEPT ALL {1}` would give nothing where Spark gives `{1,1}`).
+//!   (`{1,1,1} EXCEPT ALL {1}` would give nothing where Spark gives `{1,1}`) — in pipe syntax too.
+//! - A join without a condition (`t1 LEFT JOIN t2`) joins every pair, as Spark does: `ON TRUE`
+//!   (DataFusion refuses it for every kind but the inner join).
+//! - Pipe syntax: `FROM t` alone is `SELECT * FROM t`; `|> DROP a, b` is `|> SELECT * EXCEPT (a, b)`;
+//!   `|> SET a = x, b = y` is `|> SELECT * REPLACE (x AS a)` then `(y AS b)`, one after the other
+//!   as Spark applies them. DataFusion plans the rest of the pipe operators itself.
 
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    CastKind, DataType, ExactNumberInfo, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, GroupByWithModifier,
-    ObjectNamePart, Query, SetExpr, SetOperator, SetQuantifier, Statement, TimezoneInfo, VisitMut, VisitorMut,
+    AssignmentTarget, CastKind, DataType, ExactNumberInfo, ExceptSelectItem, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+    GroupByExpr, GroupByWithModifier, Join, JoinConstraint, JoinOperator, ObjectNamePart, PipeOperator, Query, ReplaceSelectElement,
+    ReplaceSelectItem, SelectFlavor, SelectItem, SetExpr, SetOperator, SetQuantifier, Statement, TableFactor, TimezoneInfo, VisitMut,
+    VisitorMut, WildcardAdditionalOptions,
 };
 
 use crate::error::{Result, SqlError};
@@ -49,17 +56,116 @@ impl VisitorMut for Rewriter {
         ControlFlow::Continue(())
     }
 
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<SqlError> {
+        if let TableFactor::NestedJoin { table_with_joins, .. } = factor {
+            table_with_joins.joins.iter_mut().for_each(fill_join_condition);
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<SqlError> {
-        match rewrite_set_expr(&mut query.body) {
+        match rewrite_set_expr(&mut query.body).and_then(|()| rewrite_pipes(query)) {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => ControlFlow::Break(e),
         }
     }
 }
 
+/// `ON TRUE` for a join written without a condition.
+fn fill_join_condition(join: &mut Join) {
+    let constraint = match &mut join.join_operator {
+        JoinOperator::Join(c)
+        | JoinOperator::Inner(c)
+        | JoinOperator::Left(c)
+        | JoinOperator::LeftOuter(c)
+        | JoinOperator::Right(c)
+        | JoinOperator::RightOuter(c)
+        | JoinOperator::FullOuter(c)
+        | JoinOperator::Semi(c)
+        | JoinOperator::LeftSemi(c)
+        | JoinOperator::RightSemi(c)
+        | JoinOperator::Anti(c)
+        | JoinOperator::LeftAnti(c)
+        | JoinOperator::RightAnti(c) => c,
+        _ => return,
+    };
+    if matches!(constraint, JoinConstraint::None) {
+        *constraint = JoinConstraint::On(Expr::Value(sqlparser::ast::Value::Boolean(true).into()));
+    }
+}
+
+/// Spark's pipe operators that DataFusion does not plan, as ones it does.
+fn rewrite_pipes(query: &mut Query) -> Result<()> {
+    let wildcard = |options: WildcardAdditionalOptions| SelectItem::Wildcard(options);
+    let mut rewritten = Vec::with_capacity(query.pipe_operators.len());
+    for operator in std::mem::take(&mut query.pipe_operators) {
+        match operator {
+            PipeOperator::Except { set_quantifier: SetQuantifier::All, .. }
+            | PipeOperator::Intersect { set_quantifier: SetQuantifier::All, .. } => {
+                return Err(SqlError::Unsupported(
+                    "|> EXCEPT ALL / INTERSECT ALL: Tarn cannot yet keep Spark's multiplicities for them; use DISTINCT".into(),
+                ));
+            }
+            PipeOperator::Drop { columns } => {
+                let mut columns = columns.into_iter();
+                let Some(first_element) = columns.next() else {
+                    return Err(SqlError::user("|> DROP needs at least one column"));
+                };
+                let except = ExceptSelectItem { first_element, additional_elements: columns.collect() };
+                let options = WildcardAdditionalOptions { opt_except: Some(except), ..Default::default() };
+                rewritten.push(PipeOperator::Select { exprs: vec![wildcard(options)] });
+            }
+            PipeOperator::Set { assignments } => {
+                for assignment in assignments {
+                    let column_name = match &assignment.target {
+                        AssignmentTarget::ColumnName(name) => match name.0.as_slice() {
+                            [part] => part.as_ident().cloned(),
+                            _ => None,
+                        },
+                        AssignmentTarget::Tuple(_) => None,
+                    };
+                    let Some(column_name) = column_name else {
+                        return Err(SqlError::user(format!("|> SET assigns to a column by its name, not '{}'", assignment.target)));
+                    };
+                    // DataFusion's `REPLACE` passes over a column that does not exist; Spark's
+                    // `SET` is an error then. A filter naming the column makes it resolve first
+                    // (and the optimizer drops the always-true filter).
+                    let named = Expr::Identifier(column_name.clone());
+                    let always = Expr::BinaryOp {
+                        left: Box::new(Expr::IsNull(Box::new(named))),
+                        op: sqlparser::ast::BinaryOperator::Or,
+                        right: Box::new(Expr::Value(sqlparser::ast::Value::Boolean(true).into())),
+                    };
+                    rewritten.push(PipeOperator::Where { expr: always });
+                    let element = ReplaceSelectElement { expr: assignment.value, column_name, as_keyword: true };
+                    let replace = ReplaceSelectItem { items: vec![Box::new(element)] };
+                    let options = WildcardAdditionalOptions { opt_replace: Some(replace), ..Default::default() };
+                    rewritten.push(PipeOperator::Select { exprs: vec![wildcard(options)] });
+                }
+            }
+            PipeOperator::Join(mut join) => {
+                fill_join_condition(&mut join);
+                rewritten.push(PipeOperator::Join(join));
+            }
+            other => rewritten.push(other),
+        }
+    }
+    query.pipe_operators = rewritten;
+    Ok(())
+}
+
 fn rewrite_set_expr(body: &mut SetExpr) -> Result<()> {
     match body {
-        SetExpr::Select(select) => group_by_modifiers(&mut select.group_by),
+        SetExpr::Select(select) => {
+            // `FROM t` alone (pipe syntax's start) is every column of t.
+            if select.flavor == SelectFlavor::FromFirstNoSelect && select.projection.is_empty() {
+                select.projection = vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())];
+            }
+            for from in &mut select.from {
+                from.joins.iter_mut().for_each(fill_join_condition);
+            }
+            group_by_modifiers(&mut select.group_by)
+        }
         SetExpr::SetOperation { left, right, op, set_quantifier } => {
             if matches!(op, SetOperator::Except | SetOperator::Intersect | SetOperator::Minus) && *set_quantifier == SetQuantifier::All {
                 return Err(SqlError::Unsupported(format!(

@@ -58,6 +58,14 @@ impl Dialect for TarnDialect {
     fn supports_select_wildcard_except(&self) -> bool {
         DATABRICKS.supports_select_wildcard_except()
     }
+    /// Spark 4's pipe syntax: `FROM t |> WHERE .. |> AGGREGATE .. GROUP BY ..`.
+    fn supports_pipe_operator(&self) -> bool {
+        true
+    }
+    /// `FROM t SELECT a` (Hive's order) and `FROM t` alone, which pipe syntax starts from.
+    fn supports_from_first_select(&self) -> bool {
+        true
+    }
     /// Unlike sqlparser's Databricks dialect, `INTERVAL '68 days'` (unit inside the string, as
     /// Spark's interval strings, Postgres and DuckDB write it) parses; `INTERVAL '3' DAY` still does.
     fn require_interval_qualifier(&self) -> bool {

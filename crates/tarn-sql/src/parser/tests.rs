@@ -112,3 +112,19 @@ fn sharing_statements_parse() {
     let err = parse_sql("ALTER SHARE s RENAME TO t").expect_err("unknown action");
     assert!(err.to_string().contains("ADD TABLE or REMOVE TABLE"), "{err}");
 }
+
+#[test]
+fn table_queries_and_pipe_set_operators() {
+    let query = |sql: &str| match one(sql) {
+        Statement::Query(q) => q.to_string(),
+        _ => panic!("{sql}: not a query"),
+    };
+    assert_eq!(query("TABLE t"), "SELECT * FROM t");
+    assert_eq!(query("TABLE `c`.s.t |> WHERE a = 1"), "SELECT * FROM `c`.s.t |> WHERE a = 1");
+    assert_eq!(query("SELECT 1 UNION ALL TABLE t"), "SELECT 1 UNION ALL SELECT * FROM t");
+    assert_eq!(query("TABLE t |> UNION ALL TABLE u |> WHERE a = 1"), "SELECT * FROM t |> UNION ALL (SELECT * FROM u) |> WHERE a = 1");
+    assert_eq!(query("TABLE t |> MINUS SELECT 1"), "SELECT * FROM t |> EXCEPT DISTINCT (SELECT 1)");
+    // TABLE elsewhere keeps its meaning.
+    assert!(matches!(one("CREATE TABLE x (table INT)"), Statement::CreateTable(_)));
+    assert!(matches!(one("DROP TABLE x"), Statement::DropTable { .. }));
+}
