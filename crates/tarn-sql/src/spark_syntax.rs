@@ -10,9 +10,10 @@
 //! - `EXISTS (SELECT count(*) FROM .. WHERE ..)` — a query of aggregates without `GROUP BY`,
 //!   which always returns one row — is `TRUE` (`NOT EXISTS` is `FALSE`). DataFusion 55
 //!   decorrelates it into a semi join that keeps only the rows with matches (the "count bug").
-//! - `EXCEPT ALL` / `INTERSECT ALL` are refused: DataFusion 55 plans them as anti / semi joins,
-//!   which keep every duplicate of a row instead of subtracting or intersecting multiplicities
-//!   (`{1,1,1} EXCEPT ALL {1}` would give nothing where Spark gives `{1,1}`) — in pipe syntax too.
+//! - `EXCEPT ALL` / `INTERSECT ALL` keep Spark's multiplicities (`{1,1,1} EXCEPT ALL {1}` is
+//!   `{1,1}`; DataFusion 55 alone would give nothing): each side's copies of a row are numbered
+//!   and the DISTINCT operation runs over (row, number) — see `tarn_engine::spark::multiplicity`.
+//!   In pipe syntax they are still refused.
 //! - A join without a condition (`t1 LEFT JOIN t2`) joins every pair, as Spark does: `ON TRUE`
 //!   (DataFusion refuses it for every kind but the inner join).
 //! - Pipe syntax: `FROM t` alone is `SELECT * FROM t`; `|> DROP a, b` is `|> SELECT * EXCEPT (a, b)`;
@@ -23,9 +24,9 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     AssignmentTarget, CastKind, DataType, ExactNumberInfo, ExceptSelectItem, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    GroupByExpr, GroupByWithModifier, Join, JoinConstraint, JoinOperator, ObjectNamePart, PipeOperator, Query, ReplaceSelectElement,
-    ReplaceSelectItem, SelectFlavor, SelectItem, SetExpr, SetOperator, SetQuantifier, Statement, TableFactor, TimezoneInfo, VisitMut,
-    VisitorMut, WildcardAdditionalOptions,
+    GroupByExpr, GroupByWithModifier, Ident, Join, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, PipeOperator, Query,
+    ReplaceSelectElement, ReplaceSelectItem, SelectFlavor, SelectItem, SetExpr, SetOperator, SetQuantifier, Statement, TableFactor,
+    TableWithJoins, TimezoneInfo, VisitMut, VisitorMut, WildcardAdditionalOptions,
 };
 
 use crate::error::{Result, SqlError};
@@ -69,6 +70,86 @@ impl VisitorMut for Rewriter {
             Err(e) => ControlFlow::Break(e),
         }
     }
+}
+
+/// A placeholder body, replaced at once.
+fn empty_body() -> Box<SetExpr> {
+    Box::new(SetExpr::Values(sqlparser::ast::Values { explicit_row: false, value_keyword: false, rows: Vec::new() }))
+}
+
+/// A query whose body is `body`.
+fn query_of(body: Box<SetExpr>) -> Box<Query> {
+    Box::new(Query {
+        with: None,
+        body,
+        order_by: None,
+        limit_clause: None,
+        fetch: None,
+        locks: Vec::new(),
+        for_clause: None,
+        settings: None,
+        format_clause: None,
+        pipe_operators: Vec::new(),
+    })
+}
+
+/// `SELECT <projection> FROM (<query>) AS <alias>`.
+fn select_from(projection: Vec<SelectItem>, query: Box<Query>, alias: &str) -> Box<SetExpr> {
+    let derived = TableFactor::Derived {
+        lateral: false,
+        subquery: query,
+        alias: Some(sqlparser::ast::TableAlias { explicit: true, name: Ident::new(alias), columns: Vec::new(), at: None }),
+        sample: None,
+    };
+    // A parsed `SELECT 1` gives every other field of the SELECT its empty value.
+    let parsed = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::GenericDialect {}, "SELECT 1");
+    let mut select = match parsed.as_deref() {
+        Ok([Statement::Query(query)]) => match query.body.as_ref() {
+            SetExpr::Select(select) => select.as_ref().clone(),
+            _ => unreachable!("SELECT 1 is a SELECT"),
+        },
+        _ => unreachable!("SELECT 1 parses"),
+    };
+    select.projection = projection;
+    select.from = vec![TableWithJoins { relation: derived, joins: Vec::new() }];
+    Box::new(SetExpr::Select(Box::new(select)))
+}
+
+/// `left EXCEPT ALL right` (or INTERSECT ALL) with Spark's multiplicities: each side's rows
+/// numbered per distinct row by `tarn_engine::spark`'s analyzer rule, the DISTINCT operation
+/// over (row, number), the number dropped again (see `tarn_engine::spark::multiplicity`).
+fn multiplicities(op: SetOperator, left: Box<SetExpr>, right: Box<SetExpr>) -> SetExpr {
+    const NUMBER: &str = "__tarn_occurrence";
+    let numbered = |side: Box<SetExpr>, alias: &str| {
+        let marker = Expr::Function(sqlparser::ast::Function {
+            name: ObjectName::from(vec![Ident::new(tarn_engine::spark::SET_MULTIPLICITY_MARKER)]),
+            uses_odbc_syntax: false,
+            parameters: FunctionArguments::None,
+            args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList {
+                duplicate_treatment: None,
+                args: Vec::new(),
+                clauses: Vec::new(),
+            }),
+            filter: None,
+            null_treatment: None,
+            over: None,
+            within_group: Vec::new(),
+        });
+        let projection = vec![
+            SelectItem::Wildcard(WildcardAdditionalOptions::default()),
+            SelectItem::ExprWithAlias { expr: marker, alias: Ident::new(NUMBER) },
+        ];
+        select_from(projection, query_of(side), alias)
+    };
+    let distinct = SetExpr::SetOperation {
+        op,
+        set_quantifier: SetQuantifier::Distinct,
+        left: numbered(left, "__tarn_left"),
+        right: numbered(right, "__tarn_right"),
+    };
+    let except = ExceptSelectItem { first_element: Ident::new(NUMBER), additional_elements: Vec::new() };
+    let all_but_number = WildcardAdditionalOptions { opt_except: Some(except), ..Default::default() };
+    *select_from(vec![SelectItem::Wildcard(all_but_number)], query_of(Box::new(distinct)), "__tarn_set")
 }
 
 /// `ON TRUE` for a join written without a condition.
@@ -167,13 +248,16 @@ fn rewrite_set_expr(body: &mut SetExpr) -> Result<()> {
             group_by_modifiers(&mut select.group_by)
         }
         SetExpr::SetOperation { left, right, op, set_quantifier } => {
-            if matches!(op, SetOperator::Except | SetOperator::Intersect | SetOperator::Minus) && *set_quantifier == SetQuantifier::All {
-                return Err(SqlError::Unsupported(format!(
-                    "{op} ALL: Tarn cannot yet keep Spark's multiplicities for it; use {op} (DISTINCT), or count rows per group and compare"
-                )));
+            // Spark's `MINUS` is `EXCEPT`.
+            if *op == SetOperator::Minus {
+                *op = SetOperator::Except;
             }
             rewrite_set_expr(left)?;
-            rewrite_set_expr(right)
+            rewrite_set_expr(right)?;
+            if matches!(op, SetOperator::Except | SetOperator::Intersect | SetOperator::Minus) && *set_quantifier == SetQuantifier::All {
+                *body = multiplicities(*op, std::mem::replace(left, empty_body()), std::mem::replace(right, empty_body()));
+            }
+            Ok(())
         }
         _ => Ok(()),
     }

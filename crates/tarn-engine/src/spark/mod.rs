@@ -12,6 +12,7 @@
 //!   `datafusion-spark` crate first ([`datafusion_spark::register_all`], which replaces
 //!   DataFusion's function of the same name), then Tarn's own for what it lacks
 //!   ([`functions`]).
+//! - **`EXCEPT ALL` / `INTERSECT ALL`** ([`multiplicity`]): Spark's multiplicities.
 //! - **Operators** ([`operators`]): `/` divides as doubles unless an operand is a decimal
 //!   (then with Spark's result precision and scale, [`decimal`]),
 //!   `a div b` is integral division, `arr[i]` counts from 0.
@@ -30,11 +31,15 @@ mod datetime;
 mod decimal;
 mod extract;
 pub mod functions;
+mod multiplicity;
 mod operators;
 mod range;
 mod sample;
 mod tries;
 pub mod types;
+
+/// The function `EXCEPT ALL` / `INTERSECT ALL` mark each side's rows with (see `multiplicity`).
+pub use multiplicity::MARKER as SET_MULTIPLICITY_MARKER;
 
 use std::sync::Arc;
 
@@ -74,6 +79,7 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
         .with_type_planner(Arc::new(types::SparkTypes))
         .with_relation_planners(vec![Arc::new(sample::TableSample)])
         .with_analyzer_rule(Arc::new(casts::SparkCasts))
+        .with_analyzer_rule(Arc::new(multiplicity::SetMultiplicity))
 }
 
 /// Spark's functions, registered over DataFusion's where the names meet.
@@ -93,6 +99,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     if let Some(substring) = state.scalar_functions().get("substring").cloned() {
         state.register_udf(Arc::new(substring.as_ref().clone().with_aliases(["substr"])))?;
     }
+    state.register_udf(multiplicity::marker())?;
     state.register_udtf("range", Arc::new(range::SparkRange));
     Ok(())
 }
