@@ -12,6 +12,7 @@
 //!   `datafusion-spark` crate first ([`datafusion_spark::register_all`], which replaces
 //!   DataFusion's function of the same name), then Tarn's own for what it lacks
 //!   ([`functions`]).
+//! - **`sum`** ([`sum`]): a BIGINT or DECIMAL sum out of range is an error.
 //! - **`EXCEPT ALL` / `INTERSECT ALL`** ([`multiplicity`]): Spark's multiplicities.
 //! - **Operators** ([`operators`]): `/` divides as doubles unless an operand is a decimal
 //!   (then with Spark's result precision and scale, [`decimal`]),
@@ -35,6 +36,7 @@ mod multiplicity;
 mod operators;
 mod range;
 mod sample;
+mod sum;
 mod tries;
 pub mod types;
 
@@ -100,6 +102,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
         state.register_udf(Arc::new(substring.as_ref().clone().with_aliases(["substr"])))?;
     }
     state.register_udf(multiplicity::marker())?;
+    state.register_udaf(sum::udaf())?;
     state.register_udtf("range", Arc::new(range::SparkRange));
     Ok(())
 }
