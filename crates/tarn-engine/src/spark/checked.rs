@@ -284,3 +284,62 @@ mod tests {
         assert!(program(Some(&text("xx+")), 3).is_err());
     }
 }
+
+/// Decimal `+ - *` whose result type is capped at DECIMAL(38, s): DataFusion raises when the
+/// exact value leaves i128, but a value between 10^38 and i128's limit passes as an invalid
+/// DECIMAL(38) and prints as another number. The chain's outermost operator is checked
+/// against the precision (inner ones compute exactly in i128, so checking the end suffices).
+const DECIMAL_CHECK: &str = "spark_decimal_in_range";
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DecimalInRange {
+    signature: Signature,
+}
+
+/// `left op right` for decimals, checked against the result's precision when it is capped.
+pub(crate) fn decimal(op: datafusion::logical_expr::Operator, left: Expr, right: Expr, result: &DataType) -> Expr {
+    let strip = |e: Expr| match e {
+        Expr::ScalarFunction(mut call) if call.func.name() == DECIMAL_CHECK && call.args.len() == 1 => call.args.remove(0),
+        other => other,
+    };
+    let operation = Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(Box::new(strip(left)), op, Box::new(strip(right))));
+    if matches!(result, DataType::Decimal128(38, _)) {
+        let udf = Arc::new(ScalarUDF::new_from_impl(DecimalInRange { signature: Signature::any(1, Volatility::Immutable) }));
+        Expr::ScalarFunction(ScalarFunction::new_udf(udf, vec![operation]))
+    } else {
+        operation
+    }
+}
+
+impl ScalarUDFImpl for DecimalInRange {
+    fn name(&self) -> &str {
+        DECIMAL_CHECK
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        args.first().cloned().ok_or_else(|| DataFusionError::Plan(format!("{DECIMAL_CHECK} takes one argument")))
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let Some(field) = args.arg_fields.first() else { return plan_err!("{DECIMAL_CHECK} takes one argument") };
+        Ok(Arc::new(Field::new(DECIMAL_CHECK, field.data_type().clone(), field.is_nullable())))
+    }
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        // The operation's own name: the check is invisible in column names.
+        Ok(args.first().map(|a| a.schema_name().to_string()).unwrap_or_default())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let Some(value) = args.args.first() else { return exec_err!("{DECIMAL_CHECK} takes one argument") };
+        if let DataType::Decimal128(precision, scale) = value.data_type() {
+            let array = value.to_array(1)?;
+            let decimals = datafusion::arrow::array::AsArray::as_primitive::<datafusion::arrow::datatypes::Decimal128Type>(&array);
+            if decimals.validate_decimal_precision(precision).is_err() {
+                return exec_err!(
+                    "[NUMERIC_VALUE_OUT_OF_RANGE] the result does not fit DECIMAL({precision}, {scale}). Use `try_add` / `try_multiply` or cast to DOUBLE."
+                );
+            }
+        }
+        Ok(value.clone())
+    }
+}

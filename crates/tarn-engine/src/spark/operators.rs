@@ -4,6 +4,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, Result, plan_err};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, RawFieldAccessExpr};
+use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
 use datafusion::logical_expr::{Cast, Expr, ExprSchemable, GetFieldAccess, Operator};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 
@@ -94,6 +95,18 @@ impl ExprPlanner for SparkOperators {
                         _ => '*',
                     };
                     return Ok(PlannerResult::Planned(super::checked::combine(op, expr.left, expr.right)));
+                }
+                // Decimals (with decimals or integers): the result checked against its precision.
+                let numeric = |t: &DataType| t.is_decimal() || t.is_integer();
+                if (left.is_decimal() || right.is_decimal()) && numeric(&left) && numeric(&right) {
+                    let op = match expr.op {
+                        BinaryOperator::Plus => Operator::Plus,
+                        BinaryOperator::Minus => Operator::Minus,
+                        _ => Operator::Multiply,
+                    };
+                    if let Ok(result) = BinaryTypeCoercer::new(&left, &op, &right).get_result_type() {
+                        return Ok(PlannerResult::Planned(super::checked::decimal(op, expr.left, expr.right, &result)));
+                    }
                 }
                 Ok(PlannerResult::Original(expr))
             }
