@@ -92,8 +92,8 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
     Ok(out)
 }
 
-/// `TABLE t` where a query starts (a statement's start, after `(`, `UNION`, `EXCEPT`,
-/// `INTERSECT` and their `ALL` / `DISTINCT`) is `SELECT * FROM t`, in Spark and Postgres alike
+/// `TABLE t` where a query starts (a statement's start, after a `(` that opens a query,
+/// `UNION`, `EXCEPT`, `INTERSECT` and their `ALL` / `DISTINCT`) is `SELECT * FROM t`, in Spark and Postgres alike
 /// (pipe syntax starts from it: `TABLE t |> WHERE ..`). sqlparser reads it only inside a query,
 /// as a name without quotes or catalog, which DataFusion does not plan; as `SELECT * FROM` the
 /// name is an ordinary table reference, resolved and authorized as every other.
@@ -115,7 +115,8 @@ fn table_queries(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
                 None | Some(Token::SemiColon) => true,
                 Some(Token::LParen) => opens_query(before.next()),
                 Some(Token::Word(w)) if matches!(w.keyword, Keyword::ALL | Keyword::DISTINCT) => set_operator(before.next()),
-                previous => set_operator(previous) || matches!(previous, Some(Token::Word(w)) if w.keyword == Keyword::AS),
+                // Not after a bare `AS`: `SELECT 1 AS table` names a column.
+                previous => set_operator(previous),
             };
             if starts_query {
                 let span = token.span;

@@ -125,6 +125,8 @@ fn table_queries_and_pipe_set_operators() {
     assert_eq!(query("TABLE t |> UNION ALL TABLE u |> WHERE a = 1"), "SELECT * FROM t |> UNION ALL (SELECT * FROM u) |> WHERE a = 1");
     assert_eq!(query("TABLE t |> MINUS SELECT 1"), "SELECT * FROM t |> EXCEPT DISTINCT (SELECT 1)");
     // TABLE elsewhere keeps its meaning.
+    assert_eq!(query("SELECT 1 AS table"), "SELECT 1 AS table");
+    assert_eq!(query("WITH x AS (TABLE t) SELECT * FROM x"), "WITH x AS (SELECT * FROM t) SELECT * FROM x");
     assert!(matches!(one("CREATE TABLE x (table INT)"), Statement::CreateTable(_)));
     assert!(matches!(one("DROP TABLE x"), Statement::DropTable { .. }));
 }
