@@ -254,11 +254,19 @@ def test_views_run_with_their_owners_rights(server):
     # The reader may not make a view of what it cannot read, nor change or drop the owner's.
     for sql in ("CREATE VIEW hr.steal AS SELECT * FROM hr.salaries",
                 "CREATE OR REPLACE VIEW hr.totals AS SELECT * FROM hr.salaries",
+                "ALTER VIEW hr.totals AS SELECT * FROM hr.salaries",
+                "ALTER VIEW hr.totals AS SELECT 1 AS one",
+                "TABLE hr.salaries",
+                "SELECT 'x' AS name, 1 AS pay EXCEPT ALL TABLE hr.salaries",
+                "SELECT * FROM hr.totals LEFT JOIN hr.salaries",
                 "DROP VIEW hr.totals"):
         assert run_pg(server, "vreader", "pw-vreader", sql) == "deny", sql
     # Even an owner needs SELECT on what its view reads when creating it.
     assert admin_sql(server, "CREATE TABLE hr.secret (s STRING)") == "allow"
     assert run_pg(server, "vowner", "pw-vowner", "CREATE VIEW hr.peek AS SELECT * FROM hr.secret") == "deny"
+    # Its owner may give it a new query, over what the owner can read only.
+    assert run_pg(server, "vowner", "pw-vowner", "ALTER VIEW hr.totals AS SELECT count(*) AS n, sum(pay) AS total FROM hr.salaries") == "allow"
+    assert run_pg(server, "vowner", "pw-vowner", "ALTER VIEW hr.totals AS SELECT count(*) AS n, 0 AS total FROM hr.secret") == "deny"
     # The same over HTTP and Flight SQL.
     tokens = {}
     for u in ("vreader",):

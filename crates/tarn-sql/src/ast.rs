@@ -29,6 +29,12 @@ pub enum Statement {
         or_replace: bool,
         if_not_exists: bool,
     },
+    /// `ALTER VIEW v AS query`: a new query for an existing view (temporary or in the catalog),
+    /// which keeps its name, owner, grants and comment.
+    AlterViewAs {
+        name: ObjectName,
+        query: Box<Query>,
+    },
     /// `SHOW VIEWS [IN|FROM schema] [LIKE 'pattern']`: the schema's views and the session's
     /// temporary views.
     ShowViews {

@@ -382,6 +382,15 @@ impl Session {
                     needs.push(Need::Owner(SecurableName::Table(name.clone())));
                 }
             }
+            // A new query for a view: its owner's to give, reading only what they can read
+            // (a temporary view is the session's own).
+            S::AlterViewAs { name, query } => {
+                self.reads(&sqlparser::ast::Statement::Query(query.clone()), &mut needs)?;
+                let single = name.0.len() == 1 && name.0[0].as_ident().is_some_and(|i| self.temp_view(&i.value).is_some());
+                if !single {
+                    needs.push(Need::Owner(SecurableName::Table(name.clone())));
+                }
+            }
             S::DropView { name, .. } => {
                 let single = name.0.len() == 1 && name.0[0].as_ident().is_some_and(|i| self.temp_view(&i.value).is_some());
                 if !single {

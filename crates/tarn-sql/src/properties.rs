@@ -58,6 +58,7 @@ impl Statement {
             S::CreateCatalog { .. } => (false, true, Plain("CREATE DATABASE")),
             S::CreateTempView { .. } => (false, false, Plain("CREATE VIEW")),
             S::CreateView { .. } => (false, true, Plain("CREATE VIEW")),
+            S::AlterViewAs { .. } => (false, true, Plain("ALTER VIEW")),
             S::DropView { .. } => (false, true, Plain("DROP VIEW")),
             S::CreateSchema { .. } => (false, true, Plain("CREATE SCHEMA")),
             S::DropSchema { .. } => (false, true, Plain("DROP SCHEMA")),

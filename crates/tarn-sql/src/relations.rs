@@ -13,7 +13,7 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{FunctionArg, ObjectName, Query, TableFactor, TableVersion, Visit, Visitor};
+use sqlparser::ast::{FunctionArg, ObjectName, Query, SetExpr, TableFactor, TableVersion, Visit, Visitor};
 
 /// A table function's name as resolution and authorization compare it: one part, unquoted,
 /// lower case. `None` for qualified names.
@@ -38,6 +38,13 @@ pub(crate) struct FunctionCall {
     /// The normalised name ([`function_name`]).
     pub function: String,
     pub args: Vec<FunctionArg>,
+}
+
+/// The table a `TABLE [schema.]t` query body names.
+pub(crate) fn table_query_name(table: &sqlparser::ast::Table) -> Option<ObjectName> {
+    let table_name = table.table_name.as_ref()?;
+    let parts = table.schema_name.iter().chain(std::iter::once(table_name));
+    Some(ObjectName::from(parts.map(|p| sqlparser::ast::Ident::new(p.clone())).collect::<Vec<_>>()))
 }
 
 /// The tables and table-function calls of `node`, in the order they appear.
@@ -108,6 +115,23 @@ impl Visitor for Walker {
     }
 
     fn post_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        // `TABLE t` (a query body sqlparser keeps as bare strings, not a table factor; the Postgres
+        // front end's parser makes them) names a table as `SELECT * FROM t` does — looked at
+        // here, after the CTE bodies, when all of the query's CTEs are in scope.
+        let mut bodies = vec![query.body.as_ref()];
+        while let Some(body) = bodies.pop() {
+            match body {
+                SetExpr::SetOperation { left, right, .. } => bodies.extend([left.as_ref(), right.as_ref()]),
+                SetExpr::Table(table) => {
+                    if let Some(name) = table_query_name(table)
+                        && !self.is_cte(&name)
+                    {
+                        self.found.tables.push(Relation { name, version: None });
+                    }
+                }
+                _ => {}
+            }
+        }
         let address = query as *const Query;
         if self.scopes.last().is_some_and(|s| s.query == address) {
             self.scopes.pop();
@@ -159,6 +183,17 @@ mod tests {
         let statements = crate::parser::parse_sql(sql).expect("parses");
         let crate::ast::Statement::Query(q) = &statements[0] else { panic!("not a query") };
         Relations::of(q.as_ref()).functions.iter().map(|f| f.function.clone()).collect()
+    }
+
+    #[test]
+    fn table_query_bodies_name_their_tables() {
+        // As the Postgres front end's own parser reads them (Tarn's parser makes them SELECTs).
+        let postgres = |sql: &str| -> Vec<String> {
+            let statements = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql).expect("parses");
+            Relations::of(&statements[0]).tables.iter().map(|r| r.name.to_string()).collect()
+        };
+        assert_eq!(postgres("SELECT 1 UNION ALL TABLE hr.salaries"), vec!["hr.salaries"]);
+        assert_eq!(postgres("WITH secret AS (SELECT 1) SELECT 1 UNION ALL TABLE secret"), Vec::<String>::new());
     }
 
     #[test]

@@ -101,6 +101,11 @@ fn select_from(projection: Vec<SelectItem>, query: Box<Query>, alias: &str) -> B
         alias: Some(sqlparser::ast::TableAlias { explicit: true, name: Ident::new(alias), columns: Vec::new(), at: None }),
         sample: None,
     };
+    select_of(projection, derived)
+}
+
+/// `SELECT <projection> FROM <relation>`.
+fn select_of(projection: Vec<SelectItem>, relation: TableFactor) -> Box<SetExpr> {
     // A parsed `SELECT 1` gives every other field of the SELECT its empty value.
     let parsed = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::GenericDialect {}, "SELECT 1");
     let mut select = match parsed.as_deref() {
@@ -111,7 +116,7 @@ fn select_from(projection: Vec<SelectItem>, query: Box<Query>, alias: &str) -> B
         _ => unreachable!("SELECT 1 parses"),
     };
     select.projection = projection;
-    select.from = vec![TableWithJoins { relation: derived, joins: Vec::new() }];
+    select.from = vec![TableWithJoins { relation, joins: Vec::new() }];
     Box::new(SetExpr::Select(Box::new(select)))
 }
 
@@ -257,6 +262,27 @@ fn rewrite_set_expr(body: &mut SetExpr) -> Result<()> {
             if matches!(op, SetOperator::Except | SetOperator::Intersect | SetOperator::Minus) && *set_quantifier == SetQuantifier::All {
                 *body = multiplicities(*op, std::mem::replace(left, empty_body()), std::mem::replace(right, empty_body()));
             }
+            Ok(())
+        }
+        // `TABLE t` as a body (sqlparser's form, from front ends that parse themselves):
+        // `SELECT * FROM t`, which DataFusion plans.
+        SetExpr::Table(table) => {
+            let Some(name) = crate::relations::table_query_name(table) else {
+                return Err(SqlError::user("TABLE needs a table name"));
+            };
+            let relation = TableFactor::Table {
+                name,
+                alias: None,
+                args: None,
+                with_hints: Vec::new(),
+                version: None,
+                with_ordinality: false,
+                partitions: Vec::new(),
+                json_path: None,
+                sample: None,
+                index_hints: Vec::new(),
+            };
+            *body = *select_of(vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())], relation);
             Ok(())
         }
         _ => Ok(()),

@@ -66,6 +66,7 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
             // large as its largest arm.
             Box::pin(views::create_view(session, &name, columns, comment, *query, or_replace, if_not_exists)).await
         }
+        S::AlterViewAs { name, query } => Box::pin(views::alter_view_as(session, &name, *query)).await,
         S::DropView { name, if_exists } => Box::pin(views::drop_view(session, &name, if_exists)).await,
         S::ShowViews { schema, like } => Box::pin(views::show_views(session, schema, like)).await,
         S::CreateCatalog { name, if_not_exists, comment } => namespace::create_catalog(session, name, if_not_exists, comment).await,

@@ -183,6 +183,27 @@ fn parse_view_query(view: &ViewEntry) -> Result<Query> {
     }
 }
 
+/// `ALTER VIEW v AS query`: the view must exist; it keeps its name, owner, grants and comment
+/// (its columns are the new query's), and is checked as a new view would be.
+pub(crate) async fn alter_view_as(session: &mut Session, name: &ObjectName, query: Query) -> Result<StatementOutput> {
+    let single: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
+    if let [view] = single.as_slice()
+        && session.temp_view(&view.value).is_some()
+    {
+        return create_temp_view(session, (*view).clone(), Vec::new(), query, true, false).await;
+    }
+    let ident = catalog_ident(session, name)?;
+    let Some(existing) = session.catalog.get_view(&ident).await? else {
+        if session.catalog.get_table(&ident).await?.is_some() {
+            return Err(SqlError::user(format!(
+                "[EXPECT_VIEW_NOT_TABLE] '{ident}' is a table, not a view; ALTER VIEW .. AS changes views"
+            )));
+        }
+        return Err(SqlError::user(format!("[TABLE_OR_VIEW_NOT_FOUND] the view '{ident}' does not exist; CREATE VIEW makes one")));
+    };
+    create_view(session, name, Vec::new(), existing.comment, query, true, false).await
+}
+
 pub(crate) async fn drop_view(session: &mut Session, name: &ObjectName, if_exists: bool) -> Result<StatementOutput> {
     let single: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
     if let [view] = single.as_slice()

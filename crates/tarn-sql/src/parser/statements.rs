@@ -738,6 +738,9 @@ impl TarnParser<'_> {
         }
         if self.word("VIEW") {
             let view = self.object_name()?;
+            if self.word("AS") {
+                return Ok(Statement::AlterViewAs { name: view, query: self.query()? });
+            }
             self.word("SET");
             self.expect_word("OWNER")?;
             self.expect_word("TO")?;
