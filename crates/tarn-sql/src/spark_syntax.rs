@@ -124,10 +124,11 @@ fn select_of(projection: Vec<SelectItem>, relation: TableFactor) -> Box<SetExpr>
 /// numbered per distinct row by `tarn_engine::spark`'s analyzer rule, the DISTINCT operation
 /// over (row, number), the number dropped again (see `tarn_engine::spark::multiplicity`).
 fn multiplicities(op: SetOperator, left: Box<SetExpr>, right: Box<SetExpr>) -> SetExpr {
-    const NUMBER: &str = "__tarn_occurrence";
+    // The copy's number is a column named after the marker that makes it.
+    const NUMBER: &str = tarn_engine::spark::SET_MULTIPLICITY_MARKER;
     let numbered = |side: Box<SetExpr>, alias: &str| {
         let marker = Expr::Function(sqlparser::ast::Function {
-            name: ObjectName::from(vec![Ident::new(tarn_engine::spark::SET_MULTIPLICITY_MARKER)]),
+            name: ObjectName::from(vec![Ident::new(NUMBER)]),
             uses_odbc_syntax: false,
             parameters: FunctionArguments::None,
             args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList {
@@ -182,7 +183,6 @@ fn fill_join_condition(join: &mut Join) {
 
 /// Spark's pipe operators that DataFusion does not plan, as ones it does.
 fn rewrite_pipes(query: &mut Query) -> Result<()> {
-    let wildcard = |options: WildcardAdditionalOptions| SelectItem::Wildcard(options);
     let mut rewritten = Vec::with_capacity(query.pipe_operators.len());
     for operator in std::mem::take(&mut query.pipe_operators) {
         match operator {
@@ -199,7 +199,7 @@ fn rewrite_pipes(query: &mut Query) -> Result<()> {
                 };
                 let except = ExceptSelectItem { first_element, additional_elements: columns.collect() };
                 let options = WildcardAdditionalOptions { opt_except: Some(except), ..Default::default() };
-                rewritten.push(PipeOperator::Select { exprs: vec![wildcard(options)] });
+                rewritten.push(PipeOperator::Select { exprs: vec![SelectItem::Wildcard(options)] });
             }
             PipeOperator::Set { assignments } => {
                 for assignment in assignments {
@@ -226,7 +226,7 @@ fn rewrite_pipes(query: &mut Query) -> Result<()> {
                     let element = ReplaceSelectElement { expr: assignment.value, column_name, as_keyword: true };
                     let replace = ReplaceSelectItem { items: vec![Box::new(element)] };
                     let options = WildcardAdditionalOptions { opt_replace: Some(replace), ..Default::default() };
-                    rewritten.push(PipeOperator::Select { exprs: vec![wildcard(options)] });
+                    rewritten.push(PipeOperator::Select { exprs: vec![SelectItem::Wildcard(options)] });
                 }
             }
             PipeOperator::Join(mut join) => {

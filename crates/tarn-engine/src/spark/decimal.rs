@@ -4,13 +4,19 @@
 //!
 //! DataFusion keeps only four more decimal places than the dividend (`1 / 3` of DECIMAL(10,0)
 //! is `0.3333`); Spark keeps `max(6, s1 + p2 + 1)` (`0.33333333333`).
+//!
+//! Also here: `+ - *` whose DECIMAL(38) result passes 38 digits is an error
+//! ([`checked_operation`]).
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Decimal128Array};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, i256};
 use datafusion::common::{Result, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{
+    BinaryExpr, ColumnarValue, Expr, Operator, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 const MAX_PRECISION: u8 = 38;
 const MIN_ADJUSTED_SCALE: i8 = 6;
@@ -146,6 +152,68 @@ impl ScalarUDFImpl for DecimalDivide {
         }
         let array = Decimal128Array::from(out).with_precision_and_scale(precision, scale)?;
         super::answer(&args.args, Arc::new(array))
+    }
+}
+
+/// Decimal `+ - *` whose result type is capped at DECIMAL(38, s): DataFusion raises when the
+/// exact value leaves i128, but a value between 10^38 and i128's limit passes as an invalid
+/// DECIMAL(38) and prints as another number. The chain's outermost operator is checked
+/// against the precision (inner ones compute exactly in i128, so checking the end suffices).
+const IN_RANGE: &str = "spark_decimal_in_range";
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DecimalInRange {
+    signature: Signature,
+}
+
+/// `left op right` for decimals (planned by `operators`), checked against the result's
+/// precision when it is capped at [`MAX_PRECISION`].
+pub(crate) fn checked_operation(op: Operator, left: Expr, right: Expr, result: &DataType) -> Expr {
+    let unchecked = |e: Expr| match e {
+        Expr::ScalarFunction(mut call) if call.func.name() == IN_RANGE && call.args.len() == 1 => call.args.remove(0),
+        other => other,
+    };
+    let operation = Expr::BinaryExpr(BinaryExpr::new(Box::new(unchecked(left)), op, Box::new(unchecked(right))));
+    if matches!(result, DataType::Decimal128(MAX_PRECISION, _)) {
+        let udf = Arc::new(ScalarUDF::new_from_impl(DecimalInRange { signature: Signature::any(1, Volatility::Immutable) }));
+        Expr::ScalarFunction(ScalarFunction::new_udf(udf, vec![operation]))
+    } else {
+        operation
+    }
+}
+
+impl ScalarUDFImpl for DecimalInRange {
+    fn name(&self) -> &str {
+        IN_RANGE
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match args.first() {
+            Some(t) => Ok(t.clone()),
+            None => plan_err!("{IN_RANGE} takes one argument"),
+        }
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let Some(field) = args.arg_fields.first() else { return plan_err!("{IN_RANGE} takes one argument") };
+        Ok(Arc::new(Field::new(IN_RANGE, field.data_type().clone(), field.is_nullable())))
+    }
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        // The operation's own name: the check is invisible in column names.
+        Ok(args.first().map(|a| a.schema_name().to_string()).unwrap_or_default())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let Some(value) = args.args.first() else { return exec_err!("{IN_RANGE} takes one argument") };
+        if let DataType::Decimal128(precision, scale) = value.data_type() {
+            let array = value.to_array(1)?;
+            if array.as_primitive::<Decimal128Type>().validate_decimal_precision(precision).is_err() {
+                return exec_err!(
+                    "[NUMERIC_VALUE_OUT_OF_RANGE] the result does not fit DECIMAL({precision}, {scale}). Use `try_add` / `try_multiply` or cast to DOUBLE."
+                );
+            }
+        }
+        Ok(value.clone())
     }
 }
 

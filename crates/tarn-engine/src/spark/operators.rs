@@ -105,7 +105,7 @@ impl ExprPlanner for SparkOperators {
                         _ => Operator::Multiply,
                     };
                     if let Ok(result) = BinaryTypeCoercer::new(&left, &op, &right).get_result_type() {
-                        return Ok(PlannerResult::Planned(super::checked::decimal(op, expr.left, expr.right, &result)));
+                        return Ok(PlannerResult::Planned(super::decimal::checked_operation(op, expr.left, expr.right, &result)));
                     }
                 }
                 Ok(PlannerResult::Original(expr))

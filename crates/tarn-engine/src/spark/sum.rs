@@ -81,19 +81,10 @@ impl AggregateUDFImpl for SparkSum {
             return self.inner.create_groups_accumulator(args);
         }
         let data_type = args.return_field.data_type().clone();
-        let overflowed = Arc::new(AtomicBool::new(false));
-        let flag = overflowed.clone();
-        let inner: Box<dyn GroupsAccumulator> = match data_type {
-            DataType::Int64 => Box::new(PrimitiveGroupsAccumulator::<Int64Type, _>::new(&data_type, move |x, y| match x.add_checked(y) {
-                Ok(sum) => *x = sum,
-                Err(_) => flag.store(true, Ordering::Relaxed),
-            })),
-            _ => Box::new(PrimitiveGroupsAccumulator::<Decimal128Type, _>::new(&data_type, move |x, y| match x.add_checked(y) {
-                Ok(sum) => *x = sum,
-                Err(_) => flag.store(true, Ordering::Relaxed),
-            })),
-        };
-        Ok(Box::new(CheckedGroups { inner, overflowed, data_type }))
+        Ok(match data_type {
+            DataType::Int64 => CheckedGroups::boxed::<Int64Type>(data_type),
+            _ => CheckedGroups::boxed::<Decimal128Type>(data_type),
+        })
     }
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         if !checked(&args) {
@@ -103,7 +94,7 @@ impl AggregateUDFImpl for SparkSum {
         Ok(Box::new(CheckedSlidingSum { sum: i256::ZERO, count: 0, data_type }))
     }
     fn reverse_expr(&self) -> datafusion::logical_expr::ReversedUDAF {
-        datafusion::logical_expr::ReversedUDAF::Identical
+        self.inner.reverse_expr()
     }
     fn order_sensitivity(&self) -> datafusion::logical_expr::utils::AggregateOrderSensitivity {
         self.inner.order_sensitivity()
@@ -237,6 +228,18 @@ struct CheckedGroups {
 }
 
 impl CheckedGroups {
+    /// DataFusion's primitive grouped accumulator, adding with `add_checked`; an overflow sets
+    /// the flag (the accumulator's step cannot fail).
+    fn boxed<T: ArrowPrimitiveType + Send>(data_type: DataType) -> Box<dyn GroupsAccumulator> {
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let flag = overflowed.clone();
+        let inner = PrimitiveGroupsAccumulator::<T, _>::new(&data_type, move |x: &mut T::Native, y| match x.add_checked(y) {
+            Ok(sum) => *x = sum,
+            Err(_) => flag.store(true, Ordering::Relaxed),
+        });
+        Box::new(CheckedGroups { inner: Box::new(inner), overflowed, data_type })
+    }
+
     fn check(&self) -> Result<()> {
         if self.overflowed.load(Ordering::Relaxed) { Err(overflow(&self.data_type)) } else { Ok(()) }
     }

@@ -8,13 +8,14 @@
 mod dialect;
 mod limits;
 mod literals;
+mod queries;
 mod statements;
 mod words;
 
 use dialect::TarnDialect;
 use sqlparser::dialect::{Dialect, PostgreSqlDialect};
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, TokenWithSpan};
+use sqlparser::tokenizer::Token;
 
 use crate::ast::Statement;
 use crate::error::{Result, SqlError};
@@ -70,8 +71,8 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
     if dialect.is::<sqlparser::dialect::DatabricksDialect>() {
         tokens = literals::rewrite(tokens);
     }
-    tokens = table_queries(tokens);
-    tokens = pipe_set_operators(tokens);
+    tokens = queries::table_queries(tokens);
+    tokens = queries::pipe_set_operators(tokens);
     let parser = Parser::new(dialect).with_tokens_with_locations(tokens);
     let mut tp = TarnParser { p: parser };
     let mut out = Vec::new();
@@ -90,137 +91,6 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
         }
     }
     Ok(out)
-}
-
-/// `TABLE t` where a query starts (a statement's start, after a `(` that opens a query,
-/// `UNION`, `EXCEPT`, `INTERSECT` and their `ALL` / `DISTINCT`) is `SELECT * FROM t`, in Spark and Postgres alike
-/// (pipe syntax starts from it: `TABLE t |> WHERE ..`). sqlparser reads it only inside a query,
-/// as a name without quotes or catalog, which DataFusion does not plan; as `SELECT * FROM` the
-/// name is an ordinary table reference, resolved and authorized as every other.
-fn table_queries(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    use sqlparser::keywords::Keyword;
-    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
-    for token in tokens {
-        let is_table = matches!(&token.token, Token::Word(w) if w.keyword == Keyword::TABLE && w.quote_style.is_none());
-        if is_table {
-            let mut before = out.iter().rev().filter(|t| !matches!(t.token, Token::Whitespace(_))).map(|t| &t.token);
-            let set_operator = |t: Option<&Token>| matches!(t, Some(Token::Word(w)) if matches!(w.keyword, Keyword::UNION | Keyword::EXCEPT | Keyword::INTERSECT | Keyword::MINUS));
-            // After these a `(` opens a query, not a column list or a function's arguments.
-            let opens_query = |t: Option<&Token>| {
-                set_operator(t)
-                    || matches!(t, None | Some(Token::LParen | Token::Comma))
-                    || matches!(t, Some(Token::Word(w)) if matches!(w.keyword, Keyword::FROM | Keyword::JOIN | Keyword::IN | Keyword::EXISTS | Keyword::AS | Keyword::ALL | Keyword::DISTINCT))
-            };
-            let starts_query = match before.next() {
-                None | Some(Token::SemiColon) => true,
-                Some(Token::LParen) => opens_query(before.next()),
-                Some(Token::Word(w)) if matches!(w.keyword, Keyword::ALL | Keyword::DISTINCT) => set_operator(before.next()),
-                // Not after a bare `AS`: `SELECT 1 AS table` names a column.
-                previous => set_operator(previous),
-            };
-            if starts_query {
-                let span = token.span;
-                let with_span = |token: Token| TokenWithSpan { token, span };
-                out.push(with_span(Token::make_keyword("SELECT")));
-                out.push(with_span(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space)));
-                out.push(with_span(Token::Mul));
-                out.push(with_span(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space)));
-                out.push(with_span(Token::make_keyword("FROM")));
-                continue;
-            }
-        }
-        out.push(token);
-    }
-    out
-}
-
-/// Spark's pipe set operators as sqlparser reads them: `|> UNION ALL TABLE t` (a query term
-/// without parentheses) gets them, up to the next `|>` at its depth, and `|> EXCEPT` /
-/// `INTERSECT` / `MINUS` without a quantifier are `DISTINCT`, Spark's default (`MINUS` is
-/// `EXCEPT`).
-fn pipe_set_operators(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    use sqlparser::keywords::Keyword;
-    let keyword = |t: &TokenWithSpan| match &t.token {
-        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
-        _ => None,
-    };
-    let significant: Vec<usize> = (0..tokens.len()).filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_))).collect();
-    // Where to insert `(` (before significant index) and `)`; which operators to rename.
-    let mut open_at = Vec::new();
-    let mut close_at = Vec::new();
-    let mut distinct_after = Vec::new();
-    let mut minus = Vec::new();
-    for (k, &i) in significant.iter().enumerate() {
-        if tokens[i].token != Token::VerticalBarRightAngleBracket {
-            continue;
-        }
-        let Some(&op) = significant.get(k + 1) else { continue };
-        let Some(op_keyword @ (Keyword::UNION | Keyword::EXCEPT | Keyword::INTERSECT | Keyword::MINUS)) = keyword(&tokens[op]) else {
-            continue;
-        };
-        if op_keyword == Keyword::MINUS {
-            minus.push(op);
-        }
-        let mut term = k + 2;
-        match significant.get(term).and_then(|&t| keyword(&tokens[t])) {
-            Some(Keyword::ALL | Keyword::DISTINCT) => term += 1,
-            _ => distinct_after.push(op),
-        }
-        let Some(&first) = significant.get(term) else { continue };
-        if tokens[first].token == Token::LParen {
-            continue;
-        }
-        // The term runs to the next `|>`, `;` or unmatched `)` at its own depth.
-        let mut depth = 0i32;
-        let mut end = significant.len();
-        for (j, &t) in significant.iter().enumerate().skip(term) {
-            match tokens[t].token {
-                Token::LParen => depth += 1,
-                Token::RParen if depth == 0 => {
-                    end = j;
-                    break;
-                }
-                Token::RParen => depth -= 1,
-                Token::VerticalBarRightAngleBracket | Token::SemiColon | Token::EOF if depth == 0 => {
-                    end = j;
-                    break;
-                }
-                _ => {}
-            }
-        }
-        open_at.push(first);
-        close_at.push(significant.get(end).copied().unwrap_or(tokens.len()));
-    }
-    if open_at.is_empty() && distinct_after.is_empty() && minus.is_empty() {
-        return tokens;
-    }
-    let span_of =
-        |i: usize, tokens: &[TokenWithSpan]| tokens.get(i).or(tokens.last()).map(|t| t.span).unwrap_or(sqlparser::tokenizer::Span::empty());
-    let mut out = Vec::with_capacity(tokens.len() + 2 * open_at.len());
-    let spans: Vec<_> = (0..=tokens.len()).map(|i| span_of(i, &tokens)).collect();
-    for (i, token) in tokens.into_iter().enumerate() {
-        for _ in close_at.iter().filter(|&&c| c == i) {
-            out.push(TokenWithSpan { token: Token::RParen, span: spans[i] });
-        }
-        for _ in open_at.iter().filter(|&&o| o == i) {
-            out.push(TokenWithSpan { token: Token::LParen, span: spans[i] });
-        }
-        let span = token.span;
-        if minus.contains(&i) {
-            out.push(TokenWithSpan { token: Token::make_keyword("EXCEPT"), span });
-        } else {
-            out.push(token);
-        }
-        if distinct_after.contains(&i) {
-            out.push(TokenWithSpan { token: Token::Whitespace(sqlparser::tokenizer::Whitespace::Space), span });
-            out.push(TokenWithSpan { token: Token::make_keyword("DISTINCT"), span });
-        }
-    }
-    let end = spans[spans.len() - 1];
-    for _ in close_at.iter().filter(|&&c| c == spans.len() - 1) {
-        out.push(TokenWithSpan { token: Token::RParen, span: end });
-    }
-    out
 }
 
 /// A table name written as text (`t`, `s.t`, `` c.`s`.t ``, `` delta.`/path` ``), as table
