@@ -23,10 +23,10 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    AssignmentTarget, CastKind, DataType, ExactNumberInfo, ExceptSelectItem, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    GroupByExpr, GroupByWithModifier, Ident, Join, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, PipeOperator, Query,
-    ReplaceSelectElement, ReplaceSelectItem, SelectFlavor, SelectItem, SetExpr, SetOperator, SetQuantifier, Statement, TableFactor,
-    TableWithJoins, TimezoneInfo, VisitMut, VisitorMut, WildcardAdditionalOptions,
+    AssignmentTarget, CastKind, CeilFloorKind, DataType, ExactNumberInfo, ExceptSelectItem, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, GroupByExpr, GroupByWithModifier, Ident, Join, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart,
+    PipeOperator, Query, ReplaceSelectElement, ReplaceSelectItem, SelectFlavor, SelectItem, SetExpr, SetOperator, SetQuantifier, Statement,
+    TableFactor, TableWithJoins, TimezoneInfo, VisitMut, VisitorMut, WildcardAdditionalOptions,
 };
 
 use crate::error::{Result, SqlError};
@@ -48,6 +48,9 @@ impl VisitorMut for Rewriter {
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<SqlError> {
         if let Some(cast) = cast_function(expr) {
             *expr = cast;
+        }
+        if let Some(rounding) = rounding_to_scale(expr) {
+            *expr = rounding;
         }
         if let Expr::Exists { subquery, negated } = expr
             && returns_one_row(subquery)
@@ -315,6 +318,28 @@ fn group_by_modifiers(group_by: &mut GroupByExpr) -> Result<()> {
 }
 
 /// `int(x)` and its kin as `CAST(x AS INT)`.
+/// `CEIL(x, 1)` / `FLOOR(x, -2)` as calls of the functions `ceil` / `floor`, which take a scale
+/// (DataFusion's planner refuses the parsed form; a negative scale already parses as a call).
+fn rounding_to_scale(expr: &Expr) -> Option<Expr> {
+    let (name, x, scale) = match expr {
+        Expr::Ceil { expr, field: CeilFloorKind::Scale(scale) } => ("ceil", expr, scale),
+        Expr::Floor { expr, field: CeilFloorKind::Scale(scale) } => ("floor", expr, scale),
+        _ => return None,
+    };
+    let args =
+        [x.as_ref().clone(), Expr::Value(scale.clone())].into_iter().map(|arg| FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))).collect();
+    Some(Expr::Function(sqlparser::ast::Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList { duplicate_treatment: None, args, clauses: Vec::new() }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    }))
+}
+
 fn cast_function(expr: &Expr) -> Option<Expr> {
     let Expr::Function(function) = expr else { return None };
     let [ObjectNamePart::Identifier(name)] = function.name.0.as_slice() else { return None };

@@ -55,6 +55,9 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
     ]
     .into_iter()
     .chain(super::tries::functions())
+    .chain(super::strings::functions())
+    .chain(super::math::functions())
+    .chain(super::random::functions())
     .collect()
 }
 
@@ -158,4 +161,80 @@ impl ScalarUDFImpl for TypeOf {
         let name = super::types::spark_type_name(field.data_type());
         Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(Some(name))))
     }
+}
+
+/// Which name a [`SessionName`] function answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SessionNameKind {
+    Catalog,
+    Schema,
+}
+
+/// `current_catalog()`, `current_schema()` / `current_database()`: the names unqualified
+/// tables resolve in for this statement (the session's `USE`), known when it is planned.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SessionName {
+    kind: SessionNameKind,
+    aliases: Vec<String>,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for SessionName {
+    fn name(&self) -> &str {
+        match self.kind {
+            SessionNameKind::Catalog => "current_catalog",
+            SessionNameKind::Schema => "current_schema",
+        }
+    }
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn return_field_from_args(&self, _args: datafusion::logical_expr::ReturnFieldArgs) -> Result<datafusion::arrow::datatypes::FieldRef> {
+        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(self.name(), DataType::Utf8, false)))
+    }
+    fn simplify(
+        &self,
+        _args: Vec<datafusion::logical_expr::Expr>,
+        info: &datafusion::logical_expr::simplify::SimplifyContext,
+    ) -> Result<datafusion::logical_expr::simplify::ExprSimplifyResult> {
+        let catalog = &info.config_options().catalog;
+        let name = match self.kind {
+            SessionNameKind::Catalog => catalog.default_catalog.clone(),
+            SessionNameKind::Schema => catalog.default_schema.clone(),
+        };
+        Ok(datafusion::logical_expr::simplify::ExprSimplifyResult::Simplified(datafusion::logical_expr::lit(name)))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let catalog = &args.config_options.catalog;
+        let name = match self.kind {
+            SessionNameKind::Catalog => catalog.default_catalog.clone(),
+            SessionNameKind::Schema => catalog.default_schema.clone(),
+        };
+        Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(Some(name))))
+    }
+}
+
+/// The session-name functions, to register under Spark's names. `current_database()` is
+/// Spark's name for the schema, except where a Postgres front end has already given it
+/// Postgres' meaning (the catalog, its database).
+pub(crate) fn session_names(postgres_database: bool) -> Vec<Arc<ScalarUDF>> {
+    let schema_aliases = if postgres_database { Vec::new() } else { vec!["current_database".to_string()] };
+    vec![
+        Arc::new(ScalarUDF::new_from_impl(SessionName {
+            kind: SessionNameKind::Catalog,
+            aliases: Vec::new(),
+            signature: Signature::nullary(Volatility::Stable),
+        })),
+        Arc::new(ScalarUDF::new_from_impl(SessionName {
+            kind: SessionNameKind::Schema,
+            aliases: schema_aliases,
+            signature: Signature::nullary(Volatility::Stable),
+        })),
+    ]
 }

@@ -1,0 +1,147 @@
+//! Spark's string functions that neither DataFusion nor `datafusion-spark` has.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+/// The functions of this module, to register under Spark's names.
+pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
+    vec![Arc::new(ScalarUDF::new_from_impl(Mask { signature: Signature::user_defined(Volatility::Immutable) }))]
+}
+
+/// `mask(str[, upperChar[, lowerChar[, digitChar[, otherChar]]]])`: upper-case letters become
+/// `X`, lower-case ones `x`, digits `n` (each replacement a one-character literal; NULL keeps
+/// that class as it is; other characters are kept unless `otherChar` is given).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Mask {
+    signature: Signature,
+}
+
+/// The replacement arguments' names and defaults, in order (Spark's error messages name them).
+const MASK_ARGS: [(&str, Option<char>); 4] =
+    [("upperChar", Some('X')), ("lowerChar", Some('x')), ("digitChar", Some('n')), ("otherChar", None)];
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+}
+
+/// A replacement argument's character: its one character, or `None` for NULL.
+fn replacement(position: usize, value: &ScalarValue) -> Result<Option<char>> {
+    let name = MASK_ARGS[position - 1].0;
+    let text = match value {
+        ScalarValue::Null => return Ok(None),
+        ScalarValue::Utf8(t) | ScalarValue::Utf8View(t) | ScalarValue::LargeUtf8(t) => t.as_deref(),
+        other => return plan_err!("[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] mask's `{name}` must be a STRING, got {}", other.data_type()),
+    };
+    let Some(text) = text else { return Ok(None) };
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => Ok(Some(c)),
+        _ => plan_err!("[DATATYPE_MISMATCH.INPUT_SIZE_NOT_ONE] mask's `{name}` must be one character, got '{text}'"),
+    }
+}
+
+impl Mask {
+    /// The four replacements, from literal arguments; an error for a column or a bad literal.
+    fn replacements(&self, literals: &[Option<&ScalarValue>], types: &[DataType]) -> Result<[Option<char>; 4]> {
+        let mut chars = MASK_ARGS.map(|(_, default)| default);
+        for (position, slot) in chars.iter_mut().enumerate().map(|(i, c)| (i + 1, c)) {
+            if position >= types.len() {
+                break;
+            }
+            if !is_text(&types[position]) && !types[position].is_null() {
+                return plan_err!(
+                    "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] mask's `{}` must be a STRING, got {}",
+                    MASK_ARGS[position - 1].0,
+                    types[position]
+                );
+            }
+            match literals.get(position).copied().flatten() {
+                Some(value) => *slot = replacement(position, value)?,
+                None => {
+                    return plan_err!(
+                        "[DATATYPE_MISMATCH.NON_FOLDABLE_INPUT] mask's `{}` must be a constant STRING, not a column",
+                        MASK_ARGS[position - 1].0
+                    );
+                }
+            }
+        }
+        Ok(chars)
+    }
+}
+
+fn masked(text: &str, [upper, lower, digit, other]: [Option<char>; 4]) -> String {
+    text.chars()
+        .map(|c| {
+            let replacement = if c.is_uppercase() {
+                upper
+            } else if c.is_lowercase() {
+                lower
+            } else if c.is_ascii_digit() {
+                digit
+            } else {
+                other
+            };
+            replacement.unwrap_or(c)
+        })
+        .collect()
+}
+
+impl ScalarUDFImpl for Mask {
+    fn name(&self) -> &str {
+        "mask"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        if args.is_empty() || args.len() > 5 {
+            return plan_err!("mask takes one to five arguments, got {}", args.len());
+        }
+        // The text may be anything Spark casts to a string; the replacements stay as they are
+        // and are checked in `return_field_from_args`.
+        let text = if is_text(&args[0]) || args[0].is_null() { args[0].clone() } else { DataType::Utf8 };
+        Ok(std::iter::once(text).chain(args[1..].iter().cloned()).collect())
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
+        self.replacements(args.scalar_arguments, &types)?;
+        Ok(Arc::new(Field::new(self.name(), DataType::Utf8, args.arg_fields[0].is_nullable())))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let Some(text) = args.args.first() else { return exec_err!("mask takes at least one argument") };
+        let mut literals = vec![None];
+        for arg in &args.args[1..] {
+            match arg {
+                ColumnarValue::Scalar(value) => literals.push(Some(value)),
+                ColumnarValue::Array(_) => literals.push(None),
+            }
+        }
+        let types: Vec<DataType> = args.args.iter().map(|a| a.data_type()).collect();
+        let chars = self.replacements(&literals, &types)?;
+        let text = cast(&text.to_array(args.number_rows)?, &DataType::Utf8)?;
+        let out: StringArray = text.as_string::<i32>().iter().map(|t| t.map(|t| masked(t, chars))).collect();
+        let out: Arc<dyn Array> = Arc::new(out);
+        super::answer(&args.args[..1], out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_replaces_each_class_and_keeps_what_is_null() {
+        let defaults = [Some('X'), Some('x'), Some('n'), None];
+        assert_eq!(masked("AbCD123-@$#", defaults), "XxXXnnn-@$#");
+        assert_eq!(masked("AbCD123-@$#", [None, Some('q'), Some('d'), Some('o')]), "AqCDdddoooo");
+        assert_eq!(masked("Ünï 7", defaults), "Xxx n");
+    }
+}
