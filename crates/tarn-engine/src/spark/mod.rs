@@ -22,6 +22,7 @@
 //! - **`range`** ([`range`]): Spark's column `id`.
 //! - **`EXTRACT`** ([`extract`]): Spark's field names, intervals, seconds with their fraction.
 //! - **Casts** ([`casts`]): a timestamp as text is `2020-01-02 02:30:00[.fraction]`.
+//! - **Subqueries** ([`subqueries`]): `(SELECT x)` without `FROM` is the value `x`.
 //! - **Datetime patterns** ([`datetime`]): `date_format`, `to_date`, `to_timestamp` read Spark's
 //!   `yyyy-MM-dd`-style patterns.
 
@@ -32,10 +33,14 @@ mod datetime;
 mod decimal;
 mod extract;
 pub mod functions;
+mod math;
 mod multiplicity;
 mod operators;
+mod random;
 mod range;
 mod sample;
+mod strings;
+mod subqueries;
 mod sum;
 mod tries;
 pub mod types;
@@ -77,7 +82,12 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     planners.insert(0, Arc::new(datafusion_spark::planner::SparkFunctionPlanner));
     planners.insert(0, Arc::new(extract::SparkExtract));
     planners.insert(0, Arc::new(operators::SparkOperators));
+    // `(SELECT x)` unwraps right after the first simplification, before the subquery rules.
+    let mut rules = datafusion::optimizer::Optimizer::new().rules;
+    let at = rules.iter().position(|r| r.name() == "simplify_expressions").map_or(0, |i| i + 1);
+    rules.insert(at, Arc::new(subqueries::InlineOneRowSubqueries));
     builder
+        .with_optimizer_rules(rules)
         .with_type_planner(Arc::new(types::SparkTypes))
         .with_relation_planners(vec![Arc::new(sample::TableSample)])
         .with_analyzer_rule(Arc::new(casts::SparkCasts))
@@ -92,7 +102,11 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
 /// function — could then go to either. So every state derived from another
 /// ([`crate::derive_state`]) calls this again, and Spark's functions take their names back.
 pub fn register_functions(state: &mut SessionState) -> Result<()> {
+    let postgres_database = state.scalar_functions().get("current_database").is_some_and(|f| f.name() != "current_schema");
     datafusion_spark::register_all(state)?;
+    for udf in functions::session_names(postgres_database) {
+        state.register_udf(udf)?;
+    }
     let dated = datetime::functions(state.config_options());
     for udf in functions::guarded().into_iter().chain(dated).chain(functions::udfs()) {
         state.register_udf(udf)?;

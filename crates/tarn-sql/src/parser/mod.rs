@@ -6,6 +6,7 @@
 //! expression inside them has exactly DataFusion's grammar.
 
 mod dialect;
+mod functions;
 mod limits;
 mod literals;
 mod queries;
@@ -71,6 +72,7 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
     if dialect.is::<sqlparser::dialect::DatabricksDialect>() {
         tokens = literals::rewrite(tokens);
     }
+    tokens = queries::bare_values(tokens);
     tokens = queries::table_queries(tokens);
     tokens = queries::pipe_set_operators(tokens);
     let parser = Parser::new(dialect).with_tokens_with_locations(tokens);
@@ -103,6 +105,28 @@ pub(crate) fn parse_object_name(text: &str) -> Result<sqlparser::ast::ObjectName
         return Err(SqlError::user(format!("'{text}' is not a table name")));
     }
     Ok(name)
+}
+
+/// An expression written as text (a SQL function's body or a parameter's default).
+pub(crate) fn parse_expr(text: &str) -> Result<sqlparser::ast::Expr> {
+    let dialect = dialect();
+    let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(SqlError::from_parser)?;
+    let expr = parser.parse_expr().map_err(SqlError::from_parser)?;
+    if parser.peek_token().token != Token::EOF {
+        return Err(SqlError::user(format!("'{text}' is not one expression")));
+    }
+    Ok(expr)
+}
+
+/// A SQL type written as text (`INT`, `ARRAY<STRING>`).
+pub(crate) fn parse_data_type(text: &str) -> Result<sqlparser::ast::DataType> {
+    let dialect = dialect();
+    let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(SqlError::from_parser)?;
+    let data_type = parser.parse_data_type().map_err(SqlError::from_parser)?;
+    if parser.peek_token().token != Token::EOF {
+        return Err(SqlError::user(format!("'{text}' is not a type")));
+    }
+    Ok(data_type)
 }
 
 /// A column list as text (`a INT, b STRING NOT NULL`), as `read_files(schema => ..)` takes it.

@@ -129,3 +129,113 @@ pub(super) fn pipe_set_operators(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpa
     out.extend(parens(&close_at, usize::MAX, Token::RParen, last_span));
     out
 }
+
+/// Spark's `VALUES 1, 2` — rows of one value without parentheses, also in a derived table
+/// `(VALUES 1) AS t(a)` — as sqlparser reads rows: `VALUES (1), (2)`. A row ends at a comma at
+/// its depth; the list ends at a `)` or `;` closing it, a keyword that continues the query
+/// (`AS`, `ORDER`, `UNION`, ...), or an alias right after a value (`VALUES 1 t(a)`).
+pub(super) fn bare_values(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant: Vec<usize> = (0..tokens.len()).filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_))).collect();
+    let word = |i: usize| match &tokens[i].token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
+        _ => None,
+    };
+    let ends_list = |k: Keyword| {
+        matches!(
+            k,
+            Keyword::AS
+                | Keyword::ORDER
+                | Keyword::LIMIT
+                | Keyword::OFFSET
+                | Keyword::UNION
+                | Keyword::EXCEPT
+                | Keyword::INTERSECT
+                | Keyword::MINUS
+                | Keyword::WHERE
+                | Keyword::GROUP
+                | Keyword::HAVING
+                | Keyword::WINDOW
+                | Keyword::JOIN
+                | Keyword::INNER
+                | Keyword::LEFT
+                | Keyword::RIGHT
+                | Keyword::FULL
+                | Keyword::CROSS
+                | Keyword::NATURAL
+                | Keyword::ON
+                | Keyword::USING
+        )
+    };
+    let ends_value = |t: &Token| {
+        matches!(t, Token::Number(..) | Token::SingleQuotedString(_) | Token::DoubleQuotedString(_) | Token::RParen | Token::RBracket)
+            || matches!(t, Token::Word(w) if matches!(w.keyword, Keyword::NULL | Keyword::TRUE | Keyword::FALSE))
+    };
+    // (position in `tokens`, token to insert before it)
+    let mut inserts: Vec<(usize, Token)> = Vec::new();
+    for (n, &i) in significant.iter().enumerate() {
+        if word(i) != Some(Keyword::VALUES) {
+            continue;
+        }
+        let Some(&first) = significant.get(n + 1) else { continue };
+        if matches!(tokens[first].token, Token::LParen | Token::SemiColon | Token::EOF) || word(first) == Some(Keyword::ROW) {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut row_start = first;
+        let mut previous = first;
+        let mut m = n + 1;
+        loop {
+            let Some(&j) = significant.get(m) else {
+                inserts.push((row_start, Token::LParen));
+                inserts.push((previous + 1, Token::RParen));
+                break;
+            };
+            let token = &tokens[j].token;
+            let at_end = depth == 0
+                && j != row_start
+                && (matches!(token, Token::RParen | Token::SemiColon | Token::EOF)
+                    || word(j).is_some_and(ends_list)
+                    || (word(j) == Some(Keyword::NoKeyword) && ends_value(&tokens[previous].token)));
+            if at_end {
+                inserts.push((row_start, Token::LParen));
+                inserts.push((previous + 1, Token::RParen));
+                break;
+            }
+            match token {
+                Token::LParen | Token::LBracket => depth += 1,
+                Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
+                Token::Comma if depth == 0 => {
+                    inserts.push((row_start, Token::LParen));
+                    inserts.push((previous + 1, Token::RParen));
+                    if let Some(&next) = significant.get(m + 1) {
+                        row_start = next;
+                    }
+                }
+                _ => {}
+            }
+            previous = j;
+            m += 1;
+        }
+    }
+    if inserts.is_empty() {
+        return tokens;
+    }
+    let mut by_position: HashMap<usize, Vec<Token>> = HashMap::new();
+    for (position, token) in inserts {
+        by_position.entry(position).or_default().push(token);
+    }
+    let mut out = Vec::with_capacity(tokens.len() + by_position.len() * 2);
+    for (i, token) in tokens.into_iter().enumerate() {
+        if let Some(inserted) = by_position.remove(&i) {
+            // A `)` closing one row comes before the `(` opening the next at the same place.
+            let mut inserted = inserted;
+            inserted.sort_by_key(|t| !matches!(t, Token::RParen));
+            out.extend(inserted.into_iter().map(|t| TokenWithSpan { token: t, span: token.span }));
+        }
+        out.push(token);
+    }
+    for (_, inserted) in by_position {
+        out.extend(inserted.into_iter().map(|t| TokenWithSpan { token: t, span: Span::empty() }));
+    }
+    out
+}
