@@ -302,3 +302,57 @@ def test_notices_reach_psql_and_http(server):
         body = json.loads(resp.read())
         assert any("Delta" in n for n in body["notices"]), body
         assert "Delta" in resp.headers["tarn-notice"]
+
+
+def test_sql_functions_need_execute_and_run_with_the_callers_rights(server):
+    """Unity Catalog's functions: EXECUTE to call one, CREATE FUNCTION on its schema to make
+    one, its owner to replace or drop it; its body reads tables with the caller's rights, so a
+    function never reads what its caller could not."""
+    setup = [
+        "CREATE SCHEMA fx",
+        "CREATE TABLE fx.pay (name STRING, amount INT)",
+        "INSERT INTO fx.pay VALUES ('ada', 10), ('bob', 20)",
+        "CREATE USER fowner WITH PASSWORD 'pw-fowner'",
+        "CREATE USER fcaller WITH PASSWORD 'pw-fcaller'",
+        "GRANT USE CATALOG ON CATALOG main TO fowner",
+        "GRANT USE CATALOG ON CATALOG main TO fcaller",
+        "GRANT USE SCHEMA ON SCHEMA fx TO fowner",
+        "GRANT USE SCHEMA ON SCHEMA fx TO fcaller",
+        "GRANT SELECT ON TABLE fx.pay TO fowner",
+    ]
+    for sql in setup:
+        assert admin_sql(server, sql) == "allow", sql
+    owner = lambda sql: run_pg(server, "fowner", "pw-fowner", sql)
+    caller = lambda sql: run_pg(server, "fcaller", "pw-fcaller", sql)
+    # Making a function in a schema needs CREATE FUNCTION there.
+    assert owner("CREATE FUNCTION fx.double(x INT) RETURNS INT RETURN x * 2") == "deny"
+    assert admin_sql(server, "GRANT CREATE FUNCTION ON SCHEMA fx TO fowner") == "allow"
+    assert owner("CREATE FUNCTION fx.double(x INT) RETURNS INT RETURN x * 2") == "allow"
+    assert owner("CREATE FUNCTION fx.total_for(n STRING) RETURNS INT RETURN (SELECT sum(amount) FROM fx.pay WHERE name = n)") == "allow"
+    assert owner("CREATE FUNCTION fx.pay_rows() RETURNS TABLE (name STRING, amount INT) RETURN SELECT * FROM fx.pay") == "allow"
+    # Calling (or describing) needs EXECUTE.
+    assert caller("SELECT fx.double(2)") == "deny"
+    assert caller("DESCRIBE FUNCTION EXTENDED fx.double") == "deny"
+    assert owner("GRANT EXECUTE ON FUNCTION fx.double TO fcaller") == "allow"
+    assert caller("SELECT fx.double(2)") == "allow"
+    assert caller("DESCRIBE FUNCTION EXTENDED fx.double") == "allow"
+    # Over Postgres too the qualified name calls the function (its compatibility rewrites
+    # strip qualifiers: `double(2)` would be a cast to DOUBLE, a silently wrong answer).
+    port = server.ports["pg"].rsplit(":", 1)[1]
+    with psycopg.connect(f"host=127.0.0.1 port={port} dbname=main user=fcaller password=pw-fcaller", autocommit=True) as conn:
+        assert conn.execute("SELECT fx.double(2)").fetchone() == (4,)
+    # EXECUTE does not give what the body reads: the caller's rights apply.
+    assert owner("GRANT EXECUTE ON FUNCTION fx.total_for TO fcaller") == "allow"
+    assert owner("GRANT EXECUTE ON FUNCTION fx.pay_rows TO fcaller") == "allow"
+    assert caller("SELECT fx.total_for('ada')") == "deny"
+    assert caller("SELECT * FROM fx.pay_rows()") == "deny"
+    assert admin_sql(server, "GRANT SELECT ON TABLE fx.pay TO fcaller") == "allow"
+    assert caller("SELECT fx.total_for('ada')") == "allow"
+    assert caller("SELECT * FROM fx.pay_rows()") == "allow"
+    # Only its owner replaces or drops it; a caller's temporary function is its own.
+    assert caller("CREATE OR REPLACE FUNCTION fx.double(x INT) RETURNS INT RETURN x") == "deny"
+    assert caller("DROP FUNCTION fx.double") == "deny"
+    assert caller("CREATE TEMPORARY FUNCTION mine() RETURNS INT RETURN 1") == "allow"
+    assert admin_sql(server, "REVOKE EXECUTE ON FUNCTION fx.double FROM fcaller") == "allow"
+    assert caller("SELECT fx.double(2)") == "deny"
+    assert owner("DROP FUNCTION fx.double") == "allow"

@@ -29,6 +29,13 @@ pub enum Securable {
         name: String,
         id: String,
     },
+    /// A SQL function in the catalog, keyed (like a table) by its id.
+    Function {
+        catalog: String,
+        schema: String,
+        name: String,
+        id: String,
+    },
     /// Direct file access: `delta.`path`` tables, COPY INTO sources, external locations.
     AnyFile,
 }
@@ -44,6 +51,7 @@ impl Securable {
             Securable::Catalog { .. } => "CATALOG",
             Securable::Schema { .. } => "SCHEMA",
             Securable::Table { .. } => "TABLE",
+            Securable::Function { .. } => "FUNCTION",
             Securable::AnyFile => "ANY FILE",
         }
     }
@@ -53,7 +61,9 @@ impl Securable {
         match self {
             Securable::Catalog { name } => name.clone(),
             Securable::Schema { catalog, name } => format!("{catalog}.{name}"),
-            Securable::Table { catalog, schema, name, .. } => format!("{catalog}.{schema}.{name}"),
+            Securable::Table { catalog, schema, name, .. } | Securable::Function { catalog, schema, name, .. } => {
+                format!("{catalog}.{schema}.{name}")
+            }
             Securable::AnyFile => String::new(),
         }
     }
@@ -63,6 +73,7 @@ impl Securable {
             Securable::Catalog { name } => vec!["catalog".into(), name.clone()],
             Securable::Schema { catalog, name } => vec!["schema".into(), catalog.clone(), name.clone()],
             Securable::Table { id, .. } => vec!["table".into(), id.clone()],
+            Securable::Function { id, .. } => vec!["function".into(), id.clone()],
             Securable::AnyFile => vec!["anyfile".into()],
         }
     }
@@ -76,7 +87,9 @@ pub enum Privilege {
     UseSchema,
     CreateSchema,
     CreateTable,
+    CreateFunction,
     Select,
+    Execute,
     Modify,
     AllPrivileges,
     Owner,
@@ -90,7 +103,9 @@ impl Privilege {
             Privilege::UseSchema => "USE SCHEMA",
             Privilege::CreateSchema => "CREATE SCHEMA",
             Privilege::CreateTable => "CREATE TABLE",
+            Privilege::CreateFunction => "CREATE FUNCTION",
             Privilege::Select => "SELECT",
+            Privilege::Execute => "EXECUTE",
             Privilege::Modify => "MODIFY",
             Privilege::AllPrivileges => "ALL PRIVILEGES",
             Privilege::Owner => "OWNER",
@@ -105,7 +120,9 @@ impl Privilege {
             "USE SCHEMA" => Privilege::UseSchema,
             "CREATE SCHEMA" => Privilege::CreateSchema,
             "CREATE TABLE" => Privilege::CreateTable,
+            "CREATE FUNCTION" => Privilege::CreateFunction,
             "SELECT" => Privilege::Select,
+            "EXECUTE" => Privilege::Execute,
             "MODIFY" => Privilege::Modify,
             "ALL PRIVILEGES" | "ALL" => Privilege::AllPrivileges,
             _ => return None,

@@ -11,6 +11,7 @@
 //! between leaves an unreferenced directory, never a registered table without a log.
 
 mod error;
+mod functions;
 mod grants;
 mod ident;
 mod principals;
@@ -19,6 +20,7 @@ mod store;
 mod views;
 
 pub use error::{CatalogError, Result};
+pub use functions::{FunctionEntry, FunctionParam, FunctionReturns, ReturnColumn};
 pub use grants::{Grant, Privilege, Securable};
 pub use ident::{TableIdent, validate_name};
 pub use principals::{PASSWORD_ITERATIONS, PasswordSecret, Principal, PrincipalKind, TokenInfo};

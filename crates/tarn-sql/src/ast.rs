@@ -46,6 +46,26 @@ pub enum Statement {
         name: ObjectName,
         if_exists: bool,
     },
+    /// `CREATE [OR REPLACE] [TEMPORARY] FUNCTION [IF NOT EXISTS] f(x INT [DEFAULT ..], ..)
+    /// RETURNS type | TABLE (..) [COMMENT ..] RETURN expr | query`: a SQL function.
+    CreateFunction(Box<CreateFunction>),
+    /// `DROP [TEMPORARY] FUNCTION [IF EXISTS] f`.
+    DropFunction {
+        name: ObjectName,
+        temporary: bool,
+        if_exists: bool,
+    },
+    /// `SHOW [USER | SYSTEM | ALL] FUNCTIONS [IN schema] [[LIKE] 'pattern']`.
+    ShowFunctions {
+        scope: FunctionScope,
+        schema: Option<ObjectName>,
+        like: Option<String>,
+    },
+    /// `DESCRIBE FUNCTION [EXTENDED] f`: a SQL function's or a built-in's signature and usage.
+    DescribeFunction {
+        name: ObjectName,
+        extended: bool,
+    },
     CreateCatalog {
         name: Ident,
         if_not_exists: bool,
@@ -261,7 +281,63 @@ pub enum SecurableName {
     Catalog(Ident),
     Schema(ObjectName),
     Table(ObjectName),
+    Function(ObjectName),
     AnyFile,
+}
+
+/// Which functions `SHOW FUNCTIONS` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionScope {
+    /// Built-in functions.
+    System,
+    /// SQL functions: the schema's and the session's temporary ones.
+    User,
+    All,
+}
+
+/// `CREATE FUNCTION`'s parts.
+#[derive(Debug, Clone)]
+pub struct CreateFunction {
+    pub name: ObjectName,
+    pub or_replace: bool,
+    pub temporary: bool,
+    pub if_not_exists: bool,
+    pub params: Vec<FunctionParamSpec>,
+    pub returns: FunctionReturnSpec,
+    pub comment: Option<String>,
+    pub deterministic: bool,
+    pub body: FunctionBody,
+}
+
+#[derive(Debug, Clone)]
+pub struct FunctionParamSpec {
+    pub name: Ident,
+    pub data_type: DataType,
+    pub default: Option<Expr>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum FunctionReturnSpec {
+    Scalar(DataType),
+    Table(Vec<ColumnSpec>),
+}
+
+/// What follows `RETURN`: an expression, or a query (a scalar function's query is a scalar
+/// subquery; a table function's is its rows).
+#[derive(Debug, Clone)]
+pub enum FunctionBody {
+    Expr(Box<Expr>),
+    Query(Box<Query>),
+}
+
+impl std::fmt::Display for FunctionBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FunctionBody::Expr(e) => write!(f, "{e}"),
+            FunctionBody::Query(q) => write!(f, "{q}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

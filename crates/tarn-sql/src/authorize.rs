@@ -29,6 +29,8 @@ enum Need {
     Catalog(String, Privilege),
     /// SELECT or MODIFY ON ANY FILE; with the table's path when a path table is named.
     AnyFile(Privilege, Option<String>),
+    /// `privilege` (EXECUTE) on a SQL function in the catalog, with USE on its catalog and schema.
+    Function(tarn_catalog::FunctionEntry, Privilege),
     /// Ownership of a securable (or of a parent).
     Owner(SecurableName),
     /// Only an administrator.
@@ -205,6 +207,14 @@ impl Session {
                 Ok(())
             }
             Need::Table(ident, privilege) => held.require_table(&ident, privilege).await,
+            Need::Function(entry, privilege) => {
+                let (catalog, schema) = (entry.catalog.clone(), entry.schema.clone());
+                held.require(&[catalog_of(&catalog)], Privilege::UseCatalog, "CATALOG", &catalog).await?;
+                let schema_chain = [schema_of(&catalog, &schema), catalog_of(&catalog)];
+                held.require(&schema_chain, Privilege::UseSchema, "SCHEMA", &format!("{catalog}.{schema}")).await?;
+                let chain = [Securable::function(&entry), schema_of(&catalog, &schema), catalog_of(&catalog)];
+                held.require(&chain, privilege, "FUNCTION", &entry.ident().to_string()).await
+            }
             Need::Owner(name) => {
                 let Some(chain) = self.securable_chain(&name).await? else {
                     return Ok(());
@@ -229,6 +239,13 @@ impl Session {
             SecurableName::Schema(s) => {
                 let (c, s) = self.schema_name(s)?;
                 self.catalog.get_schema(&c, &s).await?.map(|_| vec![schema_of(&c, &s), catalog_of(&c)])
+            }
+            SecurableName::Function(f) => {
+                let found = self.find_function(f).await?.filter(|found| !found.temporary);
+                found.map(|found| {
+                    let e = &found.entry;
+                    vec![Securable::function(e), schema_of(&e.catalog, &e.schema), catalog_of(&e.catalog)]
+                })
             }
             SecurableName::Table(t) => match self.table_name(t)? {
                 TableName::Catalog(ident) => {
@@ -297,6 +314,11 @@ impl Session {
             TableName::Catalog(ident) => needs.push(Need::Table(ident, Privilege::Select)),
         }
         self.require_all(needs).await
+    }
+
+    /// Refuse unless the principal may call the SQL function `entry` (EXECUTE, as in Unity Catalog).
+    pub(crate) async fn require_execute(&self, entry: &tarn_catalog::FunctionEntry) -> Result<()> {
+        self.require_all(vec![Need::Function(entry.clone(), Privilege::Execute)]).await
     }
 
     /// Refuse unless the principal may read files directly (SELECT ON ANY FILE).
@@ -404,6 +426,31 @@ impl Session {
                 };
                 needs.push(Need::Schema(c, s, Privilege::UseSchema));
             }
+            // A temporary function is the session's own; its body's tables are checked when it is
+            // called (with the caller's rights). One in the catalog needs CREATE FUNCTION on its
+            // schema; replacing or dropping one is its owner's.
+            S::CreateFunction(create) => {
+                if !create.temporary {
+                    let (c, s) = self.function_schema(&create.name)?;
+                    needs.push(Need::Schema(c, s, Privilege::CreateFunction));
+                    if create.or_replace {
+                        needs.push(Need::Owner(SecurableName::Function(create.name.clone())));
+                    }
+                }
+            }
+            S::DropFunction { name, temporary, .. } => {
+                if !*temporary {
+                    needs.push(Need::Owner(SecurableName::Function(name.clone())));
+                }
+            }
+            S::ShowFunctions { schema, .. } => {
+                let (c, s) = match schema {
+                    Some(s) => self.schema_name(s)?,
+                    None => (self.current_catalog.clone(), self.current_schema.clone()),
+                };
+                needs.push(Need::Schema(c, s, Privilege::UseSchema));
+            }
+            S::DescribeFunction { .. } => {}
             S::CreateCatalog { .. } => needs.push(Need::Admin("create catalogs")),
             S::CreateSchema { name, .. } => {
                 let (c, _) = self.schema_name(name)?;

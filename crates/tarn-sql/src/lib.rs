@@ -25,6 +25,7 @@ mod relations;
 mod resolve;
 mod session;
 mod spark_syntax;
+mod sql_functions;
 mod table_functions;
 mod types;
 

@@ -37,6 +37,8 @@ impl Statement {
             | S::ShowSchemas { .. }
             | S::ShowTables { .. }
             | S::ShowViews { .. }
+            | S::ShowFunctions { .. }
+            | S::DescribeFunction { .. }
             | S::ShowCreateTable { .. }
             | S::ShowTblProperties { .. }
             | S::ShowColumns { .. }
@@ -60,6 +62,8 @@ impl Statement {
             S::CreateView { .. } => (false, true, Plain("CREATE VIEW")),
             S::AlterViewAs { .. } => (false, true, Plain("ALTER VIEW")),
             S::DropView { .. } => (false, true, Plain("DROP VIEW")),
+            S::CreateFunction(create) => (false, !create.temporary, Plain("CREATE FUNCTION")),
+            S::DropFunction { .. } => (false, true, Plain("DROP FUNCTION")),
             S::CreateSchema { .. } => (false, true, Plain("CREATE SCHEMA")),
             S::DropSchema { .. } => (false, true, Plain("DROP SCHEMA")),
             S::CreateTable(_) => (false, true, Plain("CREATE TABLE")),

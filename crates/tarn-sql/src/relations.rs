@@ -52,6 +52,9 @@ pub(crate) fn table_query_name(table: &sqlparser::ast::Table) -> Option<ObjectNa
 pub(crate) struct Relations {
     pub tables: Vec<Relation>,
     pub functions: Vec<FunctionCall>,
+    /// Calls in FROM of other table functions: SQL functions, if one has the name (else
+    /// DataFusion's own, such as `range`). `function` is the whole name, lower case.
+    pub other_functions: Vec<FunctionCall>,
 }
 
 impl Relations {
@@ -154,6 +157,9 @@ impl Visitor for Walker {
             TableFactor::Table { name, args: Some(args), .. } => {
                 if let Some(function) = function_name(name).filter(|f| crate::table_functions::is_tarn_function(f)) {
                     self.found.functions.push(FunctionCall { name: name.clone(), function, args: args.args.clone() });
+                } else {
+                    let function = name.to_string().to_ascii_lowercase();
+                    self.found.other_functions.push(FunctionCall { name: name.clone(), function, args: args.args.clone() });
                 }
             }
             _ => {}

@@ -270,7 +270,8 @@ impl Session {
         crate::spark_syntax::rewrite(&mut statement)?;
         let list = Arc::new(MemoryCatalogProviderList::new());
         register(&list, &self.current_catalog, &self.current_schema, None)?;
-        let state = self.statement_state(list.clone())?;
+        let mut state = self.statement_state(list.clone())?;
+        Box::pin(self.bind_sql_functions(&mut statement, &mut state)).await?;
 
         let relations = Relations::of(&statement);
 
@@ -380,6 +381,22 @@ impl Session {
             replacements.insert(key, (new_name, Ident::new(call.function.clone())));
         }
 
+        for call in &relations.other_functions {
+            let key = function_key(&call.function, &call.args);
+            if replacements.contains_key(&key) {
+                continue;
+            }
+            let Some(found) = self.find_function(&call.name).await? else { continue };
+            if !found.temporary {
+                self.require_execute(&found.entry).await?;
+            }
+            let provider = Box::pin(self.plan_table_function(&found, &call.args)).await?;
+            let synthetic = format!("f{}", replacements.len());
+            register(&list, "__tarn", "functions", Some((&synthetic, provider)))?;
+            let new_name = ObjectName::from(vec![Ident::new("__tarn"), Ident::new("functions"), Ident::new(synthetic)]);
+            replacements.insert(key, (new_name, Ident::new(found.entry.name.clone())));
+        }
+
         if let Some(system) = &system {
             for catalog in list.catalog_names() {
                 let Some(provider) = list.catalog(&catalog) else {
@@ -481,8 +498,10 @@ impl VisitorMut for RelationRewriter {
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table { name, args: call @ Some(_), alias, .. } = factor
             && let Some(args) = call.as_ref()
-            && let Some(function) = crate::relations::function_name(name)
-            && let Some((new_name, default_alias)) = self.replacements.get(&function_key(&function, &args.args))
+            && let Some((new_name, default_alias)) = [crate::relations::function_name(name), Some(name.to_string().to_ascii_lowercase())]
+                .into_iter()
+                .flatten()
+                .find_map(|function| self.replacements.get(&function_key(&function, &args.args)))
         {
             *name = new_name.clone();
             *call = None;

@@ -58,6 +58,10 @@ impl sqlparser::ast::VisitorMut for ScalarFunctionsInFrom {
         let TableFactor::Table { name, alias, args: Some(args), with_ordinality: false, .. } = factor else {
             return std::ops::ControlFlow::Continue(());
         };
+        // A qualified name outside Postgres' schemas is a SQL (table) function of the catalog.
+        if name.0.len() > 1 && !is_system_qualified(name) {
+            return std::ops::ControlFlow::Continue(());
+        }
         let function = name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase()).unwrap_or_default();
         // A one-column set-returning function's column is named after its alias in Postgres
         // (`generate_series(1, 3) AS i` has column i); DataFusion calls it `value`.
@@ -227,6 +231,100 @@ impl sqlparser::ast::VisitorMut for PostgresSubscripts {
             });
         }
         *expr = result;
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// The marker between the parts of a qualified function name while it is hidden from
+/// datafusion-pg-catalog's rewrites.
+const QUALIFIED: char = '\u{1}';
+
+/// Whether a qualified function name is one of Postgres' own (`pg_catalog.f`,
+/// `information_schema.f`), which datafusion-pg-catalog may strip to `f`.
+fn is_system_qualified(name: &sqlparser::ast::ObjectName) -> bool {
+    name.0.len() > 1
+        && name.0[name.0.len() - 2]
+            .as_ident()
+            .is_some_and(|s| s.value.eq_ignore_ascii_case("pg_catalog") || s.value.eq_ignore_ascii_case("information_schema"))
+}
+
+/// Whether `sql` calls a function by a qualified name outside Postgres' schemas (a SQL
+/// function: `sales.net(x)`, `SELECT * FROM sales.rows_for(1)`).
+pub(crate) fn calls_qualified_functions(sql: &str) -> bool {
+    use sqlparser::ast::Visit;
+    let Ok(statements) = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql) else {
+        return false;
+    };
+    let mut found = QualifiedNames { hide: false, found: false };
+    for statement in &statements {
+        let _ = statement.visit(&mut found);
+    }
+    found.found
+}
+
+/// Hide (or show again) qualified function names from datafusion-pg-catalog's rewrites, which
+/// strip every function's qualifier: `sales.net(x)` would call another function, or a cast
+/// (`fx.double(2)` is `CAST(2 AS DOUBLE)` once stripped). Hidden, the name is one part.
+pub(crate) fn hide_qualified_functions(statement: &mut sqlparser::ast::Statement, hide: bool) {
+    use sqlparser::ast::VisitMut;
+    let _ = statement.visit(&mut QualifiedNames { hide, found: false });
+}
+
+struct QualifiedNames {
+    hide: bool,
+    found: bool,
+}
+
+impl QualifiedNames {
+    fn rename(&mut self, name: &mut sqlparser::ast::ObjectName) {
+        use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+        if self.hide && name.0.len() > 1 && !is_system_qualified(name) {
+            let parts: Vec<String> = name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default()).collect();
+            *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::with_quote('"', parts.join(&QUALIFIED.to_string())))]);
+        } else if !self.hide
+            && let [ObjectNamePart::Identifier(one)] = name.0.as_slice()
+            && one.value.contains(QUALIFIED)
+        {
+            let parts = one.value.split(QUALIFIED).map(|p| ObjectNamePart::Identifier(Ident::new(p))).collect();
+            *name = ObjectName(parts);
+        }
+    }
+}
+
+impl sqlparser::ast::Visitor for QualifiedNames {
+    type Break = ();
+    fn pre_visit_expr(&mut self, expr: &sqlparser::ast::Expr) -> std::ops::ControlFlow<()> {
+        if let sqlparser::ast::Expr::Function(f) = expr
+            && f.name.0.len() > 1
+            && !is_system_qualified(&f.name)
+        {
+            self.found = true;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+    fn pre_visit_table_factor(&mut self, factor: &sqlparser::ast::TableFactor) -> std::ops::ControlFlow<()> {
+        if let sqlparser::ast::TableFactor::Table { name, args: Some(_), .. } = factor
+            && name.0.len() > 1
+            && !is_system_qualified(name)
+        {
+            self.found = true;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+impl sqlparser::ast::VisitorMut for QualifiedNames {
+    type Break = ();
+    fn pre_visit_expr(&mut self, expr: &mut sqlparser::ast::Expr) -> std::ops::ControlFlow<()> {
+        if let sqlparser::ast::Expr::Function(f) = expr {
+            self.rename(&mut f.name);
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+    fn pre_visit_table_factor(&mut self, factor: &mut sqlparser::ast::TableFactor) -> std::ops::ControlFlow<()> {
+        if let sqlparser::ast::TableFactor::Table { name, args: Some(_), .. } = factor {
+            self.rename(name);
+        }
         std::ops::ControlFlow::Continue(())
     }
 }

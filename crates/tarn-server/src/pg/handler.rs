@@ -213,6 +213,7 @@ fn parse_in(sql: &str, dialect: SqlDialect) -> PgWireResult<Vec<Statement>> {
     }
     let first = sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
     if (matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE") || first.starts_with('('))
+        && !super::compat::calls_qualified_functions(sql)
         && let Ok(statements) = compat_parser().parse(sql)
     {
         return Ok(statements
@@ -229,8 +230,10 @@ fn parse_in(sql: &str, dialect: SqlDialect) -> PgWireResult<Vec<Statement>> {
     Ok(statements
         .into_iter()
         .map(|s| match s {
-            Statement::Query(q) => {
+            Statement::Query(mut q) => {
+                super::compat::hide_qualified_functions(&mut q, true);
                 let mut query = compat_parser().rewrite(*q);
+                super::compat::hide_qualified_functions(&mut query, false);
                 super::compat::postgres_subscripts(&mut query);
                 super::compat::scalar_functions_in_from(&mut query);
                 super::compat::in_subqueries_in_select_lists(&mut query);

@@ -25,6 +25,7 @@ async fn securable(session: &Session, name: &SecurableName) -> Result<Securable>
         (None, SecurableName::Catalog(c)) => Err(tarn_catalog::CatalogError::CatalogNotFound(c.value.to_ascii_lowercase()).into()),
         (None, SecurableName::Schema(s)) => Err(SqlError::user(format!("schema '{s}' does not exist"))),
         (None, SecurableName::Table(t)) => Err(SqlError::user(format!("table '{t}' does not exist"))),
+        (None, SecurableName::Function(f)) => Err(SqlError::user(format!("[ROUTINE_NOT_FOUND] function '{f}' does not exist"))),
         (None, SecurableName::AnyFile) => Ok(Securable::AnyFile),
     }
 }
@@ -36,6 +37,7 @@ fn applies(privilege: Privilege, securable: &Securable) -> bool {
         Securable::Catalog { .. } => true,
         Securable::Schema { .. } => !matches!(privilege, P::UseCatalog | P::CreateSchema),
         Securable::Table { .. } => matches!(privilege, P::Select | P::Modify | P::AllPrivileges),
+        Securable::Function { .. } => matches!(privilege, P::Execute | P::AllPrivileges),
         Securable::AnyFile => matches!(privilege, P::Select | P::Modify | P::AllPrivileges),
     }
 }

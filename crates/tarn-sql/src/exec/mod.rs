@@ -7,6 +7,7 @@ mod clone;
 mod copy_into;
 mod create_table;
 mod describe;
+mod functions;
 mod maintenance;
 mod merge;
 mod namespace;
@@ -69,6 +70,10 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         S::AlterViewAs { name, query } => Box::pin(views::alter_view_as(session, &name, *query)).await,
         S::DropView { name, if_exists } => Box::pin(views::drop_view(session, &name, if_exists)).await,
         S::ShowViews { schema, like } => Box::pin(views::show_views(session, schema, like)).await,
+        S::CreateFunction(create) => Box::pin(functions::create_function(session, *create)).await,
+        S::DropFunction { name, temporary, if_exists } => functions::drop_function(session, &name, temporary, if_exists).await,
+        S::ShowFunctions { scope, schema, like } => functions::show_functions(session, scope, schema, like).await,
+        S::DescribeFunction { name, extended } => functions::describe_function(session, &name, extended).await,
         S::CreateCatalog { name, if_not_exists, comment } => namespace::create_catalog(session, name, if_not_exists, comment).await,
         S::CreateSchema { name, if_not_exists, comment } => namespace::create_schema(session, &name, if_not_exists, comment).await,
         S::DropSchema { name, if_exists, cascade } => namespace::drop_schema(session, &name, if_exists, cascade).await,

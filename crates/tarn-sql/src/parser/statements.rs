@@ -83,7 +83,13 @@ impl TarnParser<'_> {
         let or_replace = self.words(&["OR", "REPLACE"]);
         let global = self.word("GLOBAL");
         if self.word("TEMPORARY") || self.word("TEMP") {
+            if self.peek_word("FUNCTION") {
+                return self.function(or_replace, true);
+            }
             return self.view(or_replace, true);
+        }
+        if self.peek_word("FUNCTION") {
+            return self.function(or_replace, false);
         }
         if global {
             return Err(self.unexpected("TEMPORARY VIEW after CREATE GLOBAL"));
@@ -300,6 +306,12 @@ impl TarnParser<'_> {
 
     fn parse_drop(&mut self) -> Result<Statement> {
         self.expect_word("DROP")?;
+        let temporary = self.word("TEMPORARY") || self.word("TEMP");
+        if temporary || self.peek_word("FUNCTION") {
+            self.expect_word("FUNCTION")?;
+            let if_exists = self.if_exists();
+            return Ok(Statement::DropFunction { name: self.object_name()?, temporary, if_exists });
+        }
         if self.word("VIEW") {
             let if_exists = self.if_exists();
             return Ok(Statement::DropView { name: self.object_name()?, if_exists });
@@ -348,6 +360,30 @@ impl TarnParser<'_> {
         if self.word("TABLES") {
             let schema = if self.word("IN") || self.word("FROM") { Some(self.object_name()?) } else { None };
             return Ok(Statement::ShowTables { schema, like: self.optional_like()? });
+        }
+        let scope = if self.peek_word_at(1).as_deref() == Some("FUNCTIONS") {
+            match self.peek_word_at(0).as_deref() {
+                Some("USER") => Some(FunctionScope::User),
+                Some("SYSTEM") => Some(FunctionScope::System),
+                Some("ALL") => Some(FunctionScope::All),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if scope.is_some() {
+            self.p.next_token();
+        }
+        if self.word("FUNCTIONS") {
+            let schema = if self.word("IN") || self.word("FROM") { Some(self.object_name()?) } else { None };
+            let like = if self.peek_word("LIKE") {
+                self.optional_like()?
+            } else if matches!(self.p.peek_token().token, Token::SingleQuotedString(_) | Token::DoubleQuotedString(_)) {
+                Some(self.string()?)
+            } else {
+                None
+            };
+            return Ok(Statement::ShowFunctions { scope: scope.unwrap_or(FunctionScope::All), schema, like });
         }
         if self.word("VIEWS") {
             let schema = if self.word("IN") || self.word("FROM") { Some(self.object_name()?) } else { None };
@@ -441,7 +477,7 @@ impl TarnParser<'_> {
 
     /// A query after `AS` or `INSERT INTO t`; Spark also takes `VALUES (..), (..) AS t(a, b)`
     /// there, which is `SELECT * FROM (VALUES ..) AS t(a, b)`.
-    fn query(&mut self) -> Result<Box<sqlparser::ast::Query>> {
+    pub(crate) fn query(&mut self) -> Result<Box<sqlparser::ast::Query>> {
         let query = self.p.parse_query().map_err(SqlError::from_parser)?;
         if !matches!(*query.body, sqlparser::ast::SetExpr::Values(_)) || query.order_by.is_some() || query.limit_clause.is_some() {
             return Ok(query);
@@ -583,6 +619,10 @@ impl TarnParser<'_> {
         if self.word("DETAIL") {
             return Ok(Statement::DescribeDetail { table: self.object_name()? });
         }
+        if self.word("FUNCTION") {
+            let extended = self.word("EXTENDED");
+            return Ok(Statement::DescribeFunction { name: self.object_name()?, extended });
+        }
         self.word("TABLE");
         let extended = self.word("EXTENDED") || self.word("FORMATTED");
         Ok(Statement::DescribeTable { table: self.object_name()?, extended })
@@ -652,6 +692,9 @@ impl TarnParser<'_> {
         }
         if self.words(&["ANY", "FILE"]) {
             return Ok(SecurableName::AnyFile);
+        }
+        if self.word("FUNCTION") {
+            return Ok(SecurableName::Function(self.object_name()?));
         }
         // Views are tables for privileges, as in Unity Catalog.
         if !self.word("TABLE") {

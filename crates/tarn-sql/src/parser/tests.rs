@@ -130,3 +130,32 @@ fn table_queries_and_pipe_set_operators() {
     assert!(matches!(one("CREATE TABLE x (table INT)"), Statement::CreateTable(_)));
     assert!(matches!(one("DROP TABLE x"), Statement::DropTable { .. }));
 }
+
+#[test]
+fn values_rows_of_one_value_need_no_parentheses() {
+    let query = |sql: &str| match one(sql) {
+        Statement::Query(q) => q.to_string(),
+        _ => panic!("{sql}: not a query"),
+    };
+    assert_eq!(query("SELECT * FROM (VALUES 1, 2) AS v(a)"), "SELECT * FROM (VALUES (1), (2)) AS v (a)");
+    assert_eq!(query("SELECT * FROM VALUES 1 t(a)"), "SELECT * FROM (VALUES (1)) AS t (a)");
+    assert_eq!(query("SELECT * FROM VALUES array(1, 2), map('a', 1) AS t(x)"), "SELECT * FROM (VALUES (array(1, 2)), (map('a', 1))) AS t (x)");
+    assert_eq!(query("VALUES (1, 2), (3, 4)"), "VALUES (1, 2), (3, 4)");
+}
+
+#[test]
+fn create_function_reads_spark_definitions() {
+    let Statement::CreateFunction(f) = one("CREATE OR REPLACE FUNCTION s.f(a INT, b STRING DEFAULT 'x' COMMENT 'b') RETURNS INT COMMENT 'c' LANGUAGE SQL DETERMINISTIC RETURN a + 1") else {
+        panic!("not a function")
+    };
+    assert!(f.or_replace && !f.temporary && f.params.len() == 2 && f.params[1].default.is_some());
+    assert!(matches!(f.body, FunctionBody::Expr(_)));
+    let Statement::CreateFunction(t) = one("CREATE TEMPORARY FUNCTION t(x INT) RETURNS TABLE (a INT, b STRING) RETURN SELECT x, 'y'") else {
+        panic!("not a function")
+    };
+    assert!(t.temporary && matches!(&t.returns, FunctionReturnSpec::Table(c) if c.len() == 2) && matches!(t.body, FunctionBody::Query(_)));
+    assert!(parse_sql("CREATE FUNCTION f(a INT NOT NULL) RETURNS INT RETURN a").is_err());
+    assert!(matches!(one("DROP TEMPORARY FUNCTION IF EXISTS t"), Statement::DropFunction { temporary: true, if_exists: true, .. }));
+    assert!(matches!(one("SHOW USER FUNCTIONS LIKE 'f*'"), Statement::ShowFunctions { scope: FunctionScope::User, .. }));
+    assert!(matches!(one("DESCRIBE FUNCTION EXTENDED f"), Statement::DescribeFunction { extended: true, .. }));
+}

@@ -1,0 +1,127 @@
+//! `CREATE FUNCTION`: Spark / Databricks SQL functions.
+
+use sqlparser::tokenizer::Token;
+
+use super::TarnParser;
+use crate::ast::*;
+use crate::error::{Result, SqlError};
+
+impl TarnParser<'_> {
+    /// After `CREATE [OR REPLACE] [TEMPORARY]`: `FUNCTION [IF NOT EXISTS] name (params)
+    /// RETURNS type | TABLE (columns) [characteristics] RETURN body`.
+    pub(crate) fn function(&mut self, or_replace: bool, temporary: bool) -> Result<Statement> {
+        self.expect_word("FUNCTION")?;
+        let if_not_exists = self.if_not_exists();
+        if or_replace && if_not_exists {
+            return Err(SqlError::Parse("CREATE OR REPLACE FUNCTION IF NOT EXISTS: use one of OR REPLACE and IF NOT EXISTS".into()));
+        }
+        let name = self.object_name()?;
+        self.expect_token(&Token::LParen)?;
+        let mut params = Vec::new();
+        if !self.p.consume_token(&Token::RParen) {
+            loop {
+                params.push(self.function_param()?);
+                if !self.p.consume_token(&Token::Comma) {
+                    break;
+                }
+            }
+            self.expect_token(&Token::RParen)?;
+        }
+        self.expect_word("RETURNS")?;
+        let returns = if self.peek_word("TABLE") && self.peek_token_at(1) == Token::LParen {
+            self.p.next_token();
+            self.expect_token(&Token::LParen)?;
+            let mut columns = Vec::new();
+            if !self.p.consume_token(&Token::RParen) {
+                loop {
+                    let column = self.column_spec()?;
+                    if self.peek_word("DEFAULT") {
+                        return Err(SqlError::Parse(format!(
+                            "a table function's result column '{}' cannot have a DEFAULT; defaults belong to parameters",
+                            column.name
+                        )));
+                    }
+                    columns.push(column);
+                    if !self.p.consume_token(&Token::Comma) {
+                        break;
+                    }
+                }
+                self.expect_token(&Token::RParen)?;
+            }
+            FunctionReturnSpec::Table(columns)
+        } else {
+            FunctionReturnSpec::Scalar(self.p.parse_data_type().map_err(SqlError::from_parser)?)
+        };
+        let mut comment = None;
+        let mut deterministic = true;
+        loop {
+            if self.word("COMMENT") {
+                comment = Some(self.string()?);
+            } else if self.word("LANGUAGE") {
+                if !self.word("SQL") {
+                    return Err(self.unexpected("SQL after LANGUAGE (Tarn's functions are SQL functions)"));
+                }
+            } else if self.word("DETERMINISTIC") {
+                deterministic = true;
+            } else if self.words(&["NOT", "DETERMINISTIC"]) {
+                deterministic = false;
+            } else if self.words(&["CONTAINS", "SQL"]) || self.words(&["READS", "SQL", "DATA"]) {
+            } else if self.words(&["SQL", "SECURITY"]) {
+                if !self.word("DEFINER") && !self.word("INVOKER") {
+                    return Err(self.unexpected("DEFINER or INVOKER after SQL SECURITY"));
+                }
+            } else {
+                break;
+            }
+        }
+        self.expect_word("RETURN")?;
+        let body = if self.starts_query() {
+            FunctionBody::Query(self.query()?)
+        } else {
+            FunctionBody::Expr(Box::new(self.p.parse_expr().map_err(SqlError::from_parser)?))
+        };
+        Ok(Statement::CreateFunction(Box::new(CreateFunction {
+            name,
+            or_replace,
+            temporary,
+            if_not_exists,
+            params,
+            returns,
+            comment,
+            deterministic,
+            body,
+        })))
+    }
+
+    fn peek_token_at(&self, n: usize) -> Token {
+        self.p.peek_nth_token(n).token
+    }
+
+    /// Whether a query (not an expression) starts here.
+    fn starts_query(&self) -> bool {
+        ["SELECT", "WITH", "VALUES", "FROM", "TABLE"].iter().any(|w| self.peek_word(w))
+    }
+
+    /// `name type [NOT NULL] [DEFAULT expr] [COMMENT '..']`.
+    fn function_param(&mut self) -> Result<FunctionParamSpec> {
+        let name = self.ident()?;
+        let data_type = self.p.parse_data_type().map_err(SqlError::from_parser)?;
+        let mut param = FunctionParamSpec { name, data_type, default: None, comment: None };
+        loop {
+            if self.words(&["NOT", "NULL"]) {
+                return Err(SqlError::Parse(format!(
+                    "parameter '{}' cannot be NOT NULL: a function's parameters are nullable (check for NULL in the body)",
+                    param.name
+                )));
+            } else if self.word("GENERATED") {
+                return Err(SqlError::Parse(format!("parameter '{}' cannot be GENERATED: only table columns are generated", param.name)));
+            } else if self.word("DEFAULT") {
+                param.default = Some(self.p.parse_expr().map_err(SqlError::from_parser)?);
+            } else if self.word("COMMENT") {
+                param.comment = Some(self.string()?);
+            } else {
+                return Ok(param);
+            }
+        }
+    }
+}
