@@ -140,7 +140,7 @@ impl TarnParser<'_> {
         }
         self.word("EXTERNAL");
         if !self.word("TABLE") {
-            return Err(self.unexpected("CATALOG, SCHEMA, TABLE, USER, SHARE or RECIPIENT after CREATE"));
+            return Err(self.unexpected("CATALOG, SCHEMA, TABLE, VIEW, FUNCTION, USER, SHARE or RECIPIENT after CREATE"));
         }
         let if_not_exists = self.if_not_exists();
         let name = self.object_name()?;
@@ -345,7 +345,7 @@ impl TarnParser<'_> {
             let if_exists = self.if_exists();
             return Ok(Statement::DropRecipient { name: self.ident()?, if_exists });
         }
-        Err(self.unexpected("SCHEMA, TABLE, VIEW, USER, SHARE or RECIPIENT after DROP"))
+        Err(self.unexpected("SCHEMA, TABLE, VIEW, FUNCTION, USER, SHARE or RECIPIENT after DROP"))
     }
 
     fn parse_show(&mut self) -> Result<Statement> {

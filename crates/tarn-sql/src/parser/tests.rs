@@ -80,8 +80,10 @@ fn syntax_errors_say_where() {
     assert!(matches!(one("CREATE OR REPLACE TEMP VIEW v AS VALUES (1) AS t(a)"), Statement::CreateTempView { or_replace: true, .. }));
     let err = parse_sql("CREATE TEMPORARY VIEW s.v AS SELECT 1").expect_err("a temporary view has one part");
     assert!(err.to_string().starts_with("syntax error"), "{err}");
-    let err = parse_sql("CREATE FUNCTION f() RETURN 1").expect_err("functions");
-    assert!(err.to_string().contains("CATALOG, SCHEMA, TABLE, USER, SHARE or RECIPIENT"), "{err}");
+    let err = parse_sql("CREATE FUNCTION f() RETURN 1").expect_err("a function declares what it returns");
+    assert!(err.to_string().contains("RETURNS"), "{err}");
+    let err = parse_sql("CREATE PROCEDURE p() AS SELECT 1").expect_err("procedures");
+    assert!(err.to_string().contains("CATALOG, SCHEMA, TABLE, VIEW, FUNCTION, USER, SHARE or RECIPIENT"), "{err}");
     let err = parse_sql("COMMIT").expect_err("transactions");
     assert!(err.to_string().contains("not supported"), "{err}");
 }
@@ -138,19 +140,25 @@ fn values_rows_of_one_value_need_no_parentheses() {
         _ => panic!("{sql}: not a query"),
     };
     assert_eq!(query("SELECT * FROM (VALUES 1, 2) AS v(a)"), "SELECT * FROM (VALUES (1), (2)) AS v (a)");
-    assert_eq!(query("SELECT * FROM VALUES 1 t(a)"), "SELECT * FROM (VALUES (1)) AS t (a)");
-    assert_eq!(query("SELECT * FROM VALUES array(1, 2), map('a', 1) AS t(x)"), "SELECT * FROM (VALUES (array(1, 2)), (map('a', 1))) AS t (x)");
+    assert_eq!(query("SELECT * FROM VALUES 1 t(a)"), "SELECT * FROM (VALUES (1)) t (a)");
+    assert_eq!(
+        query("SELECT * FROM VALUES array(1, 2), map('a', 1) AS t(x)"),
+        "SELECT * FROM (VALUES (array(1, 2)), (map('a', 1))) AS t (x)"
+    );
     assert_eq!(query("VALUES (1, 2), (3, 4)"), "VALUES (1, 2), (3, 4)");
 }
 
 #[test]
 fn create_function_reads_spark_definitions() {
-    let Statement::CreateFunction(f) = one("CREATE OR REPLACE FUNCTION s.f(a INT, b STRING DEFAULT 'x' COMMENT 'b') RETURNS INT COMMENT 'c' LANGUAGE SQL DETERMINISTIC RETURN a + 1") else {
+    let Statement::CreateFunction(f) = one(
+        "CREATE OR REPLACE FUNCTION s.f(a INT, b STRING DEFAULT 'x' COMMENT 'b') RETURNS INT COMMENT 'c' LANGUAGE SQL DETERMINISTIC RETURN a + 1",
+    ) else {
         panic!("not a function")
     };
     assert!(f.or_replace && !f.temporary && f.params.len() == 2 && f.params[1].default.is_some());
     assert!(matches!(f.body, FunctionBody::Expr(_)));
-    let Statement::CreateFunction(t) = one("CREATE TEMPORARY FUNCTION t(x INT) RETURNS TABLE (a INT, b STRING) RETURN SELECT x, 'y'") else {
+    let Statement::CreateFunction(t) = one("CREATE TEMPORARY FUNCTION t(x INT) RETURNS TABLE (a INT, b STRING) RETURN SELECT x, 'y'")
+    else {
         panic!("not a function")
     };
     assert!(t.temporary && matches!(&t.returns, FunctionReturnSpec::Table(c) if c.len() == 2) && matches!(t.body, FunctionBody::Query(_)));
