@@ -374,7 +374,7 @@ impl Session {
             if replacements.contains_key(&key) {
                 continue;
             }
-            let provider = self.table_function(call, &state).await?;
+            let provider = Box::pin(self.table_function(call, &state)).await?;
             let synthetic = format!("f{}", replacements.len());
             register(&list, "__tarn", "functions", Some((&synthetic, provider)))?;
             let new_name = ObjectName::from(vec![Ident::new("__tarn"), Ident::new("functions"), Ident::new(synthetic)]);
@@ -386,9 +386,10 @@ impl Session {
             if replacements.contains_key(&key) {
                 continue;
             }
-            let Some(found) = self.find_function(&call.name).await? else { continue };
+            // Boxed, as every large step here: this future is on the stack of whoever plans.
+            let Some(found) = Box::pin(self.find_function(&call.name)).await? else { continue };
             if !found.temporary {
-                self.require_execute(&found.entry).await?;
+                Box::pin(self.require_execute(&found.entry)).await?;
             }
             let provider = Box::pin(self.plan_table_function(&found, &call.args)).await?;
             let synthetic = format!("f{}", replacements.len());

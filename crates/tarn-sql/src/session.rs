@@ -217,7 +217,9 @@ impl Session {
         }
         self.authorize(&statement).await?;
         self.refuse_writes_to_shared(&statement).await?;
-        exec::execute(self, statement).await
+        // On the heap: a statement's future is large (planning, views, SQL functions, table
+        // functions nest), and a caller that polls it on a thread's stack must not overflow.
+        Box::pin(exec::execute(self, statement)).await
     }
 
     /// The tables statements named (read, wrote, created, changed — or were refused) since
