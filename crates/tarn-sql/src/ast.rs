@@ -160,9 +160,12 @@ pub enum Statement {
         op: AlterOp,
     },
     CopyInto(Box<CopyInto>),
+    /// `SET key = value`. In Spark's dialect it answers the row (key, value) as Spark does;
+    /// Postgres clients get a command tag only.
     Set {
         key: String,
         value: String,
+        echo: bool,
     },
     /// `GRANT privilege[, ...] ON securable TO principal`
     Grant {

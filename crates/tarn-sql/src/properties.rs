@@ -74,6 +74,7 @@ impl Statement {
             S::Vacuum { .. } => (true, true, Plain("VACUUM")),
             S::DropTable { .. } => (false, true, Plain("DROP TABLE")),
             S::AlterTable { .. } => (false, true, Plain("ALTER TABLE")),
+            S::Set { echo: true, .. } => (true, false, Plain("SET")),
             S::Set { .. } | S::Use { .. } => (false, false, Plain("SET")),
             S::CacheTable { .. } => (false, false, Plain("CACHE TABLE")),
             S::UncacheTable { .. } => (false, false, Plain("UNCACHE TABLE")),

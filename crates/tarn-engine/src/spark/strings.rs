@@ -10,7 +10,110 @@ use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArg
 
 /// The functions of this module, to register under Spark's names.
 pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
-    vec![Arc::new(ScalarUDF::new_from_impl(Mask { signature: Signature::user_defined(Volatility::Immutable) }))]
+    vec![
+        Arc::new(ScalarUDF::new_from_impl(Mask { signature: Signature::user_defined(Volatility::Immutable) })),
+        Arc::new(ScalarUDF::new_from_impl(ToBinary { lenient: false, signature: Signature::user_defined(Volatility::Immutable) })),
+        Arc::new(ScalarUDF::new_from_impl(ToBinary { lenient: true, signature: Signature::user_defined(Volatility::Immutable) })),
+    ]
+}
+
+/// `to_binary(str[, fmt])` / `try_to_binary(str[, fmt])`: text as bytes, read as `hex` (the
+/// default), `utf-8` / `utf8` or `base64`. Text that is not of its format is an error
+/// (`to_binary`) or NULL (`try_to_binary`); an unknown format is an error for both.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToBinary {
+    /// `try_to_binary`: NULL for text that is not of its format.
+    lenient: bool,
+    signature: Signature,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BinaryFormat {
+    Hex,
+    Utf8,
+    Base64,
+}
+
+impl BinaryFormat {
+    fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "hex" => Ok(BinaryFormat::Hex),
+            "utf-8" | "utf8" => Ok(BinaryFormat::Utf8),
+            "base64" => Ok(BinaryFormat::Base64),
+            other => exec_err!(
+                "[INVALID_PARAMETER_VALUE.BINARY_FORMAT] to_binary's format must be 'hex', 'utf-8', 'utf8' or 'base64', got '{other}'"
+            ),
+        }
+    }
+
+    /// The bytes `text` stands for, or `None` when it is not of this format.
+    fn decode(self, text: &str) -> Option<Vec<u8>> {
+        match self {
+            BinaryFormat::Utf8 => Some(text.as_bytes().to_vec()),
+            // An odd number of digits reads as if a 0 led (Spark's unhex).
+            BinaryFormat::Hex if !text.len().is_multiple_of(2) => hex::decode(format!("0{text}")).ok(),
+            BinaryFormat::Hex => hex::decode(text).ok(),
+            BinaryFormat::Base64 => {
+                use base64::Engine;
+                // Spaces between the data characters are ignored; none may follow the padding.
+                let (data, padding) = text.split_at(text.find('=').unwrap_or(text.len()));
+                let data: String = data.chars().filter(|c| *c != ' ').collect();
+                let valid_padding = padding.len() <= 2 && padding.chars().all(|c| c == '=');
+                if !valid_padding || !(data.len() + padding.len()).is_multiple_of(4) {
+                    return None;
+                }
+                base64::engine::general_purpose::STANDARD.decode(format!("{data}{padding}")).ok()
+            }
+        }
+    }
+}
+
+impl ScalarUDFImpl for ToBinary {
+    fn name(&self) -> &str {
+        if self.lenient { "try_to_binary" } else { "to_binary" }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        if args.is_empty() || args.len() > 2 {
+            return plan_err!("[WRONG_NUM_ARGS] {} takes one or two arguments, got {}", self.name(), args.len());
+        }
+        Ok(args.iter().map(|t| if is_text(t) || t.is_null() { t.clone() } else { DataType::Utf8 }).collect())
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::BinaryArray;
+        let format = match args.args.get(1) {
+            None => Some(BinaryFormat::Hex),
+            Some(ColumnarValue::Scalar(value)) if value.is_null() => None,
+            Some(ColumnarValue::Scalar(value)) => match value.try_as_str().flatten() {
+                Some(name) => Some(BinaryFormat::parse(name)?),
+                None => return exec_err!("{}'s format must be text", self.name()),
+            },
+            Some(ColumnarValue::Array(_)) => return exec_err!("[NON_FOLDABLE_ARGUMENT] {}'s format must be a constant", self.name()),
+        };
+        let text = cast(&args.args[0].to_array(args.number_rows)?, &DataType::Utf8)?;
+        let mut out: Vec<Option<Vec<u8>>> = Vec::with_capacity(text.len());
+        for value in text.as_string::<i32>() {
+            out.push(match (value, format) {
+                (Some(value), Some(format)) => match format.decode(value) {
+                    Some(bytes) => Some(bytes),
+                    None if self.lenient => None,
+                    None => {
+                        return exec_err!(
+                            "[CONVERSION_INVALID_INPUT] '{value}' is not {format:?} text; use try_to_binary to get NULL instead"
+                        );
+                    }
+                },
+                _ => None,
+            });
+        }
+        let out: Arc<dyn Array> = Arc::new(BinaryArray::from_iter(out));
+        super::answer(&args.args, out)
+    }
 }
 
 /// `mask(str[, upperChar[, lowerChar[, digitChar[, otherChar]]]])`: upper-case letters become
@@ -143,5 +246,16 @@ mod tests {
         assert_eq!(masked("AbCD123-@$#", defaults), "XxXXnnn-@$#");
         assert_eq!(masked("AbCD123-@$#", [None, Some('q'), Some('d'), Some('o')]), "AqCDdddoooo");
         assert_eq!(masked("Ünï 7", defaults), "Xxx n");
+    }
+
+    #[test]
+    fn binary_formats_read_as_spark_reads_them() {
+        assert_eq!(BinaryFormat::Hex.decode("123"), Some(vec![0x01, 0x23]));
+        assert_eq!(BinaryFormat::Hex.decode("GG"), None);
+        assert_eq!(BinaryFormat::Base64.decode(" ab c="), Some(vec![0x69, 0xb7]));
+        assert_eq!(BinaryFormat::Base64.decode(" ab cdef= = "), None);
+        assert_eq!(BinaryFormat::Base64.decode("ab==f"), None);
+        assert_eq!(BinaryFormat::Base64.decode("abcde"), None);
+        assert_eq!(BinaryFormat::Base64.decode(""), Some(vec![]));
     }
 }

@@ -58,7 +58,7 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
     use Statement as S;
     match statement {
         S::Query(stmt) => query::run(session, *stmt).await,
-        S::Set { key, value } => query::set(session, key, value),
+        S::Set { key, value, echo } => query::set(session, key, value, echo),
         S::CreateTempView { name, columns, query, or_replace, if_not_exists } => {
             Box::pin(views::create_temp_view(session, name, columns, *query, or_replace, if_not_exists)).await
         }

@@ -46,7 +46,17 @@ const COMPRESSION_CODEC: &str = "spark.sql.parquet.compression.codec";
 
 /// `SET key = value`: DataFusion options (`datafusion.*`) change the session's engine
 /// configuration; other keys (such as the Spark/Delta VACUUM safety switch) are kept for Tarn.
-pub(crate) fn set(session: &mut Session, key: String, value: String) -> Result<StatementOutput> {
+/// Spark's ANSI mode is the only one Tarn runs; turning it off would give other answers.
+const ANSI_MODE: &str = "spark.sql.ansi.enabled";
+
+pub(crate) fn set(session: &mut Session, key: String, value: String, echo: bool) -> Result<StatementOutput> {
+    if key.eq_ignore_ascii_case(ANSI_MODE) && !value.eq_ignore_ascii_case("true") {
+        return Err(SqlError::Unsupported(format!(
+            "SET {ANSI_MODE} = {value}: Tarn answers as Spark does in ANSI mode only (errors, not NULLs, for overflow, \
+             division by zero and bad casts); the try_* functions (try_add, try_divide, try_cast, ..) give NULL instead"
+        )));
+    }
+    let answer = (key.clone(), value.clone());
     if key.starts_with("datafusion.") {
         let mut config = session.base.config().clone();
         config.options_mut().set(&key, &value).map_err(|e| SqlError::user(format!("SET {key}: {e}")))?;
@@ -59,5 +69,13 @@ pub(crate) fn set(session: &mut Session, key: String, value: String) -> Result<S
         }
         session.settings.insert(key, value.to_ascii_lowercase());
     }
-    Ok(StatementOutput::empty())
+    if !echo {
+        return Ok(StatementOutput::empty());
+    }
+    // Spark answers SET with the setting it made.
+    use arrow::array::{ArrayRef, StringArray};
+    StatementOutput::from_columns(vec![
+        ("key", std::sync::Arc::new(StringArray::from(vec![answer.0])) as ArrayRef),
+        ("value", std::sync::Arc::new(StringArray::from(vec![answer.1])) as ArrayRef),
+    ])
 }

@@ -76,7 +76,8 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
     tokens = queries::table_queries(tokens);
     tokens = queries::pipe_set_operators(tokens);
     let parser = Parser::new(dialect).with_tokens_with_locations(tokens);
-    let mut tp = TarnParser { p: parser };
+    let spark = !dialect.is::<PostgreSqlDialect>();
+    let mut tp = TarnParser { p: parser, spark };
     let mut out = Vec::new();
     loop {
         while tp.p.consume_token(&Token::SemiColon) {}
@@ -133,7 +134,7 @@ pub(crate) fn parse_data_type(text: &str) -> Result<sqlparser::ast::DataType> {
 pub(crate) fn parse_column_list(text: &str) -> Result<Vec<crate::ast::ColumnSpec>> {
     let dialect = dialect();
     let parser = Parser::new(&dialect).try_with_sql(text).map_err(SqlError::from_parser)?;
-    let mut tp = TarnParser { p: parser };
+    let mut tp = TarnParser { p: parser, spark: true };
     let mut columns = vec![tp.column_spec()?];
     while tp.p.consume_token(&Token::Comma) {
         columns.push(tp.column_spec()?);
@@ -170,6 +171,8 @@ pub fn split_statements(sql: &str) -> Vec<String> {
 
 pub(crate) struct TarnParser<'a> {
     pub(crate) p: Parser<'a>,
+    /// Reading Spark's dialect (not the Postgres front end's).
+    pub(crate) spark: bool,
 }
 
 #[cfg(test)]

@@ -913,7 +913,7 @@ impl TarnParser<'_> {
                 other => value.push_str(&other.to_string()),
             }
         }
-        Ok(Statement::Set { key: key.trim().to_string(), value: value.trim().to_string() })
+        Ok(Statement::Set { key: key.trim().to_string(), value: value.trim().to_string(), echo: self.spark })
     }
 }
 
