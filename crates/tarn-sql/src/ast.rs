@@ -61,6 +61,23 @@ pub enum Statement {
         schema: Option<ObjectName>,
         like: Option<String>,
     },
+    /// `DECLARE [OR REPLACE] [VARIABLE] v [type] [DEFAULT | = expr]`: a session variable.
+    DeclareVariable {
+        name: ObjectName,
+        or_replace: bool,
+        data_type: Option<DataType>,
+        default: Option<Expr>,
+    },
+    /// `SET VAR[IABLE] v = expr [, w = expr]` or `SET VAR (v, w) = (query)`.
+    SetVariables {
+        targets: Vec<ObjectName>,
+        values: VariableValues,
+    },
+    /// `DROP TEMPORARY VAR[IABLE] [IF EXISTS] v`.
+    DropVariable {
+        name: ObjectName,
+        if_exists: bool,
+    },
     /// `DESCRIBE FUNCTION [EXTENDED] f`: a SQL function's or a built-in's signature and usage.
     DescribeFunction {
         name: ObjectName,
@@ -286,6 +303,13 @@ pub enum SecurableName {
     Table(ObjectName),
     Function(ObjectName),
     AnyFile,
+}
+
+/// The new values of `SET VARIABLE`: one expression per variable, or one query's row.
+#[derive(Debug, Clone)]
+pub enum VariableValues {
+    Exprs(Vec<Expr>),
+    Query(Box<Query>),
 }
 
 /// Which functions `SHOW FUNCTIONS` lists.

@@ -450,7 +450,21 @@ impl Session {
                 };
                 needs.push(Need::Schema(c, s, Privilege::UseSchema));
             }
-            S::DescribeFunction { .. } => {}
+            S::DescribeFunction { .. } | S::DropVariable { .. } => {}
+            // A variable's value is computed with the session's rights, like any query.
+            S::DeclareVariable { default, .. } => {
+                if let Some(default) = default {
+                    self.reads(default, &mut needs)?;
+                }
+            }
+            S::SetVariables { values, .. } => match values {
+                crate::ast::VariableValues::Exprs(exprs) => {
+                    for expr in exprs {
+                        self.reads(expr, &mut needs)?;
+                    }
+                }
+                crate::ast::VariableValues::Query(query) => self.reads(&sqlparser::ast::Statement::Query(query.clone()), &mut needs)?,
+            },
             S::CreateCatalog { .. } => needs.push(Need::Admin("create catalogs")),
             S::CreateSchema { name, .. } => {
                 let (c, _) = self.schema_name(name)?;

@@ -75,6 +75,7 @@ impl Statement {
             S::DropTable { .. } => (false, true, Plain("DROP TABLE")),
             S::AlterTable { .. } => (false, true, Plain("ALTER TABLE")),
             S::Set { echo: true, .. } => (true, false, Plain("SET")),
+            S::DeclareVariable { .. } | S::SetVariables { .. } | S::DropVariable { .. } => (false, false, Plain("SET")),
             S::Set { .. } | S::Use { .. } => (false, false, Plain("SET")),
             S::CacheTable { .. } => (false, false, Plain("CACHE TABLE")),
             S::UncacheTable { .. } => (false, false, Plain("UNCACHE TABLE")),

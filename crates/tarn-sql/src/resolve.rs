@@ -268,6 +268,13 @@ impl Session {
     /// names. Returns the state the plan must execute in.
     pub(crate) async fn plan_statement(&self, mut statement: SqlStatement) -> Result<(SessionState, LogicalPlan)> {
         crate::spark_syntax::rewrite(&mut statement)?;
+        let reads_variables = match self.with_variables(&statement)? {
+            Some(wrapped) => {
+                statement = wrapped;
+                true
+            }
+            None => false,
+        };
         let list = Arc::new(MemoryCatalogProviderList::new());
         register(&list, &self.current_catalog, &self.current_schema, None)?;
         let mut state = self.statement_state(list.clone())?;
@@ -418,6 +425,7 @@ impl Session {
             let _ = VisitMut::visit(&mut statement, &mut rewriter);
         }
         let plan = state.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
+        let plan = if reads_variables { self.read_variables(&plan)? } else { plan };
         // Only queries reach DataFusion; a DDL, DML or statement plan here would bypass Tarn's
         // commits and checks.
         datafusion::execution::context::SQLOptions::new()

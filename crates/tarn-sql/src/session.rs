@@ -89,6 +89,8 @@ pub struct Session {
     pub(crate) temp_views: crate::flows::TempViews,
     /// Temporary SQL functions (`CREATE TEMPORARY FUNCTION`), by lower-case name.
     pub(crate) temp_functions: HashMap<String, tarn_catalog::FunctionEntry>,
+    /// Session variables (`DECLARE VARIABLE`), by lower-case name.
+    pub(crate) variables: HashMap<String, crate::exec::Variable>,
     /// Default target size of written data files ([`SessionConfig::target_file_size`]).
     target_file_size: NonZeroU64,
     /// How this session's writes encode data files (`SET spark.sql.parquet.compression.codec`).
@@ -128,6 +130,7 @@ impl Session {
             scan_log: None,
             temp_views: Default::default(),
             temp_functions: Default::default(),
+            variables: Default::default(),
             target_file_size: config.target_file_size,
             data_files: config.data_files,
             sharing_endpoint: config.sharing_endpoint.clone(),
@@ -244,6 +247,7 @@ impl Session {
             scan_log: self.scan_log.clone(),
             temp_views: Default::default(),
             temp_functions: Default::default(),
+            variables: Default::default(),
             target_file_size: self.target_file_size,
             data_files: self.data_files,
             sharing_endpoint: self.sharing_endpoint.clone(),

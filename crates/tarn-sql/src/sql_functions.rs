@@ -446,7 +446,7 @@ fn bind_outer_params(plan: LogicalPlan, bind: &dyn Fn(&Column) -> Option<Expr>) 
 }
 
 /// Recompute each subquery expression's outer references from its plan.
-fn refresh_outer_refs(plan: LogicalPlan) -> datafusion::common::Result<LogicalPlan> {
+pub(crate) fn refresh_outer_refs(plan: LogicalPlan) -> datafusion::common::Result<LogicalPlan> {
     Ok(plan
         .transform_up_with_subqueries(|node| {
             node.map_expressions(|expr| {

@@ -17,10 +17,17 @@ use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 #[derive(Debug, Default)]
 pub struct InlineOneRowSubqueries;
 
-/// `subquery` with its list of outer references read again from its plan.
-fn refreshed(subquery: Subquery) -> Subquery {
-    let outer_ref_columns = subquery.subquery.all_out_ref_exprs();
-    Subquery { outer_ref_columns, ..subquery }
+/// `subquery` with the outer references its plan holds that its list lacks (an inner
+/// subquery inlined into it brought them); `None` when the list is complete.
+fn refreshed(subquery: &Subquery) -> Option<Subquery> {
+    let missing: Vec<Expr> =
+        subquery.subquery.all_out_ref_exprs().into_iter().filter(|e| !subquery.outer_ref_columns.contains(e)).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut outer_ref_columns = subquery.outer_ref_columns.clone();
+    outer_ref_columns.extend(missing);
+    Some(Subquery { outer_ref_columns, ..subquery.clone() })
 }
 
 /// The value a subquery of one row without `FROM` selects.
@@ -61,15 +68,13 @@ impl OptimizerRule for InlineOneRowSubqueries {
                             Ok(Transformed::yes(value))
                         }
                         // Kept: its plan may now hold outer references an inner one had.
-                        None => Ok(Transformed::yes(Expr::ScalarSubquery(refreshed(subquery.clone())))),
+                        None => Ok(refreshed(subquery).map_or(Transformed::no(e.clone()), |s| Transformed::yes(Expr::ScalarSubquery(s)))),
                     },
-                    Expr::Exists(exists) => {
-                        Ok(Transformed::yes(Expr::Exists(Exists { subquery: refreshed(exists.subquery.clone()), ..exists.clone() })))
-                    }
-                    Expr::InSubquery(in_subquery) => Ok(Transformed::yes(Expr::InSubquery(InSubquery {
-                        subquery: refreshed(in_subquery.subquery.clone()),
-                        ..in_subquery.clone()
-                    }))),
+                    Expr::Exists(exists) => Ok(refreshed(&exists.subquery)
+                        .map_or(Transformed::no(e.clone()), |s| Transformed::yes(Expr::Exists(Exists { subquery: s, ..exists.clone() })))),
+                    Expr::InSubquery(in_subquery) => Ok(refreshed(&in_subquery.subquery).map_or(Transformed::no(e.clone()), |s| {
+                        Transformed::yes(Expr::InSubquery(InSubquery { subquery: s, ..in_subquery.clone() }))
+                    })),
                     _ => Ok(Transformed::no(e)),
                 })?;
                 Ok(if inlined.transformed { Transformed::yes(saved.restore(inlined.data)) } else { inlined })

@@ -14,11 +14,13 @@ mod namespace;
 mod query;
 mod sharing;
 mod util;
+mod variables;
 mod views;
 mod write;
 
 pub(crate) use create_table::arrow_schema as arrow_schema_of;
 pub(crate) use util::explain_violation as explain_violation_of;
+pub(crate) use variables::Variable;
 pub(crate) use write::{align_to_schema as align_to_schema_of, evolved_schema as evolved_schema_of, rows_added as rows_added_of};
 
 use crate::ast::Statement;
@@ -70,6 +72,11 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         S::AlterViewAs { name, query } => Box::pin(views::alter_view_as(session, &name, *query)).await,
         S::DropView { name, if_exists } => Box::pin(views::drop_view(session, &name, if_exists)).await,
         S::ShowViews { schema, like } => Box::pin(views::show_views(session, schema, like)).await,
+        S::DeclareVariable { name, or_replace, data_type, default } => {
+            Box::pin(variables::declare(session, &name, or_replace, data_type, default)).await
+        }
+        S::SetVariables { targets, values } => Box::pin(variables::set(session, &targets, values)).await,
+        S::DropVariable { name, if_exists } => variables::drop(session, &name, if_exists),
         S::CreateFunction(create) => Box::pin(functions::create_function(session, *create)).await,
         S::DropFunction { name, temporary, if_exists } => Box::pin(functions::drop_function(session, &name, temporary, if_exists)).await,
         S::ShowFunctions { scope, schema, like } => Box::pin(functions::show_functions(session, scope, schema, like)).await,

@@ -93,6 +93,52 @@ impl TarnParser<'_> {
         })))
     }
 
+    /// `DECLARE [OR REPLACE] [VARIABLE | VAR] name [type] [DEFAULT expr | = expr]`.
+    pub(crate) fn parse_declare(&mut self) -> Result<Statement> {
+        self.expect_word("DECLARE")?;
+        let or_replace = self.words(&["OR", "REPLACE"]);
+        let _ = self.word("VARIABLE") || self.word("VAR");
+        let name = self.object_name()?;
+        let ends = |s: &Self| matches!(s.p.peek_token().token, Token::EOF | Token::SemiColon | Token::Eq) || s.peek_word("DEFAULT");
+        let data_type = if ends(self) { None } else { Some(self.p.parse_data_type().map_err(SqlError::from_parser)?) };
+        let default = if self.word("DEFAULT") || self.p.consume_token(&Token::Eq) {
+            Some(self.p.parse_expr().map_err(SqlError::from_parser)?)
+        } else {
+            None
+        };
+        if data_type.is_none() && default.is_none() {
+            return Err(SqlError::Parse(format!("DECLARE {name}: give the variable a type or a DEFAULT value")));
+        }
+        Ok(Statement::DeclareVariable { name, or_replace, data_type, default })
+    }
+
+    /// `SET VAR[IABLE] v = expr [, w = expr]` or `SET VAR[IABLE] (v, w) = (query)`.
+    pub(crate) fn parse_set_variables(&mut self) -> Result<Statement> {
+        self.expect_word("SET")?;
+        let _ = self.word("VARIABLE") || self.word("VAR");
+        if self.p.consume_token(&Token::LParen) {
+            let mut targets = vec![self.object_name()?];
+            while self.p.consume_token(&Token::Comma) {
+                targets.push(self.object_name()?);
+            }
+            self.expect_token(&Token::RParen)?;
+            self.expect_token(&Token::Eq)?;
+            let query = self.query()?;
+            return Ok(Statement::SetVariables { targets, values: VariableValues::Query(query) });
+        }
+        let mut targets = Vec::new();
+        let mut values = Vec::new();
+        loop {
+            targets.push(self.object_name()?);
+            self.expect_token(&Token::Eq)?;
+            values.push(self.p.parse_expr().map_err(SqlError::from_parser)?);
+            if !self.p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        Ok(Statement::SetVariables { targets, values: VariableValues::Exprs(values) })
+    }
+
     fn peek_token_at(&self, n: usize) -> Token {
         self.p.peek_nth_token(n).token
     }

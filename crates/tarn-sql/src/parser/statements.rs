@@ -47,7 +47,9 @@ impl TarnParser<'_> {
             }
             "ALTER" => self.parse_alter(),
             "COPY" if self.peek_word_at(1).as_deref() == Some("INTO") => self.parse_copy_into(),
+            "SET" if matches!(self.peek_word_at(1).as_deref(), Some("VAR" | "VARIABLE")) => self.parse_set_variables(),
             "SET" => self.parse_set(),
+            "DECLARE" => self.parse_declare(),
             "GRANT" => self.parse_grant(false),
             "REVOKE" => self.parse_grant(true),
             _ => self.parse_passthrough(),
@@ -307,6 +309,10 @@ impl TarnParser<'_> {
     fn parse_drop(&mut self) -> Result<Statement> {
         self.expect_word("DROP")?;
         let temporary = self.word("TEMPORARY") || self.word("TEMP");
+        if temporary && (self.word("VARIABLE") || self.word("VAR")) {
+            let if_exists = self.if_exists();
+            return Ok(Statement::DropVariable { name: self.object_name()?, if_exists });
+        }
         if temporary || self.peek_word("FUNCTION") {
             self.expect_word("FUNCTION")?;
             let if_exists = self.if_exists();
