@@ -33,6 +33,14 @@ use crate::error::{Result, SqlError};
 
 /// Rewrites `statement` in place; refuses what Spark would not run either.
 pub(crate) fn rewrite(statement: &mut Statement) -> Result<()> {
+    if let Statement::Query(query) = statement
+        && let Some(columns) = values_width(query)
+    {
+        // A query that is only VALUES: Spark names its columns col1, col2, ...
+        let values = std::mem::replace(query.as_mut(), *query_of(empty_body()));
+        let derived = TableFactor::Derived { lateral: false, subquery: Box::new(values), alias: Some(values_alias(columns)), sample: None };
+        *query.as_mut() = *query_of(select_of(vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())], derived));
+    }
     let mut rewriter = Rewriter;
     match VisitMut::visit(statement, &mut rewriter) {
         ControlFlow::Continue(()) => Ok(()),
@@ -52,6 +60,7 @@ impl VisitorMut for Rewriter {
         if let Some(rounding) = rounding_to_scale(expr) {
             *expr = rounding;
         }
+        within_group_as_order_by(expr);
         if let Expr::Exists { subquery, negated } = expr
             && returns_one_row(subquery)
         {
@@ -64,6 +73,17 @@ impl VisitorMut for Rewriter {
         if let TableFactor::NestedJoin { table_with_joins, .. } = factor {
             table_with_joins.joins.iter_mut().for_each(fill_join_condition);
         }
+        // `(VALUES ..) AS t` without column names: Spark's are col1, col2, ...
+        if let TableFactor::Derived { subquery, alias, .. } = factor
+            && let Some(columns) = values_width(subquery)
+            && alias.as_ref().is_none_or(|a| a.columns.is_empty())
+        {
+            let mut named = values_alias(columns);
+            if let Some(alias) = alias.take() {
+                named.name = alias.name;
+            }
+            *alias = Some(named);
+        }
         ControlFlow::Continue(())
     }
 
@@ -72,6 +92,27 @@ impl VisitorMut for Rewriter {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => ControlFlow::Break(e),
         }
+    }
+}
+
+/// How many columns a query that is only `VALUES (..), ..` has.
+fn values_width(query: &Query) -> Option<usize> {
+    if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
+        return None;
+    }
+    let SetExpr::Values(values) = query.body.as_ref() else { return None };
+    values.rows.first().map(|row| row.len()).filter(|n| *n > 0)
+}
+
+/// An alias naming `columns` columns as Spark names an inline table's: col1, col2, ...
+fn values_alias(columns: usize) -> sqlparser::ast::TableAlias {
+    sqlparser::ast::TableAlias {
+        explicit: true,
+        name: Ident::new("__tarn_values"),
+        columns: (1..=columns)
+            .map(|i| sqlparser::ast::TableAliasColumnDef { name: Ident::new(format!("col{i}")), data_type: None })
+            .collect(),
+        at: None,
     }
 }
 
@@ -318,6 +359,22 @@ fn group_by_modifiers(group_by: &mut GroupByExpr) -> Result<()> {
 }
 
 /// `int(x)` and its kin as `CAST(x AS INT)`.
+/// `listagg(x) WITHIN GROUP (ORDER BY ..)` (and `string_agg`) as `listagg(x ORDER BY ..)`: the
+/// order values are joined in. DataFusion's WITHIN GROUP is for ordered-set aggregates only.
+fn within_group_as_order_by(expr: &mut Expr) {
+    let Expr::Function(function) = expr else { return };
+    let [ObjectNamePart::Identifier(name)] = function.name.0.as_slice() else { return };
+    let joins = ["listagg", "string_agg"].iter().any(|n| name.value.eq_ignore_ascii_case(n));
+    if !joins || function.within_group.is_empty() || function.over.is_some() {
+        return;
+    }
+    let FunctionArguments::List(list) = &mut function.args else { return };
+    if list.clauses.iter().any(|c| matches!(c, sqlparser::ast::FunctionArgumentClause::OrderBy(_))) {
+        return;
+    }
+    list.clauses.push(sqlparser::ast::FunctionArgumentClause::OrderBy(std::mem::take(&mut function.within_group)));
+}
+
 /// `CEIL(x, 1)` / `FLOOR(x, -2)` as calls of the functions `ceil` / `floor`, which take a scale
 /// (DataFusion's planner refuses the parsed form; a negative scale already parses as a call).
 fn rounding_to_scale(expr: &Expr) -> Option<Expr> {

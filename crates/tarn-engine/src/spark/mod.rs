@@ -33,6 +33,7 @@ mod datetime;
 mod decimal;
 mod extract;
 pub mod functions;
+mod listagg;
 mod math;
 mod multiplicity;
 mod operators;
@@ -117,6 +118,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     }
     state.register_udf(multiplicity::marker())?;
     state.register_udaf(sum::udaf())?;
+    state.register_udaf(listagg::udaf())?;
     state.register_udtf("range", Arc::new(range::SparkRange));
     Ok(())
 }
