@@ -119,6 +119,20 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     state.register_udf(multiplicity::marker())?;
     state.register_udaf(sum::udaf())?;
     state.register_udaf(listagg::udaf())?;
+    // Spark's `first(x)` / `last(x)` are DataFusion's `first_value` / `last_value`.
+    // (Neither has aliases of its own to keep.)
+    for (udaf, alias) in [
+        (datafusion::functions_aggregate::first_last::first_value_udaf(), "first"),
+        (datafusion::functions_aggregate::first_last::last_value_udaf(), "last"),
+    ] {
+        state.register_udaf(Arc::new(udaf.as_ref().clone().with_aliases([alias])))?;
+    }
+    for (udwf, alias) in [
+        (datafusion::functions_window::nth_value::first_value_udwf(), "first"),
+        (datafusion::functions_window::nth_value::last_value_udwf(), "last"),
+    ] {
+        state.register_udwf(Arc::new(udwf.as_ref().clone().with_aliases([alias])))?;
+    }
     state.register_udtf("range", Arc::new(range::SparkRange));
     Ok(())
 }
