@@ -216,7 +216,14 @@ impl Session {
             Body::Expr(e) => *e,
             Body::Query(q) => parenthesized(q),
         };
-        let returns = sql_type(data_type)?;
+        // The cast to the declared type is planned with the body, so the plan knows both types.
+        let body = SqlExpr::Cast {
+            kind: sqlparser::ast::CastKind::Cast,
+            expr: Box::new(body),
+            data_type: sql_type(data_type)?,
+            array: false,
+            format: None,
+        };
         let query = over_params(entry, None, body, None)?;
         let (state, plan) = Box::pin(reader.plan_query(&query)).await?;
         let plan = state.analyzer().execute_and_check(plan, state.config_options(), |_, _| {})?;
@@ -227,10 +234,10 @@ impl Session {
                 found.display_name()
             ))
         })?;
-        let mut params = Vec::with_capacity(entry.params.len());
+        let return_type = plan.schema().field(0).data_type().clone();
+        let params = param_types(&plan);
         let mut defaults = Vec::with_capacity(entry.params.len());
         for param in &entry.params {
-            let param_type = type_of(&reader, &param.data_type).await?;
             defaults.push(match &param.default {
                 Some(text) => {
                     let cast = SqlExpr::Cast {
@@ -252,9 +259,7 @@ impl Session {
                 }
                 None => None,
             });
-            params.push((param.name.to_ascii_lowercase(), param_type));
         }
-        let return_type = type_of(&reader, &returns.to_string()).await?;
         Ok(SqlFunction {
             name: found.display_name(),
             params,
@@ -288,13 +293,7 @@ impl Session {
         let (state, plan) = Box::pin(reader.plan_query(&query)).await?;
         let rows =
             exists_subquery(&plan).ok_or_else(|| SqlError::Internal("the table function's body was not planned as a subquery".into()))?;
-        let params: Vec<(String, DataType)> = {
-            let mut out = Vec::new();
-            for param in &entry.params {
-                out.push((param.name.to_ascii_lowercase(), type_of(&reader, &param.data_type).await?));
-            }
-            out
-        };
+        let params = param_types(&plan);
         let mut constants = Vec::with_capacity(values.len());
         for (value, (_, data_type)) in values.iter().zip(&params) {
             constants
@@ -310,9 +309,9 @@ impl Session {
                 fields.len()
             )));
         }
+        let types = types_of(&reader, columns.iter().map(|c| c.data_type.as_str())).await?;
         let mut projection = Vec::with_capacity(columns.len());
-        for (field, column) in fields.into_iter().zip(columns) {
-            let data_type = type_of(&reader, &column.data_type).await?;
+        for ((field, column), data_type) in fields.into_iter().zip(columns).zip(types) {
             projection
                 .push(Expr::Cast(datafusion::logical_expr::Cast::new(Box::new(Expr::Column(field)), data_type)).alias(column.name.clone()));
         }
@@ -374,16 +373,41 @@ async fn reader_constant(session: &Session, expr: &SqlExpr) -> Result<Expr> {
     Ok(Expr::Literal(value, None))
 }
 
-/// The Arrow type of a SQL type, as this session's planner reads it.
-async fn type_of(session: &Session, text: &str) -> Result<DataType> {
-    let null = SqlExpr::Cast {
-        kind: sqlparser::ast::CastKind::Cast,
-        expr: Box::new(SqlExpr::Value(sqlparser::ast::Value::Null.into())),
-        data_type: sql_type(text)?,
-        array: false,
-        format: None,
-    };
-    Ok(Box::pin(session.eval_scalar(&null)).await?.data_type())
+/// The Arrow types of SQL types, as this session's planner reads them (planned, not run).
+async fn types_of(session: &Session, texts: impl Iterator<Item = &str>) -> Result<Vec<DataType>> {
+    let mut casts = Vec::new();
+    for (i, text) in texts.enumerate() {
+        let null = SqlExpr::Value(sqlparser::ast::Value::Null.into());
+        let cast = SqlExpr::Cast {
+            kind: sqlparser::ast::CastKind::Cast,
+            expr: Box::new(null),
+            data_type: sql_type(text)?,
+            array: false,
+            format: None,
+        };
+        casts.push(SelectItem::ExprWithAlias { expr: cast, alias: Ident::new(format!("t{i}")) });
+    }
+    let mut query = template("SELECT NULL")?;
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        select.projection = casts;
+    }
+    let (_, plan) = Box::pin(session.plan_query(&query)).await?;
+    Ok(plan.schema().fields().iter().map(|f| f.data_type().clone()).collect())
+}
+
+/// Each parameter's name and type, from the `__tarn_params` relation a plan was made over.
+fn param_types(plan: &LogicalPlan) -> Vec<(String, DataType)> {
+    let mut params = Vec::new();
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::SubqueryAlias(alias) = node
+            && alias.alias.table() == PARAMS
+        {
+            params = alias.schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+            return Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop);
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    params
 }
 
 /// The one value a `SELECT <value> AS __tarn_result [FROM params]` plan computes.
@@ -399,7 +423,7 @@ fn projected_value(plan: &LogicalPlan) -> Option<Expr> {
 }
 
 /// The subquery of the `WHERE EXISTS (...)` a table function's body was planned in.
-fn exists_subquery(plan: &LogicalPlan) -> Option<LogicalPlan> {
+pub(crate) fn exists_subquery(plan: &LogicalPlan) -> Option<LogicalPlan> {
     let mut found = None;
     let _ = plan.apply(|node| {
         if let LogicalPlan::Filter(filter) = node
@@ -423,7 +447,7 @@ fn param_index(params: &[(String, DataType)], column: &Column) -> Option<usize> 
 
 /// `plan` with each outer reference to a parameter replaced by `bind(column)`, in every
 /// expression of every node and subquery; each subquery's list of outer references follows.
-fn bind_outer_params(plan: LogicalPlan, bind: &dyn Fn(&Column) -> Option<Expr>) -> Result<LogicalPlan> {
+pub(crate) fn bind_outer_params(plan: LogicalPlan, bind: &dyn Fn(&Column) -> Option<Expr>) -> Result<LogicalPlan> {
     let plan = plan
         .transform_up_with_subqueries(|node| {
             // Names stay: a node above (a set operation, a projection) reads columns by name.
@@ -571,7 +595,8 @@ impl SqlFunction {
                 })
             })?
             .data;
-        Ok(Expr::Cast(datafusion::logical_expr::Cast::new(Box::new(body), self.return_type.clone())))
+        // The body ends in its cast to the declared type (planned with it).
+        Ok(body)
     }
 }
 

@@ -179,6 +179,16 @@ struct SessionName {
     signature: Signature,
 }
 
+impl SessionName {
+    /// The statement's catalog or schema, from its configuration.
+    fn answer(&self, config: &datafusion::common::config::ConfigOptions) -> String {
+        match self.kind {
+            SessionNameKind::Catalog => config.catalog.default_catalog.clone(),
+            SessionNameKind::Schema => config.catalog.default_schema.clone(),
+        }
+    }
+}
+
 impl ScalarUDFImpl for SessionName {
     fn name(&self) -> &str {
         match self.kind {
@@ -203,20 +213,11 @@ impl ScalarUDFImpl for SessionName {
         _args: Vec<datafusion::logical_expr::Expr>,
         info: &datafusion::logical_expr::simplify::SimplifyContext,
     ) -> Result<datafusion::logical_expr::simplify::ExprSimplifyResult> {
-        let catalog = &info.config_options().catalog;
-        let name = match self.kind {
-            SessionNameKind::Catalog => catalog.default_catalog.clone(),
-            SessionNameKind::Schema => catalog.default_schema.clone(),
-        };
+        let name = self.answer(info.config_options());
         Ok(datafusion::logical_expr::simplify::ExprSimplifyResult::Simplified(datafusion::logical_expr::lit(name)))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let catalog = &args.config_options.catalog;
-        let name = match self.kind {
-            SessionNameKind::Catalog => catalog.default_catalog.clone(),
-            SessionNameKind::Schema => catalog.default_schema.clone(),
-        };
-        Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(Some(name))))
+        Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(Some(self.answer(&args.config_options)))))
     }
 }
 

@@ -193,6 +193,14 @@ fn check(kind: Kind, types: &[DataType]) -> Result<DataType> {
     })
 }
 
+/// A call's result field: `rand`, `randn` and `randstr` never answer NULL; `uniform` does for
+/// a NULL bound (its first two arguments; the seed's NULL is 0).
+fn result_field(kind: Kind, fields: &[FieldRef]) -> Result<FieldRef> {
+    let types: Vec<DataType> = fields.iter().map(|f| f.data_type().clone()).collect();
+    let nullable = kind == Kind::Uniform && fields.iter().take(2).any(|f| f.is_nullable());
+    Ok(Arc::new(Field::new(kind.name(), check(kind, &types)?, nullable)))
+}
+
 /// The seed argument's value: NULL is 0 as in Spark, none is a fresh random seed.
 fn seed_of(kind: Kind, args: &[Expr]) -> Option<i64> {
     match args.get(kind.operands()) {
@@ -223,11 +231,7 @@ impl ScalarUDFImpl for SparkRandom {
         check(self.kind, args)
     }
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
-        let data_type = check(self.kind, &types)?;
-        // `rand`, `randn` and `randstr` never answer NULL; `uniform` does for a NULL bound.
-        let nullable = self.kind == Kind::Uniform && args.arg_fields.iter().take(2).any(|f| f.is_nullable());
-        Ok(Arc::new(Field::new(self.name(), data_type, nullable)))
+        result_field(self.kind, args.arg_fields)
     }
     /// Runs after constant folding: every argument must be a literal by now, as Spark requires.
     fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
@@ -313,10 +317,7 @@ impl ScalarUDFImpl for Seeded {
         check(self.kind, args)
     }
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
-        let data_type = check(self.kind, &types)?;
-        let nullable = self.kind == Kind::Uniform && args.arg_fields.iter().any(|f| f.is_nullable());
-        Ok(Arc::new(Field::new(self.name(), data_type, nullable)))
+        result_field(self.kind, args.arg_fields)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let mut generator = match self.generator.lock() {

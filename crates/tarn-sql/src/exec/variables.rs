@@ -8,9 +8,6 @@
 //! query's own scopes resolve stay columns, the others become outer references to
 //! `__tarn_vars`, which are then replaced by the variables' values in the query's own plan.
 
-use std::sync::Arc;
-
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::scalar::ScalarValue;
 use sqlparser::ast::{
@@ -91,14 +88,6 @@ fn cast_to(expr: SqlExpr, data_type: DataType) -> SqlExpr {
     SqlExpr::Cast { kind: sqlparser::ast::CastKind::Cast, expr: Box::new(expr), data_type, array: false, format: None }
 }
 
-/// The SQL type of a value without a declared one.
-fn sql_type_of(value: &ScalarValue) -> String {
-    match value.data_type() {
-        arrow::datatypes::DataType::Null => "STRING".into(),
-        other => crate::types::spark_type_name(&other),
-    }
-}
-
 pub(crate) async fn declare(
     session: &mut Session,
     name: &ObjectName,
@@ -118,9 +107,11 @@ pub(crate) async fn declare(
         None => value_expr,
     };
     let value = one_row(session, &select_of(vec![expr])?, 1).await?.pop().unwrap_or(ScalarValue::Null);
-    let sql_type = match data_type {
-        Some(t) => t.to_string(),
-        None => sql_type_of(&value),
+    let (sql_type, value) = match data_type {
+        Some(t) => (t.to_string(), value),
+        // `DEFAULT NULL` without a type: Spark's VOID (planned as a NULL STRING).
+        None if value.data_type().is_null() => ("STRING".to_string(), value),
+        None => (crate::types::spark_type_name(&value.data_type()), value),
     };
     session.variables.insert(key, Variable { sql_type, value });
     Ok(StatementOutput::empty())
@@ -152,36 +143,17 @@ pub(crate) async fn set(session: &mut Session, targets: &[ObjectName], values: V
         VariableValues::Query(query) => *query,
     };
     let row = one_row(session, &query, keys.len()).await?;
-    let mut casts = Vec::with_capacity(keys.len());
+    let mut typed = Vec::with_capacity(keys.len());
     for (key, value) in keys.iter().zip(row) {
-        let data_type = session.variables.get(key).map(|v| v.sql_type.clone()).unwrap_or_default();
-        casts.push(cast_to(SqlExpr::Value(literal_of(&value)?.into()), crate::parser::parse_data_type(&data_type)?));
+        let data_type = session.variables.get(key).map(|v| v.value.data_type()).unwrap_or(arrow::datatypes::DataType::Null);
+        typed.push(value.cast_to(&data_type).map_err(|e| SqlError::user(format!("SET VARIABLE {key}: {e}")))?);
     }
-    let typed = one_row(session, &select_of(casts)?, keys.len()).await?;
     for (key, value) in keys.into_iter().zip(typed) {
         if let Some(variable) = session.variables.get_mut(&key) {
             variable.value = value;
         }
     }
     Ok(StatementOutput::empty())
-}
-
-/// A value as a SQL literal to cast (text for everything but NULL and numbers).
-fn literal_of(value: &ScalarValue) -> Result<sqlparser::ast::Value> {
-    if value.is_null() {
-        return Ok(sqlparser::ast::Value::Null);
-    }
-    if value.data_type().is_numeric() {
-        return Ok(sqlparser::ast::Value::Number(value.to_string(), false));
-    }
-    if let ScalarValue::Boolean(Some(b)) = value {
-        return Ok(sqlparser::ast::Value::Boolean(*b));
-    }
-    let text = value.cast_to(&arrow::datatypes::DataType::Utf8)?;
-    match text {
-        ScalarValue::Utf8(Some(text)) => Ok(sqlparser::ast::Value::SingleQuotedString(text)),
-        _ => Err(SqlError::Unsupported(format!("SET VARIABLE of a {} value is not supported yet", value.data_type()))),
-    }
 }
 
 pub(crate) fn drop(session: &mut Session, name: &ObjectName, if_exists: bool) -> Result<StatementOutput> {
@@ -327,39 +299,12 @@ impl Session {
     /// The plan of the query inside a [`Session::with_variables`] wrapper, its outer
     /// references to the variables replaced by their values.
     pub(crate) fn read_variables(&self, wrapped: &LogicalPlan) -> Result<LogicalPlan> {
-        let mut found = None;
-        let _ = wrapped.apply(|node| {
-            if let LogicalPlan::Filter(filter) = node
-                && let Expr::Exists(exists) = &filter.predicate
-            {
-                found = Some(exists.subquery.subquery.as_ref().clone());
-                return Ok(TreeNodeRecursion::Stop);
-            }
-            Ok(TreeNodeRecursion::Continue)
-        });
-        let plan = found.ok_or_else(|| SqlError::Internal("a query with variables was not planned inside EXISTS".into()))?;
-        let values: Arc<std::collections::HashMap<String, ScalarValue>> =
-            Arc::new(self.variables.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect());
-        let plan = plan
-            .transform_up_with_subqueries(|node| {
-                let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&node);
-                let bound = node.map_expressions(|expr| {
-                    let saved = names.save(&expr);
-                    let bound = expr.transform_up(|e| match &e {
-                        Expr::OuterReferenceColumn(_, column) if column.relation.as_ref().is_some_and(|r| r.table() == VARS) => {
-                            match values.get(&column.name) {
-                                Some(value) => Ok(Transformed::yes(Expr::Literal(value.clone(), None))),
-                                None => Ok(Transformed::no(e)),
-                            }
-                        }
-                        _ => Ok(Transformed::no(e)),
-                    })?;
-                    Ok(if bound.transformed { Transformed::yes(saved.restore(bound.data)) } else { bound })
-                })?;
-                if bound.transformed { Ok(Transformed::yes(bound.data.recompute_schema()?)) } else { Ok(bound) }
-            })?
-            .data;
-        // Subqueries no longer refer to the variables' relation.
-        Ok(crate::sql_functions::refresh_outer_refs(plan)?)
+        let plan = crate::sql_functions::exists_subquery(wrapped)
+            .ok_or_else(|| SqlError::Internal("a query with variables was not planned inside EXISTS".into()))?;
+        let value = |column: &datafusion::common::Column| {
+            let variable = column.relation.as_ref().filter(|r| r.table() == VARS).and_then(|_| self.variables.get(&column.name))?;
+            Some(Expr::Literal(variable.value.clone(), None))
+        };
+        crate::sql_functions::bind_outer_params(plan, &value)
     }
 }
