@@ -22,7 +22,8 @@
 //! - **`range`** ([`range`]): Spark's column `id`.
 //! - **`EXTRACT`** ([`extract`]): Spark's field names, intervals, seconds with their fraction.
 //! - **Casts** ([`casts`]): a timestamp as text is `2020-01-02 02:30:00[.fraction]`.
-//! - **Subqueries** ([`subqueries`]): `(SELECT x)` without `FROM` is the value `x`.
+//! - **Subqueries** ([`subqueries`]): `(SELECT x)` without `FROM` is the value `x`;
+//!   [`decorrelate`] unnests the correlated subqueries DataFusion's rules leave.
 //! - **Datetime patterns** ([`datetime`]): `date_format`, `to_date`, `to_timestamp` read Spark's
 //!   `yyyy-MM-dd`-style patterns.
 
@@ -31,6 +32,7 @@ mod checked;
 mod collections;
 mod datetime;
 mod decimal;
+mod decorrelate;
 mod extract;
 pub mod functions;
 mod listagg;
@@ -87,6 +89,12 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     let mut rules = datafusion::optimizer::Optimizer::new().rules;
     let at = rules.iter().position(|r| r.name() == "simplify_expressions").map_or(0, |i| i + 1);
     rules.insert(at, Arc::new(subqueries::InlineOneRowSubqueries));
+    // Subqueries over a scalar aggregate are unnested before DataFusion's decorrelation, what
+    // it leaves right after it.
+    let at = rules.iter().position(|r| r.name() == "decorrelate_predicate_subquery").unwrap_or(0);
+    rules.insert(at, Arc::new(decorrelate::DecorrelateGeneral::new(decorrelate::Scope::ScalarAggregates)));
+    let at = rules.iter().position(|r| r.name() == "decorrelate_lateral_join").map_or(rules.len(), |i| i + 1);
+    rules.insert(at, Arc::new(decorrelate::DecorrelateGeneral::new(decorrelate::Scope::Remaining)));
     builder
         .with_optimizer_rules(rules)
         .with_type_planner(Arc::new(types::SparkTypes))
