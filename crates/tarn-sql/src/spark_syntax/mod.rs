@@ -19,6 +19,7 @@
 //! - Pipe syntax: `FROM t` alone is `SELECT * FROM t`; `|> DROP a, b` is `|> SELECT * EXCEPT (a, b)`;
 //!   `|> SET a = x, b = y` is `|> SELECT * REPLACE (x AS a)` then `(y AS b)`, one after the other
 //!   as Spark applies them. DataFusion plans the rest of the pipe operators itself.
+//! - `LIKE ANY | SOME | ALL (..)` and `ESCAPE` with another character than `\` ([`like`]).
 
 use std::ops::ControlFlow;
 
@@ -30,6 +31,8 @@ use sqlparser::ast::{
 };
 
 use crate::error::{Result, SqlError};
+
+mod like;
 
 /// Rewrites `statement` in place; refuses what Spark would not run either.
 pub(crate) fn rewrite(statement: &mut Statement) -> Result<()> {
@@ -54,6 +57,9 @@ impl VisitorMut for Rewriter {
     type Break = SqlError;
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<SqlError> {
+        if let Err(e) = like::rewrite(expr) {
+            return ControlFlow::Break(e);
+        }
         if let Some(cast) = cast_function(expr) {
             *expr = cast;
         }
