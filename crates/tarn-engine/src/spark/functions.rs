@@ -58,6 +58,7 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
     .chain(super::strings::functions())
     .chain(super::math::functions())
     .chain(super::random::functions())
+    .chain(super::units::functions())
     .collect()
 }
 

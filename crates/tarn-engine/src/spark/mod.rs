@@ -47,6 +47,7 @@ mod subqueries;
 mod sum;
 mod tries;
 pub mod types;
+mod units;
 
 /// The function `EXCEPT ALL` / `INTERSECT ALL` mark each side's rows with (see `multiplicity`).
 pub use multiplicity::MARKER as SET_MULTIPLICITY_MARKER;

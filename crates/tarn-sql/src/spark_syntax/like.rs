@@ -7,9 +7,7 @@
 //! backslash-escaped pattern DataFusion reads, with Spark's rule that the escape character may
 //! only precede `_`, `%` or itself.
 
-use sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, ValueWithSpan,
-};
+use sqlparser::ast::{BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, ValueWithSpan};
 
 use crate::error::{Result, SqlError};
 
@@ -124,10 +122,11 @@ fn quantified(expr: &Expr) -> Option<Expr> {
         }
     };
     let op = if all { BinaryOperator::And } else { BinaryOperator::Or };
-    let combined = patterns
-        .into_iter()
-        .map(single)
-        .reduce(|left, right| Expr::BinaryOp { left: Box::new(left), op: op.clone(), right: Box::new(right) })?;
+    let combined = patterns.into_iter().map(single).reduce(|left, right| Expr::BinaryOp {
+        left: Box::new(left),
+        op: op.clone(),
+        right: Box::new(right),
+    })?;
     Some(Expr::Nested(Box::new(combined)))
 }
 

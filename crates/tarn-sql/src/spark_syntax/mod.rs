@@ -66,6 +66,9 @@ impl VisitorMut for Rewriter {
         if let Some(rounding) = rounding_to_scale(expr) {
             *expr = rounding;
         }
+        if let Err(e) = timestamp_unit_function(expr) {
+            return ControlFlow::Break(e);
+        }
         within_group_as_order_by(expr);
         if let Expr::Exists { subquery, negated } = expr
             && returns_one_row(subquery)
@@ -430,6 +433,44 @@ fn cast_function(expr: &Expr) -> Option<Expr> {
         _ => return None,
     };
     Some(Expr::Cast { kind: CastKind::Cast, expr: Box::new(arg.clone()), data_type, array: false, format: None })
+}
+
+/// `timestampadd(MONTH, n, ts)` / `timestampdiff(DAY, a, b)` and their other names with three
+/// arguments (`dateadd`, `date_add`, `datediff`, `date_diff`, `timediff`): the unit keyword
+/// becomes text, the name Tarn's function (`tarn_engine::spark::units`).
+fn timestamp_unit_function(expr: &mut Expr) -> Result<()> {
+    let Expr::Function(function) = expr else { return Ok(()) };
+    let [ObjectNamePart::Identifier(name)] = function.name.0.as_slice() else { return Ok(()) };
+    let target = match name.value.to_ascii_lowercase().as_str() {
+        "timestampadd" | "dateadd" | "date_add" => "timestampadd",
+        "timestampdiff" | "datediff" | "date_diff" | "timediff" => "timestampdiff",
+        _ => return Ok(()),
+    };
+    if name.quote_style.is_some() || function.over.is_some() {
+        return Ok(());
+    }
+    let FunctionArguments::List(list) = &mut function.args else { return Ok(()) };
+    if list.args.len() != 3 {
+        return Ok(());
+    }
+    match &mut list.args[0] {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(unit @ Expr::Identifier(_))) => {
+            let Expr::Identifier(keyword) = &*unit else { return Ok(()) };
+            if keyword.quote_style.is_some() {
+                return Ok(());
+            }
+            *unit = Expr::Value(sqlparser::ast::Value::SingleQuotedString(keyword.value.to_ascii_uppercase()).into());
+        }
+        // Spark's grammar takes the unit as a keyword only.
+        _ => {
+            return Err(SqlError::user(format!(
+                "[PARSE_SYNTAX_ERROR] the unit of {} is a keyword such as DAY or MONTH, not an expression: {}",
+                name.value, list.args[0]
+            )));
+        }
+    }
+    function.name = ObjectName::from(vec![Ident::new(target)]);
+    Ok(())
 }
 
 /// Aggregates every query of them returns exactly one row of (without GROUP BY).
