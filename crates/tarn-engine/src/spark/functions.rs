@@ -59,6 +59,7 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
     .chain(super::math::functions())
     .chain(super::random::functions())
     .chain(super::units::functions())
+    .chain(super::make_timestamp::functions())
     .collect()
 }
 

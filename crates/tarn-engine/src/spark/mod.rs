@@ -36,6 +36,7 @@ mod decorrelate;
 mod extract;
 pub mod functions;
 mod listagg;
+mod make_timestamp;
 mod math;
 mod multiplicity;
 mod operators;
