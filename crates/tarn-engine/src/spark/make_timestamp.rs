@@ -172,7 +172,7 @@ impl ScalarUDFImpl for FromEpoch {
             (_, t) if t.is_integer() || t.is_null() => DataType::Int64,
             (Epoch::Seconds, DataType::Float32 | DataType::Float64) => DataType::Float64,
             // More than microseconds in the fraction is an error below, not rounded.
-            (Epoch::Seconds, DataType::Decimal128(_, s) | DataType::Decimal256(_, s)) => DataType::Decimal128(38, (*s).clamp(6, 38) as i8),
+            (Epoch::Seconds, DataType::Decimal128(_, s) | DataType::Decimal256(_, s)) => DataType::Decimal128(38, (*s).clamp(6, 38)),
             (_, t) => {
                 return plan_err!(
                     "[DATATYPE_MISMATCH] {} takes {}, not {t}",

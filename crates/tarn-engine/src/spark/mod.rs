@@ -38,6 +38,7 @@ pub mod functions;
 mod listagg;
 mod make_timestamp;
 mod math;
+mod mode;
 mod multiplicity;
 mod operators;
 mod random;
@@ -129,6 +130,14 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     state.register_udf(multiplicity::marker())?;
     state.register_udaf(sum::udaf())?;
     state.register_udaf(listagg::udaf())?;
+    state.register_udaf(mode::udaf())?;
+    // Spark's `every` is `bool_and`, its `some` / `any` are `bool_or`.
+    for (udaf, aliases) in [
+        (datafusion::functions_aggregate::bool_and_or::bool_and_udaf(), vec!["every"]),
+        (datafusion::functions_aggregate::bool_and_or::bool_or_udaf(), vec!["some", "any"]),
+    ] {
+        state.register_udaf(Arc::new(udaf.as_ref().clone().with_aliases(aliases)))?;
+    }
     // Spark's `first(x)` / `last(x)` are DataFusion's `first_value` / `last_value`.
     // (Neither has aliases of its own to keep.)
     for (udaf, alias) in [

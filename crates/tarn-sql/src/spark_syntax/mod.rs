@@ -97,10 +97,65 @@ impl VisitorMut for Rewriter {
     }
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<SqlError> {
+        order_by_all(query);
         match rewrite_set_expr(&mut query.body).and_then(|()| rewrite_pipes(query)) {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => ControlFlow::Break(e),
         }
+    }
+}
+
+/// `ORDER BY ALL [ASC|DESC] [NULLS ..]`: every output column in order, unless a column of the
+/// query is itself named `all` (then Spark orders by it). DataFusion plans `ORDER BY ALL` over a
+/// SELECT's own columns; a set operation is wrapped in `SELECT *` first, so it is ordered too.
+fn order_by_all(query: &mut Query) {
+    let Some(order_by) = &query.order_by else { return };
+    let sqlparser::ast::OrderByKind::Expressions(exprs) = &order_by.kind else { return };
+    let [only] = exprs.as_slice() else { return };
+    let Expr::Identifier(word) = &only.expr else { return };
+    if word.quote_style.is_some() || !word.value.eq_ignore_ascii_case("all") || only.with_fill.is_some() || names_a_column_all(&query.body)
+    {
+        return;
+    }
+    let options = only.options;
+    if !matches!(query.body.as_ref(), SetExpr::Select(_)) {
+        // SELECT * FROM (<set operation>) ORDER BY ALL, the LIMIT kept outside.
+        let inner = Query { order_by: None, limit_clause: None, fetch: None, ..query.clone() };
+        let derived = TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(inner),
+            alias: Some(sqlparser::ast::TableAlias { explicit: true, name: Ident::new("__tarn_ordered"), columns: Vec::new(), at: None }),
+            sample: None,
+        };
+        query.with = None;
+        query.body = select_of(vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())], derived);
+    }
+    query.order_by = Some(sqlparser::ast::OrderBy { kind: sqlparser::ast::OrderByKind::All(options), interpolate: None });
+}
+
+/// Whether a SELECT names an output or a relation's column `all` (a select item, an alias or
+/// an inline table's column list).
+fn names_a_column_all(body: &SetExpr) -> bool {
+    let is_all = |i: &Ident| i.value.eq_ignore_ascii_case("all");
+    match body {
+        SetExpr::Select(select) => {
+            select.projection.iter().any(|item| match item {
+                SelectItem::ExprWithAlias { alias, .. } => is_all(alias),
+                SelectItem::UnnamedExpr(Expr::Identifier(i)) => is_all(i),
+                SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => parts.last().is_some_and(is_all),
+                _ => false,
+            }) || select.from.iter().any(|t| {
+                std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)).any(|f| match f {
+                    TableFactor::Derived { alias: Some(a), .. } | TableFactor::Table { alias: Some(a), .. } => {
+                        a.columns.iter().any(|c| is_all(&c.name))
+                    }
+                    _ => false,
+                })
+            })
+        }
+        SetExpr::SetOperation { left, right, .. } => names_a_column_all(left) || names_a_column_all(right),
+        SetExpr::Query(q) => names_a_column_all(&q.body),
+        _ => false,
     }
 }
 
