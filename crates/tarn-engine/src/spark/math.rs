@@ -1,5 +1,7 @@
 //! `ceil(x, scale)` / `floor(x, scale)`: Spark's rounding to a number of decimal places
-//! (negative: to tens, hundreds, ...), over `datafusion-spark`'s one-argument `ceil` / `floor`.
+//! (negative: to tens, hundreds, ...), over `datafusion-spark`'s one-argument `ceil` / `floor`;
+//! and `bround(x [, scale])`, rounding half to even (`datafusion-spark`'s `round` rounds half
+//! up), keeping an integer's or a float's type and giving a DECIMAL Spark's rounded type.
 
 use std::sync::Arc;
 
@@ -8,12 +10,13 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-/// Spark's `ceil` and `floor`, with and without a scale.
+/// Spark's `ceil` and `floor`, with and without a scale, and `bround`.
 pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
     use datafusion_spark::function::math;
     [(Rounding::Ceiling, math::ceil()), (Rounding::Floor, math::floor())]
         .into_iter()
         .map(|(rounding, inner)| Arc::new(ScalarUDF::new_from_impl(RoundTo::new(rounding, inner))))
+        .chain(std::iter::once(Arc::new(ScalarUDF::new_from_impl(super::bround::BRound::new()))))
         .collect()
 }
 
@@ -49,7 +52,7 @@ fn decimal_operand(t: &DataType) -> Option<(u8, i8)> {
 
 /// Spark's result type of rounding `DECIMAL(p, s)` to `scale` places (`RoundBase.dataType`):
 /// one more integral digit for the carry (`ceil(9.9, 0)` is `10`).
-fn rounded_type((p, s): (u8, i8), scale: i32) -> (u8, i8) {
+pub(super) fn rounded_type((p, s): (u8, i8), scale: i32) -> (u8, i8) {
     let integral = i32::from(p) - i32::from(s) + 1;
     if scale < 0 {
         (integral.max(1 - scale).min(38) as u8, 0)
@@ -83,7 +86,7 @@ fn round_value(value: i128, from_scale: i8, to_scale: i32, rounding: Rounding) -
 }
 
 /// The literal scale argument.
-fn scale_of(value: Option<&ScalarValue>, name: &str) -> Result<i32> {
+pub(super) fn scale_of(value: Option<&ScalarValue>, name: &str) -> Result<i32> {
     match value {
         Some(v) if v.data_type().is_integer() && !v.is_null() => match v.cast_to(&DataType::Int32)? {
             ScalarValue::Int32(Some(scale)) => Ok(scale),

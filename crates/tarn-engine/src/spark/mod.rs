@@ -27,6 +27,7 @@
 //! - **Datetime patterns** ([`datetime`]): `date_format`, `to_date`, `to_timestamp` read Spark's
 //!   `yyyy-MM-dd`-style patterns.
 
+mod bround;
 mod casts;
 mod checked;
 mod collections;
