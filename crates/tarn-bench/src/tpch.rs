@@ -154,8 +154,8 @@ pub async fn load_into_warehouse(session: &mut Session, dir: &Path, schema: Opti
             None => table.to_string(),
         };
         let source = dir.join(table);
-        let source = source.to_string_lossy().replace('\'', "''");
-        session.sql(&format!("CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_files('{source}/', format => 'parquet')")).await?;
+        let source = tarn_sql::string_literal(&format!("{}/", source.to_string_lossy()));
+        session.sql(&format!("CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_files({source}, format => 'parquet')")).await?;
         progress.inc(1);
     }
     progress.finish_and_clear();

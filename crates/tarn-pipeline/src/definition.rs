@@ -334,7 +334,7 @@ fn parse_statement(p: &mut Parser) -> Result<Header, ParserError> {
                 } else {
                     Action::Warn
                 };
-                expectations.push(Expectation { name: rule, condition: condition.to_string(), action });
+                expectations.push(Expectation { name: rule, condition: tarn_sql::sql_text(&condition), action });
             } else {
                 let column = p.parse_column_def()?;
                 columns.push(DeclaredColumn { name: column.name.value.to_ascii_lowercase(), data_type: column.data_type.to_string() });

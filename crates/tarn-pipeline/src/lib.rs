@@ -306,7 +306,7 @@ impl Pipeline {
         for batch in updates.into_iter().flatten() {
             let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
             if let Some(strings) = column.as_any().downcast_ref::<arrow::array::StringArray>() {
-                ids.extend(strings.iter().flatten().map(|s| format!("'{}'", s.replace('\'', "''"))));
+                ids.extend(strings.iter().flatten().map(tarn_sql::string_literal));
             }
         }
         if ids.is_empty() {

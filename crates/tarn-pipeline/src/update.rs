@@ -120,7 +120,7 @@ fn quote_column(name: &str) -> String {
 }
 
 fn string_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    tarn_sql::string_literal(text)
 }
 
 /// Everything an update of one dataset needs.
@@ -318,7 +318,7 @@ impl DatasetUpdate<'_> {
 
     /// The query with declared column types applied.
     fn query_sql(&self) -> String {
-        let query = self.dataset.query.to_string();
+        let query = tarn_sql::sql_text(&self.dataset.query);
         if self.dataset.columns.is_empty() {
             return query;
         }

@@ -34,7 +34,7 @@ pub(crate) fn bind(sql: &str, values: &[ScalarValue], dialect: SqlDialect) -> Re
             .ok_or_else(|| format!("no value bound for parameter {p} ({} given)", values.len()))?;
         out.push_str(&sql[copied..range.start]);
         out.push('(');
-        out.push_str(&literal_sql(&unparser, value)?);
+        out.push_str(&literal_sql(&unparser, value, dialect)?);
         out.push(')');
         copied = range.end;
     }
@@ -42,17 +42,20 @@ pub(crate) fn bind(sql: &str, values: &[ScalarValue], dialect: SqlDialect) -> Re
     Ok(out)
 }
 
-/// A SQL string literal. Both dialects Tarn parses (Postgres with standard_conforming_strings,
-/// and sqlparser's Databricks dialect) double quotes and keep backslashes as they are.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+/// A SQL string literal of `dialect`: Postgres (standard_conforming_strings) doubles quotes
+/// and keeps backslashes; Spark's dialect reads backslash escapes, so both are escaped there.
+fn quote(s: &str, dialect: SqlDialect) -> String {
+    match dialect {
+        SqlDialect::Postgres => format!("'{}'", s.replace('\'', "''")),
+        SqlDialect::Databricks => tarn_sql::string_literal(s),
+    }
 }
 
-fn literal_sql(unparser: &Unparser, value: &ScalarValue) -> Result<String, String> {
+fn literal_sql(unparser: &Unparser, value: &ScalarValue, dialect: SqlDialect) -> Result<String, String> {
     // Strings and NULLs stay untyped so they take the type their context needs, as a
     // Postgres `unknown` literal does.
     match value {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => Ok(quote(s)),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => Ok(quote(s, dialect)),
         v if v.is_null() => Ok("NULL".into()),
         v => unparser
             .expr_to_sql(&Expr::Literal(v.clone(), None))
@@ -89,7 +92,8 @@ mod tests {
             .unwrap();
         assert_eq!(sql, "SELECT * FROM t WHERE name = ('x''; DROP TABLE t; --\\') AND id = (7)");
         let sql = bind("SELECT $1", &[evil], SqlDialect::Databricks).unwrap();
-        assert_eq!(sql, "SELECT ('x''; DROP TABLE t; --\\')");
+        // Spark's dialect reads backslash escapes: a trailing backslash must not end the quote.
+        assert_eq!(sql, "SELECT ('x\\'; DROP TABLE t; --\\\\')");
         // The bound text parses back to exactly the value, in Tarn's own dialect too.
         let parsed = tarn_sql::parse_sql(&sql).unwrap();
         assert!(format!("{parsed:?}").contains("x'; DROP TABLE t; --\\\\"), "{parsed:?}");
@@ -119,7 +123,7 @@ mod tests {
     fn question_marks_bind_in_order() {
         let values = [ScalarValue::Int64(Some(1)), ScalarValue::Utf8(Some("it's".into()))];
         let sql = bind("SELECT * FROM `t` WHERE id = ? AND name = ? AND note = '?'", &values, SqlDialect::Databricks).unwrap();
-        assert_eq!(sql, "SELECT * FROM `t` WHERE id = (1) AND name = ('it''s') AND note = '?'");
+        assert_eq!(sql, "SELECT * FROM `t` WHERE id = (1) AND name = ('it\\'s') AND note = '?'");
         assert_eq!(count("SELECT ?, ?", SqlDialect::Databricks), 2);
     }
 }

@@ -358,6 +358,16 @@ pub enum FunctionBody {
     Query(Box<Query>),
 }
 
+impl FunctionBody {
+    /// The body as SQL text Tarn's parser reads back (see [`crate::parser::sql_text`]).
+    pub fn to_sql_text(&self) -> String {
+        match self {
+            FunctionBody::Expr(e) => crate::parser::sql_text(e.as_ref()),
+            FunctionBody::Query(q) => crate::parser::sql_text(q.as_ref()),
+        }
+    }
+}
+
 impl std::fmt::Display for FunctionBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -33,7 +33,7 @@ pub enum FollowFrom {
 pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
 
 fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    crate::parser::string_literal(text)
 }
 
 struct Follower {

@@ -36,7 +36,7 @@ pub use flows::{FlowCommit, FlowWrite};
 pub use follow::{DEFAULT_POLL, FollowFrom};
 pub use metadata::SystemSchemas;
 pub use output::StatementOutput;
-pub use parser::{SqlDialect, check_nesting, parse_sql, parse_sql_with, split_statements};
+pub use parser::{SqlDialect, check_nesting, parse_sql, parse_sql_with, split_statements, sql_text, string_literal};
 pub use properties::{CommandTag, StatementProperties};
 pub use session::{DEFAULT_TARGET_FILE_SIZE, Session, SessionConfig};
 pub use tarn_engine::CommitRecord;

@@ -204,7 +204,7 @@ impl Session {
 
     /// The value of a constant expression (table function arguments, ...).
     pub(crate) async fn eval_scalar(&self, expr: &SqlExpr) -> Result<datafusion::scalar::ScalarValue> {
-        let sql = format!("SELECT {expr} AS v");
+        let sql = format!("SELECT {} AS v", crate::parser::sql_text(expr));
         let statement = crate::parser::parse_sql(&sql)?
             .pop()
             .and_then(|s| match s {
@@ -222,7 +222,7 @@ impl Session {
     }
 
     pub(crate) async fn eval_timestamp(&self, expr: &SqlExpr) -> Result<DateTime<Utc>> {
-        let sql = format!("SELECT to_timestamp_micros({expr}) AS ts");
+        let sql = format!("SELECT to_timestamp_micros({}) AS ts", crate::parser::sql_text(expr));
         let statement = crate::parser::parse_sql(&sql)?
             .pop()
             .and_then(|s| match s {

@@ -137,7 +137,9 @@ impl ScalarUDFImpl for BRound {
                 let mut out = Vec::with_capacity(longs.len());
                 for v in longs.as_primitive::<Int64Type>() {
                     out.push(match v.map(|v| half_even(i128::from(v), 0, scale.min(0)).and_then(|r| i64::try_from(r).ok())) {
-                        Some(None) => return exec_err!("[ARITHMETIC_OVERFLOW] bround({}, {scale}) overflowed {output}", v.unwrap_or_default()),
+                        Some(None) => {
+                            return exec_err!("[ARITHMETIC_OVERFLOW] bround({}, {scale}) overflowed {output}", v.unwrap_or_default());
+                        }
                         other => other.flatten(),
                     });
                 }

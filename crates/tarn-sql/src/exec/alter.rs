@@ -104,7 +104,7 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
                 .table
                 .clone()
                 .add_constraint()
-                .with_constraint(name.value.clone(), super::util::normalize_idents(&check).to_string())
+                .with_constraint(name.value.clone(), crate::parser::sql_text(&super::util::normalize_idents(&check)))
                 .with_session_state(Arc::new(state))
                 .await
                 .map_err(|e| {

@@ -159,7 +159,7 @@ pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, ex
 }
 
 fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    crate::parser::string_literal(s)
 }
 
 pub(crate) async fn show_create_table(session: &mut Session, table: &ObjectName) -> Result<StatementOutput> {

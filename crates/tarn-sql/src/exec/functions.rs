@@ -55,7 +55,7 @@ fn definition(session: &Session, create: &CreateFunction, ident: &TableIdent) ->
         params.push(FunctionParam {
             name: param.name.value.clone(),
             data_type: param.data_type.to_string(),
-            default: param.default.as_ref().map(ToString::to_string),
+            default: param.default.as_ref().map(crate::parser::sql_text),
             comment: param.comment.clone(),
         });
     }
@@ -96,7 +96,7 @@ fn definition(session: &Session, create: &CreateFunction, ident: &TableIdent) ->
         id: uuid::Uuid::new_v4().to_string(),
         params,
         returns,
-        body: create.body.to_string(),
+        body: create.body.to_sql_text(),
         comment: create.comment.clone(),
         deterministic: create.deterministic,
         default_catalog: session.current_catalog.clone(),

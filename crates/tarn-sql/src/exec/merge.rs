@@ -42,7 +42,7 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
     if source_alias.eq_ignore_ascii_case(&target_alias) {
         return Err(SqlError::user(format!("MERGE: source and target are both called '{source_alias}'; give one an alias")));
     }
-    let sql = format!("SELECT * FROM {factor}");
+    let sql = format!("SELECT * FROM {}", crate::parser::sql_text(&factor));
     let statement = match crate::parser::parse_sql(&sql)?.pop() {
         Some(crate::ast::Statement::Query(q)) => *q,
         _ => return Err(SqlError::Internal(format!("MERGE source did not re-parse: {sql}"))),

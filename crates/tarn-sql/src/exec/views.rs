@@ -108,7 +108,7 @@ pub(crate) async fn create_view(
         schema: ident.schema.clone(),
         name: ident.table.clone(),
         id: existing.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |v| v.id.clone()),
-        sql: query.to_string(),
+        sql: crate::parser::sql_text(&query),
         columns: columns.into_iter().map(|(c, comment)| ViewColumn { name: c.value, comment }).collect(),
         comment,
         default_catalog: session.current_catalog.clone(),
@@ -351,7 +351,7 @@ pub(crate) async fn described_view(session: &Session, name: &ObjectName) -> Resu
         };
         let columns = column_rows(&provider, &[]);
         let text = match &view {
-            TempView::Query { query, .. } => query.to_string(),
+            TempView::Query { query, .. } => crate::parser::sql_text(query),
             TempView::Provider(_) => String::new(),
         };
         let details = vec![
@@ -385,7 +385,7 @@ pub(crate) async fn described_view(session: &Session, name: &ObjectName) -> Resu
     if let Some(comment) = &view.comment {
         details.push(("Comment".into(), comment.clone(), None));
     }
-    let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+    let quote = crate::parser::string_literal;
     let mut ddl = format!("CREATE VIEW {}", view.ident());
     if !view.columns.is_empty() {
         let cols: Vec<String> = view

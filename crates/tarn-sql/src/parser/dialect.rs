@@ -25,6 +25,18 @@ impl Dialect for TarnDialect {
         true
     }
 
+    /// Spark reads backslash escapes in string literals (`'\\d'` is `\d`, `'\t'` a tab,
+    /// `'It\'s'`), as with `spark.sql.parser.escapedStringLiterals` off, its default. Text Tarn
+    /// prints back to SQL escapes its backslashes again (`parser::sql_text`).
+    fn supports_string_literal_backslash_escape(&self) -> bool {
+        true
+    }
+
+    /// `\%` and `\_` keep their backslash: they are LIKE's escaped wildcards, as in Spark.
+    fn ignores_wildcard_escapes(&self) -> bool {
+        true
+    }
+
     /// Spark's `MAP<STRING, INT>` (see the Spark SQL data types reference).
     fn supports_map_literal_with_angle_brackets(&self) -> bool {
         true

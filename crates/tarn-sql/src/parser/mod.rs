@@ -37,6 +37,36 @@ pub enum SqlDialect {
     Postgres,
 }
 
+/// `node` as SQL text that Tarn's parser reads back to the same node. The dialect reads
+/// backslash escapes in string literals as Spark does (`'\\d'` is `\d`), and sqlparser prints a
+/// literal's value as it is, so the backslashes are escaped again here. Every place that keeps
+/// SQL as text to parse later (a view's query, a SQL function's body, a constraint, a
+/// pipeline's query) or builds SQL around a parsed part prints it with this.
+pub fn sql_text<T: sqlparser::ast::VisitMut + Clone + std::fmt::Display>(node: &T) -> String {
+    struct Escape;
+    impl sqlparser::ast::VisitorMut for Escape {
+        type Break = ();
+        fn pre_visit_value(&mut self, value: &mut sqlparser::ast::ValueWithSpan) -> std::ops::ControlFlow<()> {
+            use sqlparser::ast::Value;
+            if let Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) = &mut value.value
+                && s.contains('\\')
+            {
+                *s = s.replace('\\', "\\\\");
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut node = node.clone();
+    let _ = node.visit(&mut Escape);
+    node.to_string()
+}
+
+/// `text` as a string literal of Tarn's (Spark's) dialect: backslashes and quotes escaped,
+/// so the literal reads back as exactly `text` and nothing in it can end the string early.
+pub fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
 /// Parse a `;`-separated script into statements. Nothing runs until all of it parses.
 pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
     parse_sql_with(sql, SqlDialect::Databricks)

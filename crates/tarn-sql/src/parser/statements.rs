@@ -492,7 +492,7 @@ impl TarnParser<'_> {
             return Ok(query);
         };
         let alias = sqlparser::ast::TableAlias { explicit: true, ..alias };
-        let text = format!("SELECT * FROM ({query}) {alias}");
+        let text = format!("SELECT * FROM ({}) {alias}", super::sql_text(query.as_ref()));
         let dialect = super::dialect();
         let mut parser = sqlparser::parser::Parser::new(&dialect).try_with_sql(&text).map_err(SqlError::from_parser)?;
         let wrapped = parser.parse_query().map_err(SqlError::from_parser)?;
