@@ -20,9 +20,150 @@ pub(crate) async fn run(session: &mut Session, statement: SqlStatement) -> Resul
         let (state, plan) = planned?;
         return explain_with_skipping(&log, DataFrame::new(state, plan)).await;
     }
-    let (state, plan) = session.plan_statement(statement).await?;
+    let retry = duplicate_names::aliased(&statement);
+    let (state, plan, names) = match (session.plan_statement(statement).await, retry) {
+        (Err(e), Some((aliased, names))) if duplicate_names::is_duplicate_error(&e) => {
+            let (state, plan) = session.plan_statement(aliased).await?;
+            let names = duplicate_names::output_names(&plan, &names);
+            (state, plan, Some(names))
+        }
+        (planned, _) => {
+            let (state, plan) = planned?;
+            (state, plan, None)
+        }
+    };
     let frame = DataFrame::new(state, plan);
-    Ok(StatementOutput::from_stream(frame.execute_stream().await?))
+    let stream = frame.execute_stream().await?;
+    Ok(StatementOutput::from_stream(match names {
+        Some(names) => duplicate_names::renamed(stream, &names)?,
+        None => stream,
+    }))
+}
+
+/// Spark allows a query's columns to share a name (`SELECT a, a`, `SELECT 1 AS x, 2 AS x`,
+/// `typeof(1Y), typeof(1S)` which DataFusion names alike); DataFusion's projections do not. A
+/// query refused for that is planned again with the clashing items under unique aliases, and
+/// the result's columns get their names back (an Arrow schema may repeat a name).
+mod duplicate_names {
+    use std::sync::Arc;
+
+    use arrow::datatypes::{Field, Schema};
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::{Expr, LogicalPlan};
+    use datafusion::physical_plan::SendableRecordBatchStream;
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+    use futures::StreamExt;
+    use sqlparser::ast::{Expr as SqlExpr, Ident, SelectItem, SetExpr, Statement};
+
+    use crate::error::{Result, SqlError};
+
+    /// What an aliased item is called in the answer.
+    pub(super) enum Name {
+        /// The name the item's expression has (DataFusion's).
+        Natural,
+        /// The alias the query gave it.
+        Given(String),
+    }
+
+    fn placeholder(i: usize) -> String {
+        format!("__tarn_column_{i}")
+    }
+
+    pub(super) fn is_duplicate_error(e: &SqlError) -> bool {
+        e.to_string().contains("require unique expression names")
+    }
+
+    /// The statement with every unnamed expression and every repeated name under a unique
+    /// alias; `None` when it is not a plain SELECT or nothing could clash.
+    pub(super) fn aliased(statement: &Statement) -> Option<(Statement, Vec<(String, Name)>)> {
+        let Statement::Query(query) = statement else { return None };
+        let SetExpr::Select(select) = query.body.as_ref() else { return None };
+        let mut seen = std::collections::HashSet::new();
+        let mut names = Vec::new();
+        let mut items = Vec::with_capacity(select.projection.len());
+        for (i, item) in select.projection.iter().enumerate() {
+            let alias = Ident::new(placeholder(i));
+            items.push(match item {
+                SelectItem::UnnamedExpr(expr @ (SqlExpr::Identifier(_) | SqlExpr::CompoundIdentifier(_))) => {
+                    let column = expr.to_string().rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+                    if seen.insert(column.clone()) {
+                        item.clone()
+                    } else {
+                        names.push((alias.value.clone(), Name::Given(column)));
+                        SelectItem::ExprWithAlias { expr: expr.clone(), alias }
+                    }
+                }
+                SelectItem::UnnamedExpr(expr) => {
+                    names.push((alias.value.clone(), Name::Natural));
+                    SelectItem::ExprWithAlias { expr: expr.clone(), alias }
+                }
+                SelectItem::ExprWithAlias { expr, alias: given } => {
+                    let name = if given.quote_style.is_some() { given.value.clone() } else { given.value.to_ascii_lowercase() };
+                    if seen.insert(name.clone()) {
+                        item.clone()
+                    } else {
+                        names.push((alias.value.clone(), Name::Given(name)));
+                        SelectItem::ExprWithAlias { expr: expr.clone(), alias }
+                    }
+                }
+                other => other.clone(),
+            });
+        }
+        if names.is_empty() {
+            return None;
+        }
+        let mut query = query.clone();
+        let SetExpr::Select(select) = query.body.as_mut() else { return None };
+        select.projection = items;
+        Some((Statement::Query(query), names))
+    }
+
+    /// The answer's names: a natural name is read off the planned projection.
+    pub(super) fn output_names(plan: &LogicalPlan, names: &[(String, Name)]) -> Vec<(String, String)> {
+        let mut natural = std::collections::HashMap::new();
+        let _ = plan.apply(|node| {
+            if let LogicalPlan::Projection(projection) = node {
+                for expr in &projection.expr {
+                    if let Expr::Alias(alias) = expr
+                        && alias.name.starts_with("__tarn_column_")
+                    {
+                        natural.entry(alias.name.clone()).or_insert_with(|| alias.expr.schema_name().to_string());
+                    }
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        names
+            .iter()
+            .map(|(placeholder, name)| {
+                let shown = match name {
+                    Name::Given(given) => given.clone(),
+                    Name::Natural => natural.get(placeholder).cloned().unwrap_or_else(|| placeholder.clone()),
+                };
+                (placeholder.clone(), shown)
+            })
+            .collect()
+    }
+
+    /// `stream` with its placeholder columns renamed.
+    pub(super) fn renamed(stream: SendableRecordBatchStream, names: &[(String, String)]) -> Result<SendableRecordBatchStream> {
+        let schema = stream.schema();
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| match names.iter().find(|(p, _)| p == f.name()) {
+                Some((_, shown)) => f.as_ref().clone().with_name(shown),
+                None => f.as_ref().clone(),
+            })
+            .collect();
+        let renamed = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        let target = Arc::clone(&renamed);
+        let batches = stream.map(move |batch| {
+            let batch = batch?;
+            Ok(arrow::array::RecordBatch::try_new(Arc::clone(&target), batch.columns().to_vec())?)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(renamed, batches)))
+    }
 }
 
 /// EXPLAIN [ANALYZE] output plus one `delta_files` row per Delta scan: files (and bytes) read
