@@ -1,7 +1,7 @@
 //! Spark's meaning of integer `+ - *` (checked), `/`, `div` and `arr[i]`, planned before DataFusion's own planners see them.
 
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DFSchema, Result, plan_err};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::{DFSchema, Result, ScalarValue, plan_err};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, RawFieldAccessExpr};
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
@@ -74,6 +74,35 @@ fn promote_text(left: Expr, right: Expr, schema: &DFSchema) -> Result<(Expr, Exp
     })
 }
 
+/// Whether an interval expression has a time of day part: `Some` for a literal (or a negated
+/// one), `None` when it is not known before running.
+fn interval_has_time(expr: &Expr) -> Option<bool> {
+    match expr {
+        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) => Some(v.nanoseconds != 0),
+        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => Some(v.milliseconds != 0),
+        Expr::Literal(ScalarValue::IntervalYearMonth(_), _) => Some(false),
+        Expr::Negative(inner) | Expr::Alias(datafusion::logical_expr::expr::Alias { expr: inner, .. }) => interval_has_time(inner),
+        _ => None,
+    }
+}
+
+/// `date ± interval` with hours, minutes or seconds is a TIMESTAMP in Spark
+/// (`date '2012-01-01' - interval 3 hours` is `2011-12-31 21:00:00`); DataFusion would keep a
+/// DATE and drop the time. The date becomes a timestamp first; an interval of whole days or
+/// months keeps the DATE, as in Spark.
+fn date_with_time_interval(expr: &RawBinaryExpr, left: &DataType, right: &DataType) -> Option<RawBinaryExpr> {
+    let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
+    let is_interval = |t: &DataType| matches!(t, DataType::Interval(_));
+    let timestamp = |e: Expr| Expr::Cast(Cast::new(Box::new(e), DataType::Timestamp(TimeUnit::Microsecond, None)));
+    if is_date(left) && is_interval(right) && interval_has_time(&expr.right) != Some(false) {
+        return Some(RawBinaryExpr { op: expr.op.clone(), left: timestamp(expr.left.clone()), right: expr.right.clone() });
+    }
+    if is_interval(left) && is_date(right) && expr.op == BinaryOperator::Plus && interval_has_time(&expr.left) != Some(false) {
+        return Some(RawBinaryExpr { op: expr.op.clone(), left: expr.left.clone(), right: timestamp(expr.right.clone()) });
+    }
+    None
+}
+
 impl ExprPlanner for SparkOperators {
     fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
         // Text with a number: Spark's ANSI promotion first, then the operator as for numbers.
@@ -88,6 +117,11 @@ impl ExprPlanner for SparkOperators {
             // Integers: overflow is an error, as in ANSI Spark (`checked`).
             BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply => {
                 let (left, right) = (expr.left.get_type(schema)?, expr.right.get_type(schema)?);
+                if expr.op != BinaryOperator::Multiply
+                    && let Some(expr) = date_with_time_interval(&expr, &left, &right)
+                {
+                    return Ok(PlannerResult::Original(expr));
+                }
                 if super::checked::is_checked_integer(&left) && super::checked::is_checked_integer(&right) {
                     let op = match expr.op {
                         BinaryOperator::Plus => '+',

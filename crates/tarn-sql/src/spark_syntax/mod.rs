@@ -20,6 +20,7 @@
 //!   `|> SET a = x, b = y` is `|> SELECT * REPLACE (x AS a)` then `(y AS b)`, one after the other
 //!   as Spark applies them. DataFusion plans the rest of the pipe operators itself.
 //! - `LIKE ANY | SOME | ALL (..)` and `ESCAPE` with another character than `\` ([`like`]).
+//! - Interval ranges: `INTERVAL '2-1' YEAR TO MONTH`, `'1 2:03:04' DAY TO SECOND` ([`intervals`]).
 
 use std::ops::ControlFlow;
 
@@ -32,6 +33,7 @@ use sqlparser::ast::{
 
 use crate::error::{Result, SqlError};
 
+mod intervals;
 mod like;
 
 /// Rewrites `statement` in place; refuses what Spark would not run either.
@@ -57,7 +59,7 @@ impl VisitorMut for Rewriter {
     type Break = SqlError;
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<SqlError> {
-        if let Err(e) = like::rewrite(expr) {
+        if let Err(e) = like::rewrite(expr).and_then(|()| intervals::rewrite(expr)) {
             return ControlFlow::Break(e);
         }
         if let Some(cast) = cast_function(expr) {
