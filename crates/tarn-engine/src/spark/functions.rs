@@ -60,6 +60,7 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
     .chain(super::random::functions())
     .chain(super::units::functions())
     .chain(super::make_timestamp::functions())
+    .chain(super::regexp::functions())
     .collect()
 }
 

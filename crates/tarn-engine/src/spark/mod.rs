@@ -44,6 +44,7 @@ mod multiplicity;
 mod operators;
 mod random;
 mod range;
+mod regexp;
 mod sample;
 mod strings;
 mod subqueries;
