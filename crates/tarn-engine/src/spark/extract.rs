@@ -11,7 +11,8 @@ use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult};
-use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast, lit};
 
 /// A field Spark can extract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -281,5 +282,59 @@ impl ScalarUDFImpl for DatePart {
         let source = args.split_off(1);
         let arg_fields = arg_fields.into_iter().skip(1).collect();
         inner.invoke_with_args(ScalarFunctionArgs { args: source, arg_fields, number_rows, return_field, config_options })
+    }
+}
+
+/// Spark's one-field functions — `year(d)`, `month`, `day` / `dayofmonth`, `dayofweek` (1 is
+/// Sunday), `dayofyear`, `weekofyear` (ISO week), `quarter` — each `date_part(field, d)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FieldFunction {
+    name: &'static str,
+    field: &'static str,
+    aliases: Vec<String>,
+    signature: Signature,
+}
+
+pub(crate) fn field_functions() -> Vec<Arc<ScalarUDF>> {
+    [
+        ("year", "year", vec![]),
+        ("month", "month", vec![]),
+        ("day", "day", vec!["dayofmonth".to_string()]),
+        ("dayofweek", "dow", vec![]),
+        ("dayofyear", "doy", vec![]),
+        ("weekofyear", "week", vec![]),
+        ("quarter", "quarter", vec![]),
+    ]
+    .into_iter()
+    .map(|(name, field, aliases)| {
+        Arc::new(ScalarUDF::new_from_impl(FieldFunction { name, field, aliases, signature: Signature::any(1, Volatility::Immutable) }))
+    })
+    .collect()
+}
+
+impl ScalarUDFImpl for FieldFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        let call = date_part().call(std::iter::once(lit(self.field)).chain(args).collect());
+        Ok(ExprSimplifyResult::Simplified(cast(call, DataType::Int32)))
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        exec_err!("{} runs as date_part once the plan is simplified", self.name)
     }
 }

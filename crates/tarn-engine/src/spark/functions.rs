@@ -54,6 +54,7 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
         super::extract::date_part(),
     ]
     .into_iter()
+    .chain(super::extract::field_functions())
     .chain(super::tries::functions())
     .chain(super::strings::functions())
     .chain(super::math::functions())

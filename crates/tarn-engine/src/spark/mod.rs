@@ -133,10 +133,13 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     state.register_udaf(sum::udaf())?;
     state.register_udaf(listagg::udaf())?;
     state.register_udaf(mode::udaf())?;
-    // Spark's `every` is `bool_and`, its `some` / `any` are `bool_or`.
+    // Spark's `every` is `bool_and`, its `some` / `any` are `bool_or`, `variance` is the
+    // sample variance, `std` the sample standard deviation (aliases are added to DataFusion's).
     for (udaf, aliases) in [
         (datafusion::functions_aggregate::bool_and_or::bool_and_udaf(), vec!["every"]),
         (datafusion::functions_aggregate::bool_and_or::bool_or_udaf(), vec!["some", "any"]),
+        (datafusion::functions_aggregate::variance::var_samp_udaf(), vec!["variance"]),
+        (datafusion::functions_aggregate::stddev::stddev_udaf(), vec!["std"]),
     ] {
         state.register_udaf(Arc::new(udaf.as_ref().clone().with_aliases(aliases)))?;
     }
