@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchemaRef, NullEquality, Result, ScalarValue, TableReference};
+use datafusion::functions::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn::max;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::expr::{Exists, InSubquery};
@@ -36,7 +37,7 @@ use datafusion::logical_expr::logical_plan::{
     Union, Window,
 };
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
-use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, col, lit, when};
+use datafusion::logical_expr::{BinaryExpr, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, Operator, col, lit, when};
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 /// Which subqueries an instance of the rule takes.
@@ -450,6 +451,35 @@ fn one_row_per_outer_row(plan: &LogicalPlan) -> bool {
     }
 }
 
+/// A join's equality keys and the rest of its condition.
+type JoinKeys = (Vec<(Expr, Expr)>, Option<Expr>);
+
+/// Join keys matching each expression to a domain column of a side with `schema`, NULL
+/// matching NULL: a nullable pair becomes two plain equalities, (value or a default) and
+/// (is NULL), so no other condition of the join is ever taken as NULL-safe (DataFusion's
+/// `NullEqualsNull` applies to all of a join's keys). A type without a default value is
+/// matched with `IS NOT DISTINCT FROM` in the join's filter.
+fn null_safe_keys(pairs: impl IntoIterator<Item = (Expr, Column)>, schema: &DFSchemaRef) -> Result<JoinKeys> {
+    let mut on = Vec::new();
+    let mut filter = Vec::new();
+    for (outer, column) in pairs {
+        let (_, field) = schema.qualified_field_from_column(&column)?;
+        let inner = Expr::Column(column);
+        if !field.is_nullable() {
+            on.push((outer, inner));
+            continue;
+        }
+        match ScalarValue::new_default(field.data_type()) {
+            Ok(default) if !default.is_null() => {
+                on.push((coalesce(vec![outer.clone(), lit(default.clone())]), coalesce(vec![inner.clone(), lit(default)])));
+                on.push((outer.is_null(), inner.is_null()));
+            }
+            _ => filter.push(Expr::BinaryExpr(BinaryExpr::new(Box::new(outer), Operator::IsNotDistinctFrom, Box::new(inner)))),
+        }
+    }
+    Ok((on, conjunction(filter)))
+}
+
 fn requalify(columns: &[Column], alias: &TableReference) -> Vec<Column> {
     columns.iter().map(|c| Column::new(Some(alias.clone()), c.name.clone())).collect()
 }
@@ -482,36 +512,9 @@ impl<'a> Domain<'a> {
         Ok((plan, columns))
     }
 
-    /// Join keys matching the outer expressions to `columns` of a right side with `schema`,
-    /// NULL-safe: a nullable pair matches on (value or a default, is NULL) — two plain
-    /// equalities, so no other condition of the join is ever taken as NULL-safe.
-    #[allow(clippy::type_complexity)]
-    fn keys(&self, columns: &[Column], schema: &DFSchemaRef) -> Result<(Vec<(Expr, Expr)>, Option<Expr>)> {
-        let mut on = Vec::new();
-        let mut filter = Vec::new();
-        for (outer, column) in self.outer.iter().zip(columns) {
-            let inner = Expr::Column(column.clone());
-            let (_, field) = schema.qualified_field_from_column(column)?;
-            if !field.is_nullable() {
-                on.push((outer.clone(), inner));
-                continue;
-            }
-            match ScalarValue::new_default(field.data_type()) {
-                Ok(default) if !default.is_null() => {
-                    on.push((
-                        datafusion::functions::expr_fn::coalesce(vec![outer.clone(), lit(default.clone())]),
-                        datafusion::functions::expr_fn::coalesce(vec![inner.clone(), lit(default)]),
-                    ));
-                    on.push((outer.clone().is_null(), inner.is_null()));
-                }
-                _ => filter.push(Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
-                    Box::new(outer.clone()),
-                    datafusion::logical_expr::Operator::IsNotDistinctFrom,
-                    Box::new(inner),
-                ))),
-            }
-        }
-        Ok((on, conjunction(filter)))
+    /// Join keys matching the outer expressions to `columns` of a right side with `schema`.
+    fn keys(&self, columns: &[Column], schema: &DFSchemaRef) -> Result<JoinKeys> {
+        null_safe_keys(self.outer.iter().cloned().zip(columns.iter().cloned()), schema)
     }
 
     /// `plan` computed for every row of the domain: its own columns, then the domain's.
@@ -675,33 +678,13 @@ impl<'a> Domain<'a> {
         let marked = LogicalPlan::SubqueryAlias(SubqueryAlias::try_new(Arc::new(marked), alias.clone())?);
         let (domain, domain_columns) = self.instance()?;
         let inner_columns = requalify(&columns, &alias);
-        let mut on = Vec::new();
-        let mut filter = Vec::new();
-        for (d, a) in domain_columns.iter().zip(&inner_columns) {
-            // Both sides are the same domain values: NULL-safe as in `keys`.
-            let (_, field) = marked.schema().qualified_field_from_column(a)?;
-            let (d, a) = (Expr::Column(d.clone()), Expr::Column(a.clone()));
-            match ScalarValue::new_default(field.data_type()) {
-                Ok(default) if !default.is_null() && field.is_nullable() => {
-                    on.push((
-                        datafusion::functions::expr_fn::coalesce(vec![d.clone(), lit(default.clone())]),
-                        datafusion::functions::expr_fn::coalesce(vec![a.clone(), lit(default)]),
-                    ));
-                    on.push((d.is_null(), a.is_null()));
-                }
-                _ if !field.is_nullable() => on.push((d, a)),
-                _ => filter.push(Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
-                    Box::new(d),
-                    datafusion::logical_expr::Operator::IsNotDistinctFrom,
-                    Box::new(a),
-                ))),
-            }
-        }
+        let pairs = domain_columns.iter().cloned().map(Expr::Column).zip(inner_columns);
+        let (on, filter) = null_safe_keys(pairs, marked.schema())?;
         let joined = LogicalPlan::Join(Join::try_new(
             Arc::new(domain),
             Arc::new(marked),
             on,
-            conjunction(filter),
+            filter,
             JoinType::Left,
             JoinConstraint::On,
             NullEquality::NullEqualsNothing,
@@ -815,13 +798,10 @@ impl<'a> Domain<'a> {
             },
             None => Vec::new(),
         };
-        for (l, r) in left_columns.iter().zip(&right_columns) {
-            filter.push(Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
-                Box::new(Expr::Column(l.clone())),
-                datafusion::logical_expr::Operator::IsNotDistinctFrom,
-                Box::new(Expr::Column(r.clone())),
-            )));
-        }
+        let pairs = left_columns.iter().cloned().map(Expr::Column).zip(right_columns.iter().cloned());
+        let (domain_on, domain_filter) = null_safe_keys(pairs, right.schema())?;
+        on.extend(domain_on);
+        filter.extend(domain_filter);
         let joined = LogicalPlan::Join(Join::try_new(
             Arc::new(left),
             Arc::new(right),
@@ -842,10 +822,8 @@ impl<'a> Domain<'a> {
                 let mut columns = Vec::with_capacity(left_columns.len());
                 for (i, (l, r)) in left_columns.iter().zip(&right_columns).enumerate() {
                     let name = format!("__tarn_d{i}");
-                    exprs.push(
-                        datafusion::functions::expr_fn::coalesce(vec![Expr::Column(l.clone()), Expr::Column(r.clone())])
-                            .alias_qualified(Some(alias.clone()), &name),
-                    );
+                    exprs
+                        .push(coalesce(vec![Expr::Column(l.clone()), Expr::Column(r.clone())]).alias_qualified(Some(alias.clone()), &name));
                     columns.push(Column::new(Some(alias.clone()), name));
                 }
                 (LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(joined))?), columns)
