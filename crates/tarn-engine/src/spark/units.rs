@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, Months, NaiveDateTime, TimeDelta, Timelike};
+use chrono::{DateTime, Datelike, Months, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, TimestampMicrosecondArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
@@ -232,13 +232,12 @@ fn diff(unit: Unit, start: i64, end: i64) -> Result<i64> {
         }
         return Ok(months / per);
     }
-    let step = unit.micros().unwrap_or(1);
-    match end.checked_sub(start) {
-        Some(d) => Ok(d / step),
-        None => {
-            let d = TimeDelta::microseconds(end) - TimeDelta::microseconds(start);
-            Ok(d.num_microseconds().map_or(i64::MAX, |m| m / step))
-        }
+    // In i128 the difference of two BIGINT microsecond values cannot overflow; an answer past
+    // BIGINT is an error, as in ANSI Spark.
+    let step = i128::from(unit.micros().unwrap_or(1));
+    match i64::try_from((i128::from(end) - i128::from(start)) / step) {
+        Ok(units) => Ok(units),
+        Err(_) => exec_err!("[ARITHMETIC_OVERFLOW] timestampdiff's answer is out of the range of BIGINT"),
     }
 }
 
@@ -258,6 +257,8 @@ mod tests {
         assert_eq!(diff(Unit::Year, at("2022-02-15 00:00:00"), at("2023-02-15 10:11:12")).unwrap(), 1);
         assert_eq!(diff(Unit::Day, at("2022-02-15 00:00:00"), at("2023-02-15 00:00:00")).unwrap(), 365);
         assert_eq!(diff(Unit::Second, at("2022-02-15 00:00:00"), at("2022-02-14 23:59:59")).unwrap(), -1);
+        assert!(diff(Unit::Microsecond, i64::MIN, i64::MAX).is_err());
+        assert_eq!(diff(Unit::Day, i64::MIN, i64::MAX).unwrap(), 213_503_982);
     }
 
     #[test]
