@@ -1,129 +1,14 @@
 //! SQL type names (Spark/Databricks spelling) to Arrow types, and Arrow types back to the
 //! Spark names DESCRIBE and SHOW CREATE TABLE print.
 
-use std::sync::Arc;
-
-use arrow::datatypes::{DataType, Field, Fields, TimeUnit};
-use sqlparser::ast::{ArrayElemTypeDef, DataType as SqlType, ExactNumberInfo};
+use arrow::datatypes::DataType;
+use sqlparser::ast::DataType as SqlType;
 
 use crate::error::{Result, SqlError};
 
 /// The Arrow type Tarn stores a SQL type as (the Delta type follows from it).
 pub fn arrow_type(sql: &SqlType) -> Result<DataType> {
-    use SqlType as S;
-    Ok(match sql {
-        S::TinyInt(_) => DataType::Int8,
-        S::SmallInt(_) | S::Int2(_) => DataType::Int16,
-        S::Int(_) | S::Integer(_) | S::Int4(_) => DataType::Int32,
-        S::BigInt(_) | S::Int8(_) => DataType::Int64,
-        S::Float(ExactNumberInfo::Precision(p)) if *p > 24 => DataType::Float64,
-        S::Float(_) | S::Real | S::Float4 => DataType::Float32,
-        S::Double(_) | S::DoublePrecision | S::Float8 | S::Float64 => DataType::Float64,
-        S::Decimal(info) | S::Numeric(info) | S::Dec(info) => {
-            let (precision, scale) = match info {
-                ExactNumberInfo::None => (10, 0),
-                ExactNumberInfo::Precision(p) => (*p, 0),
-                ExactNumberInfo::PrecisionAndScale(p, s) => (*p, *s),
-            };
-            if !(1..=38).contains(&precision) || scale < 0 || scale as u64 > precision {
-                return Err(SqlError::user(format!(
-                    "DECIMAL({precision},{scale}) is invalid: precision must be 1 to 38 and scale 0 to precision"
-                )));
-            }
-            DataType::Decimal128(precision as u8, scale as i8)
-        }
-        S::Boolean | S::Bool => DataType::Boolean,
-        S::String(_)
-        | S::Text
-        | S::Varchar(_)
-        | S::Char(_)
-        | S::CharacterVarying(_)
-        | S::Character(_)
-        | S::CharVarying(_)
-        | S::Nvarchar(_) => DataType::Utf8,
-        S::Binary(_) | S::Varbinary(_) | S::Bytea | S::Blob(_) | S::Bytes(_) => DataType::Binary,
-        S::Date => DataType::Date32,
-        S::Timestamp(_, tz) => match tz {
-            sqlparser::ast::TimezoneInfo::WithoutTimeZone => DataType::Timestamp(TimeUnit::Microsecond, None),
-            _ => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        },
-        S::TimestampNtz(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
-        S::Array(
-            ArrayElemTypeDef::AngleBracket(inner) | ArrayElemTypeDef::SquareBracket(inner, _) | ArrayElemTypeDef::Parenthesis(inner),
-        ) => DataType::List(Arc::new(Field::new("element", arrow_type(inner)?, true))),
-        S::Map(key, value) => {
-            let entries = Field::new(
-                "key_value",
-                DataType::Struct(Fields::from(vec![
-                    Field::new("key", arrow_type(key)?, false),
-                    Field::new("value", arrow_type(value)?, true),
-                ])),
-                false,
-            );
-            DataType::Map(Arc::new(entries), false)
-        }
-        S::Struct(fields, _) => {
-            let mut out = Vec::with_capacity(fields.len());
-            for (i, f) in fields.iter().enumerate() {
-                let name = f.field_name.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| format!("col{}", i + 1));
-                out.push(Field::new(name, arrow_type(&f.field_type)?, true));
-            }
-            DataType::Struct(Fields::from(out))
-        }
-        S::Custom(name, args) if args.is_empty() => {
-            let n = name.to_string().to_ascii_uppercase();
-            match n.as_str() {
-                "LONG" => DataType::Int64,
-                "SHORT" => DataType::Int16,
-                "BYTE" => DataType::Int8,
-                "TIMESTAMP_NTZ" => DataType::Timestamp(TimeUnit::Microsecond, None),
-                "TIMESTAMP_LTZ" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                _ => return Err(unknown(sql)),
-            }
-        }
-        _ => return Err(unknown(sql)),
-    })
+    tarn_engine::spark::types::arrow_type(sql).map_err(SqlError::user)
 }
 
-fn unknown(sql: &SqlType) -> SqlError {
-    SqlError::user(format!(
-        "unsupported column type '{sql}'; use one of TINYINT, SMALLINT, INT, BIGINT, FLOAT, DOUBLE, \
-         DECIMAL(p,s), BOOLEAN, STRING, BINARY, DATE, TIMESTAMP, TIMESTAMP_NTZ, ARRAY<t>, MAP<k,v>, STRUCT<...>"
-    ))
-}
-
-/// The Spark SQL name of an Arrow type.
-pub fn spark_type_name(dt: &DataType) -> String {
-    match dt {
-        DataType::Int8 => "tinyint".into(),
-        DataType::Int16 => "smallint".into(),
-        DataType::Int32 => "int".into(),
-        DataType::Int64 => "bigint".into(),
-        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => format!("{dt}").to_lowercase(),
-        DataType::Float16 | DataType::Float32 => "float".into(),
-        DataType::Float64 => "double".into(),
-        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("decimal({p},{s})"),
-        DataType::Boolean => "boolean".into(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string".into(),
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "binary".into(),
-        DataType::Date32 | DataType::Date64 => "date".into(),
-        DataType::Timestamp(_, Some(_)) => "timestamp".into(),
-        DataType::Timestamp(_, None) => "timestamp_ntz".into(),
-        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::FixedSizeList(f, _) => {
-            format!("array<{}>", spark_type_name(f.data_type()))
-        }
-        DataType::Map(entries, _) => match entries.data_type() {
-            DataType::Struct(kv) if kv.len() == 2 => {
-                format!("map<{},{}>", spark_type_name(kv[0].data_type()), spark_type_name(kv[1].data_type()))
-            }
-            other => format!("map<{other}>"),
-        },
-        DataType::Struct(fields) => format!(
-            "struct<{}>",
-            fields.iter().map(|f| format!("{}:{}", f.name(), spark_type_name(f.data_type()))).collect::<Vec<_>>().join(",")
-        ),
-        DataType::Null => "void".into(),
-        DataType::Dictionary(_, v) => spark_type_name(v),
-        other => other.to_string().to_lowercase(),
-    }
-}
+pub use tarn_engine::spark::types::spark_type_name;

@@ -1,9 +1,12 @@
-//! Spark's type names where sqlparser or DataFusion spell them differently.
+//! Spark's types: the SQL names (`long`, `MAP<k, v>`, `TIMESTAMP_NTZ`, ...) to the Arrow types
+//! tables store and casts produce, and the names Spark prints for Arrow types.
 
-use datafusion::arrow::datatypes::DataType;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
 use datafusion::common::Result;
 use datafusion::logical_expr::planner::TypePlanner;
-use datafusion::sql::sqlparser::ast::DataType as SqlType;
+use datafusion::sql::sqlparser::ast::{ArrayElemTypeDef, DataType as SqlType, ExactNumberInfo, TimezoneInfo};
 
 #[derive(Debug, Default)]
 pub struct SparkTypes;
@@ -11,23 +14,108 @@ pub struct SparkTypes;
 impl TypePlanner for SparkTypes {
     #[allow(deprecated)]
     fn plan_type(&self, sql_type: &SqlType) -> Result<Option<DataType>> {
-        if let SqlType::Binary(_) | SqlType::Varbinary(_) | SqlType::Bytea = sql_type {
-            return Ok(Some(DataType::Binary));
-        }
-        let SqlType::Custom(name, modifiers) = sql_type else {
+        // DataFusion's own mapping for the rest (its TIMESTAMP and INTERVAL among them).
+        let spark = matches!(
+            sql_type,
+            SqlType::Binary(_)
+                | SqlType::Varbinary(_)
+                | SqlType::Bytea
+                | SqlType::Custom(..)
+                | SqlType::TimestampNtz(_)
+                | SqlType::Map(..)
+                | SqlType::Struct(..)
+                | SqlType::Array(_)
+        );
+        if !spark {
             return Ok(None);
-        };
-        if !modifiers.is_empty() || name.0.len() != 1 {
-            return Ok(None);
         }
-        let name = name.to_string().to_ascii_lowercase();
-        Ok(match name.as_str() {
-            "long" => Some(DataType::Int64),
-            "short" => Some(DataType::Int16),
-            "byte" => Some(DataType::Int8),
-            _ => None,
-        })
+        match arrow_type(sql_type) {
+            Ok(data_type) => Ok(Some(data_type)),
+            // An unknown custom name: DataFusion says it is unsupported.
+            Err(_) if matches!(sql_type, SqlType::Custom(..)) => Ok(None),
+            Err(message) => datafusion::common::plan_err!("{message}"),
+        }
     }
+}
+
+/// The Arrow type of a Spark SQL type, as tables store it and casts produce it; the message
+/// for a type Spark does not have.
+pub fn arrow_type(sql: &SqlType) -> std::result::Result<DataType, String> {
+    use SqlType as S;
+    Ok(match sql {
+        S::TinyInt(_) => DataType::Int8,
+        S::SmallInt(_) | S::Int2(_) => DataType::Int16,
+        S::Int(_) | S::Integer(_) | S::Int4(_) => DataType::Int32,
+        S::BigInt(_) | S::Int8(_) => DataType::Int64,
+        S::Float(ExactNumberInfo::Precision(p)) if *p > 24 => DataType::Float64,
+        S::Float(_) | S::Real | S::Float4 => DataType::Float32,
+        S::Double(_) | S::DoublePrecision | S::Float8 | S::Float64 => DataType::Float64,
+        S::Decimal(info) | S::Numeric(info) | S::Dec(info) => {
+            let (precision, scale) = match info {
+                ExactNumberInfo::None => (10, 0),
+                ExactNumberInfo::Precision(p) => (*p, 0),
+                ExactNumberInfo::PrecisionAndScale(p, s) => (*p, *s),
+            };
+            if !(1..=38).contains(&precision) || scale < 0 || scale as u64 > precision {
+                return Err(format!("DECIMAL({precision},{scale}) is invalid: precision must be 1 to 38 and scale 0 to precision"));
+            }
+            DataType::Decimal128(precision as u8, scale as i8)
+        }
+        S::Boolean | S::Bool => DataType::Boolean,
+        S::String(_)
+        | S::Text
+        | S::Varchar(_)
+        | S::Char(_)
+        | S::CharacterVarying(_)
+        | S::Character(_)
+        | S::CharVarying(_)
+        | S::Nvarchar(_) => DataType::Utf8,
+        S::Binary(_) | S::Varbinary(_) | S::Bytea | S::Blob(_) | S::Bytes(_) => DataType::Binary,
+        S::Date => DataType::Date32,
+        S::Timestamp(_, tz) => match tz {
+            TimezoneInfo::WithoutTimeZone => DataType::Timestamp(TimeUnit::Microsecond, None),
+            _ => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        },
+        S::TimestampNtz(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        S::Array(
+            ArrayElemTypeDef::AngleBracket(inner) | ArrayElemTypeDef::SquareBracket(inner, _) | ArrayElemTypeDef::Parenthesis(inner),
+        ) => DataType::List(Arc::new(Field::new("element", arrow_type(inner)?, true))),
+        S::Map(key, value) => {
+            let entries = Field::new(
+                "key_value",
+                DataType::Struct(Fields::from(vec![
+                    Field::new("key", arrow_type(key)?, false),
+                    Field::new("value", arrow_type(value)?, true),
+                ])),
+                false,
+            );
+            DataType::Map(Arc::new(entries), false)
+        }
+        S::Struct(fields, _) => {
+            let mut out = Vec::with_capacity(fields.len());
+            for (i, f) in fields.iter().enumerate() {
+                let name = f.field_name.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| format!("col{}", i + 1));
+                out.push(Field::new(name, arrow_type(&f.field_type)?, true));
+            }
+            DataType::Struct(Fields::from(out))
+        }
+        S::Custom(name, args) if args.is_empty() => match name.to_string().to_ascii_uppercase().as_str() {
+            "LONG" => DataType::Int64,
+            "SHORT" => DataType::Int16,
+            "BYTE" => DataType::Int8,
+            "TIMESTAMP_NTZ" => DataType::Timestamp(TimeUnit::Microsecond, None),
+            "TIMESTAMP_LTZ" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            _ => return Err(unknown(sql)),
+        },
+        _ => return Err(unknown(sql)),
+    })
+}
+
+fn unknown(sql: &SqlType) -> String {
+    format!(
+        "unsupported column type '{sql}'; use one of TINYINT, SMALLINT, INT, BIGINT, FLOAT, DOUBLE, \
+         DECIMAL(p,s), BOOLEAN, STRING, BINARY, DATE, TIMESTAMP, TIMESTAMP_NTZ, ARRAY<t>, MAP<k,v>, STRUCT<...>"
+    )
 }
 
 /// Spark's name of a type, as `typeof` and error messages print it.
