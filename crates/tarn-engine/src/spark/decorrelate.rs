@@ -93,7 +93,7 @@ fn has_subquery(plan: &LogicalPlan) -> bool {
     .unwrap_or(false)
 }
 
-fn is_subquery_expr(expr: &Expr) -> bool {
+pub(super) fn is_subquery_expr(expr: &Expr) -> bool {
     matches!(expr, Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_) | Expr::SetComparison(_))
 }
 
@@ -160,8 +160,15 @@ fn outer_columns(plan: &LogicalPlan) -> Vec<Column> {
 fn rewrite_node(node: LogicalPlan, scope: Scope, config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
     let rewritten = match &node {
         LogicalPlan::Join(join) => match lateral_subquery(&join.right) {
-            Some(_) if scope == Scope::Remaining => rewrite_lateral(join, config)?,
-            Some(_) => None,
+            // A lateral subquery that reads no table runs on its left rows directly.
+            // DataFusion's lateral rule loses the empty aggregate's value: `LATERAL (SELECT
+            // sum(cnt) FROM (SELECT count(*) cnt .. WHERE t2.c1 = t1.c1))` gave NULL, not 0.
+            Some((subquery, _)) if scope == Scope::ScalarAggregates => match super::lateral::inline(join, config)? {
+                Some(inlined) => Some(inlined),
+                None if has_scalar_aggregate(&subquery.subquery, true) => rewrite_lateral(join, config)?,
+                None => None,
+            },
+            Some(_) => rewrite_lateral(join, config)?,
             None => rewrite_join_condition(join, scope, config)?,
         },
         LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::Aggregate(_) | LogicalPlan::Sort(_) | LogicalPlan::Window(_) => {
@@ -308,7 +315,7 @@ fn subquery_outer_columns(expr: &Expr) -> Vec<Column> {
 }
 
 /// The subquery of a lateral join's right side, and the alias it is read under.
-fn lateral_subquery(right: &LogicalPlan) -> Option<(&Subquery, Option<&TableReference>)> {
+pub(super) fn lateral_subquery(right: &LogicalPlan) -> Option<(&Subquery, Option<&TableReference>)> {
     match right {
         LogicalPlan::Subquery(s) if !outer_columns(&s.subquery).is_empty() => Some((s, None)),
         LogicalPlan::SubqueryAlias(alias) => match alias.input.as_ref() {

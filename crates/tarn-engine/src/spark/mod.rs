@@ -20,6 +20,8 @@
 //! - **Types** ([`types`]): Spark's type names (`long`, `short`, `byte`, ...).
 //! - **Sampling** ([`sample`]): `TABLESAMPLE (n PERCENT | n ROWS | BUCKET x OUT OF y)`.
 //! - **`range`** ([`range`]): Spark's column `id`.
+//! - **Generators** ([`generators`]): `explode`, `posexplode`, `inline` (and `_outer`), `stack`,
+//!   `json_tuple` as relations, in `FROM` and `LATERAL`.
 //! - **`EXTRACT`** ([`extract`]): Spark's field names, intervals, seconds with their fraction.
 //! - **Casts** ([`casts`]): a timestamp as text is `2020-01-02 02:30:00[.fraction]`.
 //! - **Subqueries** ([`subqueries`]): `(SELECT x)` without `FROM` is the value `x`;
@@ -36,6 +38,8 @@ mod decimal;
 mod decorrelate;
 mod extract;
 pub mod functions;
+pub mod generators;
+mod lateral;
 mod listagg;
 mod make_timestamp;
 mod math;
@@ -103,7 +107,7 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     builder
         .with_optimizer_rules(rules)
         .with_type_planner(Arc::new(types::SparkTypes))
-        .with_relation_planners(vec![Arc::new(sample::TableSample)])
+        .with_relation_planners(vec![Arc::new(sample::TableSample), Arc::new(generators::Generators)])
         .with_analyzer_rule(Arc::new(casts::SparkCasts))
         .with_analyzer_rule(Arc::new(multiplicity::SetMultiplicity))
 }

@@ -21,6 +21,7 @@
 //!   as Spark applies them. DataFusion plans the rest of the pipe operators itself.
 //! - `LIKE ANY | SOME | ALL (..)` and `ESCAPE` with another character than `\` ([`like`]).
 //! - Interval ranges: `INTERVAL '2-1' YEAR TO MONTH`, `'1 2:03:04' DAY TO SECOND` ([`intervals`]).
+//! - Generators in the select list and `LATERAL VIEW` as lateral relations ([`generators`]).
 
 use std::ops::ControlFlow;
 
@@ -33,6 +34,7 @@ use sqlparser::ast::{
 
 use crate::error::{Result, SqlError};
 
+mod generators;
 mod intervals;
 mod like;
 
@@ -46,14 +48,18 @@ pub(crate) fn rewrite(statement: &mut Statement) -> Result<()> {
         let derived = TableFactor::Derived { lateral: false, subquery: Box::new(values), alias: Some(values_alias(columns)), sample: None };
         *query.as_mut() = *query_of(select_of(vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())], derived));
     }
-    let mut rewriter = Rewriter;
+    let mut rewriter = Rewriter::default();
     match VisitMut::visit(statement, &mut rewriter) {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(e) => Err(e),
     }
 }
 
-struct Rewriter;
+#[derive(Default)]
+struct Rewriter {
+    /// Subqueries in FROM given a name so far.
+    unnamed_subqueries: usize,
+}
 
 impl VisitorMut for Rewriter {
     type Break = SqlError;
@@ -84,6 +90,21 @@ impl VisitorMut for Rewriter {
         if let TableFactor::NestedJoin { table_with_joins, .. } = factor {
             table_with_joins.joins.iter_mut().for_each(fill_join_condition);
         }
+        // A lateral subquery without a name is one, as in Spark, whose columns are its own:
+        // `t1, LATERAL (SELECT c2 FROM t2 UNION ALL ..)` reads `c2` beside `t1.c2` (DataFusion
+        // would keep it unqualified and refuse the pair as ambiguous). Other subqueries in
+        // FROM keep DataFusion's naming: its decorrelation loses columns under an alias there.
+        if let TableFactor::Derived { lateral: true, alias: alias @ None, subquery, .. } = factor
+            && values_width(subquery).is_none()
+        {
+            self.unnamed_subqueries += 1;
+            *alias = Some(sqlparser::ast::TableAlias {
+                explicit: true,
+                name: Ident::new(format!("__tarn_subquery_{}", self.unnamed_subqueries)),
+                columns: Vec::new(),
+                at: None,
+            });
+        }
         // `(VALUES ..) AS t` without column names: Spark's are col1, col2, ...
         if let TableFactor::Derived { subquery, alias, .. } = factor
             && let Some(columns) = values_width(subquery)
@@ -100,10 +121,26 @@ impl VisitorMut for Rewriter {
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<SqlError> {
         order_by_all(query);
-        match rewrite_set_expr(&mut query.body).and_then(|()| rewrite_pipes(query)) {
+        match rewrite_set_expr(&mut query.body)
+            .and_then(|()| rewrite_pipes(query))
+            .and_then(|()| each_select(&mut query.body, generators::rewrite))
+        {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => ControlFlow::Break(e),
         }
+    }
+}
+
+/// `rewrite` applied to every SELECT of a query body (not of its subqueries: each is a query
+/// of its own, visited in turn).
+fn each_select(body: &mut SetExpr, rewrite: fn(&mut sqlparser::ast::Select) -> Result<()>) -> Result<()> {
+    match body {
+        SetExpr::Select(select) => rewrite(select),
+        SetExpr::SetOperation { left, right, .. } => {
+            each_select(left, rewrite)?;
+            each_select(right, rewrite)
+        }
+        _ => Ok(()),
     }
 }
 
