@@ -476,8 +476,10 @@ fn null_safe_keys(pairs: impl IntoIterator<Item = (Expr, Column)>, schema: &DFSc
             on.push((outer, inner));
             continue;
         }
-        match ScalarValue::new_default(field.data_type()) {
-            Ok(default) if !default.is_null() => {
+        // Arrow's default of a nested type can panic (a map's); those match in the filter.
+        let default = if field.data_type().is_nested() { None } else { ScalarValue::new_default(field.data_type()).ok() };
+        match default {
+            Some(default) if !default.is_null() => {
                 on.push((coalesce(vec![outer.clone(), lit(default.clone())]), coalesce(vec![inner.clone(), lit(default)])));
                 on.push((outer.is_null(), inner.is_null()));
             }
