@@ -20,6 +20,7 @@
 //! - **Types** ([`types`]): Spark's type names (`long`, `short`, `byte`, ...).
 //! - **Sampling** ([`sample`]): `TABLESAMPLE (n PERCENT | n ROWS | BUCKET x OUT OF y)`.
 //! - **`range`** ([`range`]): Spark's column `id`.
+//! - **`PIVOT` / `UNPIVOT`** ([`pivot`]).
 //! - **Generators** ([`generators`]): `explode`, `posexplode`, `inline` (and `_outer`), `stack`,
 //!   `json_tuple` as relations, in `FROM` and `LATERAL`.
 //! - **`EXTRACT`** ([`extract`]): Spark's field names, intervals, seconds with their fraction.
@@ -37,6 +38,7 @@ mod datetime;
 mod decimal;
 mod decorrelate;
 mod extract;
+mod filtered;
 pub mod functions;
 pub mod generators;
 mod lateral;
@@ -46,6 +48,7 @@ mod math;
 mod mode;
 mod multiplicity;
 mod operators;
+mod pivot;
 mod random;
 mod range;
 mod regexp;
@@ -107,7 +110,7 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     builder
         .with_optimizer_rules(rules)
         .with_type_planner(Arc::new(types::SparkTypes))
-        .with_relation_planners(vec![Arc::new(sample::TableSample), Arc::new(generators::Generators)])
+        .with_relation_planners(vec![Arc::new(sample::TableSample), Arc::new(generators::Generators), Arc::new(pivot::Pivots)])
         .with_analyzer_rule(Arc::new(casts::SparkCasts))
         .with_analyzer_rule(Arc::new(multiplicity::SetMultiplicity))
 }
@@ -132,6 +135,10 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     // Spark's `substr` is its `substring`.
     if let Some(substring) = state.scalar_functions().get("substring").cloned() {
         state.register_udf(Arc::new(substring.as_ref().clone().with_aliases(["substr"])))?;
+    }
+    // datafusion-spark's `avg` ignores FILTER in GROUP BY; it is given only the kept rows.
+    if let Some(avg) = state.aggregate_functions().get("avg").cloned() {
+        state.register_udaf(filtered::honour_filters(avg))?;
     }
     state.register_udf(multiplicity::marker())?;
     state.register_udaf(sum::udaf())?;

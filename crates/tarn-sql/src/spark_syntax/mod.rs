@@ -380,11 +380,62 @@ fn rewrite_pipes(query: &mut Query) -> Result<()> {
                 fill_join_condition(&mut join);
                 rewritten.push(PipeOperator::Join(join));
             }
+            // `|> PIVOT (..)` / `|> UNPIVOT (..)`: the query so far, pivoted, is what the next
+            // operators read.
+            PipeOperator::Pivot { aggregate_functions, value_column, value_source, alias } => {
+                let table = Box::new(pipe_so_far(query, std::mem::take(&mut rewritten)));
+                let pivot = TableFactor::Pivot {
+                    table,
+                    aggregate_functions,
+                    value_column: value_column.into_iter().map(Expr::Identifier).collect(),
+                    value_source,
+                    default_on_null: None,
+                    alias: alias.map(table_alias),
+                };
+                query.body = select_of(vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())], pivot);
+            }
+            PipeOperator::Unpivot { value_column, name_column, unpivot_columns, alias } => {
+                let table = Box::new(pipe_so_far(query, std::mem::take(&mut rewritten)));
+                let unpivot = TableFactor::Unpivot {
+                    table,
+                    value: Expr::Identifier(value_column),
+                    name: name_column,
+                    columns: unpivot_columns
+                        .into_iter()
+                        .map(|c| sqlparser::ast::ExprWithAlias { expr: Expr::Identifier(c), alias: None })
+                        .collect(),
+                    null_inclusion: None,
+                    alias: alias.map(table_alias),
+                };
+                query.body = select_of(vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())], unpivot);
+            }
             other => rewritten.push(other),
         }
     }
     query.pipe_operators = rewritten;
     Ok(())
+}
+
+fn table_alias(name: Ident) -> sqlparser::ast::TableAlias {
+    sqlparser::ast::TableAlias { explicit: true, name, columns: Vec::new(), at: None }
+}
+
+/// The pipe query up to here (its body, its own ORDER BY / LIMIT and the operators already
+/// read) as a subquery in FROM; the WITH clause stays with the whole query.
+fn pipe_so_far(query: &mut Query, operators: Vec<PipeOperator>) -> TableFactor {
+    let inner = Query {
+        with: None,
+        body: std::mem::replace(&mut query.body, empty_body()),
+        order_by: query.order_by.take(),
+        limit_clause: query.limit_clause.take(),
+        fetch: query.fetch.take(),
+        locks: Vec::new(),
+        for_clause: None,
+        settings: None,
+        format_clause: None,
+        pipe_operators: operators,
+    };
+    TableFactor::Derived { lateral: false, subquery: Box::new(inner), alias: Some(table_alias(Ident::new("__tarn_pipe"))), sample: None }
 }
 
 fn rewrite_set_expr(body: &mut SetExpr) -> Result<()> {
