@@ -69,6 +69,21 @@ pub enum Indexing {
     ZeroBased,
     /// `element_at(arr, i)`: from 1, negative from the end, 0 is an error; also `element_at(map, key)`.
     ElementAt,
+    /// `get(arr, i)`: from 0, NULL out of range.
+    Get,
+    /// `try_element_at(arr, i)`: as `element_at`, NULL out of range (0 is still an error).
+    TryElementAt,
+}
+
+impl Indexing {
+    /// Whether an index out of range gives NULL rather than an error.
+    fn lenient(self) -> bool {
+        matches!(self, Indexing::Get | Indexing::TryElementAt)
+    }
+    /// Whether maps are indexed too (by key).
+    fn takes_maps(self) -> bool {
+        matches!(self, Indexing::ElementAt | Indexing::TryElementAt)
+    }
 }
 
 /// One element of an array (or a map's value), with ANSI mode's out-of-range errors.
@@ -89,6 +104,8 @@ impl ScalarUDFImpl for ArrayItem {
         match self.indexing {
             Indexing::ZeroBased => "spark_array_item",
             Indexing::ElementAt => "element_at",
+            Indexing::Get => "get",
+            Indexing::TryElementAt => "try_element_at",
         }
     }
     fn signature(&self) -> &Signature {
@@ -97,23 +114,21 @@ impl ScalarUDFImpl for ArrayItem {
     fn schema_name(&self, args: &[Expr]) -> Result<String> {
         match (self.indexing, args) {
             (Indexing::ZeroBased, [a, i]) => Ok(format!("{}[{}]", a.schema_name(), i.schema_name())),
-            (_, [a, i]) => Ok(format!("element_at({}, {})", a.schema_name(), i.schema_name())),
+            (_, [a, i]) => Ok(format!("{}({}, {})", self.name(), a.schema_name(), i.schema_name())),
             _ => plan_err!("{} takes two arguments", self.name()),
         }
     }
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         match args.first() {
             Some(DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)) => Ok(f.data_type().clone()),
-            Some(DataType::Map(entries, _)) if self.indexing == Indexing::ElementAt => match entries.data_type() {
+            Some(DataType::Map(entries, _)) if self.indexing.takes_maps() => match entries.data_type() {
                 DataType::Struct(fields) if fields.len() == 2 => Ok(fields[1].data_type().clone()),
                 other => plan_err!("element_at: unexpected map entries {other}"),
             },
             Some(DataType::Null) => Ok(DataType::Null),
-            Some(other) => plan_err!(
-                "{} needs an array{}, got {other}",
-                self.name(),
-                if self.indexing == Indexing::ElementAt { " or a map" } else { "" }
-            ),
+            Some(other) => {
+                plan_err!("{} needs an array{}, got {other}", self.name(), if self.indexing.takes_maps() { " or a map" } else { "" })
+            }
             None => plan_err!("{} takes two arguments", self.name()),
         }
     }
@@ -131,7 +146,7 @@ impl ScalarUDFImpl for ArrayItem {
                 let list = cast(&container, &DataType::List(f.clone()))?;
                 self.item_of_list::<i32>(&list, &key)?
             }
-            DataType::Map(_, _) => map_value(&container, &key)?,
+            DataType::Map(_, _) if self.indexing.takes_maps() => map_value(&container, &key)?,
             other => return exec_err!("{} needs an array, got {other}", self.name()),
         };
         answer(&args.args, result)
@@ -152,8 +167,16 @@ impl ArrayItem {
             }
             let (start, len) = (offsets[row].as_usize() as i64, (offsets[row + 1].as_usize() - offsets[row].as_usize()) as i64);
             let i = index.value(row);
+            let in_range = match self.indexing {
+                Indexing::ZeroBased | Indexing::Get => (0..len).contains(&i),
+                Indexing::ElementAt | Indexing::TryElementAt => i == 0 || i.abs() <= len,
+            };
+            if !in_range && self.indexing.lenient() {
+                positions.push(None);
+                continue;
+            }
             let at = match self.indexing {
-                Indexing::ZeroBased => {
+                Indexing::ZeroBased | Indexing::Get => {
                     if i < 0 || i >= len {
                         return exec_err!(
                             "[INVALID_ARRAY_INDEX] The index {i} is out of bounds. The array has {len} elements. Use the SQL function `get()` to tolerate accessing element at invalid index and return NULL instead."
@@ -161,7 +184,7 @@ impl ArrayItem {
                     }
                     i
                 }
-                Indexing::ElementAt => {
+                Indexing::ElementAt | Indexing::TryElementAt => {
                     if i == 0 {
                         return exec_err!(
                             "[INVALID_INDEX_OF_ZERO] The index 0 is invalid. An index shall be either < 0 or > 0 (the first element has index 1)."

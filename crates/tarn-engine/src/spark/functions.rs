@@ -49,9 +49,12 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
     vec![
         Arc::new(ScalarUDF::new_from_impl(SparkDate { signature: Signature::any(1, Volatility::Immutable) })),
         element_at(),
+        Arc::new(ScalarUDF::new_from_impl(super::collections::ArrayItem::new(super::collections::Indexing::Get))),
+        Arc::new(ScalarUDF::new_from_impl(super::collections::ArrayItem::new(super::collections::Indexing::TryElementAt))),
         Arc::new(ScalarUDF::new_from_impl(super::collections::ArrayPrepend::new())),
         Arc::new(ScalarUDF::new_from_impl(TypeOf { signature: Signature::any(1, Volatility::Immutable) })),
         super::extract::date_part(),
+        super::sequence::function(),
     ]
     .into_iter()
     .chain(super::extract::field_functions())

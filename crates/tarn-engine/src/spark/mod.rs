@@ -53,6 +53,7 @@ mod random;
 mod range;
 mod regexp;
 mod sample;
+mod sequence;
 mod strings;
 mod subqueries;
 mod sum;
@@ -167,6 +168,23 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
         (datafusion::functions_window::nth_value::last_value_udwf(), "last"),
     ] {
         state.register_udwf(Arc::new(udwf.as_ref().clone().with_aliases([alias])))?;
+    }
+    // Spark's names of DataFusion's functions.
+    for (name, aliases) in [("signum", vec!["sign"])] {
+        if let Some(udf) = state.scalar_functions().get(name).cloned() {
+            state.register_udf(Arc::new(udf.as_ref().clone().with_aliases(aliases)))?;
+        }
+    }
+    for (name, aliases) in [("approx_distinct", vec!["approx_count_distinct"]), ("percentile_cont", vec!["percentile"])] {
+        if let Some(udaf) = state.aggregate_functions().get(name).cloned() {
+            state.register_udaf(Arc::new(udaf.as_ref().clone().with_aliases(aliases)))?;
+        }
+    }
+    for (name, alias) in [("array_transform", "transform"), ("array_filter", "filter"), ("array_any_match", "exists")] {
+        if let Some(function) = state.higher_order_functions().get(name).cloned() {
+            let named = function.as_ref().clone().with_aliases([alias]);
+            datafusion::execution::FunctionRegistry::register_higher_order_function(state, Arc::new(named))?;
+        }
     }
     state.register_udtf("range", Arc::new(range::SparkRange));
     Ok(())

@@ -20,6 +20,8 @@ enum Kind {
     Extract,
     ExtractAll,
     Substr,
+    /// `split(str, regex[, limit])`.
+    Split,
 }
 
 /// Spark's `regexp_replace`, with DataFusion's (Postgres's) for a text fourth argument.
@@ -36,7 +38,7 @@ struct RegexpFunction {
 }
 
 pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
-    let mut udfs: Vec<Arc<ScalarUDF>> = [Kind::Extract, Kind::ExtractAll, Kind::Substr]
+    let mut udfs: Vec<Arc<ScalarUDF>> = [Kind::Extract, Kind::ExtractAll, Kind::Substr, Kind::Split]
         .into_iter()
         .map(|kind| Arc::new(ScalarUDF::new_from_impl(RegexpFunction { kind, signature: Signature::user_defined(Volatility::Immutable) })))
         .collect();
@@ -170,6 +172,7 @@ impl ScalarUDFImpl for RegexpFunction {
             Kind::Extract => "regexp_extract",
             Kind::ExtractAll => "regexp_extract_all",
             Kind::Substr => "regexp_substr",
+            Kind::Split => "split",
         }
     }
 
@@ -193,7 +196,8 @@ impl ScalarUDFImpl for RegexpFunction {
         let mut types = vec![DataType::Utf8, DataType::Utf8];
         if let Some(group) = args.get(2) {
             if !group.is_integer() && !group.is_null() {
-                return plan_err!("[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] {}'s group index is an INT, not {group}", self.name());
+                let what = if self.kind == Kind::Split { "limit" } else { "group index" };
+                return plan_err!("[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] {}'s {what} is an INT, not {group}", self.name());
             }
             types.push(DataType::Int32);
         }
@@ -202,7 +206,7 @@ impl ScalarUDFImpl for RegexpFunction {
 
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(match self.kind {
-            Kind::ExtractAll => DataType::new_list(DataType::Utf8, true),
+            Kind::ExtractAll | Kind::Split => DataType::new_list(DataType::Utf8, true),
             _ => DataType::Utf8,
         })
     }
@@ -230,6 +234,27 @@ impl ScalarUDFImpl for RegexpFunction {
                 }
                 Arc::new(out.finish())
             }
+            Kind::Split => {
+                let mut out = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
+                for i in 0..rows {
+                    if texts.is_null(i) || patterns.is_null(i) || groups.is_some_and(|g| g.is_null(i)) {
+                        out.append_null();
+                        continue;
+                    }
+                    let limit = groups.map_or(-1, |g| g.value(i));
+                    let pattern = patterns.value(i);
+                    let parts = if pattern.is_empty() {
+                        split_characters(texts.value(i), limit)
+                    } else {
+                        java_split(compiled.get(pattern)?, texts.value(i), limit)
+                    };
+                    for part in parts {
+                        out.values().append_value(part);
+                    }
+                    out.append(true);
+                }
+                Arc::new(out.finish())
+            }
             kind => {
                 let mut out = Vec::with_capacity(rows);
                 for i in 0..rows {
@@ -250,6 +275,47 @@ impl ScalarUDFImpl for RegexpFunction {
         };
         super::answer(&args.args, result)
     }
+}
+
+/// `text` split around the matches of `regex` as Java's `String.split(regex, limit)` does with
+/// Spark's limit (below 1: no limit, trailing empty strings kept): a match at the very start
+/// that is empty gives no leading empty string; with `limit` n > 0 there are at most n parts,
+/// the last the rest of the text.
+fn java_split<'t>(regex: &Regex, text: &'t str, limit: i32) -> Vec<&'t str> {
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for found in regex.find_iter(text) {
+        if limit > 0 && parts.len() as i64 == i64::from(limit) - 1 {
+            break;
+        }
+        if found.start() == 0 && found.end() == 0 {
+            continue;
+        }
+        parts.push(&text[at..found.start()]);
+        at = found.end();
+    }
+    parts.push(&text[at..]);
+    parts
+}
+
+/// `split(text, '')`: one part per character (Spark's own rule for the empty pattern), at most
+/// `limit` parts when it is positive, the last the rest of the text.
+fn split_characters(text: &str, limit: i32) -> Vec<&str> {
+    if text.is_empty() {
+        return vec![text];
+    }
+    let count = text.chars().count();
+    let parts = if limit > 0 && (limit as usize) < count { limit as usize } else { count };
+    let mut out = Vec::with_capacity(parts);
+    let mut boundaries = text.char_indices().map(|(i, _)| i).skip(1);
+    let mut at = 0;
+    for _ in 0..parts - 1 {
+        let next = boundaries.next().unwrap_or(text.len());
+        out.push(&text[at..next]);
+        at = next;
+    }
+    out.push(&text[at..]);
+    out
 }
 
 /// Group `group` of every match, found as Java's `Matcher.find` loop finds them: an empty match

@@ -14,7 +14,70 @@ pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(Mask { signature: Signature::user_defined(Volatility::Immutable) })),
         Arc::new(ScalarUDF::new_from_impl(ToBinary { lenient: false, signature: Signature::user_defined(Volatility::Immutable) })),
         Arc::new(ScalarUDF::new_from_impl(ToBinary { lenient: true, signature: Signature::user_defined(Volatility::Immutable) })),
+        Arc::new(ScalarUDF::new_from_impl(Locate { signature: Signature::user_defined(Volatility::Immutable) })),
     ]
+}
+
+/// `locate(substr, str[, pos])`: the 1-based character position of the first `substr` in `str`
+/// at or after position `pos` (default 1); 0 when there is none or `pos` < 1. A NULL `pos` is 0
+/// (Hive's rule, which Spark keeps); a NULL `substr` or `str` is NULL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Locate {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Locate {
+    fn name(&self) -> &str {
+        "locate"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        match args {
+            [_, _] => Ok(vec![DataType::Utf8, DataType::Utf8]),
+            [_, _, pos] if pos.is_integer() || pos.is_null() => Ok(vec![DataType::Utf8, DataType::Utf8, DataType::Int32]),
+            [_, _, pos] => plan_err!("[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] locate's position is an INT, not {pos}"),
+            _ => plan_err!("[WRONG_NUM_ARGS] locate takes two or three arguments, got {}", args.len()),
+        }
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int32)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::Int32Array;
+        use datafusion::arrow::datatypes::Int32Type;
+        let rows = args.number_rows;
+        let arrays = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<Vec<_>>>()?;
+        let (needles, haystacks) = (arrays[0].as_string::<i32>(), arrays[1].as_string::<i32>());
+        let positions = arrays.get(2).map(|p| p.as_primitive::<Int32Type>());
+        let mut out = Vec::with_capacity(rows);
+        for i in 0..rows {
+            let pos = match positions {
+                None => Some(1),
+                Some(p) if p.is_null(i) => None,
+                Some(p) => Some(p.value(i)),
+            };
+            out.push(match pos {
+                None => Some(0),
+                Some(_) if needles.is_null(i) || haystacks.is_null(i) => None,
+                Some(pos) if pos < 1 => Some(0),
+                Some(pos) => {
+                    let haystack = haystacks.value(i);
+                    let skip = (pos - 1) as usize;
+                    match haystack.char_indices().nth(skip).map(|(b, _)| b).or((skip == haystack.chars().count()).then_some(haystack.len()))
+                    {
+                        None => Some(0),
+                        Some(start) => Some(match haystack[start..].find(needles.value(i)) {
+                            Some(found) => (haystack[..start + found].chars().count() + 1) as i32,
+                            None => 0,
+                        }),
+                    }
+                }
+            });
+        }
+        super::answer(&args.args, Arc::new(Int32Array::from(out)))
+    }
 }
 
 /// `to_binary(str[, fmt])` / `try_to_binary(str[, fmt])`: text as bytes, read as `hex` (the

@@ -21,6 +21,7 @@
 //!   as Spark applies them. DataFusion plans the rest of the pipe operators itself.
 //! - `LIKE ANY | SOME | ALL (..)` and `ESCAPE` with another character than `\` ([`like`]).
 //! - Interval ranges: `INTERVAL '2-1' YEAR TO MONTH`, `'1 2:03:04' DAY TO SECOND` ([`intervals`]).
+//! - Spark functions that are another expression DataFusion plans ([`functions`]).
 //! - Generators in the select list and `LATERAL VIEW` as lateral relations ([`generators`]).
 
 use std::ops::ControlFlow;
@@ -34,6 +35,7 @@ use sqlparser::ast::{
 
 use crate::error::{Result, SqlError};
 
+mod functions;
 mod generators;
 mod intervals;
 mod like;
@@ -65,7 +67,7 @@ impl VisitorMut for Rewriter {
     type Break = SqlError;
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<SqlError> {
-        if let Err(e) = like::rewrite(expr).and_then(|()| intervals::rewrite(expr)) {
+        if let Err(e) = like::rewrite(expr).and_then(|()| intervals::rewrite(expr)).and_then(|()| functions::rewrite(expr)) {
             return ControlFlow::Break(e);
         }
         if let Some(cast) = cast_function(expr) {

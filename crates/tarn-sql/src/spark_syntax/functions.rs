@@ -1,0 +1,157 @@
+//! Spark functions that are another expression DataFusion already plans, written as that
+//! expression:
+//!
+//! - `isnull(x)` / `isnotnull(x)` are `x IS [NOT] NULL`; `equal_null(a, b)` is `a <=> b`;
+//!   `div(a, b)` is `a DIV b`; `positive(x)` is `+x`; `e()` is `exp(1)`.
+//! - `a RLIKE p`, `a REGEXP p`, `rlike(a, p)`, `regexp(a, p)` are `regexp_like(a, p)` (a match
+//!   anywhere in `a`, as Java's `find`).
+//! - `count_if(p)` is `count(CASE WHEN p THEN 1 END)`; `max_by(x, y)` / `min_by(x, y)` are
+//!   `first_value(x ORDER BY y DESC | ASC) FILTER (WHERE y IS NOT NULL)` (rows whose `y` is NULL
+//!   never win, and no row at all is NULL).
+//! - `forall(arr, x -> p)` is `NOT exists(arr, x -> NOT p)`: true when every element passes,
+//!   NULL when none fails but some is unknown, as Spark's three-valued `forall`.
+//! - `array_size(arr)` is the number of elements as an INT (`array_length`, not `cardinality`,
+//!   which counts the elements of nested arrays); `sort_array(arr[, asc])` is `array_sort` with
+//!   Spark's NULL placement (first ascending, last descending).
+
+use sqlparser::ast::{
+    BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, OrderByExpr, OrderByOptions, UnaryOperator, Value,
+};
+
+use crate::error::Result;
+
+/// Rewrites `expr` in place when it is one of the functions above.
+pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
+    if let Expr::RLike { negated, expr: text, pattern, .. } = expr {
+        let matched = call("regexp_like", vec![text.as_ref().clone(), pattern.as_ref().clone()]);
+        *expr = if *negated { not(matched) } else { matched };
+        return Ok(());
+    }
+    let Expr::Function(function) = expr else { return Ok(()) };
+    let [ObjectNamePart::Identifier(name)] = function.name.0.as_slice() else { return Ok(()) };
+    if name.quote_style.is_some() || !function.within_group.is_empty() {
+        return Ok(());
+    }
+    let name = name.value.to_ascii_lowercase();
+    let Some(args) = plain_arguments(function) else { return Ok(()) };
+    let scalar = function.over.is_none() && function.filter.is_none();
+    let replacement = match (name.as_str(), args.as_slice()) {
+        ("isnull", [x]) if scalar => Expr::IsNull(Box::new(x.clone())),
+        ("isnotnull", [x]) if scalar => Expr::IsNotNull(Box::new(x.clone())),
+        ("equal_null", [a, b]) if scalar => Expr::IsNotDistinctFrom(Box::new(a.clone()), Box::new(b.clone())),
+        ("div", [a, b]) if scalar => Expr::Nested(Box::new(Expr::BinaryOp {
+            left: Box::new(a.clone()),
+            op: BinaryOperator::MyIntegerDivide,
+            right: Box::new(b.clone()),
+        })),
+        ("positive", [x]) if scalar => Expr::Nested(Box::new(Expr::UnaryOp { op: UnaryOperator::Plus, expr: Box::new(x.clone()) })),
+        ("e", []) if scalar => call("exp", vec![number("1.0")]),
+        ("rlike" | "regexp", [a, p]) if scalar => call("regexp_like", vec![a.clone(), p.clone()]),
+        ("array_size", [a]) if scalar => cast_int(call("array_length", vec![a.clone()])),
+        ("sort_array", [a]) if scalar => sorted(a.clone(), true),
+        ("sort_array", [a, Expr::Value(v)]) if scalar => match &v.value {
+            Value::Boolean(ascending) => sorted(a.clone(), *ascending),
+            _ => return Ok(()),
+        },
+        ("forall", [array, Expr::Lambda(lambda)]) if scalar => {
+            let mut negated = lambda.clone();
+            negated.body = Box::new(not(lambda.body.as_ref().clone()));
+            not(call("exists", vec![array.clone(), Expr::Lambda(negated)]))
+        }
+        ("count_if", [p]) => {
+            let when = Expr::Case {
+                case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                operand: None,
+                conditions: vec![sqlparser::ast::CaseWhen { condition: p.clone(), result: number("1") }],
+                else_result: None,
+            };
+            let mut count = function.clone();
+            count.name = ObjectName::from(vec![Ident::new("count")]);
+            count.args = list(vec![when]);
+            Expr::Function(count)
+        }
+        ("max_by" | "min_by", [x, y]) if function.over.is_none() => {
+            let mut first = function.clone();
+            first.name = ObjectName::from(vec![Ident::new("first_value")]);
+            let order = OrderByExpr {
+                expr: y.clone(),
+                options: OrderByOptions { asc: Some(name == "min_by"), nulls_first: None },
+                with_fill: None,
+            };
+            first.args = FunctionArguments::List(FunctionArgumentList {
+                duplicate_treatment: None,
+                args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(x.clone()))],
+                clauses: vec![FunctionArgumentClause::OrderBy(vec![order])],
+            });
+            let known = Expr::IsNotNull(Box::new(y.clone()));
+            first.filter = Some(Box::new(match function.filter.take() {
+                Some(own) => Expr::BinaryOp { left: Box::new(Expr::Nested(own)), op: BinaryOperator::And, right: Box::new(known) },
+                None => known,
+            }));
+            Expr::Function(first)
+        }
+        _ => return Ok(()),
+    };
+    *expr = replacement;
+    Ok(())
+}
+
+/// A call's arguments when they are plain positional expressions.
+fn plain_arguments(function: &Function) -> Option<Vec<Expr>> {
+    match &function.args {
+        FunctionArguments::None => Some(Vec::new()),
+        FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+fn list(args: Vec<Expr>) -> FunctionArguments {
+    FunctionArguments::List(FunctionArgumentList {
+        duplicate_treatment: None,
+        args: args.into_iter().map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a))).collect(),
+        clauses: Vec::new(),
+    })
+}
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: list(args),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    })
+}
+
+fn not(expr: Expr) -> Expr {
+    Expr::UnaryOp { op: UnaryOperator::Not, expr: Box::new(Expr::Nested(Box::new(expr))) }
+}
+
+fn number(text: &str) -> Expr {
+    Expr::Value(Value::Number(text.to_string(), false).into())
+}
+
+fn text(value: &str) -> Expr {
+    Expr::Value(Value::SingleQuotedString(value.to_string()).into())
+}
+
+fn cast_int(expr: Expr) -> Expr {
+    Expr::Cast { kind: CastKind::Cast, expr: Box::new(expr), data_type: DataType::Int(None), array: false, format: None }
+}
+
+fn sorted(array: Expr, ascending: bool) -> Expr {
+    let (direction, nulls) = if ascending { ("ASC", "NULLS FIRST") } else { ("DESC", "NULLS LAST") };
+    call("array_sort", vec![array, text(direction), text(nulls)])
+}
