@@ -65,6 +65,7 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
     .chain(super::units::functions())
     .chain(super::make_timestamp::functions())
     .chain(super::regexp::functions())
+    .chain(super::json::functions())
     .collect()
 }
 

@@ -41,6 +41,7 @@ mod extract;
 mod filtered;
 pub mod functions;
 pub mod generators;
+mod json;
 mod lateral;
 mod listagg;
 mod make_timestamp;

@@ -10,6 +10,7 @@
 //!   never win, and no row at all is NULL).
 //! - `forall(arr, x -> p)` is `NOT exists(arr, x -> NOT p)`: true when every element passes,
 //!   NULL when none fails but some is unknown, as Spark's three-valued `forall`.
+//! - `f(x).a`, `(s).a`: the field `a` of the value (DataFusion takes only `f(x).'a'`).
 //! - `array_size(arr)` is the number of elements as an INT (`array_length`, not `cardinality`,
 //!   which counts the elements of nested arrays); `sort_array(arr[, asc])` is `array_sort` with
 //!   Spark's NULL placement (first ascending, last descending).
@@ -26,6 +27,15 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
     if let Expr::RLike { negated, expr: text, pattern, .. } = expr {
         let matched = call("regexp_like", vec![text.as_ref().clone(), pattern.as_ref().clone()]);
         *expr = if *negated { not(matched) } else { matched };
+        return Ok(());
+    }
+    // `f(x).a`, `(s).a`, `arr[0].a`: a field by its name (DataFusion reads a quoted name only).
+    if let Expr::CompoundFieldAccess { access_chain, .. } = expr {
+        for access in access_chain.iter_mut() {
+            if let sqlparser::ast::AccessExpr::Dot(Expr::Identifier(name)) = access {
+                *access = sqlparser::ast::AccessExpr::Dot(text(&name.value));
+            }
+        }
         return Ok(());
     }
     let Expr::Function(function) = expr else { return Ok(()) };
