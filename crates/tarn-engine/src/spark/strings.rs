@@ -15,7 +15,153 @@ pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(ToBinary { lenient: false, signature: Signature::user_defined(Volatility::Immutable) })),
         Arc::new(ScalarUDF::new_from_impl(ToBinary { lenient: true, signature: Signature::user_defined(Volatility::Immutable) })),
         Arc::new(ScalarUDF::new_from_impl(Locate { signature: Signature::user_defined(Volatility::Immutable) })),
+        Arc::new(ScalarUDF::new_from_impl(Charset { encode: true, signature: Signature::user_defined(Volatility::Immutable) })),
+        Arc::new(ScalarUDF::new_from_impl(Charset { encode: false, signature: Signature::user_defined(Volatility::Immutable) })),
     ]
+}
+
+/// `encode(str, charset)` → BINARY and `decode(bin, charset)` → STRING in one of Spark's
+/// charsets: UTF-8, US-ASCII, ISO-8859-1, UTF-16BE, UTF-16LE, UTF-16 (big-endian with a byte
+/// order mark). A character the charset cannot hold, or bytes that are not of it, are an error
+/// (`MALFORMED_CHARACTER_CODING`), as in Spark 4. (`decode(expr, search, result, ..)`, Spark's
+/// other `decode`, is a CASE written by the SQL front end.)
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Charset {
+    encode: bool,
+    signature: Signature,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CharsetKind {
+    Utf8,
+    Ascii,
+    Latin1,
+    Utf16Be,
+    Utf16Le,
+    Utf16,
+}
+
+impl CharsetKind {
+    fn parse(name: &str) -> Result<Self> {
+        Ok(match name.to_ascii_uppercase().as_str() {
+            "UTF-8" | "UTF8" => CharsetKind::Utf8,
+            "US-ASCII" | "ASCII" => CharsetKind::Ascii,
+            "ISO-8859-1" | "LATIN1" => CharsetKind::Latin1,
+            "UTF-16BE" => CharsetKind::Utf16Be,
+            "UTF-16LE" => CharsetKind::Utf16Le,
+            "UTF-16" => CharsetKind::Utf16,
+            _ => {
+                return exec_err!(
+                    "[INVALID_PARAMETER_VALUE.CHARSET] the charset '{name}' is not one of 'US-ASCII', 'ISO-8859-1', 'UTF-8', 'UTF-16BE', 'UTF-16LE', 'UTF-16'"
+                );
+            }
+        })
+    }
+
+    fn encode(self, text: &str) -> Option<Vec<u8>> {
+        match self {
+            CharsetKind::Utf8 => Some(text.as_bytes().to_vec()),
+            CharsetKind::Ascii => text.chars().map(|c| u8::try_from(c).ok().filter(|b| b.is_ascii())).collect(),
+            CharsetKind::Latin1 => text.chars().map(|c| u8::try_from(c).ok()).collect(),
+            CharsetKind::Utf16Be => Some(text.encode_utf16().flat_map(u16::to_be_bytes).collect()),
+            CharsetKind::Utf16Le => Some(text.encode_utf16().flat_map(u16::to_le_bytes).collect()),
+            CharsetKind::Utf16 => Some([0xFE, 0xFF].into_iter().chain(text.encode_utf16().flat_map(u16::to_be_bytes)).collect()),
+        }
+    }
+
+    fn decode(self, bytes: &[u8]) -> Option<String> {
+        let utf16 = |bytes: &[u8], big: bool| -> Option<String> {
+            if !bytes.len().is_multiple_of(2) {
+                return None;
+            }
+            let units: Vec<u16> =
+                bytes.chunks(2).map(|p| if big { u16::from_be_bytes([p[0], p[1]]) } else { u16::from_le_bytes([p[0], p[1]]) }).collect();
+            String::from_utf16(&units).ok()
+        };
+        match self {
+            CharsetKind::Utf8 => String::from_utf8(bytes.to_vec()).ok(),
+            CharsetKind::Ascii => bytes.iter().map(|b| b.is_ascii().then_some(*b as char)).collect(),
+            CharsetKind::Latin1 => Some(bytes.iter().map(|b| *b as char).collect()),
+            CharsetKind::Utf16Be => utf16(bytes, true),
+            CharsetKind::Utf16Le => utf16(bytes, false),
+            CharsetKind::Utf16 => match bytes {
+                [0xFF, 0xFE, rest @ ..] => utf16(rest, false),
+                [0xFE, 0xFF, rest @ ..] => utf16(rest, true),
+                _ => utf16(bytes, true),
+            },
+        }
+    }
+}
+
+impl ScalarUDFImpl for Charset {
+    fn name(&self) -> &str {
+        if self.encode { "encode" } else { "decode" }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        let value = if self.encode { DataType::Utf8 } else { DataType::Binary };
+        match args {
+            [_, charset] if is_text(charset) || charset.is_null() => Ok(vec![value, DataType::Utf8]),
+            [_, other] => plan_err!("[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] {}'s charset is text, not {other}", self.name()),
+            _ => plan_err!("[WRONG_NUM_ARGS] {} takes a value and a charset", self.name()),
+        }
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(if self.encode { DataType::Binary } else { DataType::Utf8 })
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::BinaryArray;
+        let rows = args.number_rows;
+        let values = args.args[0].to_array(rows)?;
+        let charsets = cast(&args.args[1].to_array(rows)?, &DataType::Utf8)?;
+        let charsets = charsets.as_string::<i32>();
+        let mut last: Option<(String, CharsetKind)> = None;
+        let mut kind = |name: &str| -> Result<CharsetKind> {
+            if let Some((n, k)) = &last
+                && n == name
+            {
+                return Ok(*k);
+            }
+            let k = CharsetKind::parse(name)?;
+            last = Some((name.to_string(), k));
+            Ok(k)
+        };
+        let malformed = |name: &str| -> Result<()> {
+            exec_err!("[MALFORMED_CHARACTER_CODING] the value cannot be {} as '{name}'", if self.encode { "encoded" } else { "decoded" })
+        };
+        let result: Arc<dyn Array> = if self.encode {
+            let texts = values.as_string::<i32>();
+            let mut out = Vec::with_capacity(rows);
+            for i in 0..rows {
+                if texts.is_null(i) || charsets.is_null(i) {
+                    out.push(None);
+                    continue;
+                }
+                match kind(charsets.value(i))?.encode(texts.value(i)) {
+                    Some(bytes) => out.push(Some(bytes)),
+                    None => malformed(charsets.value(i))?,
+                }
+            }
+            Arc::new(BinaryArray::from_iter(out))
+        } else {
+            let bytes = values.as_binary::<i32>();
+            let mut out = Vec::with_capacity(rows);
+            for i in 0..rows {
+                if bytes.is_null(i) || charsets.is_null(i) {
+                    out.push(None);
+                    continue;
+                }
+                match kind(charsets.value(i))?.decode(bytes.value(i)) {
+                    Some(text) => out.push(Some(text)),
+                    None => malformed(charsets.value(i))?,
+                }
+            }
+            Arc::new(StringArray::from(out))
+        };
+        super::answer(&args.args, result)
+    }
 }
 
 /// `locate(substr, str[, pos])`: the 1-based character position of the first `substr` in `str`

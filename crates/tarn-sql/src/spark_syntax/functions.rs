@@ -3,6 +3,8 @@
 //!
 //! - `isnull(x)` / `isnotnull(x)` are `x IS [NOT] NULL`; `equal_null(a, b)` is `a <=> b`;
 //!   `div(a, b)` is `a DIV b`; `positive(x)` is `+x`; `e()` is `exp(1)`.
+//! - `decode(expr, search, result, .., default)` is a CASE of NULL-safe comparisons (the
+//!   two-argument `decode(bin, charset)` is a function of its own).
 //! - `a RLIKE p`, `a REGEXP p`, `rlike(a, p)`, `regexp(a, p)` are `regexp_like(a, p)` (a match
 //!   anywhere in `a`, as Java's `find`).
 //! - `count_if(p)` is `count(CASE WHEN p THEN 1 END)`; `max_by(x, y)` / `min_by(x, y)` are
@@ -68,6 +70,24 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
             let mut negated = lambda.clone();
             negated.body = Box::new(not(lambda.body.as_ref().clone()));
             not(call("exists", vec![array.clone(), Expr::Lambda(negated)]))
+        }
+        // Spark's other `decode`: the result of the first search value equal (NULL-safe) to
+        // `expr`, else the default (NULL without one).
+        ("decode", [subject, pairs @ ..]) if scalar && pairs.len() >= 2 => {
+            let mut conditions = Vec::with_capacity(pairs.len() / 2);
+            for pair in pairs.chunks_exact(2) {
+                conditions.push(sqlparser::ast::CaseWhen {
+                    condition: Expr::IsNotDistinctFrom(Box::new(subject.clone()), Box::new(pair[0].clone())),
+                    result: pair[1].clone(),
+                });
+            }
+            Expr::Case {
+                case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                operand: None,
+                conditions,
+                else_result: (pairs.len() % 2 == 1).then(|| Box::new(pairs[pairs.len() - 1].clone())),
+            }
         }
         ("count_if", [p]) => {
             let when = Expr::Case {

@@ -21,6 +21,7 @@
 //!   as Spark applies them. DataFusion plans the rest of the pipe operators itself.
 //! - `LIKE ANY | SOME | ALL (..)` and `ESCAPE` with another character than `\` ([`like`]).
 //! - Interval ranges: `INTERVAL '2-1' YEAR TO MONTH`, `'1 2:03:04' DAY TO SECOND` ([`intervals`]).
+//! - A CTE that shadows an enclosing one is renamed ([`ctes`]).
 //! - Spark functions that are another expression DataFusion plans ([`functions`]).
 //! - Generators in the select list and `LATERAL VIEW` as lateral relations ([`generators`]).
 
@@ -35,6 +36,7 @@ use sqlparser::ast::{
 
 use crate::error::{Result, SqlError};
 
+mod ctes;
 mod functions;
 mod generators;
 mod intervals;
@@ -50,6 +52,7 @@ pub(crate) fn rewrite(statement: &mut Statement) -> Result<()> {
         let derived = TableFactor::Derived { lateral: false, subquery: Box::new(values), alias: Some(values_alias(columns)), sample: None };
         *query.as_mut() = *query_of(select_of(vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())], derived));
     }
+    ctes::unshadow(statement);
     let mut rewriter = Rewriter::default();
     match VisitMut::visit(statement, &mut rewriter) {
         ControlFlow::Continue(()) => Ok(()),
