@@ -55,6 +55,7 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(TypeOf { signature: Signature::any(1, Volatility::Immutable) })),
         super::extract::date_part(),
         super::sequence::function(),
+        super::to_char::function(),
     ]
     .into_iter()
     .chain(super::extract::field_functions())

@@ -58,6 +58,7 @@ mod sequence;
 mod strings;
 mod subqueries;
 mod sum;
+mod to_char;
 mod tries;
 pub mod types;
 mod units;
