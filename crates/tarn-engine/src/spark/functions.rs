@@ -56,6 +56,7 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
         super::extract::date_part(),
         super::sequence::function(),
         super::to_char::function(),
+        super::to_char::unix_timestamp(),
     ]
     .into_iter()
     .chain(super::extract::field_functions())

@@ -299,3 +299,104 @@ fn round_half_up(int: &str, frac: &str, places: usize) -> (String, String) {
     let text = String::from_utf8(digits).unwrap_or_default();
     (text[..split].to_string(), text[split..].to_string())
 }
+
+/// `unix_timestamp([expr[, fmt]])` / `to_unix_timestamp(expr[, fmt])`: seconds since the epoch
+/// of a timestamp, a date (its midnight) or a text read with the pattern `fmt` (default
+/// `yyyy-MM-dd HH:mm:ss`, as Spark's; text that does not match is an error in ANSI mode).
+/// Without an argument, the statement's current time.
+pub(crate) fn unix_timestamp() -> Arc<ScalarUDF> {
+    let to_timestamp = super::datetime::functions(&Default::default()).into_iter().find(|f| f.name() == "to_timestamp");
+    Arc::new(ScalarUDF::new_from_impl(UnixTimestamp {
+        to_timestamp,
+        signature: Signature::user_defined(Volatility::Stable),
+        aliases: vec!["to_unix_timestamp".into()],
+    }))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct UnixTimestamp {
+    to_timestamp: Option<Arc<ScalarUDF>>,
+    signature: Signature,
+    aliases: Vec<String>,
+}
+
+impl ScalarUDFImpl for UnixTimestamp {
+    fn name(&self) -> &str {
+        "unix_timestamp"
+    }
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        let value = |t: &DataType| -> Result<DataType> {
+            Ok(match t {
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) => t.clone(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null => DataType::Utf8,
+                other => {
+                    return plan_err!(
+                        "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] unix_timestamp reads a timestamp, a date or text, not {}",
+                        super::types::spark_type_name(other)
+                    );
+                }
+            })
+        };
+        match args {
+            [] => Ok(vec![]),
+            [x] => Ok(vec![value(x)?]),
+            [x, _] => Ok(vec![value(x)?, DataType::Utf8]),
+            _ => plan_err!("[WRONG_NUM_ARGS] unix_timestamp takes at most two arguments"),
+        }
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn simplify(
+        &self,
+        args: Vec<datafusion::logical_expr::Expr>,
+        info: &datafusion::logical_expr::simplify::SimplifyContext,
+    ) -> Result<datafusion::logical_expr::simplify::ExprSimplifyResult> {
+        use datafusion::logical_expr::simplify::ExprSimplifyResult;
+        // Without an argument: the statement's start, as now() is.
+        if args.is_empty() {
+            let now = info.query_execution_start_time().map(|t| t.timestamp());
+            return Ok(ExprSimplifyResult::Simplified(datafusion::logical_expr::lit(datafusion::common::ScalarValue::Int64(now))));
+        }
+        Ok(ExprSimplifyResult::Original(args))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::datatypes::TimeUnit;
+        let rows = args.number_rows;
+        let Some(value) = args.args.first() else { return exec_err!("unix_timestamp() is answered when planning") };
+        let timestamps = match value.data_type() {
+            DataType::Utf8 => {
+                let Some(to_timestamp) = &self.to_timestamp else { return exec_err!("unix_timestamp: to_timestamp is missing") };
+                let pattern = args
+                    .args
+                    .get(1)
+                    .cloned()
+                    .unwrap_or(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(Some("yyyy-MM-dd HH:mm:ss".into()))));
+                let fields = vec![
+                    Arc::new(datafusion::arrow::datatypes::Field::new("value", DataType::Utf8, true)),
+                    Arc::new(datafusion::arrow::datatypes::Field::new("format", DataType::Utf8, true)),
+                ];
+                let return_type = DataType::Timestamp(TimeUnit::Nanosecond, None);
+                let parsed = to_timestamp.invoke_with_args(ScalarFunctionArgs {
+                    args: vec![value.clone(), pattern],
+                    arg_fields: fields,
+                    number_rows: rows,
+                    return_field: Arc::new(datafusion::arrow::datatypes::Field::new("ts", return_type, true)),
+                    config_options: Arc::clone(&args.config_options),
+                })?;
+                parsed.to_array(rows)?
+            }
+            _ => value.to_array(rows)?,
+        };
+        let micros = cast(&cast(&timestamps, &DataType::Timestamp(TimeUnit::Microsecond, None))?, &DataType::Int64)?;
+        let micros = micros.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let seconds: datafusion::arrow::array::Int64Array = micros.iter().map(|m| m.map(|m| m.div_euclid(1_000_000))).collect();
+        super::answer(&args.args, Arc::new(seconds))
+    }
+}
