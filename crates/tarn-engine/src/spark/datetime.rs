@@ -47,6 +47,14 @@ pub fn chrono_pattern(spark: &str) -> Result<String> {
         }
         let run = chars[i..].iter().take_while(|&&x| x == c).count();
         let piece = match (c, run) {
+            // Spark refuses these (SparkUpgradeException: five or more letters of text fields,
+            // seven or more of a year).
+            ('E' | 'M' | 'L', 5..) | ('y' | 'u', 7..) => {
+                return plan_err!(
+                    "[INCONSISTENT_BEHAVIOR_CROSS_VERSION.DATETIME_PATTERN_RECOGNITION] the datetime pattern '{spark}' uses '{}', which Spark 3+ does not recognize",
+                    c.to_string().repeat(run)
+                );
+            }
             ('y' | 'u', 2) => "%y",
             ('y' | 'u', _) => "%Y",
             ('M' | 'L', 1) => "%-m",

@@ -32,7 +32,11 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
         return Ok(());
     }
     // `f(x).a`, `(s).a`, `arr[0].a`: a field by its name (DataFusion reads a quoted name only).
-    if let Expr::CompoundFieldAccess { access_chain, .. } = expr {
+    if let Expr::CompoundFieldAccess { root, access_chain } = expr {
+        // `t.col[i]` (a name, then fields): DataFusion resolves the names itself.
+        if matches!(root.as_ref(), Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+            return Ok(());
+        }
         for access in access_chain.iter_mut() {
             if let sqlparser::ast::AccessExpr::Dot(Expr::Identifier(name)) = access {
                 *access = sqlparser::ast::AccessExpr::Dot(text(&name.value));
