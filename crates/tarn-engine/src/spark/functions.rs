@@ -57,6 +57,7 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
         super::sequence::function(),
         super::to_char::function(),
         super::to_char::unix_timestamp(),
+        super::months_between::function(),
     ]
     .into_iter()
     .chain(super::extract::field_functions())

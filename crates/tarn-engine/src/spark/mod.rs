@@ -47,6 +47,7 @@ mod listagg;
 mod make_timestamp;
 mod math;
 mod mode;
+mod months_between;
 mod multiplicity;
 mod operators;
 mod pivot;
