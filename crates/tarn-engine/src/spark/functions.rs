@@ -55,8 +55,6 @@ pub fn udfs() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(TypeOf { signature: Signature::any(1, Volatility::Immutable) })),
         super::extract::date_part(),
         super::sequence::function(),
-        super::to_char::function(),
-        super::to_char::unix_timestamp(),
         super::months_between::function(),
     ]
     .into_iter()

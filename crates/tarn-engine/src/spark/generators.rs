@@ -148,6 +148,9 @@ fn generate(generator: &str, args: Vec<Expr>, context: &mut dyn RelationPlannerC
         .build()
 }
 
+/// The most rows `stack` makes.
+const MAX_STACK_ROWS: i64 = 65_536;
+
 /// `stack(n, v1, .., vk)`: n rows of ceil(k / n) columns `col0 ..`, filled row by row, the
 /// last row padded with NULLs. Column j is the list of the j-th value of every row.
 fn stack(args: Vec<Expr>) -> Result<Lists> {
@@ -161,6 +164,11 @@ fn stack(args: Vec<Expr>) -> Result<Lists> {
     };
     if n < 1 {
         return plan_err!("[DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE] stack needs at least one row, got {n}");
+    }
+    // Every row is spelled out in the plan: a row count from a literal must not let one
+    // statement build billions of expressions.
+    if n > MAX_STACK_ROWS {
+        return plan_err!("[DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE] stack makes at most {MAX_STACK_ROWS} rows, got {n}");
     }
     if values.is_empty() {
         return plan_err!("[WRONG_NUM_ARGS] stack takes at least two arguments");

@@ -267,29 +267,24 @@ pub(crate) fn java_double(x: f64) -> String {
     if x == 0.0 {
         return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
     }
-    if (1e-3..1e7).contains(&x.abs()) {
-        let text = format!("{x}");
-        if text.contains('.') { text } else { format!("{text}.0") }
-    } else {
-        let text = format!("{x:e}");
-        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
-        format!("{mantissa}E{exponent}")
-    }
+    java_style(x.abs(), format!("{x}"), format!("{x:e}"))
 }
 
+/// A float as Java's `Float.toString` prints it: the float's own shortest digits.
 fn java_float(x: f32) -> String {
-    if !x.is_finite() || x == 0.0 || (1e-3..1e7).contains(&x.abs()) {
-        let text = java_double(f64::from(x));
-        // Shortest digits of the float, not of the double it widens to.
-        if x.is_finite() && x != 0.0 {
-            let own = format!("{x}");
-            return if own.contains('.') { own } else { format!("{own}.0") };
-        }
-        return text;
+    if !x.is_finite() || x == 0.0 {
+        return java_double(f64::from(x));
     }
-    let text = format!("{x:e}");
-    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    java_style(f64::from(x.abs()), format!("{x}"), format!("{x:e}"))
+}
+
+/// Java's layout of a finite, non-zero number given its shortest digits: plain from 10^-3 to
+/// 10^7 (always with a fraction, `1.0`), else scientific (`1.0E10`, `1.2345E-5`).
+fn java_style(magnitude: f64, plain: String, scientific: String) -> String {
+    if (1e-3..1e7).contains(&magnitude) {
+        return if plain.contains('.') { plain } else { format!("{plain}.0") };
+    }
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
     let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
     format!("{mantissa}E{exponent}")
 }

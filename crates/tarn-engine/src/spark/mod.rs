@@ -133,7 +133,8 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
         state.register_udf(udf)?;
     }
     let dated = datetime::functions(state.config_options());
-    for udf in functions::guarded().into_iter().chain(dated).chain(functions::udfs()) {
+    let formatting = to_char::functions(&dated);
+    for udf in functions::guarded().into_iter().chain(dated).chain(formatting).chain(functions::udfs()) {
         state.register_udf(udf)?;
     }
     // Spark's `substr` is its `substring`.

@@ -143,7 +143,7 @@ fn too_long(count: i128) -> Result<()> {
     exec_err!("[COLLECTION_SIZE_LIMIT_EXCEEDED] sequence would have {count} elements, more than the limit of {MAX_ELEMENTS}")
 }
 
-fn check_integer_bounds(start: &datafusion::arrow::array::Int64Array, stop: &Int64Array, step: &Int64Array) -> Result<()> {
+fn check_integer_bounds(start: &Int64Array, stop: &Int64Array, step: &Int64Array) -> Result<()> {
     for i in 0..start.len() {
         if start.is_null(i) || stop.is_null(i) || step.is_null(i) {
             continue;

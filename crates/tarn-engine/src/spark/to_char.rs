@@ -20,19 +20,32 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-pub(crate) fn function() -> Arc<ScalarUDF> {
-    let date_format = super::datetime::functions(&Default::default()).into_iter().find(|f| f.name() == "date_format");
-    Arc::new(ScalarUDF::new_from_impl(ToChar {
-        date_format,
-        signature: Signature::user_defined(Volatility::Immutable),
-        aliases: vec!["to_varchar".into()],
-    }))
+/// `to_char` / `to_varchar` and `unix_timestamp` / `to_unix_timestamp`, built on the session's
+/// Spark-pattern `date_format` and `to_timestamp` (from `dated`, [`super::datetime::functions`]).
+pub(crate) fn functions(dated: &[Arc<ScalarUDF>]) -> Vec<Arc<ScalarUDF>> {
+    let named = |name: &str| dated.iter().find(|f| f.name() == name).cloned();
+    let mut udfs = Vec::with_capacity(2);
+    if let Some(date_format) = named("date_format") {
+        udfs.push(Arc::new(ScalarUDF::new_from_impl(ToChar {
+            date_format,
+            signature: Signature::user_defined(Volatility::Immutable),
+            aliases: vec!["to_varchar".into()],
+        })));
+    }
+    if let Some(to_timestamp) = named("to_timestamp") {
+        udfs.push(Arc::new(ScalarUDF::new_from_impl(UnixTimestamp {
+            to_timestamp,
+            signature: Signature::user_defined(Volatility::Stable),
+            aliases: vec!["to_unix_timestamp".into()],
+        })));
+    }
+    udfs
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ToChar {
     /// Spark's `date_format`, which formats dates and timestamps.
-    date_format: Option<Arc<ScalarUDF>>,
+    date_format: Arc<ScalarUDF>,
     signature: Signature,
     aliases: Vec<String>,
 }
@@ -72,8 +85,7 @@ impl ScalarUDFImpl for ToChar {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let data_type = args.args[0].data_type();
         if matches!(data_type, DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)) {
-            let Some(date_format) = &self.date_format else { return exec_err!("to_char: date_format is missing") };
-            return date_format.invoke_with_args(args);
+            return self.date_format.invoke_with_args(args);
         }
         let rows = args.number_rows;
         let formats = cast(&args.args[1].to_array(rows)?, &DataType::Utf8)?;
@@ -304,18 +316,9 @@ fn round_half_up(int: &str, frac: &str, places: usize) -> (String, String) {
 /// of a timestamp, a date (its midnight) or a text read with the pattern `fmt` (default
 /// `yyyy-MM-dd HH:mm:ss`, as Spark's; text that does not match is an error in ANSI mode).
 /// Without an argument, the statement's current time.
-pub(crate) fn unix_timestamp() -> Arc<ScalarUDF> {
-    let to_timestamp = super::datetime::functions(&Default::default()).into_iter().find(|f| f.name() == "to_timestamp");
-    Arc::new(ScalarUDF::new_from_impl(UnixTimestamp {
-        to_timestamp,
-        signature: Signature::user_defined(Volatility::Stable),
-        aliases: vec!["to_unix_timestamp".into()],
-    }))
-}
-
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct UnixTimestamp {
-    to_timestamp: Option<Arc<ScalarUDF>>,
+    to_timestamp: Arc<ScalarUDF>,
     signature: Signature,
     aliases: Vec<String>,
 }
@@ -372,7 +375,6 @@ impl ScalarUDFImpl for UnixTimestamp {
         let Some(value) = args.args.first() else { return exec_err!("unix_timestamp() is answered when planning") };
         let timestamps = match value.data_type() {
             DataType::Utf8 => {
-                let Some(to_timestamp) = &self.to_timestamp else { return exec_err!("unix_timestamp: to_timestamp is missing") };
                 let pattern = args
                     .args
                     .get(1)
@@ -382,8 +384,8 @@ impl ScalarUDFImpl for UnixTimestamp {
                     Arc::new(datafusion::arrow::datatypes::Field::new("value", DataType::Utf8, true)),
                     Arc::new(datafusion::arrow::datatypes::Field::new("format", DataType::Utf8, true)),
                 ];
-                let return_type = DataType::Timestamp(TimeUnit::Nanosecond, None);
-                let parsed = to_timestamp.invoke_with_args(ScalarFunctionArgs {
+                let return_type = self.to_timestamp.return_type(&[DataType::Utf8, DataType::Utf8])?;
+                let parsed = self.to_timestamp.invoke_with_args(ScalarFunctionArgs {
                     args: vec![value.clone(), pattern],
                     arg_fields: fields,
                     number_rows: rows,

@@ -85,22 +85,10 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
                     result: pair[1].clone(),
                 });
             }
-            Expr::Case {
-                case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
-                end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
-                operand: None,
-                conditions,
-                else_result: (pairs.len() % 2 == 1).then(|| Box::new(pairs[pairs.len() - 1].clone())),
-            }
+            case(conditions, (pairs.len() % 2 == 1).then(|| pairs[pairs.len() - 1].clone()))
         }
         ("count_if", [p]) => {
-            let when = Expr::Case {
-                case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
-                end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
-                operand: None,
-                conditions: vec![sqlparser::ast::CaseWhen { condition: p.clone(), result: number("1") }],
-                else_result: None,
-            };
+            let when = case(vec![sqlparser::ast::CaseWhen { condition: p.clone(), result: number("1") }], None);
             let mut count = function.clone();
             count.name = ObjectName::from(vec![Ident::new("count")]);
             count.args = list(vec![when]);
@@ -167,6 +155,18 @@ fn call(name: &str, args: Vec<Expr>) -> Expr {
         over: None,
         within_group: Vec::new(),
     })
+}
+
+/// `CASE WHEN .. THEN .. [ELSE ..] END`.
+fn case(conditions: Vec<sqlparser::ast::CaseWhen>, otherwise: Option<Expr>) -> Expr {
+    use sqlparser::ast::helpers::attached_token::AttachedToken;
+    Expr::Case {
+        case_token: AttachedToken::empty(),
+        end_token: AttachedToken::empty(),
+        operand: None,
+        conditions,
+        else_result: otherwise.map(Box::new),
+    }
 }
 
 fn not(expr: Expr) -> Expr {

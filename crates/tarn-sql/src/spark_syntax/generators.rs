@@ -150,39 +150,12 @@ fn runs_after_the_select(select: &Select) -> bool {
         })
 }
 
-/// Spark's aggregate functions by name (the ones a query puts beside a generator), and any
-/// call with `OVER`.
+/// Whether `expr` calls one of Spark's aggregates ([`super::AGGREGATES`]) or a window (`OVER`).
 fn aggregates_or_windows(expr: &Expr) -> bool {
-    const AGGREGATES: [&str; 24] = [
-        "count",
-        "sum",
-        "avg",
-        "mean",
-        "min",
-        "max",
-        "collect_list",
-        "collect_set",
-        "array_agg",
-        "first",
-        "last",
-        "first_value",
-        "last_value",
-        "any_value",
-        "stddev",
-        "variance",
-        "percentile",
-        "percentile_approx",
-        "approx_count_distinct",
-        "bool_and",
-        "bool_or",
-        "every",
-        "string_agg",
-        "listagg",
-    ];
     let mut found = false;
     let _ = sqlparser::ast::visit_expressions(expr, |e| {
         if let Expr::Function(f) = e
-            && (f.over.is_some() || one_part(&f.name).is_some_and(|n| AGGREGATES.contains(&n.as_str())))
+            && (f.over.is_some() || one_part(&f.name).is_some_and(|n| super::AGGREGATES.contains(&n.as_str())))
         {
             found = true;
             return std::ops::ControlFlow::Break(());

@@ -623,8 +623,9 @@ fn timestamp_unit_function(expr: &mut Expr) -> Result<()> {
     Ok(())
 }
 
-/// Aggregates every query of them returns exactly one row of (without GROUP BY).
-const AGGREGATES: &[&str] = &[
+/// Spark's aggregate functions by name: a call of one without `OVER` aggregates, so a query of
+/// them returns exactly one row without GROUP BY (and a generator beside one runs after it).
+pub(super) const AGGREGATES: &[&str] = &[
     "count",
     "sum",
     "avg",
@@ -655,6 +656,8 @@ const AGGREGATES: &[&str] = &[
     "median",
     "percentile",
     "percentile_approx",
+    "string_agg",
+    "listagg",
 ];
 
 /// Whether `query` is `SELECT <aggregates> FROM .. [WHERE ..]` with no GROUP BY, HAVING,
