@@ -2,8 +2,13 @@
 //! `concat('at ', ts)`) is `2020-01-02 02:30:00` or `2020-01-02 02:30:00.12` — a space, and
 //! the fraction only as long as it needs — where arrow's cast writes `2020-01-02T02:30:00`.
 //!
+//! And a floating point NaN or infinity cast to a DECIMAL is NULL, as Spark's cast answers
+//! (even in ANSI mode: `Cast.castToDecimal` catches the `NumberFormatException`), where
+//! arrow's cast fails the whole statement; a finite value too large stays an error.
+//!
 //! An analyzer rule, after type coercion has made every implicit cast explicit, replaces each
-//! cast of a timestamp to text with [`TimestampText`].
+//! cast of a timestamp to text with [`TimestampText`] and guards each cast of a float to a
+//! decimal.
 
 use std::sync::Arc;
 
@@ -19,6 +24,7 @@ use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::logical_expr::{lit, when};
 use datafusion::optimizer::AnalyzerRule;
 
 /// Replaces casts of timestamps to text with Spark's formatting.
@@ -45,6 +51,16 @@ impl AnalyzerRule for SparkCasts {
                             let data_type = field.data_type();
                             let call = if *data_type == DataType::Utf8 { call } else { call.cast_to(data_type, &schema)? };
                             Ok(Transformed::yes(call))
+                        }
+                        _ => Ok(Transformed::no(e)),
+                    },
+                    Expr::Cast(Cast { expr: inner, field }) if field.data_type().is_decimal() => match inner.get_type(&schema) {
+                        Ok(DataType::Float16 | DataType::Float32 | DataType::Float64) => {
+                            let double = Expr::Cast(Cast::new(inner.clone(), DataType::Float64));
+                            let finite = (!datafusion::functions::math::expr_fn::isnan(double.clone()))
+                                .and(datafusion::functions::math::expr_fn::abs(double).not_eq(lit(f64::INFINITY)));
+                            let guarded = when(finite, inner.as_ref().clone()).end()?;
+                            Ok(Transformed::yes(Expr::Cast(Cast { expr: Box::new(guarded), field: field.clone() })))
                         }
                         _ => Ok(Transformed::no(e)),
                     },

@@ -236,9 +236,12 @@ struct DatePart {
     aliases: Vec<String>,
 }
 
-/// Spark's `date_part` and `datepart`, answered as `EXTRACT`.
+/// Spark's `date_part`, `datepart` and `extract('field', source)`, answered as `EXTRACT`.
 pub(crate) fn date_part() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(DatePart { signature: Signature::any(2, Volatility::Immutable), aliases: vec!["datepart".into()] }))
+    Arc::new(ScalarUDF::new_from_impl(DatePart {
+        signature: Signature::any(2, Volatility::Immutable),
+        aliases: vec!["datepart".into(), "extract".into()],
+    }))
 }
 
 fn constant_field(value: Option<&ScalarValue>) -> Result<Field> {

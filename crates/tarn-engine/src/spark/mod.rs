@@ -59,6 +59,7 @@ mod sequence;
 mod strings;
 mod subqueries;
 mod sum;
+mod text_numbers;
 mod to_char;
 mod tries;
 pub mod types;
@@ -188,6 +189,17 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
         if let Some(function) = state.higher_order_functions().get(name).cloned() {
             let named = function.as_ref().clone().with_aliases([alias]);
             datafusion::execution::FunctionRegistry::register_higher_order_function(state, Arc::new(named))?;
+        }
+    }
+    // (After every other registration of these names.) Functions over numbers read text as a number, as Spark's implicit casts do.
+    for name in ["pmod", "abs"] {
+        if let Some(udf) = state.scalar_functions().get(name).cloned() {
+            state.register_udf(text_numbers::scalar(udf))?;
+        }
+    }
+    for name in ["sum", "avg", "stddev", "stddev_pop", "var_samp", "var_pop"] {
+        if let Some(udaf) = state.aggregate_functions().get(name).cloned() {
+            state.register_udaf(text_numbers::aggregate(udaf))?;
         }
     }
     state.register_udtf("range", Arc::new(range::SparkRange));

@@ -5,7 +5,7 @@ use datafusion::common::{DFSchema, Result, ScalarValue, plan_err};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, RawFieldAccessExpr};
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
-use datafusion::logical_expr::{Cast, Expr, ExprSchemable, GetFieldAccess, Operator};
+use datafusion::logical_expr::{Cast, Expr, ExprSchemable, GetFieldAccess, Operator, TryCast};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 
 use super::functions;
@@ -193,6 +193,21 @@ impl ExprPlanner for SparkOperators {
         {
             let call = ScalarFunction::new_udf(functions::array_item(), vec![expr.expr, key.as_ref().clone()]);
             return Ok(PlannerResult::Planned(Expr::ScalarFunction(call)));
+        }
+        // A map's key is looked up as the map's key type (DataFusion compares the literal's own
+        // type, so `m[1]` on a MAP<INT, _> failed with "Int64 == Int32"). A key that does not fit
+        // the key type matches no entry: NULL, as Spark's widened comparison finds nothing.
+        if let GetFieldAccess::ListIndex { key } = &expr.field_access
+            && let DataType::Map(entries, _) = expr.expr.get_type(schema)?
+            && let DataType::Struct(fields) = entries.data_type()
+            && let Some(key_field) = fields.first()
+            && key.get_type(schema)? != *key_field.data_type()
+        {
+            let key = Expr::TryCast(TryCast::new(key.clone(), key_field.data_type().clone()));
+            return Ok(PlannerResult::Original(RawFieldAccessExpr {
+                field_access: GetFieldAccess::ListIndex { key: Box::new(key) },
+                expr: expr.expr,
+            }));
         }
         Ok(PlannerResult::Original(expr))
     }

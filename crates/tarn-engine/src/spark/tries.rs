@@ -34,10 +34,6 @@ pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
         .collect()
 }
 
-fn is_text(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
-}
-
 fn is_number(t: &DataType) -> bool {
     t.is_integer() || t.is_floating() || t.is_decimal() || t.is_null()
 }
@@ -55,16 +51,7 @@ impl Try {
     /// The operand types, as Spark's operator would see them (text next to a number is read as
     /// one, as in `operators`).
     fn operands(&self, left: &DataType, right: &DataType) -> Result<(DataType, DataType)> {
-        let promote = |text: &DataType, other: &DataType| {
-            if is_text(text) && other.is_integer() {
-                DataType::Int64
-            } else if is_text(text) && is_number(other) {
-                DataType::Float64
-            } else {
-                text.clone()
-            }
-        };
-        let (left, right) = (promote(left, right), promote(right, left));
+        let (left, right) = super::text_numbers::operand_types(left, right);
         if self.op == Op::Divide {
             if (left.is_decimal() || right.is_decimal()) && !(left.is_floating() || right.is_floating()) {
                 let decimal = super::decimal::DecimalDivide::new();
