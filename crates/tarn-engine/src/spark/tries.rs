@@ -7,10 +7,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, new_null_array};
 use datafusion::arrow::compute::kernels::numeric;
 use datafusion::arrow::compute::{cast, concat};
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
-use datafusion::logical_expr::{ColumnarValue, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{ColumnarValue, Operator, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Op {
@@ -66,11 +66,52 @@ impl Try {
         if left.is_floating() && right.is_decimal() || left.is_decimal() && right.is_floating() {
             return Ok((DataType::Float64, DataType::Float64));
         }
+        if let Some(date_left) = self.days_added(&left, &right) {
+            // A date and a number of days (Spark's `date_add`): both as days since the epoch.
+            return Ok(if date_left { (DataType::Date32, DataType::Int32) } else { (DataType::Int32, DataType::Date32) });
+        }
         BinaryTypeCoercer::new(&left, &self.operator(), &right).get_input_types()
+    }
+
+    /// `Some(true)` for `try_add(date, n)` / `try_subtract(date, n)`, `Some(false)` for
+    /// `try_add(n, date)`: whole days added to a date.
+    fn days_added(&self, left: &DataType, right: &DataType) -> Option<bool> {
+        let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
+        match self.op {
+            Op::Add | Op::Subtract if is_date(left) && right.is_integer() => Some(true),
+            Op::Add if left.is_integer() && is_date(right) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// `try_add(date, interval)` (either order) and `try_subtract(date, interval)` are
+    /// timestamps, as in Spark, unless the interval is a constant of whole days or months
+    /// (Spark's year-month intervals keep the DATE); without the fraction of a day a time
+    /// would silently be lost.
+    fn date_becomes_timestamp(&self, types: &[DataType], constants: &[Option<&ScalarValue>]) -> bool {
+        let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
+        let has_time = |at: usize| match constants.get(at).copied().flatten() {
+            Some(ScalarValue::IntervalMonthDayNano(Some(v))) => v.nanoseconds != 0,
+            Some(ScalarValue::IntervalDayTime(Some(v))) => v.milliseconds != 0,
+            Some(ScalarValue::IntervalYearMonth(_)) => false,
+            Some(value) if value.is_null() => false,
+            _ => true,
+        };
+        match (self.op, types) {
+            (Op::Add | Op::Subtract, [left, DataType::Interval(_)]) if is_date(left) => has_time(1),
+            (Op::Add, [DataType::Interval(_), right]) if is_date(right) => has_time(0),
+            _ => false,
+        }
     }
 
     /// The operator on whole arrays; an error when any row fails.
     fn apply(&self, left: &ArrayRef, right: &ArrayRef, config: &ScalarFunctionArgs) -> Result<ArrayRef> {
+        if self.days_added(left.data_type(), right.data_type()).is_some() {
+            // Days as INTs, added with overflow checks, read back as a date.
+            let days = |a: &ArrayRef| cast(a, &DataType::Int32);
+            let sum = self.apply(&days(left)?, &days(right)?, config)?;
+            return Ok(cast(&sum, &DataType::Date32)?);
+        }
         Ok(match self.op {
             Op::Add => numeric::add(left, right)?,
             Op::Subtract => numeric::sub(left, right)?,
@@ -119,11 +160,31 @@ impl ScalarUDFImpl for Try {
         if self.op == Op::Divide {
             return if left.is_decimal() { super::decimal::DecimalDivide::new().return_type(args) } else { Ok(DataType::Float64) };
         }
+        if self.days_added(left, right).is_some() {
+            return Ok(DataType::Date32);
+        }
         BinaryTypeCoercer::new(left, &self.operator(), right).get_result_type()
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
+        let mut data_type = self.return_type(&types)?;
+        if self.date_becomes_timestamp(&types, args.scalar_arguments) {
+            data_type = DataType::Timestamp(TimeUnit::Microsecond, None);
+        }
+        Ok(Arc::new(Field::new(self.name(), data_type, true)))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let [left, right] = args.args.as_slice() else { return exec_err!("{} takes two arguments", self.name()) };
-        let (left, right) = (left.to_array(args.number_rows)?, right.to_array(args.number_rows)?);
+        let (mut left, mut right) = (left.to_array(args.number_rows)?, right.to_array(args.number_rows)?);
+        // A date with an interval that has a time of day is added as a timestamp.
+        if let DataType::Timestamp(unit, zone) = args.return_field.data_type() {
+            let timestamp = DataType::Timestamp(*unit, zone.clone());
+            for side in [&mut left, &mut right] {
+                if matches!(side.data_type(), DataType::Date32 | DataType::Date64) {
+                    *side = cast(side, &timestamp)?;
+                }
+            }
+        }
         let out = match self.apply(&left, &right, &args) {
             Ok(out) => out,
             // Some row failed: answer row by row, NULL where the operator errs.

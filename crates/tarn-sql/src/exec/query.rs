@@ -40,6 +40,21 @@ pub(crate) async fn run(session: &mut Session, statement: SqlStatement) -> Resul
     }))
 }
 
+/// The plan of a query whose columns go by position (INSERT's source), where two of them may
+/// share a name (`INSERT INTO t SELECT c, c FROM s`), as Spark allows.
+pub(crate) async fn plan_positional(
+    session: &mut Session,
+    query: &sqlparser::ast::Query,
+) -> Result<(datafusion::execution::context::SessionState, datafusion::logical_expr::LogicalPlan)> {
+    match session.plan_query(query).await {
+        Err(e) if duplicate_names::is_duplicate_error(&e) => match duplicate_names::aliased(&SqlStatement::Query(Box::new(query.clone()))) {
+            Some((SqlStatement::Query(aliased), _)) => session.plan_query(&aliased).await,
+            _ => Err(e),
+        },
+        planned => planned,
+    }
+}
+
 /// Spark allows a query's columns to share a name (`SELECT a, a`, `SELECT 1 AS x, 2 AS x`,
 /// `typeof(1Y), typeof(1S)` which DataFusion names alike); DataFusion's projections do not. A
 /// query refused for that is planned again with the clashing items under unique aliases, and

@@ -181,12 +181,14 @@ pub(crate) async fn rows_added(table: &deltalake::DeltaTable) -> Result<i64> {
 
 pub(crate) async fn insert(session: &mut Session, insert: Insert) -> Result<StatementOutput> {
     let target = session.open_target(&insert.table, None).await?;
-    let (state, plan) = session.plan_query(&insert.query).await?;
+    // Schema evolution, when asked for: extra data columns become new (nullable) columns —
+    // named by the data, so then its names must be its own (no positional renaming).
+    let evolve = session.auto_merge_schema();
+    let (state, plan) =
+        if evolve { session.plan_query(&insert.query).await? } else { super::query::plan_positional(session, &insert.query).await? };
     let mut schema: SchemaRef = target.table.snapshot()?.snapshot().arrow_schema();
     let columns: Vec<String> = insert.columns.iter().map(normalize_column).collect();
     let context = format!("INSERT INTO {}", target.display);
-    // Schema evolution, when asked for: extra data columns become new (nullable) columns.
-    let evolve = session.auto_merge_schema();
     if evolve {
         schema = evolved_schema(&schema, plan.schema().as_arrow(), &columns);
     }
