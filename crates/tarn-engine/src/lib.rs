@@ -14,6 +14,7 @@ mod data_files;
 mod error;
 mod file_statistics;
 mod history;
+mod limit_barrier;
 mod log_cleanup;
 mod open;
 mod scan_hook;

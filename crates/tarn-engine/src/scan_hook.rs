@@ -62,12 +62,12 @@ impl<H: ScanHook> TableProvider for HookedProvider<H> {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let plan = self.inner.scan(state, projection, filters, limit).await?;
-        self.hook.on_scan(plan)
+        self.hook.on_scan(crate::limit_barrier::keep_limits(plan)?)
     }
 
     async fn scan_with_args<'a>(&self, state: &dyn Session, args: ScanArgs<'a>) -> DfResult<ScanResult> {
         let result = self.inner.scan_with_args(state, args).await?;
-        Ok(ScanResult::new(self.hook.on_scan(result.into_inner())?))
+        Ok(ScanResult::new(self.hook.on_scan(crate::limit_barrier::keep_limits(result.into_inner())?)?))
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {

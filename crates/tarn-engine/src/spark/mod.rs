@@ -32,6 +32,7 @@
 
 mod bround;
 mod casts;
+pub mod char_varchar;
 mod checked;
 mod collections;
 mod datetime;
@@ -117,6 +118,7 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
         .with_type_planner(Arc::new(types::SparkTypes))
         .with_relation_planners(vec![Arc::new(sample::TableSample), Arc::new(generators::Generators), Arc::new(pivot::Pivots)])
         .with_analyzer_rule(Arc::new(casts::SparkCasts))
+        .with_analyzer_rule(Arc::new(char_varchar::CharComparisons))
         .with_analyzer_rule(Arc::new(multiplicity::SetMultiplicity))
 }
 
@@ -147,6 +149,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
         state.register_udaf(filtered::honour_filters(avg))?;
     }
     state.register_udf(multiplicity::marker())?;
+    state.register_udf(char_varchar::write_check_udf())?;
     state.register_udaf(sum::udaf())?;
     state.register_udaf(listagg::udaf())?;
     state.register_udaf(mode::udaf())?;

@@ -208,7 +208,7 @@ fn project_by_name(df: DataFrame, schema: &SchemaRef) -> Result<DataFrame> {
                 Some(a) => cast(col(format!("\"{a}\"")), f.data_type().clone()),
                 None => cast(lit(datafusion::common::ScalarValue::Null), f.data_type().clone()),
             };
-            value.alias(f.name())
+            super::write::char_write_check(value, f).alias(f.name())
         })
         .collect();
     Ok(df.select(exprs)?)

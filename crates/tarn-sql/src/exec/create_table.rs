@@ -28,7 +28,8 @@ use crate::types::arrow_type;
 
 use super::util::delete_table_files;
 
-/// The Arrow schema of a column list, with comments as field metadata (as Delta stores them).
+/// The Arrow schema of a column list, with comments and CHAR / VARCHAR lengths as field
+/// metadata (as Delta and Spark store them).
 pub(crate) fn arrow_schema(columns: &[ColumnSpec]) -> Result<Schema> {
     let mut seen = std::collections::HashSet::new();
     let mut fields = Vec::with_capacity(columns.len());
@@ -38,8 +39,15 @@ pub(crate) fn arrow_schema(columns: &[ColumnSpec]) -> Result<Schema> {
             return Err(SqlError::user(format!("column '{name}' is specified more than once")));
         }
         let mut field = Field::new(&name, arrow_type(&column.data_type)?, !column.not_null);
+        let mut metadata = HashMap::new();
         if let Some(comment) = &column.comment {
-            field = field.with_metadata(HashMap::from([("comment".to_string(), comment.clone())]));
+            metadata.insert("comment".to_string(), comment.clone());
+        }
+        if let Some(declared) = crate::types::char_type(&column.data_type)? {
+            metadata.insert(tarn_engine::spark::char_varchar::TYPE_METADATA_KEY.to_string(), declared.name());
+        }
+        if !metadata.is_empty() {
+            field = field.with_metadata(metadata);
         }
         fields.push(field);
     }

@@ -10,7 +10,6 @@ use crate::error::Result;
 use crate::output::StatementOutput;
 use crate::resolve::Target;
 use crate::session::Session;
-use crate::types::spark_type_name;
 
 fn ts_array(values: Vec<Option<i64>>) -> ArrayRef {
     Arc::new(TimestampMillisecondArray::from(values).with_timezone("UTC"))
@@ -115,7 +114,7 @@ pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, ex
         .fields()
         .iter()
         .map(|f| {
-            let mut ty = spark_type_name(f.data_type());
+            let mut ty = crate::types::field_type_name(f);
             if !f.is_nullable() {
                 ty.push_str(" not null");
             }
@@ -128,7 +127,7 @@ pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, ex
         rows.push(("# col_name".into(), "data_type".into(), Some("comment".into())));
         for p in partitions {
             if let Ok(f) = schema.field_with_name(p) {
-                rows.push((p.clone(), spark_type_name(f.data_type()), None));
+                rows.push((p.clone(), crate::types::field_type_name(f), None));
             }
         }
     }
@@ -175,7 +174,7 @@ pub(crate) async fn show_create_table(session: &mut Session, table: &ObjectName)
         .fields()
         .iter()
         .map(|f| {
-            let mut c = format!("  `{}` {}", f.name(), spark_type_name(f.data_type()).to_uppercase());
+            let mut c = format!("  `{}` {}", f.name(), crate::types::field_type_name(f).to_uppercase());
             if !f.is_nullable() {
                 c.push_str(" NOT NULL");
             }

@@ -1,6 +1,7 @@
 //! MERGE INTO, on `deltalake`'s merge (which also refuses several source rows matching one
 //! target row, as Delta requires).
 
+use tarn_engine::spark::char_varchar::CharType;
 use std::sync::Arc;
 
 use datafusion::dataframe::DataFrame;
@@ -61,6 +62,14 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
             .map(|c| c.to_string())
             .ok_or_else(|| unknown_column(&name, &target_columns))
     };
+    // A value written to a CHAR / VARCHAR column is checked (and padded) as every write does.
+    let checked = |column: &str, value: String| -> String {
+        let declared = target_schema.fields().iter().find(|f| f.name() == column).and_then(|f| CharType::of_field(f));
+        match declared {
+            Some(kind) => tarn_engine::spark::char_varchar::write_check_sql(&value, kind),
+            None => value,
+        }
+    };
     let source_column = |column: &str| -> Result<String> {
         source_columns.iter().find(|c| c.eq_ignore_ascii_case(column)).map(|c| format!("{source_alias}.`{c}`")).ok_or_else(|| {
             SqlError::user(format!(
@@ -107,7 +116,9 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
                     MatchedAction::Update(assignments) => {
                         let mut sets = Vec::new();
                         for (column, value) in assignments {
-                            sets.push((resolve_target(column)?, text(value)));
+                            let column = resolve_target(column)?;
+                            let value = checked(&column, text(value));
+                            sets.push((column, value));
                         }
                         let f = |mut u: deltalake::operations::merge::UpdateBuilder| {
                             if let Some(p) = predicate.clone() {
@@ -126,7 +137,7 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
                         }
                         let mut sets = Vec::new();
                         for column in &star_columns {
-                            sets.push((column.to_string(), source_column(column)?));
+                            sets.push((column.to_string(), checked(column, source_column(column)?)));
                         }
                         builder.when_matched_update(|mut u| {
                             if let Some(p) = predicate.clone() {
@@ -146,7 +157,7 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
                 match action {
                     InsertAction::All => {
                         for column in &star_columns {
-                            sets.push((column.to_string(), source_column(column)?));
+                            sets.push((column.to_string(), checked(column, source_column(column)?)));
                         }
                     }
                     InsertAction::Values { columns, values } => {
@@ -159,7 +170,8 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
                             return Err(SqlError::user(format!("MERGE: INSERT lists {} columns but {} values", names.len(), values.len())));
                         }
                         for (c, v) in names.into_iter().zip(values) {
-                            sets.push((c, text(v)));
+                            let v = checked(&c, text(v));
+                            sets.push((c, v));
                         }
                     }
                 }

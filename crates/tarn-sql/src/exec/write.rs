@@ -75,9 +75,21 @@ pub(crate) fn align_to_schema(plan: LogicalPlan, target: &SchemaRef, columns: &[
                 }
             }
         };
-        exprs.push(expr.alias(field.name()));
+        exprs.push(char_write_check(expr, field).alias(field.name()));
     }
     Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+}
+
+/// A value as it is written to `field`: checked against a CHAR / VARCHAR length (and padded
+/// for CHAR) when the column declares one.
+pub(crate) fn char_write_check(expr: Expr, field: &arrow::datatypes::Field) -> Expr {
+    match tarn_engine::spark::char_varchar::CharType::of_field(field) {
+        Some(kind) => {
+            let checked = tarn_engine::spark::char_varchar::write_check(expr, kind);
+            if field.data_type() == &DataType::Utf8 { checked } else { cast(checked, field.data_type().clone()) }
+        }
+        None => expr,
+    }
 }
 
 /// Spark's ANSI store assignment: numbers to numbers, strings to strings, strings to dates
@@ -234,7 +246,12 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
         let Some(actual) = names.iter().find(|n| n.eq_ignore_ascii_case(&name)) else {
             return Err(unknown_column(&name, &names));
         };
-        builder = builder.with_update(actual.to_string(), table_expr(&state, value, &df_schema)?);
+        let value = table_expr(&state, value, &df_schema)?;
+        let value = match schema.field_with_name(actual) {
+            Ok(field) => char_write_check(value, field),
+            Err(_) => value,
+        };
+        builder = builder.with_update(actual.to_string(), value);
     }
     if let Some(predicate) = &update.predicate {
         builder = builder.with_predicate(table_expr(&state, predicate, &df_schema)?);
