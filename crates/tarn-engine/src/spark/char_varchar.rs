@@ -76,7 +76,9 @@ pub const WRITE_CHECK_FUNCTION: &str = "char_varchar_write";
 
 /// The write-side check, to register with a session.
 pub(crate) fn write_check_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(WriteCheck { signature: Signature::exact(vec![DataType::Utf8, DataType::Utf8], Volatility::Immutable) }))
+    Arc::new(ScalarUDF::new_from_impl(WriteCheck {
+        signature: Signature::exact(vec![DataType::Utf8, DataType::Utf8], Volatility::Immutable),
+    }))
 }
 
 /// `expr` as it is written to a column of type `kind` (checked, and padded for CHAR).

@@ -30,6 +30,7 @@
 //! - **Datetime patterns** ([`datetime`]): `date_format`, `to_date`, `to_timestamp` read Spark's
 //!   `yyyy-MM-dd`-style patterns.
 
+mod avg;
 mod bround;
 mod casts;
 pub mod char_varchar;
@@ -39,7 +40,6 @@ mod datetime;
 mod decimal;
 mod decorrelate;
 mod extract;
-mod filtered;
 pub mod functions;
 pub mod generators;
 mod json;
@@ -144,10 +144,9 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     if let Some(substring) = state.scalar_functions().get("substring").cloned() {
         state.register_udf(Arc::new(substring.as_ref().clone().with_aliases(["substr"])))?;
     }
-    // datafusion-spark's `avg` ignores FILTER in GROUP BY; it is given only the kept rows.
-    if let Some(avg) = state.aggregate_functions().get("avg").cloned() {
-        state.register_udaf(filtered::honour_filters(avg))?;
-    }
+    // Spark's `avg` over DataFusion's (datafusion-spark's reads decimals as doubles).
+    state.register_udaf(avg::avg())?;
+    state.register_udaf(avg::try_avg())?;
     state.register_udf(multiplicity::marker())?;
     state.register_udf(char_varchar::write_check_udf())?;
     state.register_udaf(sum::udaf())?;
@@ -200,7 +199,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
             state.register_udf(text_numbers::scalar(udf))?;
         }
     }
-    for name in ["sum", "avg", "stddev", "stddev_pop", "var_samp", "var_pop"] {
+    for name in ["sum", "stddev", "stddev_pop", "var_samp", "var_pop"] {
         if let Some(udaf) = state.aggregate_functions().get(name).cloned() {
             state.register_udaf(text_numbers::aggregate(udaf))?;
         }

@@ -1,8 +1,8 @@
 //! MERGE INTO, on `deltalake`'s merge (which also refuses several source rows matching one
 //! target row, as Delta requires).
 
-use tarn_engine::spark::char_varchar::CharType;
 use std::sync::Arc;
+use tarn_engine::spark::char_varchar::CharType;
 
 use datafusion::dataframe::DataFrame;
 use sqlparser::ast::{Expr as SqlExpr, Ident, TableFactor};

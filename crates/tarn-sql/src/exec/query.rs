@@ -47,10 +47,12 @@ pub(crate) async fn plan_positional(
     query: &sqlparser::ast::Query,
 ) -> Result<(datafusion::execution::context::SessionState, datafusion::logical_expr::LogicalPlan)> {
     match session.plan_query(query).await {
-        Err(e) if duplicate_names::is_duplicate_error(&e) => match duplicate_names::aliased(&SqlStatement::Query(Box::new(query.clone()))) {
-            Some((SqlStatement::Query(aliased), _)) => session.plan_query(&aliased).await,
-            _ => Err(e),
-        },
+        Err(e) if duplicate_names::is_duplicate_error(&e) => {
+            match duplicate_names::aliased(&SqlStatement::Query(Box::new(query.clone()))) {
+                Some((SqlStatement::Query(aliased), _)) => session.plan_query(&aliased).await,
+                _ => Err(e),
+            }
+        }
         planned => planned,
     }
 }

@@ -453,7 +453,8 @@ fn rewrite_set_expr(body: &mut SetExpr) -> Result<()> {
             for from in &mut select.from {
                 from.joins.iter_mut().for_each(fill_join_condition);
             }
-            group_by_modifiers(&mut select.group_by)
+            group_by_modifiers(&mut select.group_by)?;
+            grouping_set_ordinals(&mut select.group_by, &select.projection)
         }
         SetExpr::SetOperation { left, right, op, set_quantifier } => {
             // Spark's `MINUS` is `EXCEPT`.
@@ -515,6 +516,40 @@ fn group_by_modifiers(group_by: &mut GroupByExpr) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Ordinals inside `ROLLUP (1, b)`, `CUBE (1, 2)` and `GROUPING SETS ((1), (a, 2))` name the
+/// select list's items, as a plain `GROUP BY 1` does (DataFusion resolves only the plain form).
+fn grouping_set_ordinals(group_by: &mut GroupByExpr, projection: &[SelectItem]) -> Result<()> {
+    let GroupByExpr::Expressions(exprs, _) = group_by else { return Ok(()) };
+    let resolve = |e: &mut Expr| -> Result<()> {
+        let Expr::Value(value) = e else { return Ok(()) };
+        let sqlparser::ast::Value::Number(text, _) = &value.value else { return Ok(()) };
+        let Ok(n) = text.parse::<usize>() else { return Ok(()) };
+        let item = n.checked_sub(1).and_then(|i| projection.get(i));
+        match item {
+            Some(SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) => {
+                *e = expr.clone();
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => Err(SqlError::user(format!(
+                "[GROUP_BY_POS_OUT_OF_RANGE] GROUP BY position {n} is not in the select list (it has {} items)",
+                projection.len()
+            ))),
+        }
+    };
+    for expr in exprs.iter_mut() {
+        match expr {
+            Expr::Rollup(sets) | Expr::Cube(sets) | Expr::GroupingSets(sets) => {
+                for e in sets.iter_mut().flatten() {
+                    resolve(e)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `int(x)` and its kin as `CAST(x AS INT)`.
