@@ -36,6 +36,7 @@ mod casts;
 pub mod char_varchar;
 mod checked;
 mod collections;
+mod common_types;
 mod datetime;
 mod decimal;
 mod decorrelate;
@@ -113,13 +114,23 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     rules.insert(at, Arc::new(decorrelate::DecorrelateGeneral::new(decorrelate::Scope::ScalarAggregates)));
     let at = rules.iter().position(|r| r.name() == "decorrelate_lateral_join").map_or(rules.len(), |i| i + 1);
     rules.insert(at, Arc::new(decorrelate::DecorrelateGeneral::new(decorrelate::Scope::Remaining)));
-    builder
-        .with_optimizer_rules(rules)
-        .with_type_planner(Arc::new(types::SparkTypes))
-        .with_relation_planners(vec![Arc::new(sample::TableSample), Arc::new(generators::Generators), Arc::new(pivot::Pivots)])
-        .with_analyzer_rule(Arc::new(casts::SparkCasts))
-        .with_analyzer_rule(Arc::new(char_varchar::CharComparisons))
-        .with_analyzer_rule(Arc::new(multiplicity::SetMultiplicity))
+    // Tarn's analyzer rules, set once (a state derived from another already has them): Spark's
+    // common types of CASE branches and UNION columns before DataFusion coerces them, the rest after.
+    let mut analyzer = builder.analyzer().take().unwrap_or_default();
+    let ours: [Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>; 3] =
+        [Arc::new(casts::SparkCasts), Arc::new(char_varchar::CharComparisons), Arc::new(multiplicity::SetMultiplicity)];
+    let before: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> = Arc::new(common_types::SparkCommonTypes);
+    let names: Vec<String> = ours.iter().chain([&before]).map(|r| r.name().to_string()).collect();
+    analyzer.rules.retain(|r| !names.iter().any(|n| n == r.name()));
+    let at = analyzer.rules.iter().position(|r| r.name() == "type_coercion").unwrap_or(0);
+    analyzer.rules.insert(at, before);
+    analyzer.rules.extend(ours);
+    *builder.analyzer() = Some(analyzer);
+    builder.with_optimizer_rules(rules).with_type_planner(Arc::new(types::SparkTypes)).with_relation_planners(vec![
+        Arc::new(sample::TableSample),
+        Arc::new(generators::Generators),
+        Arc::new(pivot::Pivots),
+    ])
 }
 
 /// Spark's functions, registered over DataFusion's where the names meet.

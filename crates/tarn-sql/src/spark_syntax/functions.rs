@@ -53,6 +53,10 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
     let Some(args) = plain_arguments(function) else { return Ok(()) };
     let scalar = function.over.is_none() && function.filter.is_none();
     let replacement = match (name.as_str(), args.as_slice()) {
+        // Spark's IF is a CASE (one place decides the branches' common type).
+        ("if", [condition, then, otherwise]) if scalar => {
+            case(vec![sqlparser::ast::CaseWhen { condition: condition.clone(), result: then.clone() }], Some(otherwise.clone()))
+        }
         ("isnull", [x]) if scalar => Expr::IsNull(Box::new(x.clone())),
         ("isnotnull", [x]) if scalar => Expr::IsNotNull(Box::new(x.clone())),
         ("equal_null", [a, b]) if scalar => Expr::IsNotDistinctFrom(Box::new(a.clone()), Box::new(b.clone())),
