@@ -1,8 +1,9 @@
-//! Spark's `bround(x [, scale])`: HALF_EVEN rounding (`bround(2.5) = 2`, `bround(3.5) = 4`) to
-//! `scale` decimal places (negative: to tens, hundreds, ...). An integer keeps its type (an
-//! answer out of its range is an error, as in ANSI Spark), a DECIMAL takes Spark's rounded
-//! DECIMAL type, and a float is rounded as the decimal it prints as (Spark's
-//! `BigDecimal(d).setScale(scale, HALF_EVEN)`).
+//! Spark's `round(x [, scale])` (HALF_UP: `round(2.5) = 3`) and `bround(x [, scale])`
+//! (HALF_EVEN: `bround(2.5) = 2`, `bround(3.5) = 4`) to `scale` decimal places (negative: to
+//! tens, hundreds, ...). An integer keeps its type (an answer out of its range is an error, as
+//! in ANSI Spark), a DECIMAL takes Spark's rounded DECIMAL type (`round(DECIMAL(20,18))` is a
+//! DECIMAL(3,0)), and a float is rounded as the decimal it prints as (Spark's
+//! `BigDecimal(d).setScale(scale, mode)`).
 
 use std::sync::Arc;
 
@@ -17,17 +18,32 @@ use super::math::{rounded_type, scale_of};
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(super) struct BRound {
     signature: Signature,
+    /// `round`'s HALF_UP rather than `bround`'s HALF_EVEN.
+    half_up: bool,
 }
 
 impl BRound {
+    /// `bround`.
     pub(super) fn new() -> Self {
-        BRound { signature: Signature::user_defined(Volatility::Immutable) }
+        BRound { signature: Signature::user_defined(Volatility::Immutable), half_up: false }
+    }
+
+    /// `round`.
+    pub(super) fn half_up() -> Self {
+        BRound { signature: Signature::user_defined(Volatility::Immutable), half_up: true }
     }
 }
 
 /// `value` at `from_scale` rounded half to even to `to_scale` places, as an unscaled value at
 /// `max(to_scale, 0)`; `None` when it overflows.
+#[cfg(test)]
 fn half_even(value: i128, from_scale: i32, to_scale: i32) -> Option<i128> {
+    round_half(value, from_scale, to_scale, false)
+}
+
+/// `value` at `from_scale` rounded to `to_scale` places, halves up (away from zero) or to the
+/// even neighbour, as an unscaled value at `max(to_scale, 0)`; `None` when it overflows.
+fn round_half(value: i128, from_scale: i32, to_scale: i32, half_up: bool) -> Option<i128> {
     let shift = from_scale - to_scale;
     let quotient = if shift <= 0 {
         return if to_scale >= 0 { value.checked_mul(10_i128.checked_pow((-shift) as u32)?) } else { Some(value) };
@@ -36,7 +52,7 @@ fn half_even(value: i128, from_scale: i32, to_scale: i32) -> Option<i128> {
             Some(divisor) => {
                 let (q, r) = (value / divisor, value % divisor);
                 let twice = r.unsigned_abs() * 2;
-                let away = twice > divisor.unsigned_abs() || (twice == divisor.unsigned_abs() && q % 2 != 0);
+                let away = twice > divisor.unsigned_abs() || (twice == divisor.unsigned_abs() && (half_up || q % 2 != 0));
                 if away { q + value.signum() } else { q }
             }
             None => 0,
@@ -46,7 +62,7 @@ fn half_even(value: i128, from_scale: i32, to_scale: i32) -> Option<i128> {
 }
 
 /// A double rounded as the decimal it prints as.
-fn round_double(value: f64, scale: i32) -> f64 {
+fn round_double(value: f64, scale: i32, half_up: bool) -> f64 {
     if !value.is_finite() {
         return value;
     }
@@ -58,7 +74,7 @@ fn round_double(value: f64, scale: i32) -> f64 {
     let Ok(unscaled) = digits.replace('.', "").parse::<i128>() else { return value };
     // value = sign * unscaled * 10^(exponent - fraction_digits)
     let from_scale = fraction_digits - exponent;
-    match half_even(sign * unscaled, from_scale, scale) {
+    match round_half(sign * unscaled, from_scale, scale, half_up) {
         Some(rounded) if scale >= 0 => format!("{rounded}e-{scale}").parse().unwrap_or(value),
         Some(rounded) => rounded as f64,
         None => value,
@@ -67,7 +83,7 @@ fn round_double(value: f64, scale: i32) -> f64 {
 
 impl ScalarUDFImpl for BRound {
     fn name(&self) -> &str {
-        "bround"
+        if self.half_up { "round" } else { "bround" }
     }
 
     fn signature(&self) -> &Signature {
@@ -95,7 +111,7 @@ impl ScalarUDFImpl for BRound {
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         let scale = match args.scalar_arguments.get(1) {
-            Some(scale) => scale_of(scale.as_ref().copied(), "bround")?,
+            Some(scale) => scale_of(scale.as_ref().copied(), self.name())?,
             None => 0,
         };
         let x = args.arg_fields[0].data_type();
@@ -120,7 +136,7 @@ impl ScalarUDFImpl for BRound {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scale = match args.args.get(1) {
-            Some(ColumnarValue::Scalar(scale)) => scale_of(Some(scale), "bround")?,
+            Some(ColumnarValue::Scalar(scale)) => scale_of(Some(scale), self.name())?,
             Some(_) => return exec_err!("bround's scale must be a literal"),
             None => 0,
         };
@@ -129,19 +145,21 @@ impl ScalarUDFImpl for BRound {
         let result: ArrayRef = match x.data_type() {
             DataType::Float32 | DataType::Float64 => {
                 let doubles = cast(&x, &DataType::Float64)?;
-                let rounded: Float64Array = doubles.as_primitive::<Float64Type>().unary(|v| round_double(v, scale));
+                let rounded: Float64Array = doubles.as_primitive::<Float64Type>().unary(|v| round_double(v, scale, self.half_up));
                 cast(&rounded, &output)?
             }
             t if t.is_integer() => {
                 let longs = cast(&x, &DataType::Int64)?;
                 let mut out = Vec::with_capacity(longs.len());
                 for v in longs.as_primitive::<Int64Type>() {
-                    out.push(match v.map(|v| half_even(i128::from(v), 0, scale.min(0)).and_then(|r| i64::try_from(r).ok())) {
-                        Some(None) => {
-                            return exec_err!("[ARITHMETIC_OVERFLOW] bround({}, {scale}) overflowed {output}", v.unwrap_or_default());
-                        }
-                        other => other.flatten(),
-                    });
+                    out.push(
+                        match v.map(|v| round_half(i128::from(v), 0, scale.min(0), self.half_up).and_then(|r| i64::try_from(r).ok())) {
+                            Some(None) => {
+                                return exec_err!("[ARITHMETIC_OVERFLOW] bround({}, {scale}) overflowed {output}", v.unwrap_or_default());
+                            }
+                            other => other.flatten(),
+                        },
+                    );
                 }
                 // A value out of the input type's range fails the checked cast back.
                 let options = datafusion::arrow::compute::CastOptions { safe: false, ..Default::default() };
@@ -160,7 +178,7 @@ impl ScalarUDFImpl for BRound {
                 let DataType::Decimal128(_, from_scale) = decimals.data_type().clone() else { return exec_err!("bround needs a DECIMAL") };
                 let mut out = Vec::with_capacity(decimals.len());
                 for v in decimals.as_primitive::<Decimal128Type>() {
-                    out.push(match v.map(|v| half_even(v, i32::from(from_scale), scale.min(i32::from(from_scale)))) {
+                    out.push(match v.map(|v| round_half(v, i32::from(from_scale), scale.min(i32::from(from_scale)), self.half_up)) {
                         Some(None) => return exec_err!("[NUMERIC_VALUE_OUT_OF_RANGE] bround(x, {scale}) does not fit DECIMAL({p},{s})"),
                         other => other.flatten(),
                     });
@@ -187,9 +205,12 @@ mod tests {
         assert_eq!(half_even(-25, 1, 0), Some(-2));
         assert_eq!(half_even(-35, 1, 0), Some(-4));
         assert_eq!(half_even(2, 0, 2), Some(200));
-        assert_eq!(round_double(2.5, 0), 2.0);
-        assert_eq!(round_double(3.5, 0), 4.0);
-        assert_eq!(round_double(-0.125, 2), -0.12);
-        assert_eq!(round_double(1234.5, -1), 1230.0);
+        assert_eq!(round_double(2.5, 0, false), 2.0);
+        assert_eq!(round_double(3.5, 0, false), 4.0);
+        assert_eq!(round_double(-0.125, 2, false), -0.12);
+        assert_eq!(round_double(1234.5, -1, false), 1230.0);
+        assert_eq!(round_double(2.5, 0, true), 3.0);
+        assert_eq!(round_double(-0.125, 2, true), -0.13);
+        assert_eq!(round_half(-55, 1, 0, true), Some(-6));
     }
 }

@@ -2,9 +2,12 @@
 //! `concat('at ', ts)`) is `2020-01-02 02:30:00` or `2020-01-02 02:30:00.12` — a space, and
 //! the fraction only as long as it needs — where arrow's cast writes `2020-01-02T02:30:00`.
 //!
-//! And a floating point NaN or infinity cast to a DECIMAL is NULL, as Spark's cast answers
-//! (even in ANSI mode: `Cast.castToDecimal` catches the `NumberFormatException`), where
-//! arrow's cast fails the whole statement; a finite value too large stays an error.
+//! And a float cast to a DECIMAL is the decimal it prints as, rounded half up (Spark's
+//! `Decimal(d)` reads `d.toString`): arrow's cast multiplies by 10^scale in floating point, so
+//! `CAST(1.0751133388005187e17 AS DECIMAL(38,10))` came out as `...051852.1637830656`, and
+//! `1.005` as `1.00` (Spark `1.01`). NaN or infinity is NULL, as Spark's cast answers (even in
+//! ANSI mode: `Cast.castToDecimal` catches the `NumberFormatException`); a finite value too
+//! large is a NUMERIC_VALUE_OUT_OF_RANGE error.
 //!
 //! An analyzer rule, after type coercion has made every implicit cast explicit, replaces each
 //! cast of a timestamp to text with [`TimestampText`] and guards each cast of a float to a
@@ -18,13 +21,12 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{DataFusionError, Result};
-use datafusion::logical_expr::expr::Cast;
+use datafusion::logical_expr::expr::{Cast, TryCast};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::logical_expr::{lit, when};
 use datafusion::optimizer::AnalyzerRule;
 
 /// Replaces casts of timestamps to text with Spark's formatting.
@@ -54,22 +56,98 @@ impl AnalyzerRule for SparkCasts {
                         }
                         _ => Ok(Transformed::no(e)),
                     },
-                    Expr::Cast(Cast { expr: inner, field }) if field.data_type().is_decimal() => match inner.get_type(&schema) {
-                        Ok(DataType::Float16 | DataType::Float32 | DataType::Float64) => {
-                            let double = Expr::Cast(Cast::new(inner.clone(), DataType::Float64));
-                            let finite = (!datafusion::functions::math::expr_fn::isnan(double.clone()))
-                                .and(datafusion::functions::math::expr_fn::abs(double).not_eq(lit(f64::INFINITY)));
-                            let guarded = when(finite, inner.as_ref().clone()).end()?;
-                            Ok(Transformed::yes(Expr::Cast(Cast { expr: Box::new(guarded), field: field.clone() })))
+                    Expr::Cast(Cast { expr: inner, field }) | Expr::TryCast(TryCast { expr: inner, field })
+                        if field.data_type().is_decimal() =>
+                    {
+                        match (inner.get_type(&schema), field.data_type()) {
+                            (Ok(DataType::Float16 | DataType::Float32 | DataType::Float64), DataType::Decimal128(precision, scale))
+                                if *scale >= 0 =>
+                            {
+                                let double = Expr::Cast(Cast::new(inner.clone(), DataType::Float64));
+                                let udf = DoubleToDecimal {
+                                    precision: *precision,
+                                    scale: *scale,
+                                    null_on_overflow: matches!(e, Expr::TryCast(_)),
+                                    signature: Signature::exact(vec![DataType::Float64], Volatility::Immutable),
+                                };
+                                Ok(Transformed::yes(Arc::new(ScalarUDF::new_from_impl(udf)).call(vec![double])))
+                            }
+                            _ => Ok(Transformed::no(e)),
                         }
-                        _ => Ok(Transformed::no(e)),
-                    },
+                    }
                     _ => Ok(Transformed::no(e)),
                 })?;
                 Ok(rewritten.update_data(|e| saved.restore(e)))
             })
         })
         .data()
+    }
+}
+
+/// A double cast to DECIMAL(precision, scale) as Spark casts it (see the module's comment).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DoubleToDecimal {
+    precision: u8,
+    scale: i8,
+    /// TRY_CAST: NULL where CAST fails.
+    null_on_overflow: bool,
+    signature: Signature,
+}
+
+/// `value` (finite) as an unscaled DECIMAL at `scale`: its shortest decimal text, rounded half
+/// up; `None` when it does not fit `precision` digits.
+fn double_to_decimal(value: f64, precision: u8, scale: i8) -> Option<i128> {
+    let text = format!("{value:e}");
+    let (mantissa, exponent) = text.split_once('e')?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let (negative, digits) = mantissa.strip_prefix('-').map_or((false, mantissa), |m| (true, m));
+    let fraction_digits = digits.split_once('.').map_or(0, |(_, f)| f.len() as i32);
+    let unscaled: i128 = digits.replace('.', "").parse().ok()?;
+    // value = ±unscaled * 10^(exponent - fraction_digits); the target counts units of 10^-scale.
+    let shift = i32::from(scale) + exponent - fraction_digits;
+    let magnitude = if shift >= 0 {
+        unscaled.checked_mul(10_i128.checked_pow(shift as u32)?)?
+    } else if -shift > 38 {
+        0
+    } else {
+        let divisor = 10_i128.pow((-shift) as u32);
+        let (q, r) = (unscaled / divisor, unscaled % divisor);
+        if r * 2 >= divisor { q + 1 } else { q }
+    };
+    (magnitude < 10_i128.pow(u32::from(precision))).then_some(if negative { -magnitude } else { magnitude })
+}
+
+impl ScalarUDFImpl for DoubleToDecimal {
+    fn name(&self) -> &str {
+        "spark_double_to_decimal"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Decimal128(self.precision, self.scale))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let array = args.args[0].to_array(args.number_rows)?;
+        let doubles = datafusion::common::cast::as_float64_array(&array)?;
+        let mut out = Vec::with_capacity(doubles.len());
+        for value in doubles.iter() {
+            out.push(match value {
+                Some(v) if v.is_finite() => match double_to_decimal(v, self.precision, self.scale) {
+                    Some(decimal) => Some(decimal),
+                    None if self.null_on_overflow => None,
+                    None => {
+                        return Err(DataFusionError::Execution(format!(
+                            "[NUMERIC_VALUE_OUT_OF_RANGE] {v} cannot be represented as DECIMAL({}, {}); use try_cast to get NULL",
+                            self.precision, self.scale
+                        )));
+                    }
+                },
+                _ => None,
+            });
+        }
+        let out = datafusion::arrow::array::Decimal128Array::from(out).with_precision_and_scale(self.precision, self.scale)?;
+        super::answer(&args.args, Arc::new(out))
     }
 }
 
@@ -136,6 +214,16 @@ fn trim_fraction(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn doubles_become_the_decimal_they_print_as() {
+        assert_eq!(double_to_decimal(1.005, 3, 2), Some(101));
+        assert_eq!(double_to_decimal(-1.005, 3, 2), Some(-101));
+        assert_eq!(double_to_decimal(1.0751133388005187e17, 38, 10), Some(1_075_113_338_800_518_700_000_000_000));
+        assert_eq!(double_to_decimal(0.1, 38, 18), Some(100_000_000_000_000_000));
+        assert_eq!(double_to_decimal(1e30, 10, 2), None);
+        assert_eq!(double_to_decimal(1e-300, 10, 2), Some(0));
+    }
 
     #[test]
     fn fractions_lose_their_trailing_zeros_only() {

@@ -10,13 +10,14 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-/// Spark's `ceil` and `floor`, with and without a scale, and `bround`.
+/// Spark's `ceil` and `floor`, with and without a scale, `round` and `bround`.
 pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
     use datafusion_spark::function::math;
     [(Rounding::Ceiling, math::ceil()), (Rounding::Floor, math::floor())]
         .into_iter()
         .map(|(rounding, inner)| Arc::new(ScalarUDF::new_from_impl(RoundTo::new(rounding, inner))))
         .chain(std::iter::once(Arc::new(ScalarUDF::new_from_impl(super::bround::BRound::new()))))
+        .chain(std::iter::once(Arc::new(ScalarUDF::new_from_impl(super::bround::BRound::half_up()))))
         .collect()
 }
 
