@@ -71,7 +71,7 @@ pub(crate) fn align_to_schema(plan: LogicalPlan, target: &SchemaRef, columns: &[
                     column
                 } else {
                     check_assignable(src_field.data_type(), field.data_type(), field.name(), context)?;
-                    cast(column, field.data_type().clone())
+                    assigned(column, src_field.data_type(), field.data_type())
                 }
             }
         };
@@ -89,6 +89,26 @@ pub(crate) fn char_write_check(expr: Expr, field: &arrow::datatypes::Field) -> E
             if field.data_type() == &DataType::Utf8 { checked } else { cast(checked, field.data_type().clone()) }
         }
         None => expr,
+    }
+}
+
+/// `value` of type `from` as a value of `to`. A struct goes field by field by position, as
+/// Spark assigns one (`INSERT INTO t VALUES ((2, 3))` into `STRUCT<i1: INT, i2: INT>`; arrow's
+/// cast matches fields by name and refused it); anything else is a cast.
+fn assigned(value: Expr, from: &DataType, to: &DataType) -> Expr {
+    match (from, to) {
+        (DataType::Struct(from_fields), DataType::Struct(to_fields))
+            if from_fields.len() == to_fields.len() && from_fields.iter().zip(to_fields.iter()).any(|(f, t)| f.name() != t.name()) =>
+        {
+            let mut args = Vec::with_capacity(to_fields.len() * 2);
+            for (f, t) in from_fields.iter().zip(to_fields.iter()) {
+                let field = datafusion::functions::core::expr_fn::get_field(value.clone(), f.name().as_str());
+                args.push(lit(t.name().as_str()));
+                args.push(assigned(field, f.data_type(), t.data_type()));
+            }
+            cast(datafusion::functions::core::expr_fn::named_struct(args), to.clone())
+        }
+        _ => cast(value, to.clone()),
     }
 }
 

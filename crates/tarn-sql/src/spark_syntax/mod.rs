@@ -310,6 +310,21 @@ fn multiplicities(op: SetOperator, left: Box<SetExpr>, right: Box<SetExpr>) -> S
     *select_from(vec![SelectItem::Wildcard(all_but_number)], query_of(Box::new(distinct)), "__tarn_set")
 }
 
+/// Whether a join merges its key columns into one (`USING (..)`, NATURAL).
+fn merges_columns(join: &Join) -> bool {
+    let constraint = match &join.join_operator {
+        JoinOperator::Join(c)
+        | JoinOperator::Inner(c)
+        | JoinOperator::Left(c)
+        | JoinOperator::LeftOuter(c)
+        | JoinOperator::Right(c)
+        | JoinOperator::RightOuter(c)
+        | JoinOperator::FullOuter(c) => c,
+        _ => return false,
+    };
+    matches!(constraint, JoinConstraint::Using(_) | JoinConstraint::Natural)
+}
+
 /// `ON TRUE` for a join written without a condition.
 fn fill_join_condition(join: &mut Join) {
     let constraint = match &mut join.join_operator {
@@ -383,7 +398,29 @@ fn rewrite_pipes(query: &mut Query) -> Result<()> {
             }
             PipeOperator::Join(mut join) => {
                 fill_join_condition(&mut join);
-                rewritten.push(PipeOperator::Join(join));
+                if merges_columns(&join) {
+                    // `USING (a)` / NATURAL: one `a` in the result, as in a SELECT's join
+                    // (DataFusion's pipe join kept both sides' `a`).
+                    let left = pipe_so_far(query, std::mem::take(&mut rewritten));
+                    let mut body = select_of(vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())], left);
+                    if let SetExpr::Select(select) = body.as_mut() {
+                        select.from[0].joins.push(join);
+                    }
+                    query.body = body;
+                } else {
+                    rewritten.push(PipeOperator::Join(join));
+                }
+            }
+            PipeOperator::Aggregate { group_by_expr, .. }
+                if group_by_expr
+                    .iter()
+                    .any(|g| matches!(&g.expr.expr, Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Number(..)))) =>
+            {
+                // DataFusion would group by the number itself (a constant), where Spark reads
+                // it as the input's column at that position.
+                return Err(SqlError::Unsupported(
+                    "a column position in |> AGGREGATE .. GROUP BY; name the column instead (GROUP BY x)".into(),
+                ));
             }
             // `|> PIVOT (..)` / `|> UNPIVOT (..)`: the query so far, pivoted, is what the next
             // operators read.
