@@ -295,6 +295,7 @@ impl Session {
         // against is exactly what was checked.
         let mut replacements: HashMap<String, (ObjectName, Ident)> = HashMap::new();
         let mut opened: HashSet<String> = HashSet::new();
+        let qualify = self.same_named_tables(&relations.tables);
         for Relation { name, version } in relations.tables {
             let key = relation_key(&name, version.as_ref());
             let single = parts(&name).len() == 1;
@@ -420,6 +421,10 @@ impl Session {
             }
         }
 
+        if !qualify.is_empty() {
+            let mut qualifier = SchemaQualifier { session: self, tables: qualify };
+            let _ = VisitMut::visit(&mut statement, &mut qualifier);
+        }
         if !replacements.is_empty() {
             let mut rewriter = RelationRewriter { replacements };
             let _ = VisitMut::visit(&mut statement, &mut rewriter);
@@ -434,6 +439,23 @@ impl Session {
             .with_allow_statements(false)
             .verify_plan(&plan)?;
         Ok((state, plan))
+    }
+
+    /// Table names (lower-case) that name different catalog tables in one statement
+    /// (`FROM t1, mydb1.t1`). DataFusion matches a qualifier loosely — `mydb1.t1.i1` also
+    /// matches a relation called just `t1` — so `SELECT mydb1.t1.i1 FROM t1, mydb1.t1` read
+    /// the wrong table's column. Such a one-part name is written with its schema instead.
+    fn same_named_tables(&self, tables: &[Relation]) -> HashSet<String> {
+        let mut seen: HashMap<String, HashSet<String>> = HashMap::new();
+        for Relation { name, version } in tables {
+            if version.is_some() {
+                continue;
+            }
+            if let Ok(TableName::Catalog(ident)) = self.table_name(name) {
+                seen.entry(ident.table.to_ascii_lowercase()).or_default().insert(ident.to_string());
+            }
+        }
+        seen.into_iter().filter(|(_, idents)| idents.len() > 1).map(|(table, _)| table).collect()
     }
 
     /// A one-part name that names a table of the implicit system schema (Postgres looks in
@@ -494,6 +516,29 @@ fn register(list: &MemoryCatalogProviderList, catalog: &str, schema: &str, table
         schema_provider.register_table(name.to_string(), provider)?;
     }
     Ok(())
+}
+
+/// Writes the one-part names of [`Session::same_named_tables`] with their schema.
+struct SchemaQualifier<'a> {
+    session: &'a Session,
+    tables: HashSet<String>,
+}
+
+impl VisitorMut for SchemaQualifier<'_> {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, args: None, version: None, alias: None, .. } = factor
+            && let [one] = parts(name).as_slice()
+            && self.tables.contains(&one.value.to_ascii_lowercase())
+            && self.session.temp_view(&one.value).is_none()
+            && let Ok(TableName::Catalog(ident)) = self.session.table_name(name)
+        {
+            let table = (*one).clone();
+            *name = ObjectName::from(vec![Ident::new(ident.schema.clone()), table]);
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Points time-travel and path relations at their synthetic snapshot names.

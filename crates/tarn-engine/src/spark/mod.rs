@@ -43,6 +43,7 @@ mod decorrelate;
 mod extract;
 pub mod functions;
 pub mod generators;
+mod grouping_sets;
 mod json;
 mod lateral;
 mod listagg;
@@ -117,8 +118,12 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     // Tarn's analyzer rules, set once (a state derived from another already has them): Spark's
     // common types of CASE branches and UNION columns before DataFusion coerces them, the rest after.
     let mut analyzer = builder.analyzer().take().unwrap_or_default();
-    let ours: [Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>; 3] =
-        [Arc::new(casts::SparkCasts), Arc::new(char_varchar::CharComparisons), Arc::new(multiplicity::SetMultiplicity)];
+    let ours: [Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>; 4] = [
+        Arc::new(casts::SparkCasts),
+        Arc::new(char_varchar::CharComparisons),
+        Arc::new(multiplicity::SetMultiplicity),
+        Arc::new(grouping_sets::EmptyInputGroupingSets),
+    ];
     let before: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> = Arc::new(common_types::SparkCommonTypes);
     let names: Vec<String> = ours.iter().chain([&before]).map(|r| r.name().to_string()).collect();
     analyzer.rules.retain(|r| !names.iter().any(|n| n == r.name()));
