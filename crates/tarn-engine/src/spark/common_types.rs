@@ -21,7 +21,7 @@ use datafusion::optimizer::AnalyzerRule;
 use super::text_numbers::is_text;
 
 /// Spark's type for `a` and `b` together, when it is not what DataFusion would choose.
-fn spark_pair(a: &DataType, b: &DataType) -> Option<DataType> {
+pub(super) fn spark_pair(a: &DataType, b: &DataType) -> Option<DataType> {
     let fraction = |t: &DataType| t.is_floating();
     match (a, b) {
         (x, y) if fraction(x) && y.is_decimal() || x.is_decimal() && fraction(y) => Some(DataType::Float64),

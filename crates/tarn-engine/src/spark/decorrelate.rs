@@ -101,6 +101,9 @@ pub(super) fn is_subquery_expr(expr: &Expr) -> bool {
 /// without correlation is left to DataFusion, which runs it once.
 fn unnestable(expr: &Expr, scope: Scope) -> Vec<Expr> {
     let mut found = Vec::new();
+    if scope == Scope::ScalarAggregates {
+        three_valued_in_subqueries(expr, Position::Conjunct, &mut found);
+    }
     let _ = expr.apply(|e| {
         let take = match (e, scope) {
             (Expr::ScalarSubquery(s), Scope::Remaining) => !outer_columns(&s.subquery).is_empty(),
@@ -123,6 +126,51 @@ fn unnestable(expr: &Expr, scope: Scope) -> Vec<Expr> {
         Ok(TreeNodeRecursion::Continue)
     });
     found
+}
+
+/// Where an `IN (subquery)` sits in a predicate, from the root down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// Under ANDs only: a row is kept only when it is TRUE.
+    Conjunct,
+    /// Under ANDs and ORs: FALSE and NULL still drop the row alike.
+    Positive,
+    /// Anywhere else (under NOT, IS NULL, CASE, a function, ...).
+    Other,
+}
+
+/// The `IN (subquery)` expressions of `expr` whose NULL answer matters where they sit, which
+/// DataFusion's mark join (TRUE or FALSE, never NULL) would answer wrongly — `dept_id NOT IN
+/// (..)` under an OR kept rows whose `dept_id` is NULL. EXISTS is never NULL, and a NOT IN
+/// that is a whole conjunct is DataFusion's null-aware anti join.
+fn three_valued_in_subqueries(expr: &Expr, position: Position, found: &mut Vec<Expr>) {
+    match expr {
+        Expr::BinaryExpr(b) if matches!(b.op, Operator::And | Operator::Or) => {
+            let inner = match (b.op, position) {
+                (_, Position::Other) => Position::Other,
+                (Operator::And, p) => p,
+                _ => Position::Positive,
+            };
+            three_valued_in_subqueries(&b.left, inner, found);
+            three_valued_in_subqueries(&b.right, inner, found);
+        }
+        Expr::InSubquery(i) => {
+            let safe = match position {
+                Position::Conjunct => true,
+                Position::Positive => !i.negated,
+                Position::Other => false,
+            };
+            if !safe && !found.contains(expr) {
+                found.push(expr.clone());
+            }
+        }
+        other => {
+            let _ = other.apply_children(|child| {
+                three_valued_in_subqueries(child, Position::Other, found);
+                Ok(TreeNodeRecursion::Continue)
+            });
+        }
+    }
 }
 
 /// Whether `plan` aggregates without GROUP BY somewhere (with `non_null_when_empty`: an

@@ -111,6 +111,25 @@ impl ExprPlanner for SparkOperators {
                 let (left, right) = promote_text(expr.left, expr.right, schema)?;
                 RawBinaryExpr { op: expr.op, left, right }
             }
+            // Comparisons meet on Spark's common type: `1.5 = '1.51'` compares DOUBLEs (the
+            // text was read as a DECIMAL(2,1) and rounded to 1.5: true), a FLOAT with a
+            // DECIMAL as DOUBLEs, `'1' = true` as BOOLEANs.
+            BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+            | BinaryOperator::Spaceship => {
+                let (left, right) = (expr.left.get_type(schema)?, expr.right.get_type(schema)?);
+                match super::common_types::spark_pair(&left, &right) {
+                    Some(common) => {
+                        let to = |e: Expr, t: &DataType| if *t == common { e } else { Expr::Cast(Cast::new(Box::new(e), common.clone())) };
+                        RawBinaryExpr { op: expr.op, left: to(expr.left, &left), right: to(expr.right, &right) }
+                    }
+                    None => expr,
+                }
+            }
             _ => expr,
         };
         match expr.op {
