@@ -26,6 +26,11 @@ use crate::error::Result;
 
 /// Rewrites `expr` in place when it is one of the functions above.
 pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
+    // `! x` is Spark's NOT.
+    if let Expr::UnaryOp { op: op @ UnaryOperator::BangNot, .. } = expr {
+        *op = UnaryOperator::Not;
+        return Ok(());
+    }
     if let Expr::RLike { negated, expr: text, pattern, .. } = expr {
         let matched = call("regexp_like", vec![text.as_ref().clone(), pattern.as_ref().clone()]);
         *expr = if *negated { not(matched) } else { matched };
@@ -57,6 +62,35 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
         ("if", [condition, then, otherwise]) if scalar => {
             case(vec![sqlparser::ast::CaseWhen { condition: condition.clone(), result: then.clone() }], Some(otherwise.clone()))
         }
+        // grouping_id(a, b): the grouping bits of its columns, first column highest (the SQL
+        // standard's multi-column GROUPING), as a BIGINT.
+        ("grouping_id", [_, ..]) if scalar => {
+            let mut grouping = function.clone();
+            grouping.name = ObjectName::from(vec![Ident::new("grouping")]);
+            Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(Expr::Function(grouping)),
+                data_type: DataType::BigInt(None),
+                format: None,
+                array: false,
+            }
+        }
+        // Spark's left / right: the first / last `n` characters, none for `n <= 0` (DataFusion
+        // follows Postgres: `left('ahoj', -3)` is all but the last three, `'a'`).
+        ("left", [text, n]) if scalar => call("substr", vec![text.clone(), number("1"), n.clone()]),
+        ("right", [text, n]) if scalar => case(
+            vec![
+                sqlparser::ast::CaseWhen { condition: Expr::IsNull(Box::new(text.clone())), result: Expr::Value(Value::Null.into()) },
+                sqlparser::ast::CaseWhen {
+                    condition: Expr::BinaryOp { left: Box::new(n.clone()), op: BinaryOperator::LtEq, right: Box::new(number("0")) },
+                    result: Expr::Value(Value::SingleQuotedString(String::new()).into()),
+                },
+            ],
+            Some(call(
+                "substr",
+                vec![text.clone(), Expr::UnaryOp { op: UnaryOperator::Minus, expr: Box::new(Expr::Nested(Box::new(n.clone()))) }],
+            )),
+        ),
         ("isnull", [x]) if scalar => Expr::IsNull(Box::new(x.clone())),
         ("isnotnull", [x]) if scalar => Expr::IsNotNull(Box::new(x.clone())),
         ("equal_null", [a, b]) if scalar => Expr::IsNotDistinctFrom(Box::new(a.clone()), Box::new(b.clone())),
