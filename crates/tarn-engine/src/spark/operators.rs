@@ -130,6 +130,31 @@ impl ExprPlanner for SparkOperators {
                     None => expr,
                 }
             }
+            // `3 || 4.0` is '34.0': values that are not text (nor arrays or binary, which
+            // `||` joins as such) are read as their text.
+            BinaryOperator::StringConcat => {
+                let (left, right) = (expr.left.get_type(schema)?, expr.right.get_type(schema)?);
+                let joined_as_is = |t: &DataType| {
+                    super::text_numbers::is_text(t)
+                        || t.is_null()
+                        || matches!(
+                            t,
+                            DataType::List(_)
+                                | DataType::LargeList(_)
+                                | DataType::FixedSizeList(..)
+                                | DataType::Binary
+                                | DataType::LargeBinary
+                                | DataType::BinaryView
+                        )
+                };
+                let lists = |t: &DataType| matches!(t, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..));
+                if lists(&left) || lists(&right) || (joined_as_is(&left) && joined_as_is(&right)) {
+                    expr
+                } else {
+                    let text = |e: Expr, t: &DataType| if joined_as_is(t) { e } else { Expr::Cast(Cast::new(Box::new(e), DataType::Utf8)) };
+                    RawBinaryExpr { op: expr.op, left: text(expr.left, &left), right: text(expr.right, &right) }
+                }
+            }
             _ => expr,
         };
         match expr.op {
