@@ -145,9 +145,7 @@ impl AggregateUDFImpl for SparkAvg {
             Some(_) if args.is_distinct => {
                 not_impl_err!("{}(DISTINCT ..) of a DECIMAL together with other DISTINCT aggregates", self.name)
             }
-            Some(shape) => {
-                Ok(Box::new(DecimalAvg { shape, sum: Some(0), count: 0, null_on_overflow: self.null_on_overflow, name: self.name }))
-            }
+            Some(shape) => Ok(Box::new(DecimalAvg { shape, sum: Some(0), count: 0, null_on_overflow: self.null_on_overflow })),
             None => self.doubles.accumulator(args),
         }
     }
@@ -160,7 +158,9 @@ impl AggregateUDFImpl for SparkAvg {
     }
     fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
         match decimal_input(&args)? {
-            Some(shape) => Ok(Box::new(DecimalAvgGroups { shape, sums: Vec::new(), counts: Vec::new(), avg: self.clone_config() })),
+            Some(shape) => {
+                Ok(Box::new(DecimalAvgGroups { shape, sums: Vec::new(), counts: Vec::new(), null_on_overflow: self.null_on_overflow }))
+            }
             None => self.doubles.create_groups_accumulator(args),
         }
     }
@@ -181,12 +181,6 @@ impl AggregateUDFImpl for SparkAvg {
     }
 }
 
-impl SparkAvg {
-    fn clone_config(&self) -> (bool, &'static str) {
-        (self.null_on_overflow, self.name)
-    }
-}
-
 /// The average of one group of decimals; `sum` is `None` once it overflowed.
 #[derive(Debug)]
 struct DecimalAvg {
@@ -194,17 +188,18 @@ struct DecimalAvg {
     sum: Option<i128>,
     count: i64,
     null_on_overflow: bool,
-    name: &'static str,
 }
 
-fn evaluate(shape: &Shape, sum: Option<i128>, count: i64, (null_on_overflow, name): (bool, &str)) -> Result<Option<i128>> {
+/// The average of a group; past the DECIMAL's range an error (only `avg` can overflow into
+/// one: `try_avg` answers NULL).
+fn evaluate(shape: &Shape, sum: Option<i128>, count: i64, null_on_overflow: bool) -> Result<Option<i128>> {
     if count == 0 {
         return Ok(None);
     }
     match sum.and_then(|s| shape.average(s, count)) {
         Some(average) => Ok(Some(average)),
         None if null_on_overflow => Ok(None),
-        None => exec_err!("[ARITHMETIC_OVERFLOW] the values averaged by {name} overflow their DECIMAL type; use try_avg to get NULL"),
+        None => exec_err!("[ARITHMETIC_OVERFLOW] the values averaged by avg overflow their DECIMAL type; use try_avg to get NULL"),
     }
 }
 
@@ -244,7 +239,7 @@ impl Accumulator for DecimalAvg {
         Ok(vec![ScalarValue::Decimal128(self.sum, self.shape.sum_precision, self.shape.scale), ScalarValue::Int64(Some(self.count))])
     }
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let average = evaluate(&self.shape, self.sum, self.count, (self.null_on_overflow, self.name))?;
+        let average = evaluate(&self.shape, self.sum, self.count, self.null_on_overflow)?;
         Ok(ScalarValue::Decimal128(average, self.shape.result_precision, self.shape.result_scale))
     }
     fn size(&self) -> usize {
@@ -258,7 +253,7 @@ struct DecimalAvgGroups {
     shape: Shape,
     sums: Vec<Option<i128>>,
     counts: Vec<i64>,
-    avg: (bool, &'static str),
+    null_on_overflow: bool,
 }
 
 impl DecimalAvgGroups {
@@ -303,7 +298,7 @@ impl GroupsAccumulator for DecimalAvgGroups {
         let averages = sums
             .into_iter()
             .zip(counts)
-            .map(|(sum, count)| evaluate(&self.shape, sum, count, self.avg))
+            .map(|(sum, count)| evaluate(&self.shape, sum, count, self.null_on_overflow))
             .collect::<Result<Vec<Option<i128>>>>()?;
         let array = Decimal128Array::from(averages).with_precision_and_scale(self.shape.result_precision, self.shape.result_scale)?;
         Ok(Arc::new(array))

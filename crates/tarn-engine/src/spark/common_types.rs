@@ -18,7 +18,7 @@ use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Union, cast};
 use datafusion::optimizer::AnalyzerRule;
 
-use super::text_numbers::is_text;
+use super::text_numbers::{is_text, text_next_to_number};
 
 /// Spark's type for `a` and `b` together, when it is not what DataFusion would choose.
 pub(super) fn spark_pair(a: &DataType, b: &DataType) -> Option<DataType> {
@@ -26,10 +26,9 @@ pub(super) fn spark_pair(a: &DataType, b: &DataType) -> Option<DataType> {
     match (a, b) {
         (x, y) if fraction(x) && y.is_decimal() || x.is_decimal() && fraction(y) => Some(DataType::Float64),
         (text, other) | (other, text) if is_text(text) && !is_text(other) => match other {
-            t if t.is_integer() => Some(DataType::Int64),
-            t if t.is_floating() || t.is_decimal() => Some(DataType::Float64),
             DataType::Boolean | DataType::Date32 | DataType::Timestamp(..) | DataType::Binary => Some(other.clone()),
-            _ => None,
+            t if t.is_null() => None,
+            t => text_next_to_number(t),
         },
         _ => None,
     }

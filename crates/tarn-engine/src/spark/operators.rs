@@ -57,12 +57,9 @@ fn promote_text(left: Expr, right: Expr, schema: &DFSchema) -> Result<(Expr, Exp
         return Ok((left, right));
     }
     let number = if left_text { right.get_type(schema)? } else { left.get_type(schema)? };
-    let target = if number.is_integer() {
-        DataType::Int64
-    } else if number.is_floating() || number.is_decimal() {
-        DataType::Float64
-    } else {
-        return Ok((left, right));
+    let target = match super::text_numbers::text_next_to_number(&number) {
+        Some(target) if !number.is_null() => target,
+        _ => return Ok((left, right)),
     };
     let cast = |e: Expr| Expr::Cast(Cast::new(Box::new(e), target.clone()));
     Ok(if target == DataType::Float64 {
@@ -78,10 +75,18 @@ fn promote_text(left: Expr, right: Expr, schema: &DFSchema) -> Result<(Expr, Exp
 /// one), `None` when it is not known before running.
 fn interval_has_time(expr: &Expr) -> Option<bool> {
     match expr {
-        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) => Some(v.nanoseconds != 0),
-        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => Some(v.milliseconds != 0),
-        Expr::Literal(ScalarValue::IntervalYearMonth(_), _) => Some(false),
+        Expr::Literal(value, _) => constant_interval_has_time(value),
         Expr::Negative(inner) | Expr::Alias(datafusion::logical_expr::expr::Alias { expr: inner, .. }) => interval_has_time(inner),
+        _ => None,
+    }
+}
+
+/// Whether a constant interval has a time of day part; `None` for NULL or a non-interval.
+pub(super) fn constant_interval_has_time(value: &ScalarValue) -> Option<bool> {
+    match value {
+        ScalarValue::IntervalMonthDayNano(Some(v)) => Some(v.nanoseconds != 0),
+        ScalarValue::IntervalDayTime(Some(v)) => Some(v.milliseconds != 0),
+        ScalarValue::IntervalYearMonth(_) => Some(false),
         _ => None,
     }
 }

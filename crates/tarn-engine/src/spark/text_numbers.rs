@@ -22,20 +22,30 @@ pub(crate) fn is_text(data_type: &DataType) -> bool {
     matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
-/// A number, or an untyped NULL (which text next to it makes a DOUBLE).
-fn is_number(data_type: &DataType) -> bool {
-    data_type.is_integer() || data_type.is_floating() || data_type.is_decimal() || data_type.is_null()
+/// What Spark reads text as next to `number`: a BIGINT next to an integer, a DOUBLE next to a
+/// fraction, a decimal or an untyped NULL; `None` when `number` is not a number.
+pub(crate) fn text_next_to_number(number: &DataType) -> Option<DataType> {
+    if number.is_integer() {
+        Some(DataType::Int64)
+    } else if number.is_floating() || number.is_decimal() || number.is_null() {
+        Some(DataType::Float64)
+    } else {
+        None
+    }
 }
 
 /// The types Spark reads a pair of operands as when one of them is text and the other a number:
-/// the text as a BIGINT next to an integer, both as DOUBLEs next to a fraction, a decimal or NULL.
+/// the text as [`text_next_to_number`], the number as a DOUBLE too unless it is an integer.
 /// Any other pair is returned as it is.
 pub(crate) fn operand_types(left: &DataType, right: &DataType) -> (DataType, DataType) {
+    let read = |number: &DataType| {
+        let text = text_next_to_number(number)?;
+        let number = if number.is_integer() { number.clone() } else { text.clone() };
+        Some((text, number))
+    };
     match (is_text(left), is_text(right)) {
-        (true, false) if right.is_integer() => (DataType::Int64, right.clone()),
-        (false, true) if left.is_integer() => (left.clone(), DataType::Int64),
-        (true, false) if is_number(right) => (DataType::Float64, DataType::Float64),
-        (false, true) if is_number(left) => (DataType::Float64, DataType::Float64),
+        (true, false) => read(right).unwrap_or_else(|| (left.clone(), right.clone())),
+        (false, true) => read(left).map(|(text, number)| (number, text)).unwrap_or_else(|| (left.clone(), right.clone())),
         _ => (left.clone(), right.clone()),
     }
 }

@@ -93,11 +93,9 @@ impl Try {
     fn date_becomes_timestamp(&self, types: &[DataType], constants: &[Option<&ScalarValue>]) -> bool {
         let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
         let has_time = |at: usize| match constants.get(at).copied().flatten() {
-            Some(ScalarValue::IntervalMonthDayNano(Some(v))) => v.nanoseconds != 0,
-            Some(ScalarValue::IntervalDayTime(Some(v))) => v.milliseconds != 0,
-            Some(ScalarValue::IntervalYearMonth(_)) => false,
             Some(value) if value.is_null() => false,
-            _ => true,
+            Some(value) => super::operators::constant_interval_has_time(value).unwrap_or(true),
+            None => true,
         };
         match (self.op, types) {
             (Op::Add | Op::Subtract, [left, DataType::Interval(_)]) if is_date(left) => has_time(1),

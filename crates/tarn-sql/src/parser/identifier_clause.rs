@@ -26,9 +26,9 @@ pub(super) fn resolve(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> 
     let mut i = 0;
     while i < tokens.len() {
         let token = &tokens[i];
-        let open = (i + 1..tokens.len()).find(|&j| !is_space(&tokens[j].token));
+        let open = is_identifier_keyword(&token.token).then(|| (i + 1..tokens.len()).find(|&j| !is_space(&tokens[j].token))).flatten();
         match open {
-            Some(open) if is_identifier_keyword(&token.token) && tokens[open].token == Token::LParen => {
+            Some(open) if tokens[open].token == Token::LParen => {
                 let (text, close) = constant_text(&tokens, open + 1)?;
                 for (n, part) in split_name(&text)?.into_iter().enumerate() {
                     if n > 0 {

@@ -310,24 +310,9 @@ fn multiplicities(op: SetOperator, left: Box<SetExpr>, right: Box<SetExpr>) -> S
     *select_from(vec![SelectItem::Wildcard(all_but_number)], query_of(Box::new(distinct)), "__tarn_set")
 }
 
-/// Whether a join merges its key columns into one (`USING (..)`, NATURAL).
-fn merges_columns(join: &Join) -> bool {
-    let constraint = match &join.join_operator {
-        JoinOperator::Join(c)
-        | JoinOperator::Inner(c)
-        | JoinOperator::Left(c)
-        | JoinOperator::LeftOuter(c)
-        | JoinOperator::Right(c)
-        | JoinOperator::RightOuter(c)
-        | JoinOperator::FullOuter(c) => c,
-        _ => return false,
-    };
-    matches!(constraint, JoinConstraint::Using(_) | JoinConstraint::Natural)
-}
-
-/// `ON TRUE` for a join written without a condition.
-fn fill_join_condition(join: &mut Join) {
-    let constraint = match &mut join.join_operator {
+/// A join's constraint (`ON ..`, `USING (..)`, NATURAL, none), for the joins that have one.
+fn join_constraint(operator: &mut JoinOperator) -> Option<&mut JoinConstraint> {
+    match operator {
         JoinOperator::Join(c)
         | JoinOperator::Inner(c)
         | JoinOperator::Left(c)
@@ -340,10 +325,19 @@ fn fill_join_condition(join: &mut Join) {
         | JoinOperator::RightSemi(c)
         | JoinOperator::Anti(c)
         | JoinOperator::LeftAnti(c)
-        | JoinOperator::RightAnti(c) => c,
-        _ => return,
-    };
-    if matches!(constraint, JoinConstraint::None) {
+        | JoinOperator::RightAnti(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// Whether a join merges its key columns into one (`USING (..)`, NATURAL).
+fn merges_columns(join: &mut Join) -> bool {
+    matches!(join_constraint(&mut join.join_operator), Some(JoinConstraint::Using(_) | JoinConstraint::Natural))
+}
+
+/// `ON TRUE` for a join written without a condition.
+fn fill_join_condition(join: &mut Join) {
+    if let Some(constraint @ JoinConstraint::None) = join_constraint(&mut join.join_operator) {
         *constraint = JoinConstraint::On(Expr::Value(sqlparser::ast::Value::Boolean(true).into()));
     }
 }
@@ -398,7 +392,7 @@ fn rewrite_pipes(query: &mut Query) -> Result<()> {
             }
             PipeOperator::Join(mut join) => {
                 fill_join_condition(&mut join);
-                if merges_columns(&join) {
+                if merges_columns(&mut join) {
                     // `USING (a)` / NATURAL: one `a` in the result, as in a SELECT's join
                     // (DataFusion's pipe join kept both sides' `a`).
                     let left = pipe_so_far(query, std::mem::take(&mut rewritten));
