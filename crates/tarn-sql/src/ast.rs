@@ -396,6 +396,8 @@ pub struct ColumnSpec {
     pub data_type: DataType,
     pub not_null: bool,
     pub comment: Option<String>,
+    /// `STRING COLLATE name`: the collation's name as written.
+    pub collation: Option<String>,
 }
 
 #[derive(Debug, Clone)]

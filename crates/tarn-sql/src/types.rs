@@ -38,6 +38,6 @@ pub fn char_type(sql: &SqlType) -> Result<Option<tarn_engine::spark::char_varcha
 pub fn field_type_name(field: &arrow::datatypes::Field) -> String {
     match tarn_engine::spark::char_varchar::CharType::of_field(field) {
         Some(declared) => declared.name(),
-        None => spark_type_name(field.data_type()),
+        None => tarn_engine::spark::collations::type_name(field).unwrap_or_else(|| spark_type_name(field.data_type())),
     }
 }

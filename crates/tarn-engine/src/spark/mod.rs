@@ -27,6 +27,7 @@
 //! - **Casts** ([`casts`]): a timestamp as text is `2020-01-02 02:30:00[.fraction]`.
 //! - **Subqueries** ([`subqueries`]): `(SELECT x)` without `FROM` is the value `x`;
 //!   [`decorrelate`] unnests the correlated subqueries DataFusion's rules leave.
+//! - **Collations** ([`collations`]): `STRING COLLATE UTF8_LCASE`, `'a' COLLATE UNICODE_CI`.
 //! - **Datetime patterns** ([`datetime`]): `date_format`, `to_date`, `to_timestamp` read Spark's
 //!   `yyyy-MM-dd`-style patterns.
 
@@ -35,6 +36,7 @@ mod bround;
 mod casts;
 pub mod char_varchar;
 mod checked;
+pub mod collations;
 mod collections;
 mod common_types;
 mod datetime;
@@ -118,11 +120,13 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     // Tarn's analyzer rules, set once (a state derived from another already has them): Spark's
     // common types of CASE branches and UNION columns before DataFusion coerces them, the rest after.
     let mut analyzer = builder.analyzer().take().unwrap_or_default();
-    let ours: [Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>; 4] = [
+    let ours: [Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>; 5] = [
         Arc::new(casts::SparkCasts),
         Arc::new(char_varchar::CharComparisons),
         Arc::new(multiplicity::SetMultiplicity),
         Arc::new(grouping_sets::EmptyInputGroupingSets),
+        // Last: it rewrites what the others produce (EXCEPT ALL's aggregates, ...) onto keys.
+        Arc::new(collations::rule::Collations),
     ];
     let before: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> = Arc::new(common_types::SparkCommonTypes);
     let names: Vec<String> = ours.iter().chain([&before]).map(|r| r.name().to_string()).collect();
@@ -192,8 +196,11 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     ] {
         state.register_udwf(Arc::new(udwf.as_ref().clone().with_aliases([alias])))?;
     }
+    for udf in collations::key::functions() {
+        state.register_udf(udf)?;
+    }
     // Spark's names of DataFusion's functions.
-    for (name, aliases) in [("signum", vec!["sign"])] {
+    for (name, aliases) in [("signum", vec!["sign"]), ("starts_with", vec!["startswith"]), ("ends_with", vec!["endswith"])] {
         if let Some(udf) = state.scalar_functions().get(name).cloned() {
             state.register_udf(Arc::new(udf.as_ref().clone().with_aliases(aliases)))?;
         }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -17,7 +17,74 @@ pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(Locate { signature: Signature::user_defined(Volatility::Immutable) })),
         Arc::new(ScalarUDF::new_from_impl(Charset { encode: true, signature: Signature::user_defined(Volatility::Immutable) })),
         Arc::new(ScalarUDF::new_from_impl(Charset { encode: false, signature: Signature::user_defined(Volatility::Immutable) })),
+        Arc::new(ScalarUDF::new_from_impl(Initcap { signature: Signature::string(1, Volatility::Immutable) })),
+        Arc::new(ScalarUDF::new_from_impl(ValidateUtf8 { lenient: false, signature: Signature::string(1, Volatility::Immutable) })),
+        Arc::new(ScalarUDF::new_from_impl(ValidateUtf8 { lenient: true, signature: Signature::string(1, Volatility::Immutable) })),
     ]
+}
+
+/// `initcap(str)`: lower case, then each word's first letter in title case, words separated
+/// by spaces only (Spark's `UTF8String.toLowerCase().toTitleCase()`: `hello-world` is
+/// `Hello-world`, where DataFusion's `initcap` gives `Hello-World`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Initcap {
+    signature: Signature,
+}
+
+pub(crate) fn spark_initcap(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut after_space = true;
+    for c in s.to_lowercase().chars() {
+        if after_space {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        after_space = c == ' ';
+    }
+    out
+}
+
+impl ScalarUDFImpl for Initcap {
+    fn name(&self) -> &str {
+        "initcap"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let values = args.args[0].to_array(args.number_rows)?;
+        let text = datafusion::arrow::compute::cast(&values, &DataType::Utf8)?;
+        let out: StringArray = text.as_string::<i32>().iter().map(|s| s.map(spark_initcap)).collect();
+        let out: ArrayRef = Arc::new(out);
+        super::answer(&args.args, datafusion::arrow::compute::cast(&out, values.data_type())?)
+    }
+}
+
+/// `validate_utf8(str)` / `try_validate_utf8(str)`: the string when it is valid UTF-8. Arrow's
+/// strings always are (invalid bytes never become a STRING in Tarn), so both are the string.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ValidateUtf8 {
+    lenient: bool,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ValidateUtf8 {
+    fn name(&self) -> &str {
+        if self.lenient { "try_validate_utf8" } else { "validate_utf8" }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(args.args[0].clone())
+    }
 }
 
 /// `encode(str, charset)` → BINARY and `decode(bin, charset)` → STRING in one of Spark's

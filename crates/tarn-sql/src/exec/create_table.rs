@@ -49,6 +49,16 @@ pub(crate) fn arrow_schema(columns: &[ColumnSpec]) -> Result<Schema> {
         if !metadata.is_empty() {
             field = field.with_metadata(metadata);
         }
+        if let Some(name) = &column.collation {
+            let collation = tarn_engine::spark::collations::Collation::parse(name).map_err(SqlError::user)?;
+            if !tarn_engine::spark::collations::is_string(field.data_type()) || crate::types::char_type(&column.data_type)?.is_some() {
+                return Err(SqlError::user(format!(
+                    "COLLATE {name}: column '{}' is not a STRING; only strings have collations",
+                    field.name()
+                )));
+            }
+            field = collation.on_field(field);
+        }
         fields.push(field);
     }
     Ok(Schema::new(fields))
@@ -60,7 +70,36 @@ pub(crate) fn normalize_column(ident: &sqlparser::ast::Ident) -> String {
 }
 
 pub(crate) fn delta_schema(schema: &Schema) -> Result<StructType> {
-    schema.try_into_kernel().map_err(|e| SqlError::user(format!("cannot store this schema in Delta: {e}")))
+    let kernel: StructType = schema.try_into_kernel().map_err(|e| SqlError::user(format!("cannot store this schema in Delta: {e}")))?;
+    collations_as_objects(kernel)
+}
+
+/// A column's `__COLLATIONS` is a JSON object in Delta's schema (Arrow metadata holds it as text).
+fn collations_as_objects(schema: StructType) -> Result<StructType> {
+    use deltalake::kernel::{MetadataValue, StructField};
+    use tarn_engine::spark::collations::METADATA_KEY;
+    if !schema.fields().any(|f| f.metadata().contains_key(METADATA_KEY)) {
+        return Ok(schema);
+    }
+    let fields: Vec<StructField> = schema
+        .fields()
+        .map(|field| {
+            let mut field = field.clone();
+            if let Some(MetadataValue::String(text)) = field.metadata().get(METADATA_KEY) {
+                let object: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| SqlError::user(format!("column '{}': its collation is not readable: {e}", field.name())))?;
+                if object.to_string().contains("INDETERMINATE") {
+                    return Err(SqlError::user(format!(
+                        "[INDETERMINATE_COLLATION_IN_SCHEMA] column '{}' mixes strings of different collations; COLLATE it to one",
+                        field.name()
+                    )));
+                }
+                field.metadata.insert(METADATA_KEY.to_string(), MetadataValue::Other(object));
+            }
+            Ok(field)
+        })
+        .collect::<Result<_>>()?;
+    StructType::try_new(fields).map_err(|e| SqlError::user(format!("cannot store this schema in Delta: {e}")))
 }
 
 /// The table properties of a new table: the user's, plus the change data feed on unless

@@ -237,7 +237,8 @@ impl TarnParser<'_> {
     pub(crate) fn column_spec(&mut self) -> Result<ColumnSpec> {
         let name = self.ident()?;
         let data_type = self.p.parse_data_type().map_err(SqlError::from_parser)?;
-        let mut spec = ColumnSpec { name, data_type, not_null: false, comment: None };
+        let collation = if self.word("COLLATE") { Some(self.ident()?.value) } else { None };
+        let mut spec = ColumnSpec { name, data_type, not_null: false, comment: None, collation };
         loop {
             if self.words(&["NOT", "NULL"]) {
                 spec.not_null = true;

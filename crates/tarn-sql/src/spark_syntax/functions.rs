@@ -5,6 +5,7 @@
 //!   `div(a, b)` is `a DIV b`; `positive(x)` is `+x`; `e()` is `exp(1)`.
 //! - `decode(expr, search, result, .., default)` is a CASE of NULL-safe comparisons (the
 //!   two-argument `decode(bin, charset)` is a function of its own).
+//! - `x COLLATE name` is `collate(x, 'name')` (`tarn_engine::spark::collations`).
 //! - `a RLIKE p`, `a REGEXP p`, `rlike(a, p)`, `regexp(a, p)` are `regexp_like(a, p)` (a match
 //!   anywhere in `a`, as Java's `find`).
 //! - `count_if(p)` is `count(CASE WHEN p THEN 1 END)`; `max_by(x, y)` / `min_by(x, y)` are
@@ -29,6 +30,12 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
     // `! x` is Spark's NOT.
     if let Expr::UnaryOp { op: op @ UnaryOperator::BangNot, .. } = expr {
         *op = UnaryOperator::Not;
+        return Ok(());
+    }
+    // `x COLLATE name` is `collate(x, 'name')` (the name checked where it is planned).
+    if let Expr::Collate { expr: value, collation } = expr {
+        let name = collation.0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(".");
+        *expr = call("collate", vec![value.as_ref().clone(), text(&name)]);
         return Ok(());
     }
     if let Expr::RLike { negated, expr: text, pattern, .. } = expr {

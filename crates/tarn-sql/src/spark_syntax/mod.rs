@@ -335,8 +335,15 @@ fn merges_columns(join: &mut Join) -> bool {
     matches!(join_constraint(&mut join.join_operator), Some(JoinConstraint::Using(_) | JoinConstraint::Natural))
 }
 
-/// `ON TRUE` for a join written without a condition.
+/// `ON TRUE` for a join written without a condition; Spark's `SEMI JOIN` / `ANTI JOIN` are
+/// its `LEFT SEMI` / `LEFT ANTI` joins.
 fn fill_join_condition(join: &mut Join) {
+    let placeholder = JoinOperator::CrossJoin(sqlparser::ast::JoinConstraint::None);
+    join.join_operator = match std::mem::replace(&mut join.join_operator, placeholder) {
+        JoinOperator::Semi(c) => JoinOperator::LeftSemi(c),
+        JoinOperator::Anti(c) => JoinOperator::LeftAnti(c),
+        other => other,
+    };
     if let Some(constraint @ JoinConstraint::None) = join_constraint(&mut join.join_operator) {
         *constraint = JoinConstraint::On(Expr::Value(sqlparser::ast::Value::Boolean(true).into()));
     }
