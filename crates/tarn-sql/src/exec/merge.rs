@@ -53,6 +53,17 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
     let source = DataFrame::new(state.clone(), plan);
 
     let target_schema = target.table.snapshot()?.snapshot().arrow_schema();
+    // delta-rs plans MERGE's conditions itself (and prunes the target with them) comparing
+    // strings as bytes: refused rather than answered wrongly where a collation says otherwise.
+    let collated =
+        |fields: &arrow::datatypes::Fields| fields.iter().any(|f| f.metadata().contains_key(tarn_engine::spark::collations::METADATA_KEY));
+    if collated(target_schema.fields()) || collated(source.schema().as_arrow().fields()) {
+        return Err(SqlError::Unsupported(
+            "MERGE with collated string columns (in the target or the source) is not supported yet; \
+             use UPDATE / DELETE / INSERT ... SELECT, which compare under the collation"
+                .into(),
+        ));
+    }
     let target_columns: Vec<&str> = target_schema.fields().iter().map(|f| f.name().as_str()).collect();
     let resolve_target = |ident: &Ident| -> Result<String> {
         let name = normalize_column(ident);

@@ -136,6 +136,21 @@ pub(crate) fn normalize_idents(expr: &SqlExpr) -> SqlExpr {
     out
 }
 
+/// `expr` as the session's analyzer leaves it in a query — Spark's semantics that analyzer rules
+/// decide (collations, CHAR padding, common types) apply to a DELETE / UPDATE condition or an
+/// UPDATE value as they do to a SELECT's: the expression is analyzed as a projection over a
+/// relation with the table's columns.
+fn analyzed(state: &SessionState, expr: Expr, schema: &DFSchema) -> Result<Expr> {
+    use datafusion::logical_expr::{EmptyRelation, LogicalPlan, Projection};
+    let relation = LogicalPlan::EmptyRelation(EmptyRelation { produce_one_row: false, schema: Arc::new(schema.clone()) });
+    let plan = LogicalPlan::Projection(Projection::try_new(vec![expr.alias("__tarn_expr")], Arc::new(relation))?);
+    let analyzed = state.analyzer().execute_and_check(plan, state.config_options(), |_, _| {})?;
+    match analyzed {
+        LogicalPlan::Projection(mut p) if p.expr.len() == 1 => Ok(p.expr.remove(0).unalias()),
+        other => Err(SqlError::Unsupported(format!("cannot plan this expression on its own: {}", other.display()))),
+    }
+}
+
 /// Plan a SQL expression against a table's columns (qualified by `qualifier` or not), and
 /// strip the qualifiers so `deltalake` resolves the columns against its own schema.
 pub(crate) fn table_expr(state: &SessionState, expr: &SqlExpr, schema: &DFSchema) -> Result<Expr> {
@@ -146,6 +161,7 @@ pub(crate) fn table_expr(state: &SessionState, expr: &SqlExpr, schema: &DFSchema
         )));
     }
     let planned = state.create_logical_expr_from_sql_expr(SqlExprWithAlias { expr: expr.clone(), alias: None }, schema)?;
+    let planned = analyzed(state, planned, schema)?;
     let unqualified = planned
         .transform(|e| {
             Ok(match e {
