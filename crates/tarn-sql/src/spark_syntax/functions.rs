@@ -5,6 +5,7 @@
 //!   `div(a, b)` is `a DIV b`; `positive(x)` is `+x`; `e()` is `exp(1)`.
 //! - `decode(expr, search, result, .., default)` is a CASE of NULL-safe comparisons (the
 //!   two-argument `decode(bin, charset)` is a function of its own).
+//! - `ltrim(chars, str)` / `rtrim(chars, str)`: Spark's order, characters first.
 //! - `x COLLATE name` is `collate(x, 'name')` (`tarn_engine::spark::collations`).
 //! - `a RLIKE p`, `a REGEXP p`, `rlike(a, p)`, `regexp(a, p)` are `regexp_like(a, p)` (a match
 //!   anywhere in `a`, as Java's `find`).
@@ -98,6 +99,9 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
                 vec![text.clone(), Expr::UnaryOp { op: UnaryOperator::Minus, expr: Box::new(Expr::Nested(Box::new(n.clone()))) }],
             )),
         ),
+        // Spark's two-argument ltrim / rtrim take the characters first: `ltrim(trimStr, str)`
+        // is `TRIM(LEADING trimStr FROM str)` (DataFusion's take the string first).
+        ("ltrim" | "rtrim", [characters, text]) if scalar => call(&name, vec![text.clone(), characters.clone()]),
         ("isnull", [x]) if scalar => Expr::IsNull(Box::new(x.clone())),
         ("isnotnull", [x]) if scalar => Expr::IsNotNull(Box::new(x.clone())),
         ("equal_null", [a, b]) if scalar => Expr::IsNotDistinctFrom(Box::new(a.clone()), Box::new(b.clone())),

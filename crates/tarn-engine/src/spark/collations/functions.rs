@@ -35,6 +35,8 @@ pub(crate) enum Search {
     SubstringIndex,
     /// `find_in_set(item, list)`
     FindInSet,
+    /// `btrim` / `ltrim` / `rtrim(text, characters)`: whether to trim the start, the end.
+    Trim { start: bool, end: bool },
 }
 
 impl Search {
@@ -49,6 +51,9 @@ impl Search {
             Search::SplitPart => "split_part",
             Search::SubstringIndex => "substring_index",
             Search::FindInSet => "find_in_set",
+            Search::Trim { start: true, end: true } => "btrim",
+            Search::Trim { start: true, end: false } => "ltrim",
+            Search::Trim { .. } => "rtrim",
         }
     }
 
@@ -77,6 +82,9 @@ pub(crate) fn collation_aware(name: &str) -> Option<Search> {
         "split_part" => Search::SplitPart,
         "substr_index" | "substring_index" => Search::SubstringIndex,
         "find_in_set" => Search::FindInSet,
+        "btrim" | "trim" => Search::Trim { start: true, end: true },
+        "ltrim" => Search::Trim { start: true, end: false },
+        "rtrim" => Search::Trim { start: false, end: true },
         _ => return None,
     })
 }
@@ -165,7 +173,9 @@ impl ScalarUDFImpl for Collated {
         Ok(match self.search {
             Search::Contains | Search::StartsWith | Search::EndsWith => DataType::Boolean,
             Search::Instr | Search::Locate | Search::FindInSet => DataType::Int32,
-            Search::Replace | Search::SplitPart | Search::SubstringIndex => args.first().cloned().unwrap_or(DataType::Utf8),
+            Search::Replace | Search::SplitPart | Search::SubstringIndex | Search::Trim { .. } => {
+                args.first().cloned().unwrap_or(DataType::Utf8)
+            }
         })
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -243,6 +253,35 @@ impl ScalarUDFImpl for Collated {
                     out.append_value(at);
                 }
                 std::sync::Arc::new(out.finish())
+            }
+            Search::Trim { start, end } => {
+                let (text, characters) = (text_at(0)?, text_at(1)?);
+                let (text, characters) = (as_string_array(&text)?, as_string_array(&characters)?);
+                let mut out = StringBuilder::with_capacity(rows, text.value_data().len());
+                for (t, c) in text.iter().zip(characters.iter()) {
+                    let (Some(t), Some(c)) = (t, c) else {
+                        out.append_null();
+                        continue;
+                    };
+                    let set: Vec<String> = c.chars().map(|ch| lower_code_points(&ch.to_string())).collect();
+                    let trimmed = |ch: &char| set.contains(&lower_code_points(&ch.to_string()));
+                    let chars: Vec<char> = t.chars().collect();
+                    let mut from = 0;
+                    let mut to = chars.len();
+                    if start {
+                        while from < to && trimmed(&chars[from]) {
+                            from += 1;
+                        }
+                    }
+                    if end {
+                        while to > from && trimmed(&chars[to - 1]) {
+                            to -= 1;
+                        }
+                    }
+                    out.append_value(piece(&chars, from, to));
+                }
+                let out: ArrayRef = std::sync::Arc::new(out.finish());
+                datafusion::arrow::compute::cast(&out, arrays[0].data_type())?
             }
             Search::Replace | Search::SplitPart | Search::SubstringIndex => {
                 let (text, sought) = (text_at(0)?, text_at(1)?);
