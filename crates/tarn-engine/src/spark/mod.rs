@@ -199,6 +199,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     for udf in collations::key::functions() {
         state.register_udf(udf)?;
     }
+    state.register_udf(collations::functions::substring_index())?;
     // Spark's names of DataFusion's functions.
     for (name, aliases) in [("signum", vec!["sign"]), ("starts_with", vec!["startswith"]), ("ends_with", vec!["endswith"])] {
         if let Some(udf) = state.scalar_functions().get(name).cloned() {

@@ -23,8 +23,8 @@ pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
     ]
 }
 
-/// `initcap(str)`: lower case, then each word's first letter in title case, words separated
-/// by spaces only (Spark's `UTF8String.toLowerCase().toTitleCase()`: `hello-world` is
+/// `initcap(str)`: each word's first letter in title case and the rest in lower case, words
+/// separated by spaces only (Spark's: `hello-world` is
 /// `Hello-world`, where DataFusion's `initcap` gives `Hello-World`).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Initcap {
@@ -34,11 +34,12 @@ struct Initcap {
 pub(crate) fn spark_initcap(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut after_space = true;
-    for c in s.to_lowercase().chars() {
+    for c in s.chars() {
+        // A word's first letter is title-cased as it is (`İ` stays `İ`), the rest lower-cased.
         if after_space {
             out.extend(c.to_uppercase());
         } else {
-            out.push(c);
+            out.extend(c.to_lowercase());
         }
         after_space = c == ' ';
     }

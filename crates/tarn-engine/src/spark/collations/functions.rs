@@ -37,6 +37,9 @@ pub(crate) enum Search {
     FindInSet,
     /// `btrim` / `ltrim` / `rtrim(text, characters)`: whether to trim the start, the end.
     Trim { start: bool, end: bool },
+    /// `translate(text, from, to)`: each character found in `from` becomes the one at the same
+    /// place in `to` (or goes, when `to` is shorter); the first place of a repeated one counts.
+    Translate,
 }
 
 impl Search {
@@ -54,6 +57,7 @@ impl Search {
             Search::Trim { start: true, end: true } => "btrim",
             Search::Trim { start: true, end: false } => "ltrim",
             Search::Trim { .. } => "rtrim",
+            Search::Translate => "translate",
         }
     }
 
@@ -85,21 +89,26 @@ pub(crate) fn collation_aware(name: &str) -> Option<Search> {
         "btrim" | "trim" => Search::Trim { start: true, end: true },
         "ltrim" => Search::Trim { start: true, end: false },
         "rtrim" => Search::Trim { start: false, end: true },
+        "translate" => Search::Translate,
         _ => return None,
     })
 }
 
 /// Where `sought` (already lower-cased) matches `text` from char `start`: the char just past
 /// the match, when the lower-cased chars of `text` from `start` begin with exactly `sought`.
-fn match_at(text: &[char], start: usize, sought: &str) -> Option<usize> {
+fn match_at(text: &[char], start: usize, sought: &str, fold: bool) -> Option<usize> {
     let mut rest = sought;
     let mut at = start;
     while !rest.is_empty() {
         let c = *text.get(at)?;
         let mut lowered = [0u8; 16];
         let mut n = 0;
-        for l in c.to_lowercase() {
-            n += l.encode_utf8(&mut lowered[n..]).len();
+        if fold {
+            for l in c.to_lowercase() {
+                n += l.encode_utf8(&mut lowered[n..]).len();
+            }
+        } else {
+            n = c.encode_utf8(&mut lowered).len();
         }
         let piece = std::str::from_utf8(&lowered[..n]).ok()?;
         rest = rest.strip_prefix(piece)?;
@@ -109,14 +118,14 @@ fn match_at(text: &[char], start: usize, sought: &str) -> Option<usize> {
 }
 
 /// The first match of `sought` in `text` at or after char `from`: (start, end) in chars.
-fn find(text: &[char], sought: &str, from: usize) -> Option<(usize, usize)> {
-    (from..=text.len()).find_map(|i| match_at(text, i, sought).map(|end| (i, end)))
+fn find(text: &[char], sought: &str, from: usize, fold: bool) -> Option<(usize, usize)> {
+    (from..=text.len()).find_map(|i| match_at(text, i, sought, fold).map(|end| (i, end)))
 }
 
-fn all_matches(text: &[char], sought: &str) -> Vec<(usize, usize)> {
+fn all_matches(text: &[char], sought: &str, fold: bool) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some((s, e)) = find(text, sought, from) {
+    while let Some((s, e)) = find(text, sought, from, fold) {
         out.push((s, e));
         from = if e > s { e } else { s + 1 };
         if sought.is_empty() || from > text.len() {
@@ -130,10 +139,10 @@ fn piece(text: &[char], from: usize, to: usize) -> String {
     text[from..to].iter().collect()
 }
 
-fn split(text: &[char], delimiter: &str) -> Vec<String> {
+fn split(text: &[char], delimiter: &str, fold: bool) -> Vec<String> {
     let mut parts = Vec::new();
     let mut last = 0;
-    for (s, e) in all_matches(text, delimiter) {
+    for (s, e) in all_matches(text, delimiter, fold) {
         parts.push(piece(text, last, s));
         last = e;
     }
@@ -141,17 +150,46 @@ fn split(text: &[char], delimiter: &str) -> Vec<String> {
     parts
 }
 
+/// `s` as matching compares it: lower-cased code points under `UTF8_LCASE`, else itself.
+fn folded(s: &str, fold: bool) -> String {
+    if fold { lower_code_points(s) } else { s.to_string() }
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Collated {
     search: Search,
     name: String,
+    /// The last argument names the collation (`UTF8_LCASE`); without it, strings match as bytes.
+    collated: bool,
     signature: Signature,
 }
 
 impl Collated {
     fn new(search: Search) -> Self {
-        Collated { search, name: format!("collated_{}", search.name()), signature: Signature::variadic_any(Volatility::Immutable) }
+        Collated {
+            search,
+            name: format!("collated_{}", search.name()),
+            collated: true,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
     }
+}
+
+/// Spark's `substring_index(str, delim, count)` on bytes: delimiters may overlap, as Spark finds
+/// the next one a character after the last began (DataFusion's `substring_index('aaaaaaaa',
+/// 'aaaa', 2)` is `aaaa`; Spark's is `a`).
+pub(crate) fn substring_index() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(Collated {
+        search: Search::SubstringIndex,
+        name: "substring_index".to_string(),
+        collated: false,
+        signature: Signature::variadic_any(Volatility::Immutable),
+    }))
+}
+
+/// `out` (text) as the first argument's string type.
+fn cast_like(out: &ArrayRef, first: &DataType) -> Result<ArrayRef> {
+    if super::is_string(first) { Ok(datafusion::arrow::compute::cast(out, first)?) } else { Ok(Arc::clone(out)) }
 }
 
 fn strings(array: &ArrayRef) -> Result<ArrayRef> {
@@ -173,14 +211,15 @@ impl ScalarUDFImpl for Collated {
         Ok(match self.search {
             Search::Contains | Search::StartsWith | Search::EndsWith => DataType::Boolean,
             Search::Instr | Search::Locate | Search::FindInSet => DataType::Int32,
-            Search::Replace | Search::SplitPart | Search::SubstringIndex | Search::Trim { .. } => {
-                args.first().cloned().unwrap_or(DataType::Utf8)
+            Search::Replace | Search::SplitPart | Search::SubstringIndex | Search::Trim { .. } | Search::Translate => {
+                args.first().filter(|t| super::is_string(t)).cloned().unwrap_or(DataType::Utf8)
             }
         })
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let values = &args.args[..args.args.len() - 1];
+        let fold = self.collated;
+        let values = if self.collated { &args.args[..args.args.len() - 1] } else { &args.args[..] };
         let arrays: Vec<ArrayRef> = values.iter().map(|v| v.to_array(rows)).collect::<Result<_>>()?;
         let text_at = |i: usize| -> Result<ArrayRef> { strings(&arrays[i]) };
         let out: ArrayRef = match self.search {
@@ -194,11 +233,11 @@ impl ScalarUDFImpl for Collated {
                         continue;
                     };
                     let t: Vec<char> = t.chars().collect();
-                    let s = lower_code_points(s);
+                    let s = folded(s, fold);
                     out.append_value(match self.search {
-                        Search::Contains => find(&t, &s, 0).is_some(),
-                        Search::StartsWith => match_at(&t, 0, &s).is_some(),
-                        _ => (0..=t.len()).any(|i| match_at(&t, i, &s) == Some(t.len())),
+                        Search::Contains => find(&t, &s, 0, fold).is_some(),
+                        Search::StartsWith => match_at(&t, 0, &s, fold).is_some(),
+                        _ => (0..=t.len()).any(|i| match_at(&t, i, &s, fold) == Some(t.len())),
                     });
                 }
                 std::sync::Arc::new(out.finish())
@@ -224,13 +263,13 @@ impl ScalarUDFImpl for Collated {
                         continue;
                     }
                     let t: Vec<char> = text.value(i).chars().collect();
-                    let s = lower_code_points(sought.value(i));
+                    let s = folded(sought.value(i), fold);
                     // Spark's locate: a start below 1, or past the text, finds nothing.
                     if start < 1 || (start as usize) > t.len() + 1 {
                         out.append_value(0);
                         continue;
                     }
-                    let at = find(&t, &s, start as usize - 1).map_or(0, |(s, _)| s as i32 + 1);
+                    let at = find(&t, &s, start as usize - 1, fold).map_or(0, |(s, _)| s as i32 + 1);
                     out.append_value(at);
                 }
                 std::sync::Arc::new(out.finish())
@@ -248,11 +287,42 @@ impl ScalarUDFImpl for Collated {
                         out.append_value(0);
                         continue;
                     }
-                    let wanted = lower_code_points(item);
-                    let at = list.split(',').position(|e| lower_code_points(e) == wanted).map_or(0, |p| p as i32 + 1);
+                    let wanted = folded(item, fold);
+                    let at = list.split(',').position(|e| folded(e, fold) == wanted).map_or(0, |p| p as i32 + 1);
                     out.append_value(at);
                 }
                 std::sync::Arc::new(out.finish())
+            }
+            Search::Translate => {
+                let (text, from, to) = (text_at(0)?, text_at(1)?, text_at(2)?);
+                let (text, from, to) = (as_string_array(&text)?, as_string_array(&from)?, as_string_array(&to)?);
+                let mut out = StringBuilder::with_capacity(rows, text.value_data().len());
+                for i in 0..rows {
+                    if text.is_null(i) || from.is_null(i) || to.is_null(i) {
+                        out.append_null();
+                        continue;
+                    }
+                    let replacements: Vec<char> = to.value(i).chars().collect();
+                    let mut map: Vec<(String, Option<char>)> = Vec::new();
+                    for (k, ch) in from.value(i).chars().enumerate() {
+                        let key = folded(&ch.to_string(), fold);
+                        if !map.iter().any(|(seen, _)| *seen == key) {
+                            map.push((key, replacements.get(k).copied()));
+                        }
+                    }
+                    let mut result = String::with_capacity(text.value(i).len());
+                    for ch in text.value(i).chars() {
+                        let key = folded(&ch.to_string(), fold);
+                        match map.iter().find(|(seen, _)| *seen == key) {
+                            Some((_, Some(replacement))) => result.push(*replacement),
+                            Some((_, None)) => {}
+                            None => result.push(ch),
+                        }
+                    }
+                    out.append_value(result);
+                }
+                let out: ArrayRef = std::sync::Arc::new(out.finish());
+                cast_like(&out, arrays[0].data_type())?
             }
             Search::Trim { start, end } => {
                 let (text, characters) = (text_at(0)?, text_at(1)?);
@@ -263,8 +333,8 @@ impl ScalarUDFImpl for Collated {
                         out.append_null();
                         continue;
                     };
-                    let set: Vec<String> = c.chars().map(|ch| lower_code_points(&ch.to_string())).collect();
-                    let trimmed = |ch: &char| set.contains(&lower_code_points(&ch.to_string()));
+                    let set: Vec<String> = c.chars().map(|ch| folded(&ch.to_string(), fold)).collect();
+                    let trimmed = |ch: &char| set.contains(&folded(&ch.to_string(), fold));
                     let chars: Vec<char> = t.chars().collect();
                     let mut from = 0;
                     let mut to = chars.len();
@@ -281,7 +351,7 @@ impl ScalarUDFImpl for Collated {
                     out.append_value(piece(&chars, from, to));
                 }
                 let out: ArrayRef = std::sync::Arc::new(out.finish());
-                datafusion::arrow::compute::cast(&out, arrays[0].data_type())?
+                cast_like(&out, arrays[0].data_type())?
             }
             Search::Replace | Search::SplitPart | Search::SubstringIndex => {
                 let (text, sought) = (text_at(0)?, text_at(1)?);
@@ -297,7 +367,7 @@ impl ScalarUDFImpl for Collated {
                         continue;
                     }
                     let t: Vec<char> = text.value(i).chars().collect();
-                    let s = lower_code_points(sought.value(i));
+                    let s = folded(sought.value(i), fold);
                     match self.search {
                         Search::Replace => {
                             let replacement = as_string_array(&third)?.value(i);
@@ -307,7 +377,7 @@ impl ScalarUDFImpl for Collated {
                             }
                             let mut result = String::new();
                             let mut last = 0;
-                            for (a, b) in all_matches(&t, &s) {
+                            for (a, b) in all_matches(&t, &s, fold) {
                                 result.push_str(&piece(&t, last, a));
                                 result.push_str(replacement);
                                 last = b;
@@ -320,7 +390,7 @@ impl ScalarUDFImpl for Collated {
                             if n == 0 {
                                 return exec_err!("[INVALID_INDEX_OF_ZERO] split_part: the part number must not be 0");
                             }
-                            let parts = if s.is_empty() { vec![text.value(i).to_string()] } else { split(&t, &s) };
+                            let parts = if s.is_empty() { vec![text.value(i).to_string()] } else { split(&t, &s, fold) };
                             let index = if n > 0 { n.checked_sub(1) } else { (parts.len() as i64).checked_add(n) };
                             let part = index.and_then(|k| usize::try_from(k).ok()).and_then(|k| parts.get(k));
                             out.append_value(part.map_or("", String::as_str));
@@ -331,7 +401,10 @@ impl ScalarUDFImpl for Collated {
                                 out.append_value("");
                                 continue;
                             }
-                            let matches = all_matches(&t, &s);
+                            // Spark looks for the next delimiter one character after the last
+                            // one began (matches may overlap), from either end.
+                            let matches: Vec<(usize, usize)> =
+                                (0..t.len()).filter_map(|i| match_at(&t, i, &s, fold).map(|e| (i, e))).collect();
                             let result = if count > 0 {
                                 match matches.get(count as usize - 1) {
                                     Some((start, _)) => piece(&t, 0, *start),
@@ -349,7 +422,7 @@ impl ScalarUDFImpl for Collated {
                     }
                 }
                 let out: ArrayRef = std::sync::Arc::new(out.finish());
-                datafusion::arrow::compute::cast(&out, arrays[0].data_type())?
+                cast_like(&out, arrays[0].data_type())?
             }
         };
         super::super::answer(values, out)
@@ -366,11 +439,12 @@ mod tests {
 
     #[test]
     fn lower_case_matches_keep_the_original_positions() {
-        assert_eq!(find(&chars("aaAaAAaA"), "aaa", 0), Some((0, 3)));
-        assert_eq!(find(&chars("xİo"), &lower_code_points("i̇o"), 0), Some((1, 3)));
+        assert_eq!(find(&chars("aaAaAAaA"), "aaa", 0, true), Some((0, 3)));
+        assert_eq!(find(&chars("aaAaAAaA"), "aaa", 0, false), None);
+        assert_eq!(find(&chars("xİo"), &lower_code_points("i̇o"), 0, true), Some((1, 3)));
         // Half of İ's lower case is no match.
-        assert_eq!(find(&chars("İo"), "io", 0), None);
-        assert_eq!(split(&chars("aBcAbC"), "b"), vec!["a", "cA", "C"]);
-        assert_eq!(all_matches(&chars("AAAA"), "aa"), vec![(0, 2), (2, 4)]);
+        assert_eq!(find(&chars("İo"), "io", 0, true), None);
+        assert_eq!(split(&chars("aBcAbC"), "b", true), vec!["a", "cA", "C"]);
+        assert_eq!(all_matches(&chars("AAAA"), "aa", true), vec![(0, 2), (2, 4)]);
     }
 }
