@@ -516,47 +516,75 @@ fn metadata_for(collation: &Collation, name: &str) -> FieldMetadata {
     FieldMetadata::from(BTreeMap::from([(METADATA_KEY.to_string(), collation.metadata_value(name))]))
 }
 
-/// A projection's computed string columns carry their collation on their field, so what reads
-/// them above (a subquery's consumer) compares as they would.
+/// `expr` (producing `field`) with its collation on its field, when the field lacks it; `None`
+/// when nothing is to add.
+fn tagged(expr: &Expr, field: &datafusion::arrow::datatypes::Field, input_schema: &DFSchema) -> Result<Option<Expr>> {
+    let wanted = match collation_of(expr, input_schema)? {
+        Some(Resolved { collation: Some(c), .. }) if !c.is_binary() => Some(c),
+        Some(Resolved { collation: None, .. }) => None,
+        _ => return Ok(None),
+    };
+    let present = if Collation::indeterminate_field(field) { None } else { Collation::of_field(field) };
+    let indeterminate = wanted.is_none();
+    if present == wanted && (!indeterminate || Collation::indeterminate_field(field)) {
+        return Ok(None);
+    }
+    let (relation, name, inner) = match expr {
+        Expr::Alias(a) => (a.relation.clone(), a.name.clone(), a.expr.as_ref().clone()),
+        other => (None, field.name().clone(), other.clone()),
+    };
+    let metadata = match &wanted {
+        Some(c) => metadata_for(c, &name),
+        None => FieldMetadata::from(BTreeMap::from([(
+            METADATA_KEY.to_string(),
+            serde_json::json!({ name.as_str(): super::INDETERMINATE }).to_string(),
+        )])),
+    };
+    Ok(Some(Expr::Alias(Alias::new(inner, relation, name).with_metadata(Some(metadata)))))
+}
+
+/// Computed string columns carry their collation on their field, so what reads them above (a
+/// subquery's consumer, a HAVING over `max(l)`) compares as they would.
 fn keep_collations(projection: Projection) -> Result<Transformed<LogicalPlan>> {
     let input_schema = Arc::clone(projection.input.schema());
     let mut changed = false;
     let mut exprs = Vec::with_capacity(projection.expr.len());
     for (expr, (_, field)) in projection.expr.into_iter().zip(projection.schema.iter()) {
-        let resolved = collation_of(&expr, &input_schema)?;
-        let wanted = match resolved {
-            Some(Resolved { collation: Some(c), .. }) if !c.is_binary() => Some(Some(c)),
-            Some(Resolved { collation: None, .. }) => Some(None),
-            _ => None,
-        };
-        let present = if Collation::indeterminate_field(field) { Some(None) } else { Collation::of_field(field).map(Some) };
-        match wanted {
-            Some(c) if present != Some(c.clone()) => {
+        match tagged(&expr, field, &input_schema)? {
+            Some(t) => {
                 changed = true;
-                let (relation, name) = match &expr {
-                    Expr::Alias(a) => (a.relation.clone(), a.name.clone()),
-                    _ => (None, field.name().clone()),
-                };
-                let inner = match expr {
-                    Expr::Alias(a) => *a.expr,
-                    other => other,
-                };
-                let metadata = match &c {
-                    Some(c) => metadata_for(c, &name),
-                    None => FieldMetadata::from(BTreeMap::from([(
-                        METADATA_KEY.to_string(),
-                        serde_json::json!({ name.as_str(): super::INDETERMINATE }).to_string(),
-                    )])),
-                };
-                exprs.push(Expr::Alias(Alias::new(inner, relation, name.clone()).with_metadata(Some(metadata))));
+                exprs.push(t);
             }
-            _ => exprs.push(expr),
+            None => exprs.push(expr),
         }
     }
     if !changed {
         return Ok(Transformed::no(LogicalPlan::Projection(Projection::try_new_with_schema(exprs, projection.input, projection.schema)?)));
     }
     Ok(Transformed::yes(LogicalPlan::Projection(Projection::try_new(exprs, projection.input)?)))
+}
+
+/// An aggregate's results (`max(l)`, `first(l)`) carry their collation, as a projection's do.
+fn keep_aggregate_collations(aggregate: Aggregate) -> Result<Transformed<Aggregate>> {
+    let input_schema = Arc::clone(aggregate.input.schema());
+    // Grouping sets add a grouping id column after the groups; the results come last.
+    let groups_width = aggregate.schema.fields().len() - aggregate.aggr_expr.len();
+    let mut changed = false;
+    let mut aggr_expr = Vec::with_capacity(aggregate.aggr_expr.len());
+    for (j, expr) in aggregate.aggr_expr.iter().enumerate() {
+        let field = aggregate.schema.field(groups_width + j);
+        match tagged(expr, field, &input_schema)? {
+            Some(t) => {
+                changed = true;
+                aggr_expr.push(t);
+            }
+            None => aggr_expr.push(expr.clone()),
+        }
+    }
+    if !changed {
+        return Ok(Transformed::no(aggregate));
+    }
+    Ok(Transformed::yes(Aggregate::try_new(aggregate.input, aggregate.group_expr, aggr_expr)?))
 }
 
 /// `GROUP BY` a collated string groups on its key and shows the group's first value.
@@ -689,7 +717,12 @@ fn rewrite_node(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
             Ok(Transformed::new_transformed(LogicalPlan::Sort(sort), changed))
         }
         LogicalPlan::Join(join) => join_keys(join),
-        LogicalPlan::Aggregate(aggregate) => group_by_keys(aggregate),
+        LogicalPlan::Aggregate(aggregate) => {
+            let tagged = keep_aggregate_collations(aggregate)?;
+            let changed = tagged.transformed;
+            let grouped = group_by_keys(tagged.data)?;
+            Ok(Transformed::new_transformed(grouped.data, changed || grouped.transformed))
+        }
         LogicalPlan::Projection(projection) => keep_collations(projection),
         other => Ok(Transformed::no(other)),
     })?;
