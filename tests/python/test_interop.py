@@ -85,6 +85,21 @@ def test_deltalake_and_polars_read_every_version_tarn_wrote(warehouse):
         assert canon(via_polars) == canon(expected), f"polars differs at v{version}"
 
 
+def test_collated_columns_are_plain_strings_to_other_readers(warehouse):
+    # The collation lives in the field's `__COLLATIONS` metadata, as Delta's collations feature
+    # stores it; readers that do not know collations read the strings unchanged.
+    tarn(warehouse, "CREATE TABLE c (l STRING COLLATE UTF8_LCASE, b STRING); INSERT INTO c VALUES ('Aa', 'x')")
+    path = location(warehouse, "c")
+    dt = DeltaTable(path)
+    fields = {f.name: f for f in dt.schema().fields}
+    assert fields["l"].metadata == {"__COLLATIONS": {"l": "spark.UTF8_LCASE"}}
+    assert fields["b"].metadata == {}
+    assert dt.to_pyarrow_table().to_pylist() == [{"l": "Aa", "b": "x"}]
+    assert pl.read_delta(path).to_dicts() == [{"l": "Aa", "b": "x"}]
+    # Tarn reads it back with the collation.
+    assert tarn(warehouse, "SELECT count(*) AS n FROM c WHERE l = 'aA'") == [{"n": 1}]
+
+
 def test_tarn_reads_what_deltalake_wrote(tmp_path, warehouse):
     path = tmp_path / "from_python"
     first = pa.table({"id": pa.array([1, 2], pa.int64()), "tag": ["x", "y"]})
