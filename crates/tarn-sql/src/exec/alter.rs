@@ -99,7 +99,15 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
             let (_, df_schema) = table_df_schema(&target, &target.display)?;
             let state = session.base.clone();
             let expr = super::util::table_expr(&state, &check, &df_schema)?;
-            let _ = expr; // validated against the schema; deltalake stores the SQL text
+            // Validated against the schema; deltalake stores the SQL text and checks rows with
+            // it as bytes, so a condition that compares under a collation is refused.
+            if tarn_engine::spark::collations::compares_collated(&expr) {
+                return Err(SqlError::Unsupported(format!(
+                    "ADD CONSTRAINT {}: CHECK ({check}) compares collated strings, which Delta's constraint checks \
+                     would compare as bytes; COLLATE them UTF8_BINARY in the condition",
+                    name.value
+                )));
+            }
             target
                 .table
                 .clone()

@@ -201,6 +201,24 @@ pub fn is_string(data_type: &DataType) -> bool {
     matches!(data_type, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
 }
 
+/// Whether an analyzed expression compares or searches strings under a collation other than
+/// binary (it holds a collation key or a collation-aware function): such an expression means
+/// something else to an engine that does not know collations.
+pub fn compares_collated(expr: &datafusion::logical_expr::Expr) -> bool {
+    use datafusion::common::tree_node::TreeNode;
+    let mut found = false;
+    let _ = expr.apply(|e| {
+        if let datafusion::logical_expr::Expr::ScalarFunction(f) = e
+            && (f.name() == key::COLLATION_KEY || f.name().starts_with("collated_"))
+        {
+            found = true;
+            return Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop);
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    found
+}
+
 /// A string type as Spark prints it: `string`, or `string collate UTF8_LCASE`.
 pub fn type_name(field: &Field) -> Option<String> {
     Collation::of_field(field).map(|c| format!("string collate {}", c.name()))
