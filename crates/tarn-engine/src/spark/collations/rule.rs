@@ -373,14 +373,36 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
             }
         }
         Expr::InSubquery(s) if string_typed(&s.expr, schema) => {
-            let inner = s.subquery.subquery.schema();
-            let inner_collation = inner.fields().first().and_then(|f| Collation::of_field(f));
-            let outer = collation_of(&s.expr, schema)?.unwrap_or(Resolved::DEFAULT);
-            if outer.is_binary() && inner_collation.is_none() {
-                Ok(Transformed::no(expr))
-            } else {
-                refuse("IN (subquery)", &outer.collation.or(inner_collation))
+            // `x IN (SELECT y ..)` compares x with each y: both sides go onto keys, the
+            // subquery's column through a projection over it.
+            let inner_plan = Arc::clone(&s.subquery.subquery);
+            let Some((qualifier, field)) = inner_plan.schema().iter().next() else { return Ok(Transformed::no(expr)) };
+            if !is_string(field.data_type()) {
+                return Ok(Transformed::no(expr));
             }
+            let inner = Resolved::implicit(Collation::of_field(field));
+            let outer = collation_of(&s.expr, schema)?.unwrap_or(Resolved::DEFAULT);
+            let resolved = combine(&[outer, inner], &|| "IN (subquery)".to_string())?;
+            let collation = match resolved.collation {
+                None => {
+                    return plan_err!(
+                        "[INDETERMINATE_COLLATION_IN_EXPRESSION] IN (subquery) compares strings of different implicit \
+                         collations; COLLATE one of them to choose"
+                    );
+                }
+                Some(c) if c.is_binary() => return Ok(Transformed::no(expr)),
+                Some(c) => c,
+            };
+            let column = Expr::Column(Column::from((qualifier, field)));
+            let keyed_plan =
+                LogicalPlanBuilder::from(inner_plan).project(vec![keyed(&column, &collation).alias("__collation_key")])?.build()?;
+            let mut subquery = s.subquery.clone();
+            subquery.subquery = Arc::new(keyed_plan);
+            Ok(Transformed::yes(Expr::InSubquery(datafusion::logical_expr::expr::InSubquery::new(
+                Box::new(keyed(&s.expr, &collation)),
+                subquery,
+                s.negated,
+            ))))
         }
         Expr::ScalarFunction(f) => rewrite_function(f, &expr, schema),
         Expr::AggregateFunction(f) => rewrite_aggregate(f, &expr, schema),
