@@ -116,33 +116,9 @@ impl Dialect for TarnDialect {
         true
     }
     /// Spark's `a DIV b` (integral division), binding as tightly as `*` and `/`.
-    /// Spark's `TRIM(trimStr, str)`: `TRIM(BOTH trimStr FROM str)` (sqlparser reads the comma
-    /// form only for other dialects, and with the string first).
-    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
-        use sqlparser::ast::TrimWhereField;
-        use sqlparser::tokenizer::Token;
-        if !matches!(&parser.peek_token().token, Token::Word(w) if w.keyword == Keyword::TRIM && w.quote_style.is_none()) {
-            return None;
-        }
-        if parser.peek_nth_token(1).token != Token::LParen {
-            return None;
-        }
-        parser
-            .maybe_parse(|p| {
-                p.expect_keyword(Keyword::TRIM)?;
-                p.expect_token(&Token::LParen)?;
-                let characters = p.parse_expr()?;
-                p.expect_token(&Token::Comma)?;
-                let text = p.parse_expr()?;
-                p.expect_token(&Token::RParen)?;
-                Ok(Expr::Trim {
-                    expr: Box::new(text),
-                    trim_where: Some(TrimWhereField::Both),
-                    trim_what: Some(Box::new(characters)),
-                    trim_characters: None,
-                })
-            })
-            .transpose()
+    /// `TRIM(a, b)` reads (Spark's `TRIM(trimStr, str)`, put in Spark's order by `spark_syntax`).
+    fn supports_comma_separated_trim(&self) -> bool {
+        true
     }
 
     fn parse_infix(&self, parser: &mut Parser, expr: &Expr, _precedence: u8) -> Option<Result<Expr, ParserError>> {

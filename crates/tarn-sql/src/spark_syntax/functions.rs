@@ -5,7 +5,7 @@
 //!   `div(a, b)` is `a DIV b`; `positive(x)` is `+x`; `e()` is `exp(1)`.
 //! - `decode(expr, search, result, .., default)` is a CASE of NULL-safe comparisons (the
 //!   two-argument `decode(bin, charset)` is a function of its own).
-//! - `ltrim(chars, str)` / `rtrim(chars, str)`: Spark's order, characters first.
+//! - `ltrim(chars, str)` / `rtrim(chars, str)` / `TRIM(chars, str)`: Spark's order, characters first.
 //! - `x COLLATE name` is `collate(x, 'name')` (`tarn_engine::spark::collations`).
 //! - `a RLIKE p`, `a REGEXP p`, `rlike(a, p)`, `regexp(a, p)` are `regexp_like(a, p)` (a match
 //!   anywhere in `a`, as Java's `find`).
@@ -31,6 +31,20 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
     // `! x` is Spark's NOT.
     if let Expr::UnaryOp { op: op @ UnaryOperator::BangNot, .. } = expr {
         *op = UnaryOperator::Not;
+        return Ok(());
+    }
+    // Spark's `TRIM(trimStr, str)` is `TRIM(BOTH trimStr FROM str)` (sqlparser reads the comma
+    // form with the string first).
+    if let Expr::Trim { expr: first, trim_where: None, trim_what: None, trim_characters: Some(rest) } = expr
+        && rest.len() == 1
+    {
+        let (characters, text) = (first.as_ref().clone(), rest[0].clone());
+        *expr = Expr::Trim {
+            expr: Box::new(text),
+            trim_where: Some(sqlparser::ast::TrimWhereField::Both),
+            trim_what: Some(Box::new(characters)),
+            trim_characters: None,
+        };
         return Ok(());
     }
     // `x COLLATE name` is `collate(x, 'name')` (the name checked where it is planned).
