@@ -221,7 +221,8 @@ fn padded_pair(left: &Expr, right: &Expr, schema: &DFSchema) -> Option<(Expr, Ex
     }
 }
 
-fn is_comparison(op: &Operator) -> bool {
+/// The operators that compare two values (and so depend on how strings compare).
+pub(crate) fn is_comparison(op: &Operator) -> bool {
     matches!(
         op,
         Operator::Eq

@@ -104,20 +104,30 @@ pub(crate) fn keys(values: &ArrayRef, collation: &Collation) -> Result<ArrayRef>
     }
 }
 
+/// The text of a constant collation name (any of Arrow's string types).
+pub(crate) fn constant_name(value: Option<&ScalarValue>) -> Option<&str> {
+    match value? {
+        ScalarValue::Utf8(Some(name)) | ScalarValue::Utf8View(Some(name)) | ScalarValue::LargeUtf8(Some(name)) => Some(name),
+        _ => None,
+    }
+}
+
 /// The collation named by a function's constant second argument.
 fn named(args: &ReturnFieldArgs, function: &str) -> Result<Collation> {
-    match args.scalar_arguments.get(1).copied().flatten() {
-        Some(ScalarValue::Utf8(Some(name)) | ScalarValue::Utf8View(Some(name)) | ScalarValue::LargeUtf8(Some(name))) => {
-            Collation::parse(name).or_else(|e| plan_err!("{e}"))
-        }
-        _ => plan_err!("{function}: the collation must be a constant name, e.g. {function}(s, 'UTF8_LCASE')"),
+    match constant_name(args.scalar_arguments.get(1).copied().flatten()) {
+        Some(name) => Collation::parse(name).or_else(|e| plan_err!("{e}")),
+        None => plan_err!("{function}: the collation must be a constant name, e.g. {function}(s, 'UTF8_LCASE')"),
     }
 }
 
 fn collation_argument(args: &ScalarFunctionArgs) -> Result<Collation> {
-    match args.args.get(1) {
-        Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name)))) => Collation::parse(name).or_else(|e| exec_err!("{e}")),
-        _ => exec_err!("collation_key: the collation must be a constant name"),
+    let value = match args.args.get(1) {
+        Some(ColumnarValue::Scalar(value)) => Some(value),
+        _ => None,
+    };
+    match constant_name(value) {
+        Some(name) => Collation::parse(name).or_else(|e| exec_err!("{e}")),
+        None => exec_err!("collation_key: the collation must be a constant name"),
     }
 }
 

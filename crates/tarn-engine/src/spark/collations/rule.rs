@@ -30,6 +30,7 @@ use datafusion::optimizer::AnalyzerRule;
 
 use super::key::{COLLATE, COLLATION_KEY, key_expr};
 use super::{Collation, METADATA_KEY, is_string};
+use crate::spark::char_varchar::is_comparison;
 
 /// How strongly an expression holds its collation (Spark's collation strength).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,11 +88,13 @@ fn combine(inputs: &[Resolved], what: &dyn Fn() -> String) -> Result<Resolved> {
 
 /// The collation `name` of a `collate(.., 'name')` call.
 fn collate_argument(args: &[Expr]) -> Result<Collation> {
-    match args.get(1) {
-        Some(Expr::Literal(ScalarValue::Utf8(Some(n)) | ScalarValue::Utf8View(Some(n)) | ScalarValue::LargeUtf8(Some(n)), _)) => {
-            Collation::parse(n).or_else(|e| plan_err!("{e}"))
-        }
-        _ => plan_err!("COLLATE takes a collation name, e.g. 'a' COLLATE UTF8_LCASE"),
+    let value = match args.get(1) {
+        Some(Expr::Literal(value, _)) => Some(value),
+        _ => None,
+    };
+    match super::key::constant_name(value) {
+        Some(name) => Collation::parse(name).or_else(|e| plan_err!("{e}")),
+        None => plan_err!("COLLATE takes a collation name, e.g. 'a' COLLATE UTF8_LCASE"),
     }
 }
 
@@ -192,20 +195,6 @@ fn comparing(args: &[&Expr], schema: &DFSchema, what: &dyn Fn() -> String) -> Re
 
 fn keyed(expr: &Expr, collation: &Collation) -> Expr {
     key_expr(expr.clone(), collation)
-}
-
-fn is_comparison(op: &Operator) -> bool {
-    matches!(
-        op,
-        Operator::Eq
-            | Operator::NotEq
-            | Operator::Lt
-            | Operator::LtEq
-            | Operator::Gt
-            | Operator::GtEq
-            | Operator::IsDistinctFrom
-            | Operator::IsNotDistinctFrom
-    )
 }
 
 /// Functions whose answer does not depend on how strings compare; a string result keeps its
