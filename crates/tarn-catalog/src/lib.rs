@@ -26,7 +26,7 @@ pub use ident::{TableIdent, validate_name};
 pub use principals::{PASSWORD_ITERATIONS, PasswordSecret, Principal, PrincipalKind, TokenInfo};
 pub use sharing::{Recipient, RecipientToken, Share, SharedTable, TokenRefusal};
 pub use store::{Catalog, CatalogEntry, SYSTEM_CATALOG, SchemaEntry, TableEntry, TableKind};
-pub use views::{ViewColumn, ViewEntry};
+pub use views::{ViewColumn, ViewEntry, ViewField, ViewSchemaMode};
 
 /// The catalog every warehouse has.
 pub const DEFAULT_CATALOG: &str = "main";

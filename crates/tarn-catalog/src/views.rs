@@ -32,6 +32,54 @@ pub struct ViewEntry {
     pub default_catalog: String,
     pub default_schema: String,
     pub created_at: i64,
+    /// How the view follows changes to the columns its query returns (Spark's `WITH SCHEMA ..`).
+    #[serde(default)]
+    pub schema_mode: ViewSchemaMode,
+    /// The query's output columns when the view was made, with their types: a read finds its
+    /// columns by these names and gives them these types. Empty for views stored before Tarn
+    /// kept them, which are read by position with the query's current types.
+    #[serde(default)]
+    pub query_columns: Vec<ViewField>,
+    /// `DEFAULT COLLATION`: the collation of the query's string literals and string casts.
+    #[serde(default)]
+    pub default_collation: Option<String>,
+}
+
+/// How a view's columns follow its query's columns when its tables change (Spark 4's
+/// `WITH SCHEMA` clause).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewSchemaMode {
+    /// Same columns; a type may only widen (an up-cast) to the stored one.
+    Binding,
+    /// Same columns; any type that casts to the stored one (the cast may fail on a row).
+    #[default]
+    Compensation,
+    /// Same columns, with whatever types they have now.
+    TypeEvolution,
+    /// The query's columns as they are now: names, number and types (with a column list,
+    /// as `TypeEvolution`).
+    Evolution,
+}
+
+impl ViewSchemaMode {
+    /// The mode as `WITH SCHEMA ..` spells it.
+    pub fn sql(self) -> &'static str {
+        match self {
+            ViewSchemaMode::Binding => "BINDING",
+            ViewSchemaMode::Compensation => "COMPENSATION",
+            ViewSchemaMode::TypeEvolution => "TYPE EVOLUTION",
+            ViewSchemaMode::Evolution => "EVOLUTION",
+        }
+    }
+}
+
+/// One column of a view's query as it was when the view was made.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ViewField {
+    pub name: String,
+    /// Spark's name of the type (`int`, `decimal(10,2)`, `array<string>`).
+    pub data_type: String,
 }
 
 /// A column name the view's definition gives, with its comment.
@@ -128,6 +176,9 @@ mod tests {
             default_catalog: "main".into(),
             default_schema: "default".into(),
             created_at: 0,
+            schema_mode: ViewSchemaMode::default(),
+            query_columns: vec![],
+            default_collation: None,
         }
     }
 

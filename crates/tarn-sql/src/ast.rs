@@ -4,6 +4,7 @@
 //! DataFusion does not know are defined here.
 
 use sqlparser::ast::{DataType, Expr, Ident, ObjectName, Query, TableFactor};
+pub use tarn_catalog::ViewSchemaMode;
 
 /// One parsed statement.
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub enum Statement {
         query: Box<Query>,
         or_replace: bool,
         if_not_exists: bool,
+        schema_mode: Option<ViewSchemaMode>,
+        default_collation: Option<String>,
     },
     /// `CREATE [OR REPLACE] VIEW [IF NOT EXISTS] s.v [(a [COMMENT ..], ..)] [COMMENT ..] AS query`:
     /// a view in the catalog, read with its owner's rights.
@@ -28,6 +31,15 @@ pub enum Statement {
         query: Box<Query>,
         or_replace: bool,
         if_not_exists: bool,
+        /// `WITH SCHEMA ..`: how the view follows changes to its query's columns.
+        schema_mode: Option<ViewSchemaMode>,
+        /// `DEFAULT COLLATION c`: the collation of the query's string literals.
+        default_collation: Option<String>,
+    },
+    /// `ALTER VIEW v WITH SCHEMA mode`.
+    AlterViewSchemaMode {
+        name: ObjectName,
+        mode: ViewSchemaMode,
     },
     /// `ALTER VIEW v AS query`: a new query for an existing view (temporary or in the catalog),
     /// which keeps its name, owner, grants and comment.

@@ -413,6 +413,12 @@ impl Session {
                     needs.push(Need::Owner(SecurableName::Table(name.clone())));
                 }
             }
+            S::AlterViewSchemaMode { name, .. } => {
+                let single = name.0.len() == 1 && name.0[0].as_ident().is_some_and(|i| self.temp_view(&i.value).is_some());
+                if !single {
+                    needs.push(Need::Owner(SecurableName::Table(name.clone())));
+                }
+            }
             S::DropView { name, .. } => {
                 let single = name.0.len() == 1 && name.0[0].as_ident().is_some_and(|i| self.temp_view(&i.value).is_some());
                 if !single {

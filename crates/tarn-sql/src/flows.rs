@@ -197,7 +197,7 @@ pub(crate) enum TempView {
     /// Bound by a pipeline to data it computed.
     Provider(Arc<dyn TableProvider>),
     /// `CREATE TEMPORARY VIEW`: a query, planned (and its tables checked) each time it is read.
-    Query { query: Box<sqlparser::ast::Query>, columns: Vec<sqlparser::ast::Ident> },
+    Query(Box<crate::exec::views::ViewDefinition>),
 }
 
 /// Temporary views by lower-cased name.

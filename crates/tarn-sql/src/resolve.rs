@@ -309,7 +309,7 @@ impl Session {
                     }
                     let provider = match view {
                         crate::flows::TempView::Provider(provider) => provider,
-                        crate::flows::TempView::Query { query, columns } => Box::pin(self.plan_temp_view(&query, &columns)).await?,
+                        crate::flows::TempView::Query(definition) => Box::pin(self.plan_view_definition(&definition)).await?,
                     };
                     register(&list, &self.current_catalog, &self.current_schema, Some((&table, provider)))?;
                     continue;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, IntervalUnit, TimeUnit};
 use datafusion::common::Result;
 use datafusion::logical_expr::planner::TypePlanner;
 use datafusion::sql::sqlparser::ast::{ArrayElemTypeDef, DataType as SqlType, ExactNumberInfo, TimezoneInfo};
@@ -153,5 +153,82 @@ pub fn spark_type_name(t: &DataType) -> String {
         }
         DataType::Dictionary(_, value) => spark_type_name(value),
         other => other.to_string().to_lowercase(),
+    }
+}
+
+/// Whether Spark casts `from` to `to` without losing anything (`Cast.canUpCast`): the casts a
+/// view `WITH SCHEMA BINDING` tolerates when its tables' column types change.
+pub fn can_up_cast(from: &DataType, to: &DataType) -> bool {
+    use DataType as D;
+    // Spark's numeric precedence: each converts to any later one without loss.
+    fn rank(t: &DataType) -> Option<u8> {
+        Some(match t {
+            D::Int8 => 0,
+            D::Int16 => 1,
+            D::Int32 => 2,
+            D::Int64 => 3,
+            D::Float32 => 4,
+            D::Float64 => 5,
+            _ => return None,
+        })
+    }
+    // (precision, scale) of the decimal holding every value of an integral type.
+    fn integral_as_decimal(t: &DataType) -> Option<(u8, i8)> {
+        Some(match t {
+            D::Int8 => (3, 0),
+            D::Int16 => (5, 0),
+            D::Int32 => (10, 0),
+            D::Int64 => (20, 0),
+            _ => return None,
+        })
+    }
+    let wider = |(p1, s1): (u8, i8), (p2, s2): (u8, i8)| i16::from(p2) - i16::from(s2) >= i16::from(p1) - i16::from(s1) && s2 >= s1;
+    let nulls_fit = |from: bool, to: bool| to || !from;
+    if from == to {
+        return true;
+    }
+    match (from, to) {
+        (D::Null, _) => true,
+        (a, b) if rank(a).zip(rank(b)).is_some_and(|(a, b)| a < b) => true,
+        (a, D::Decimal128(p, s)) if integral_as_decimal(a).is_some_and(|a| wider(a, (*p, *s))) => true,
+        (D::Decimal128(p1, s1), D::Decimal128(p2, s2)) => wider((*p1, *s1), (*p2, *s2)),
+        (D::Decimal128(p, s), b) if integral_as_decimal(b).is_some_and(|b| wider((*p, *s), b)) => true,
+        (D::Date32, D::Timestamp(..)) | (D::Timestamp(..), D::Timestamp(..)) => true,
+        (D::Timestamp(_, Some(_)), D::Int64) | (D::Int64, D::Timestamp(_, Some(_))) => true,
+        (D::Interval(a), D::Interval(b)) => (*a == IntervalUnit::YearMonth) == (*b == IntervalUnit::YearMonth),
+        (D::Duration(_), D::Duration(_)) => true,
+        (a, D::Utf8 | D::LargeUtf8 | D::Utf8View) => !a.is_nested(),
+        (D::List(a), D::List(b)) => nulls_fit(a.is_nullable(), b.is_nullable()) && can_up_cast(a.data_type(), b.data_type()),
+        (D::Map(a, _), D::Map(b, _)) => can_up_cast(a.data_type(), b.data_type()),
+        (D::Struct(a), D::Struct(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b.iter())
+                    .all(|(a, b)| nulls_fit(a.is_nullable(), b.is_nullable()) && can_up_cast(a.data_type(), b.data_type()))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_casts_are_the_lossless_ones() {
+        use DataType as D;
+        assert!(can_up_cast(&D::Int16, &D::Int64));
+        assert!(can_up_cast(&D::Int32, &D::Float64));
+        assert!(!can_up_cast(&D::Int64, &D::Int32));
+        assert!(can_up_cast(&D::Int32, &D::Decimal128(10, 0)));
+        assert!(!can_up_cast(&D::Int32, &D::Decimal128(10, 2)));
+        assert!(can_up_cast(&D::Decimal128(5, 2), &D::Decimal128(7, 3)));
+        assert!(!can_up_cast(&D::Decimal128(5, 2), &D::Decimal128(5, 3)));
+        assert!(can_up_cast(&D::Int64, &D::Utf8));
+        assert!(!can_up_cast(&D::Utf8, &D::Int32));
+        assert!(can_up_cast(&D::Date32, &D::Timestamp(TimeUnit::Microsecond, None)));
+        let list = |t: DataType| D::List(Arc::new(Field::new("element", t, true)));
+        assert!(can_up_cast(&list(D::Int8), &list(D::Int32)));
+        assert!(!can_up_cast(&list(D::Float64), &list(D::Float32)));
     }
 }

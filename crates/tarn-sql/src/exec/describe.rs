@@ -94,7 +94,8 @@ pub(crate) async fn detail(session: &mut Session, table: &ObjectName) -> Result<
 pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, extended: bool) -> Result<StatementOutput> {
     if let Some(view) = Box::pin(super::views::described_view(session, table)).await? {
         let mut rows = view.columns;
-        if extended {
+        // A temporary view has no details in Spark: it is not in any catalog.
+        if extended && !view.details.is_empty() {
             rows.push((String::new(), String::new(), None));
             rows.push(("# Detailed Table Information".into(), String::new(), None));
             rows.extend(view.details);

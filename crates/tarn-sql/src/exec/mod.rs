@@ -15,7 +15,9 @@ mod query;
 mod sharing;
 mod util;
 mod variables;
-mod views;
+mod view_binding;
+mod view_collation;
+pub(crate) mod views;
 mod write;
 
 pub(crate) use create_table::arrow_schema as arrow_schema_of;
@@ -61,14 +63,18 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
     match statement {
         S::Query(stmt) => query::run(session, *stmt).await,
         S::Set { key, value, echo } => query::set(session, key, value, echo),
-        S::CreateTempView { name, columns, query, or_replace, if_not_exists } => {
-            Box::pin(views::create_temp_view(session, name, columns, *query, or_replace, if_not_exists)).await
+        S::CreateTempView { name, columns, query, or_replace, if_not_exists, schema_mode, default_collation } => {
+            let columns = columns.into_iter().map(|c| (c, None)).collect();
+            let options = views::ViewOptions { columns, comment: None, or_replace, if_not_exists, schema_mode, default_collation };
+            Box::pin(views::create_temp_view(session, name, *query, options)).await
         }
-        S::CreateView { name, columns, comment, query, or_replace, if_not_exists } => {
+        S::CreateView { name, columns, comment, query, or_replace, if_not_exists, schema_mode, default_collation } => {
             // Boxed: planning the view's query is a large future, and this match's future is as
             // large as its largest arm.
-            Box::pin(views::create_view(session, &name, columns, comment, *query, or_replace, if_not_exists)).await
+            let options = views::ViewOptions { columns, comment, or_replace, if_not_exists, schema_mode, default_collation };
+            Box::pin(views::create_view(session, &name, *query, options)).await
         }
+        S::AlterViewSchemaMode { name, mode } => Box::pin(views::alter_view_schema_mode(session, &name, mode)).await,
         S::AlterViewAs { name, query } => Box::pin(views::alter_view_as(session, &name, *query)).await,
         S::DropView { name, if_exists } => Box::pin(views::drop_view(session, &name, if_exists)).await,
         S::ShowViews { schema, like } => Box::pin(views::show_views(session, schema, like)).await,

@@ -2,7 +2,7 @@
 //!
 //! A view stores its query, not its result, and is planned again each time a statement reads
 //! it, so it sees the tables' current versions.
-//! - A temporary view is the session's (`Session::plan_temp_view`): it runs with the reader's
+//! - A temporary view is the session's (`Session::plan_view_definition`): it runs with the reader's
 //!   rights, every table it reads checked for the reader.
 //! - A view in the catalog (`Session::plan_catalog_view`) runs with its owner's rights, as in
 //!   Unity Catalog: SELECT on the view is what a reader needs, and the owner's access to the
@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::view::ViewTable;
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query};
 
-use tarn_catalog::{CatalogError, Securable, TableIdent, ViewColumn, ViewEntry};
+use tarn_catalog::{CatalogError, Securable, TableIdent, ViewColumn, ViewEntry, ViewField, ViewSchemaMode};
 
+use super::view_binding;
 use crate::error::{Result, SqlError};
 use crate::flows::TempView;
 use crate::output::StatementOutput;
@@ -30,14 +30,9 @@ use crate::session::Session;
 /// concurrent `CREATE OR REPLACE VIEW`s can still close one; this bound turns it into an error.
 const MAX_VIEW_DEPTH: usize = 32;
 
-pub(crate) async fn create_temp_view(
-    session: &mut Session,
-    name: Ident,
-    columns: Vec<Ident>,
-    query: Query,
-    or_replace: bool,
-    if_not_exists: bool,
-) -> Result<StatementOutput> {
+pub(crate) async fn create_temp_view(session: &mut Session, name: Ident, query: Query, options: ViewOptions) -> Result<StatementOutput> {
+    let ViewOptions { columns, or_replace, if_not_exists, schema_mode, default_collation, .. } = options;
+    let columns = columns.into_iter().map(|(c, _)| c).collect();
     let key = name.value.to_ascii_lowercase();
     if session.temp_view(&key).is_some() && !or_replace {
         if if_not_exists {
@@ -50,21 +45,34 @@ pub(crate) async fn create_temp_view(
     if let Some(path) = cycle_through(session, &key, &query) {
         return Err(SqlError::user(format!("[RECURSIVE_VIEW] the view '{key}' would read itself: {}", path.join(" -> "))));
     }
-    // Plan it now: a view that cannot be read is refused at creation, as in Spark.
-    session.plan_temp_view(&query, &columns).await?;
-    session.temp_views.insert(key, TempView::Query { query: Box::new(query), columns });
+    // Planned now: a view that cannot be read is refused at creation, as in Spark.
+    let definition = session.define_view(key.clone(), query, columns, schema_mode.unwrap_or_default(), default_collation).await?;
+    session.temp_views.insert(key, TempView::Query(Box::new(definition)));
     Ok(StatementOutput::empty())
 }
 
-pub(crate) async fn create_view(
-    session: &mut Session,
-    name: &ObjectName,
-    columns: Vec<(Ident, Option<String>)>,
-    comment: Option<String>,
-    query: Query,
-    or_replace: bool,
-    if_not_exists: bool,
-) -> Result<StatementOutput> {
+/// What `CREATE VIEW` says besides the view's name and query.
+pub(crate) struct ViewOptions {
+    pub columns: Vec<(Ident, Option<String>)>,
+    pub comment: Option<String>,
+    pub or_replace: bool,
+    pub if_not_exists: bool,
+    pub schema_mode: Option<ViewSchemaMode>,
+    pub default_collation: Option<String>,
+}
+
+impl ViewDefinition {
+    /// The query as it is planned: with the view's default collation on its literals.
+    fn planned_query(&self) -> std::borrow::Cow<'_, Query> {
+        match &self.default_collation {
+            Some(collation) => std::borrow::Cow::Owned(super::view_collation::collated_literals(self.query.clone(), collation)),
+            None => std::borrow::Cow::Borrowed(&self.query),
+        }
+    }
+}
+
+pub(crate) async fn create_view(session: &mut Session, name: &ObjectName, query: Query, options: ViewOptions) -> Result<StatementOutput> {
+    let ViewOptions { columns, comment, or_replace, if_not_exists, schema_mode, default_collation } = options;
     let ident = catalog_ident(session, name)?;
     if session.catalog.get_schema(&ident.catalog, &ident.schema).await?.is_none() {
         return Err(CatalogError::SchemaNotFound(format!("{}.{}", ident.catalog, ident.schema)).into());
@@ -101,19 +109,22 @@ pub(crate) async fn create_view(
         return Err(SqlError::user(format!("[RECURSIVE_VIEW] the view '{ident}' would read itself: {}", path.join(" -> "))));
     }
     let names: Vec<Ident> = columns.iter().map(|(c, _)| c.clone()).collect();
-    // Plan it now, with the creator's rights: a view that cannot be read is refused, as in Spark.
-    session.plan_temp_view(&query, &names).await?;
+    // Planned now, with the creator's rights: a view that cannot be read is refused, as in Spark.
+    let definition = session.define_view(ident.to_string(), query, names, schema_mode.unwrap_or_default(), default_collation).await?;
     let entry = ViewEntry {
         catalog: ident.catalog.clone(),
         schema: ident.schema.clone(),
         name: ident.table.clone(),
         id: existing.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |v| v.id.clone()),
-        sql: crate::parser::sql_text(&query),
+        sql: crate::parser::sql_text(&definition.query),
         columns: columns.into_iter().map(|(c, comment)| ViewColumn { name: c.value, comment }).collect(),
         comment,
         default_catalog: session.current_catalog.clone(),
         default_schema: session.current_schema.clone(),
         created_at: chrono::Utc::now().timestamp_millis(),
+        schema_mode: definition.schema_mode,
+        query_columns: definition.query_columns,
+        default_collation: definition.default_collation,
     };
     if existing.is_some() {
         session.catalog.replace_view(&entry).await?;
@@ -188,9 +199,21 @@ fn parse_view_query(view: &ViewEntry) -> Result<Query> {
 pub(crate) async fn alter_view_as(session: &mut Session, name: &ObjectName, query: Query) -> Result<StatementOutput> {
     let single: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
     if let [view] = single.as_slice()
-        && session.temp_view(&view.value).is_some()
+        && let Some(existing) = session.temp_view(&view.value)
     {
-        return create_temp_view(session, (*view).clone(), Vec::new(), query, true, false).await;
+        let (mode, collation) = match existing {
+            TempView::Query(definition) => (Some(definition.schema_mode), definition.default_collation),
+            TempView::Provider(_) => (None, None),
+        };
+        let options = ViewOptions {
+            columns: Vec::new(),
+            comment: None,
+            or_replace: true,
+            if_not_exists: false,
+            schema_mode: mode,
+            default_collation: collation,
+        };
+        return create_temp_view(session, (*view).clone(), query, options).await;
     }
     let ident = catalog_ident(session, name)?;
     let Some(existing) = session.catalog.get_view(&ident).await? else {
@@ -201,7 +224,37 @@ pub(crate) async fn alter_view_as(session: &mut Session, name: &ObjectName, quer
         }
         return Err(SqlError::user(format!("[TABLE_OR_VIEW_NOT_FOUND] the view '{ident}' does not exist; CREATE VIEW makes one")));
     };
-    create_view(session, name, Vec::new(), existing.comment, query, true, false).await
+    let options = ViewOptions {
+        columns: Vec::new(),
+        comment: existing.comment,
+        or_replace: true,
+        if_not_exists: false,
+        schema_mode: Some(existing.schema_mode),
+        default_collation: existing.default_collation,
+    };
+    create_view(session, name, query, options).await
+}
+
+/// `ALTER VIEW v WITH SCHEMA mode`: how the view follows its query's columns from now on.
+pub(crate) async fn alter_view_schema_mode(session: &mut Session, name: &ObjectName, mode: ViewSchemaMode) -> Result<StatementOutput> {
+    let single: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
+    if let [view] = single.as_slice()
+        && let Some(existing) = session.temp_view(&view.value)
+    {
+        let TempView::Query(mut definition) = existing else {
+            return Err(SqlError::user(format!("the view '{}' is a pipeline's; its columns are its data's", view.value)));
+        };
+        definition.schema_mode = mode;
+        session.temp_views.insert(view.value.to_ascii_lowercase(), TempView::Query(definition));
+        return Ok(StatementOutput::empty());
+    }
+    let ident = catalog_ident(session, name)?;
+    let Some(mut existing) = session.catalog.get_view(&ident).await? else {
+        return Err(SqlError::user(format!("[TABLE_OR_VIEW_NOT_FOUND] the view '{ident}' does not exist; CREATE VIEW makes one")));
+    };
+    existing.schema_mode = mode;
+    session.catalog.replace_view(&existing).await?;
+    Ok(StatementOutput::empty())
 }
 
 pub(crate) async fn drop_view(session: &mut Session, name: &ObjectName, if_exists: bool) -> Result<StatementOutput> {
@@ -264,8 +317,8 @@ fn cycle_through(session: &Session, name: &str, query: &Query) -> Option<Vec<Str
                 return true;
             }
             if seen.insert(view.clone())
-                && let Some(TempView::Query { query, .. }) = session.temp_view(&view)
-                && reads(session, &query, target, path, seen)
+                && let Some(TempView::Query(definition)) = session.temp_view(&view)
+                && reads(session, &definition.query, target, path, seen)
             {
                 return true;
             }
@@ -303,30 +356,59 @@ impl Session {
             })?),
         };
         let reader = self.view_reader(owner, &view.default_catalog, &view.default_schema);
-        let query = parse_view_query(view)?;
-        let columns: Vec<Ident> = view.columns.iter().map(|c| Ident::new(c.name.clone())).collect();
-        Box::pin(reader.plan_temp_view(&query, &columns)).await
+        let definition = ViewDefinition {
+            name: view.ident().to_string(),
+            query: parse_view_query(view)?,
+            columns: view.columns.iter().map(|c| Ident::new(c.name.clone())).collect(),
+            schema_mode: view.schema_mode,
+            query_columns: view.query_columns.clone(),
+            default_collation: view.default_collation.clone(),
+        };
+        Box::pin(reader.plan_view_definition(&definition)).await
     }
 
-    /// A temporary view's query as a provider, planned now with this session's rights.
-    pub(crate) async fn plan_temp_view(&self, query: &Query, columns: &[Ident]) -> Result<Arc<dyn TableProvider>> {
-        let (_, plan) = self.plan_query(query).await?;
-        let plan = if columns.is_empty() {
-            plan
-        } else {
-            let fields = plan.schema().columns();
-            if fields.len() != columns.len() {
-                return Err(SqlError::user(format!(
-                    "[CREATE_VIEW_COLUMN_ARITY_MISMATCH] the view names {} columns but its query returns {}",
-                    columns.len(),
-                    fields.len()
-                )));
-            }
-            let renamed: Vec<Expr> = fields.into_iter().zip(columns).map(|(c, name)| Expr::Column(c).alias(name.value.clone())).collect();
-            LogicalPlanBuilder::from(plan).project(renamed)?.build()?
-        };
-        Ok(Arc::new(ViewTable::new(plan, Some(query.to_string()))))
+    /// A view's query as a provider, planned now with this session's rights, as the view's
+    /// columns (`view_binding`).
+    pub(crate) async fn plan_view_definition(&self, view: &ViewDefinition) -> Result<Arc<dyn TableProvider>> {
+        let (state, plan) = self.plan_query(&view.planned_query()).await?;
+        let plan = view_binding::bind(&state, plan, &view.name, view.schema_mode, &view.query_columns, &view.columns)?;
+        Ok(Arc::new(ViewTable::new(plan, Some(view.query.to_string()))))
     }
+
+    /// A new view's definition: its query planned now (so one that cannot be read is refused)
+    /// and the columns it returns, which the view keeps.
+    async fn define_view(
+        &self,
+        name: String,
+        query: Query,
+        columns: Vec<Ident>,
+        schema_mode: ViewSchemaMode,
+        default_collation: Option<String>,
+    ) -> Result<ViewDefinition> {
+        if let Some(collation) = &default_collation {
+            tarn_engine::spark::collations::Collation::parse(collation).map_err(SqlError::user)?;
+        }
+        let mut definition = ViewDefinition { name, query, columns, schema_mode, query_columns: Vec::new(), default_collation };
+        let (state, plan) = self.plan_query(&definition.planned_query()).await?;
+        definition.query_columns = view_binding::query_columns(&state, &plan)?;
+        let plan = view_binding::bind(&state, plan, &definition.name, schema_mode, &definition.query_columns, &definition.columns)?;
+        view_binding::no_duplicates(plan.schema(), &definition.name)?;
+        Ok(definition)
+    }
+}
+
+/// A view as a read plans it: a temporary view's, or one from the catalog.
+#[derive(Debug, Clone)]
+pub(crate) struct ViewDefinition {
+    /// The view's name, for messages.
+    pub name: String,
+    pub query: Query,
+    /// The view's column list; empty keeps the query's names.
+    pub columns: Vec<Ident>,
+    pub schema_mode: ViewSchemaMode,
+    /// The query's columns when the view was made (`view_binding`).
+    pub query_columns: Vec<ViewField>,
+    pub default_collation: Option<String>,
 }
 
 /// What DESCRIBE and SHOW CREATE TABLE say about a view.
@@ -347,21 +429,15 @@ pub(crate) async fn described_view(session: &Session, name: &ObjectName) -> Resu
     {
         let provider = match &view {
             TempView::Provider(provider) => provider.clone(),
-            TempView::Query { query, columns } => session.plan_temp_view(query, columns).await?,
+            TempView::Query(definition) => session.plan_view_definition(definition).await?,
         };
         let columns = column_rows(&provider, &[]);
         let text = match &view {
-            TempView::Query { query, .. } => crate::parser::sql_text(query),
+            TempView::Query(definition) => crate::parser::sql_text(&definition.query),
             TempView::Provider(_) => String::new(),
         };
-        let details = vec![
-            ("Table".into(), one.value.to_ascii_lowercase(), None),
-            ("Type".into(), "VIEW".into(), None),
-            ("View Text".into(), text.clone(), None),
-            ("Temporary".into(), "true".into(), None),
-        ];
         let ddl = format!("CREATE TEMPORARY VIEW {} AS {text}", one.value.to_ascii_lowercase());
-        return Ok(Some(DescribedView { columns, details, ddl }));
+        return Ok(Some(DescribedView { columns, details: Vec::new(), ddl }));
     }
     let Ok(TableName::Catalog(ident)) = session.table_name(name) else { return Ok(None) };
     if session.catalog.get_table(&ident).await?.is_some() {
@@ -381,7 +457,15 @@ pub(crate) async fn described_view(session: &Session, name: &ObjectName) -> Resu
         ("View Text".into(), view.sql.clone(), None),
         ("View Current Catalog".into(), view.default_catalog.clone(), None),
         ("View Current Schema".into(), view.default_schema.clone(), None),
+        ("View Schema Mode".into(), view.schema_mode.sql().into(), None),
     ];
+    if !view.query_columns.is_empty() {
+        let names: Vec<String> = view.query_columns.iter().map(|c| format!("`{}`", c.name.replace('`', "``"))).collect();
+        details.push(("View Query Output Columns".into(), format!("[{}]", names.join(", ")), None));
+    }
+    if let Some(collation) = &view.default_collation {
+        details.push(("Default Collation".into(), collation.clone(), None));
+    }
     if let Some(comment) = &view.comment {
         details.push(("Comment".into(), comment.clone(), None));
     }
@@ -400,6 +484,10 @@ pub(crate) async fn described_view(session: &Session, name: &ObjectName) -> Resu
     }
     if let Some(comment) = &view.comment {
         ddl.push_str(&format!("\nCOMMENT {}", quote(comment)));
+    }
+    ddl.push_str(&format!("\nWITH SCHEMA {}", view.schema_mode.sql()));
+    if let Some(collation) = &view.default_collation {
+        ddl.push_str(&format!("\nDEFAULT COLLATION {collation}"));
     }
     ddl.push_str(&format!("\nAS {}", view.sql));
     Ok(Some(DescribedView { columns, details, ddl }))

@@ -213,3 +213,51 @@ mod tests {
         assert_eq!(decimal_shape("1.5e-3"), Some((4, 4)));
     }
 }
+
+/// The start of the one word `STRING COLLATE c` becomes after a cast's `AS` (or `::`): a
+/// custom type that prints as written (so a view's stored text reads, and parses, the same),
+/// which `spark_syntax` turns into `collate(CAST(x AS STRING), 'c')`.
+const STRING_COLLATE_TYPE: &str = "STRING COLLATE ";
+
+/// The collation of a custom type made by [`collated_string_types`].
+pub(crate) fn string_collate_type(name: &sqlparser::ast::ObjectName) -> Option<String> {
+    match name.0.as_slice() {
+        [sqlparser::ast::ObjectNamePart::Identifier(word)] if word.quote_style.is_none() => {
+            word.value.strip_prefix(STRING_COLLATE_TYPE).map(str::to_string)
+        }
+        _ => None,
+    }
+}
+
+/// `CAST(x AS STRING COLLATE c)` / `x::STRING COLLATE c`: sqlparser has no collation in a
+/// type, so the three words become one custom type (one pass over the tokens; a column
+/// definition's `STRING COLLATE c`, not after `AS` or `::`, is the DDL parser's).
+pub(crate) fn collated_string_types(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_word = |t: &TokenWithSpan, w: &str| matches!(&t.token, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let after_cast = out
+            .iter()
+            .rev()
+            .find(|t| !matches!(t.token, Token::Whitespace(_)))
+            .is_some_and(|t| is_word(t, "AS") || t.token == Token::DoubleColon);
+        // The next three tokens that are not whitespace.
+        let mut next = tokens[i..].iter().enumerate().filter(|(_, t)| !matches!(t.token, Token::Whitespace(_))).take(3);
+        if after_cast
+            && is_word(&tokens[i], "STRING")
+            && let (Some(_), Some((_, collate)), Some((last, name))) = (next.next(), next.next(), next.next())
+            && is_word(collate, "COLLATE")
+            && let Token::Word(name) = &name.token
+        {
+            let span = tokens[i].span;
+            let with = |token: Token| TokenWithSpan { token, span };
+            out.push(with(Token::make_word(&format!("{STRING_COLLATE_TYPE}{}", name.value), None)));
+            i += last + 1;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}

@@ -9,7 +9,7 @@ mod dialect;
 mod functions;
 mod identifier_clause;
 mod limits;
-mod literals;
+pub(crate) mod literals;
 mod queries;
 mod statements;
 mod words;
@@ -102,6 +102,7 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
     limits::check_depth(&tokens.iter().map(|t| t.token.clone()).collect::<Vec<_>>())?;
     if dialect.is::<sqlparser::dialect::DatabricksDialect>() {
         tokens = literals::rewrite(tokens);
+        tokens = literals::collated_string_types(tokens);
         tokens = identifier_clause::resolve(tokens)?;
     }
     tokens = queries::bare_values(tokens);

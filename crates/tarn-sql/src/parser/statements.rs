@@ -279,9 +279,16 @@ impl TarnParser<'_> {
             self.p.expect_token(&Token::RParen).map_err(SqlError::from_parser)?;
         }
         let mut comment = None;
+        let mut schema_mode = None;
+        let mut default_collation = None;
         loop {
             if self.word("COMMENT") {
                 comment = Some(self.string()?);
+            } else if self.peek_word("WITH") {
+                schema_mode = Some(self.view_schema_mode()?);
+            } else if self.word("DEFAULT") {
+                self.expect_word("COLLATION")?;
+                default_collation = Some(self.ident()?.value);
             } else if self.word("TBLPROPERTIES") {
                 self.p.expect_token(&Token::LParen).map_err(SqlError::from_parser)?;
                 let mut depth = 1;
@@ -302,9 +309,27 @@ impl TarnParser<'_> {
         if temporary {
             let name = name.0.into_iter().next().and_then(|p| p.as_ident().cloned()).ok_or_else(|| self.unexpected("a view name"))?;
             let columns = columns.into_iter().map(|(c, _)| c).collect();
-            return Ok(Statement::CreateTempView { name, columns, query, or_replace, if_not_exists });
+            return Ok(Statement::CreateTempView { name, columns, query, or_replace, if_not_exists, schema_mode, default_collation });
         }
-        Ok(Statement::CreateView { name, columns, comment, query, or_replace, if_not_exists })
+        Ok(Statement::CreateView { name, columns, comment, query, or_replace, if_not_exists, schema_mode, default_collation })
+    }
+
+    /// `WITH SCHEMA { BINDING | COMPENSATION | [TYPE] EVOLUTION }`.
+    fn view_schema_mode(&mut self) -> Result<ViewSchemaMode> {
+        self.expect_word("WITH")?;
+        self.expect_word("SCHEMA")?;
+        if self.word("BINDING") {
+            Ok(ViewSchemaMode::Binding)
+        } else if self.word("COMPENSATION") {
+            Ok(ViewSchemaMode::Compensation)
+        } else if self.word("TYPE") {
+            self.expect_word("EVOLUTION")?;
+            Ok(ViewSchemaMode::TypeEvolution)
+        } else if self.word("EVOLUTION") {
+            Ok(ViewSchemaMode::Evolution)
+        } else {
+            Err(self.unexpected("BINDING, COMPENSATION, TYPE EVOLUTION or EVOLUTION after WITH SCHEMA"))
+        }
     }
 
     fn parse_drop(&mut self) -> Result<Statement> {
@@ -790,6 +815,9 @@ impl TarnParser<'_> {
             let view = self.object_name()?;
             if self.word("AS") {
                 return Ok(Statement::AlterViewAs { name: view, query: self.query()? });
+            }
+            if self.peek_word("WITH") {
+                return Ok(Statement::AlterViewSchemaMode { name: view, mode: self.view_schema_mode()? });
             }
             self.word("SET");
             self.expect_word("OWNER")?;

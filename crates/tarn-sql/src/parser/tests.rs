@@ -78,6 +78,13 @@ fn syntax_errors_say_where() {
         matches!(one("CREATE VIEW s.v (a COMMENT 'x') COMMENT 'y' AS SELECT 1"), Statement::CreateView { columns, comment: Some(_), .. } if columns.len() == 1)
     );
     assert!(matches!(one("CREATE OR REPLACE TEMP VIEW v AS VALUES (1) AS t(a)"), Statement::CreateTempView { or_replace: true, .. }));
+    assert!(matches!(
+        one("CREATE VIEW v (a) WITH SCHEMA TYPE EVOLUTION DEFAULT COLLATION UTF8_LCASE AS SELECT 1"),
+        Statement::CreateView { schema_mode: Some(ViewSchemaMode::TypeEvolution), default_collation: Some(c), .. } if c == "UTF8_LCASE"
+    ));
+    assert!(matches!(one("ALTER VIEW v WITH SCHEMA BINDING"), Statement::AlterViewSchemaMode { mode: ViewSchemaMode::Binding, .. }));
+    let err = parse_sql("CREATE VIEW v WITH SCHEMA LOOSE AS SELECT 1").expect_err("no such mode");
+    assert!(err.to_string().contains("TYPE EVOLUTION"), "{err}");
     let err = parse_sql("CREATE TEMPORARY VIEW s.v AS SELECT 1").expect_err("a temporary view has one part");
     assert!(err.to_string().starts_with("syntax error"), "{err}");
     let err = parse_sql("CREATE FUNCTION f() RETURN 1").expect_err("a function declares what it returns");

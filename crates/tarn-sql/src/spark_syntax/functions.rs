@@ -53,6 +53,17 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
         *expr = call("collate", vec![value.as_ref().clone(), text(&name)]);
         return Ok(());
     }
+    // `CAST(x AS STRING COLLATE c)` (read as a custom type by the parser) is
+    // `collate(CAST(x AS STRING), 'c')`.
+    if let Expr::Cast { data_type: DataType::Custom(name, modifiers), .. } = expr
+        && modifiers.is_empty()
+        && let Some(collation) = crate::parser::literals::string_collate_type(name)
+    {
+        let Expr::Cast { data_type, .. } = expr else { return Ok(()) };
+        *data_type = DataType::String(None);
+        *expr = call("collate", vec![expr.clone(), text(&collation)]);
+        return Ok(());
+    }
     if let Expr::RLike { negated, expr: text, pattern, .. } = expr {
         let matched = call("regexp_like", vec![text.as_ref().clone(), pattern.as_ref().clone()]);
         *expr = if *negated { not(matched) } else { matched };
@@ -207,7 +218,7 @@ fn list(args: Vec<Expr>) -> FunctionArguments {
     })
 }
 
-fn call(name: &str, args: Vec<Expr>) -> Expr {
+pub(crate) fn call(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,
@@ -240,7 +251,7 @@ fn number(text: &str) -> Expr {
     Expr::Value(Value::Number(text.to_string(), false).into())
 }
 
-fn text(value: &str) -> Expr {
+pub(crate) fn text(value: &str) -> Expr {
     Expr::Value(Value::SingleQuotedString(value.to_string()).into())
 }
 
@@ -251,4 +262,24 @@ fn cast_int(expr: Expr) -> Expr {
 fn sorted(array: Expr, ascending: bool) -> Expr {
     let (direction, nulls) = if ascending { ("ASC", "NULLS FIRST") } else { ("DESC", "NULLS LAST") };
     call("array_sort", vec![array, text(direction), text(nulls)])
+}
+
+/// `SELECT CAST(c AS STRING COLLATE x)`: the column keeps the name `c`, as in Spark (which
+/// reads the cast as giving `c` a collation).
+pub(super) fn collated_cast_names(select: &mut sqlparser::ast::Select) -> Result<()> {
+    use sqlparser::ast::SelectItem;
+    for item in select.projection.iter_mut() {
+        let SelectItem::UnnamedExpr(expr) = item else { continue };
+        let Expr::Cast { expr: inner, data_type: DataType::Custom(name, _), .. } = expr else { continue };
+        if crate::parser::literals::string_collate_type(name).is_none() {
+            continue;
+        }
+        let alias = match inner.as_ref() {
+            Expr::Identifier(column) => column.clone(),
+            Expr::CompoundIdentifier(parts) if !parts.is_empty() => parts[parts.len() - 1].clone(),
+            _ => continue,
+        };
+        *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias };
+    }
+    Ok(())
 }

@@ -37,7 +37,7 @@ use sqlparser::ast::{
 use crate::error::{Result, SqlError};
 
 mod ctes;
-mod functions;
+pub(crate) mod functions;
 mod generators;
 mod intervals;
 mod like;
@@ -129,6 +129,7 @@ impl VisitorMut for Rewriter {
         match rewrite_set_expr(&mut query.body)
             .and_then(|()| rewrite_pipes(query))
             .and_then(|()| each_select(&mut query.body, generators::rewrite))
+            .and_then(|()| each_select(&mut query.body, functions::collated_cast_names))
         {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => ControlFlow::Break(e),

@@ -131,7 +131,9 @@ fn collation_argument(args: &ScalarFunctionArgs) -> Result<Collation> {
     }
 }
 
-/// `collate(s, 'UTF8_LCASE')`: `s`, with the collation on its field.
+/// `collate(s, 'UTF8_LCASE')`: `s`, with the collation on its field. A third argument
+/// (`collate(s, name, 'default')`, what a view's `DEFAULT COLLATION` puts on its literals)
+/// gives `s` the collation as a literal's default, which a column's collation overrides.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Collate {
     signature: Signature,
@@ -226,7 +228,12 @@ impl ScalarUDFImpl for CollationName {
 
 pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
     vec![
-        Arc::new(ScalarUDF::new_from_impl(Collate { signature: Signature::any(2, Volatility::Immutable) })),
+        Arc::new(ScalarUDF::new_from_impl(Collate {
+            signature: Signature::one_of(
+                vec![datafusion::logical_expr::TypeSignature::Any(2), datafusion::logical_expr::TypeSignature::Any(3)],
+                Volatility::Immutable,
+            ),
+        })),
         Arc::new(ScalarUDF::new_from_impl(CollationKey { signature: Signature::any(2, Volatility::Immutable) })),
         Arc::new(ScalarUDF::new_from_impl(CollationName { signature: Signature::any(1, Volatility::Immutable) })),
     ]

@@ -63,8 +63,11 @@ impl Resolved {
 /// The collation an operation on these inputs uses (Spark's `CollationTypeCoercion`).
 fn combine(inputs: &[Resolved], what: &dyn Fn() -> String) -> Result<Resolved> {
     let strongest = inputs.iter().map(|r| r.strength).max().unwrap_or(Strength::Default);
+    // Among defaults, a view's DEFAULT COLLATION (on its literals) is what Spark gives every
+    // default-collated string in the view; the binary default is only the absence of one.
+    let defaulted = strongest == Strength::Default && inputs.iter().any(|r| !r.is_binary());
     let mut chosen: Option<&Resolved> = None;
-    for input in inputs.iter().filter(|r| r.strength == strongest) {
+    for input in inputs.iter().filter(|r| r.strength == strongest && !(defaulted && r.is_binary())) {
         match chosen {
             None => chosen = Some(input),
             Some(first) if first.collation == input.collation => {}
@@ -121,7 +124,9 @@ pub(crate) fn collation_of(expr: &Expr, schema: &DFSchema) -> Result<Option<Reso
         Expr::Cast(c) => return Ok(collation_of(&c.expr, schema)?.or(Some(Resolved::DEFAULT))),
         Expr::TryCast(c) => return Ok(collation_of(&c.expr, schema)?.or(Some(Resolved::DEFAULT))),
         Expr::ScalarFunction(f) if f.name() == COLLATE => {
-            Resolved { collation: Some(collate_argument(&f.args)?), strength: Strength::Explicit }
+            // A third argument: a view's DEFAULT COLLATION on a literal, as weak as a literal.
+            let strength = if f.args.len() == 3 { Strength::Default } else { Strength::Explicit };
+            Resolved { collation: Some(collate_argument(&f.args)?), strength }
         }
         Expr::ScalarFunction(f) if f.name() == COLLATION_KEY => Resolved::DEFAULT,
         Expr::ScalarFunction(f) => combined(&f.args, schema, &|| f.name().to_string())?,
