@@ -90,7 +90,7 @@ async fn run_file(name: String, text: String) -> Vec<Outcome> {
                 let describes = describes(&block.query);
                 let normalize = |rows: &[String], sort: bool| {
                     let mut lines: Vec<String> =
-                        rows.join("\n").lines().map(|l| if describes { describe_line(l) } else { l.trim_end().to_string() }).collect();
+                        rows.join("\n").split('\n').map(|l| if describes { describe_line(l) } else { l.trim_end().to_string() }).collect();
                     if sort {
                         lines.sort();
                     }

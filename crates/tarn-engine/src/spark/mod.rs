@@ -46,6 +46,7 @@ mod extract;
 pub mod functions;
 pub mod generators;
 mod grouping_sets;
+mod implicit_args;
 mod json;
 mod lateral;
 mod listagg;
@@ -157,7 +158,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     }
     let dated = datetime::functions(state.config_options());
     let formatting = to_char::functions(&dated);
-    for udf in functions::guarded().into_iter().chain(dated).chain(formatting).chain(functions::udfs()) {
+    for udf in functions::guarded().into_iter().chain(implicit_args::functions()).chain(dated).chain(formatting).chain(functions::udfs()) {
         state.register_udf(udf)?;
     }
     // Spark's `substr` is its `substring`.
