@@ -82,16 +82,18 @@ impl ScalarUDFImpl for ImplicitArgs {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         if self.inner.name() == "next_day"
-            && let Some(day) = args.args.get(1)
+            && let [date, day] = args.args.as_slice()
         {
-            check_days_of_week(day, args.number_rows)?;
+            check_days_of_week(date, day, args.number_rows)?;
         }
         self.inner.invoke_with_args(args)
     }
 }
 
-/// Spark's `next_day` raises on a day it does not know (datafusion-spark's gives NULL).
-fn check_days_of_week(days: &ColumnarValue, rows: usize) -> Result<()> {
+/// Spark's `next_day` raises on a day it does not know (datafusion-spark's gives NULL), for a
+/// row whose date is not NULL.
+fn check_days_of_week(dates: &ColumnarValue, days: &ColumnarValue, rows: usize) -> Result<()> {
+    use datafusion::arrow::array::Array;
     use datafusion::arrow::array::AsArray;
     const DAYS: [&str; 21] = [
         "SU",
@@ -116,8 +118,10 @@ fn check_days_of_week(days: &ColumnarValue, rows: usize) -> Result<()> {
         "SAT",
         "SATURDAY",
     ];
+    let dates = dates.to_array(rows.max(1))?;
     let days = datafusion::arrow::compute::cast(&days.to_array(rows.max(1))?, &DataType::Utf8)?;
-    for day in days.as_string::<i32>().iter().flatten() {
+    for (i, day) in days.as_string::<i32>().iter().enumerate() {
+        let Some(day) = day.filter(|_| dates.is_valid(i)) else { continue };
         if !DAYS.contains(&day.trim().to_ascii_uppercase().as_str()) {
             return datafusion::common::exec_err!(
                 "[ILLEGAL_DAY_OF_WEEK] Illegal input for day of week: {day}; use MO, TUE, WEDNESDAY, ..."
