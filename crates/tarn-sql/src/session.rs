@@ -222,7 +222,22 @@ impl Session {
         self.refuse_writes_to_shared(&statement).await?;
         // On the heap: a statement's future is large (planning, views, SQL functions, table
         // functions nest), and a caller that polls it on a thread's stack must not overflow.
-        Box::pin(exec::execute(self, statement)).await
+        // A panic in planning (a library's bug) is this statement's error, not the process's end.
+        let run = Box::pin(exec::execute(self, statement));
+        match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
+            Ok(result) => result,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_string());
+                Err(crate::error::SqlError::Internal(format!(
+                    "a panic stopped this statement ({message}); please report it with the statement \
+                     (a write is committed whole or not at all)"
+                )))
+            }
+        }
     }
 
     /// The tables statements named (read, wrote, created, changed — or were refused) since

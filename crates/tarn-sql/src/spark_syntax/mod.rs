@@ -41,6 +41,7 @@ pub(crate) mod functions;
 mod generators;
 mod intervals;
 mod like;
+mod tuple_in;
 
 /// Rewrites `statement` in place; refuses what Spark would not run either.
 pub(crate) fn rewrite(statement: &mut Statement) -> Result<()> {
@@ -78,6 +79,9 @@ impl VisitorMut for Rewriter {
         }
         if let Some(rounding) = rounding_to_scale(expr) {
             *expr = rounding;
+        }
+        if let Some(row_in) = tuple_in::rewrite(expr) {
+            *expr = row_in;
         }
         if let Err(e) = timestamp_unit_function(expr) {
             return ControlFlow::Break(e);
