@@ -42,6 +42,7 @@ mod common_types;
 mod datetime;
 mod decimal;
 mod decorrelate;
+mod exists_offset;
 mod extract;
 pub mod functions;
 pub mod generators;
@@ -116,6 +117,9 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     // it leaves right after it.
     let at = rules.iter().position(|r| r.name() == "decorrelate_predicate_subquery").unwrap_or(0);
     rules.insert(at, Arc::new(decorrelate::DecorrelateGeneral::new(decorrelate::Scope::ScalarAggregates)));
+    // An EXISTS whose subquery has an OFFSET leaves the filter before DataFusion's rule drops it.
+    let at = rules.iter().position(|r| r.name() == "decorrelate_predicate_subquery").unwrap_or(0);
+    rules.insert(at, Arc::new(exists_offset::ExistsWithOffset));
     let at = rules.iter().position(|r| r.name() == "decorrelate_lateral_join").map_or(rules.len(), |i| i + 1);
     rules.insert(at, Arc::new(decorrelate::DecorrelateGeneral::new(decorrelate::Scope::Remaining)));
     // Tarn's analyzer rules, set once (a state derived from another already has them): Spark's
