@@ -105,6 +105,7 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
         tokens = literals::collated_string_types(tokens);
         tokens = identifier_clause::resolve(tokens)?;
     }
+    tokens = queries::ctes_before_insert(tokens);
     tokens = queries::bare_values(tokens);
     tokens = queries::table_queries(tokens);
     tokens = queries::pipe_set_operators(tokens);

@@ -239,3 +239,122 @@ pub(super) fn bare_values(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     }
     out
 }
+
+/// `WITH a AS (..) INSERT INTO t SELECT .. FROM a` (Spark's order) is `INSERT INTO t WITH a AS
+/// (..) SELECT .. FROM a`: the common table expressions move to the query that reads them,
+/// where Tarn's INSERT takes them (merged ahead of the query's own `WITH` if it has one). Only
+/// a statement whose top level, after its CTEs, is an INSERT moves; anything else is left.
+pub(super) fn ctes_before_insert(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let word = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(w) if w.keyword == k && w.quote_style.is_none());
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut start = 0;
+    while start < tokens.len() {
+        // One statement: up to a top-level `;`.
+        let mut depth = 0i32;
+        let mut end = start;
+        while end < tokens.len() {
+            match tokens[end].token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                Token::SemiColon if depth == 0 => break,
+                _ => {}
+            }
+            end += 1;
+        }
+        let statement = &tokens[start..end];
+        match moved_ctes(statement, &significant, &word) {
+            Some(rewritten) => out.extend(rewritten),
+            None => out.extend_from_slice(statement),
+        }
+        if end < tokens.len() {
+            out.push(tokens[end].clone());
+        }
+        start = end + 1;
+    }
+    out
+}
+
+fn moved_ctes(
+    statement: &[TokenWithSpan],
+    significant: &dyn Fn(&TokenWithSpan) -> bool,
+    word: &dyn Fn(&TokenWithSpan, Keyword) -> bool,
+) -> Option<Vec<TokenWithSpan>> {
+    let positions: Vec<usize> = (0..statement.len()).filter(|&i| significant(&statement[i])).collect();
+    let at = |n: usize| positions.get(n).map(|&i| &statement[i]);
+    if !at(0).is_some_and(|t| word(t, Keyword::WITH)) {
+        return None;
+    }
+    // The top-level INSERT after the CTE list: `name AS (..)` pairs separated by commas.
+    let mut depth = 0i32;
+    let mut insert = None;
+    for (n, &i) in positions.iter().enumerate().skip(1) {
+        match statement[i].token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ if depth == 0 && word(&statement[i], Keyword::INSERT) => {
+                insert = Some(n);
+                break;
+            }
+            // Another statement shape at the top level (a query): nothing to move.
+            _ if depth == 0
+                && (word(&statement[i], Keyword::SELECT) || word(&statement[i], Keyword::FROM) || word(&statement[i], Keyword::VALUES)) =>
+            {
+                return None;
+            }
+            _ => {}
+        }
+    }
+    let insert = insert?;
+    // `INSERT INTO|OVERWRITE [TABLE] name [(columns)]`, then the query.
+    let mut n = insert + 1;
+    if at(n).is_some_and(|t| word(t, Keyword::INTO) || word(t, Keyword::OVERWRITE)) {
+        n += 1;
+    }
+    if at(n).is_some_and(|t| word(t, Keyword::TABLE)) {
+        n += 1;
+    }
+    // The table's name: words joined by dots.
+    if !matches!(at(n)?.token, Token::Word(_)) {
+        return None;
+    }
+    n += 1;
+    while at(n).is_some_and(|t| t.token == Token::Period) && at(n + 1).is_some_and(|t| matches!(t.token, Token::Word(_))) {
+        n += 2;
+    }
+    let query_start = |t: &TokenWithSpan| {
+        word(t, Keyword::SELECT) || word(t, Keyword::VALUES) || word(t, Keyword::WITH) || word(t, Keyword::FROM) || word(t, Keyword::TABLE)
+    };
+    if at(n)?.token == Token::LParen && !at(n + 1).is_some_and(query_start) {
+        // A column list.
+        let mut depth = 0i32;
+        loop {
+            match at(n)?.token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ => {}
+            }
+            n += 1;
+            if depth == 0 {
+                break;
+            }
+        }
+    }
+    let query = at(n)?;
+    let parenthesized = query.token == Token::LParen && at(n + 1).is_some_and(query_start);
+    if !query_start(query) && !parenthesized {
+        return None;
+    }
+    let (insert_at, query_at) = (positions[insert], positions[n]);
+    let mut rewritten: Vec<TokenWithSpan> = statement[insert_at..query_at].to_vec();
+    // `WITH a AS (..) ` then the query; its own `WITH` becomes a comma after ours.
+    rewritten.extend_from_slice(&statement[..insert_at]);
+    if word(query, Keyword::WITH) {
+        rewritten.push(TokenWithSpan { token: Token::Comma, span: query.span });
+        rewritten.extend_from_slice(&statement[query_at + 1..]);
+    } else {
+        rewritten.push(TokenWithSpan { token: Token::Whitespace(Whitespace::Space), span: Span::empty() });
+        rewritten.extend_from_slice(&statement[query_at..]);
+    }
+    Some(rewritten)
+}
