@@ -202,6 +202,18 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
 
 #[cfg(test)]
 mod tests {
+    use super::unescape;
+
+    #[test]
+    fn spark_escapes() {
+        assert_eq!(unescape(r"\u20AC", '\''), "€");
+        assert_eq!(unescape(r"\uD83D\uDE00", '\''), "😀");
+        assert_eq!(unescape(r"\101\t", '\''), "A\t");
+        assert_eq!(unescape(r"it\'s it''s", '\''), "it's it's");
+        assert_eq!(unescape(r"\%\_\\\q", '\''), r"\%\_\q");
+        assert_eq!(unescape(r"\u12", '\''), "u12");
+    }
+
     use super::*;
 
     #[test]
@@ -259,5 +271,89 @@ pub(crate) fn collated_string_types(tokens: Vec<TokenWithSpan>) -> Vec<TokenWith
         out.push(tokens[i].clone());
         i += 1;
     }
+    out
+}
+
+/// Spark's string literals, from the raw text the tokenizer kept (`with_unescape(false)`):
+/// `\uXXXX` (a UTF-16 unit; a surrogate pair is one character), `\NNN` (three octal digits),
+/// `\0 \b \n \r \t \Z`, `\%` and `\_` kept with their backslash (for LIKE), any other `\c` is
+/// `c`, and a doubled quote is one (sqlparser's reading, which Spark lacks). sqlparser's own
+/// unescaping read `'\u20AC'` as `u20AC` and `'\101'` as `101`: different strings, silently.
+/// Quoted identifiers get their doubled quotes back to one as the tokenizer would have.
+pub(crate) fn spark_strings(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            t.token = match t.token {
+                Token::SingleQuotedString(s) => Token::SingleQuotedString(unescape(&s, '\'')),
+                Token::DoubleQuotedString(s) => Token::DoubleQuotedString(unescape(&s, '"')),
+                Token::Word(mut w) => {
+                    if let Some(q) = w.quote_style {
+                        let doubled: String = [q, q].iter().collect();
+                        if w.value.contains(&doubled) {
+                            w.value = w.value.replace(&doubled, &q.to_string());
+                        }
+                    }
+                    Token::Word(w)
+                }
+                other => other,
+            };
+            t
+        })
+        .collect()
+}
+
+fn unescape(raw: &str, quote: char) -> String {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut out = String::with_capacity(raw.len());
+    // UTF-16 units from `\u` escapes, decoded together so a surrogate pair is one character.
+    let mut units: Vec<u16> = Vec::new();
+    let flush = |units: &mut Vec<u16>, out: &mut String| {
+        out.extend(char::decode_utf16(units.drain(..)).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && i + 1 < chars.len() {
+            let next = chars[i + 1];
+            let hex: String = chars.iter().skip(i + 2).take(4).collect();
+            if next == 'u' && hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit()) {
+                units.push(u16::from_str_radix(&hex, 16).unwrap_or(0xFFFD));
+                i += 6;
+                continue;
+            }
+            flush(&mut units, &mut out);
+            let octal: String = chars.iter().skip(i + 1).take(3).collect();
+            if octal.len() == 3 && ('0'..='3').contains(&next) && octal.chars().all(|o| ('0'..='7').contains(&o)) {
+                out.push(char::from(u8::from_str_radix(&octal, 8).unwrap_or(0)));
+                i += 4;
+                continue;
+            }
+            match next {
+                '0' => out.push('\0'),
+                'b' => out.push('\u{8}'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'Z' => out.push('\u{1a}'),
+                '%' | '_' => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                other => out.push(other),
+            }
+            i += 2;
+            continue;
+        }
+        flush(&mut units, &mut out);
+        if c == quote && chars.get(i + 1) == Some(&quote) {
+            out.push(quote);
+            i += 2;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    flush(&mut units, &mut out);
     out
 }

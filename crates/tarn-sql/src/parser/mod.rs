@@ -97,10 +97,15 @@ fn check_nesting_in(sql: &str, dialect: &dyn Dialect) -> Result<()> {
 }
 
 fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
-    let mut tokens =
-        sqlparser::tokenizer::Tokenizer::new(dialect, sql).tokenize_with_location().map_err(|e| SqlError::from_parser(e.into()))?;
+    let databricks = dialect.is::<sqlparser::dialect::DatabricksDialect>();
+    // Spark's string escapes are Tarn's to read (`literals::spark_strings`).
+    let mut tokens = sqlparser::tokenizer::Tokenizer::new(dialect, sql)
+        .with_unescape(!databricks)
+        .tokenize_with_location()
+        .map_err(|e| SqlError::from_parser(e.into()))?;
     limits::check_depth(&tokens.iter().map(|t| t.token.clone()).collect::<Vec<_>>())?;
-    if dialect.is::<sqlparser::dialect::DatabricksDialect>() {
+    if databricks {
+        tokens = literals::spark_strings(tokens);
         tokens = literals::rewrite(tokens);
         tokens = literals::collated_string_types(tokens);
         tokens = identifier_clause::resolve(tokens)?;
