@@ -1,5 +1,6 @@
-//! Spark's common type of values that meet in one column — CASE / IF branches and the columns
-//! of a UNION — where it differs from DataFusion's: a FLOAT or DOUBLE with a DECIMAL is a
+//! Spark's common type of values that meet in one column — CASE / IF branches, the columns
+//! of a UNION, an IN list and its value, the arguments of `coalesce`, `greatest`, `least`,
+//! `nvl`, `ifnull`, `pmod` — where it differs from DataFusion's: a FLOAT or DOUBLE with a DECIMAL is a
 //! DOUBLE (DataFusion: a decimal), and text with another type is read as that type (a BIGINT
 //! next to an integer, a DOUBLE next to a fraction, else the other type: BOOLEAN, DATE,
 //! TIMESTAMP, BINARY), where DataFusion makes everything text. An analyzer rule, before
@@ -71,7 +72,12 @@ impl AnalyzerRule for SparkCommonTypes {
                 let names = NamePreserver::new(&node);
                 node.map_expressions(|expr| {
                     let saved = names.save(&expr);
-                    let rewritten = expr.transform_up(|e| case_branches(e, &schema))?;
+                    let rewritten = expr.transform_up(|e| match e {
+                        Expr::Case(_) => case_branches(e, &schema),
+                        Expr::InList(_) => in_list(e, &schema),
+                        Expr::ScalarFunction(_) => function_arguments(e, &schema),
+                        e => Ok(Transformed::no(e)),
+                    })?;
                     Ok(rewritten.update_data(|e| saved.restore(e)))
                 })
             })
@@ -94,6 +100,36 @@ fn case_branches(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let Case { expr, when_then_expr, else_expr } = case;
     let when_then_expr = when_then_expr.into_iter().map(|(when, then)| (when, to(then))).collect();
     Ok(Transformed::yes(Expr::Case(Case { expr, when_then_expr, else_expr: else_expr.map(to) })))
+}
+
+/// `x IN (a, b)`: the value and the list meet on one type.
+fn in_list(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::InList(in_list) = expr else { return Ok(Transformed::no(expr)) };
+    let mut types = vec![in_list.expr.get_type(schema)?];
+    for item in &in_list.list {
+        types.push(item.get_type(schema)?);
+    }
+    let Some(target) = common_type(&types) else { return Ok(Transformed::no(Expr::InList(in_list))) };
+    let list = in_list.list.into_iter().map(|e| cast(e, target.clone())).collect();
+    Ok(Transformed::yes(Expr::InList(datafusion::logical_expr::expr::InList {
+        expr: Box::new(cast(*in_list.expr, target)),
+        list,
+        negated: in_list.negated,
+    })))
+}
+
+/// Functions whose arguments (all of them) meet on one type.
+const COMMON_TYPED: &[&str] = &["coalesce", "greatest", "least", "nvl", "ifnull", "pmod"];
+
+fn function_arguments(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::ScalarFunction(function) = expr else { return Ok(Transformed::no(expr)) };
+    if !COMMON_TYPED.contains(&function.name()) || function.args.len() < 2 {
+        return Ok(Transformed::no(Expr::ScalarFunction(function)));
+    }
+    let types = function.args.iter().map(|a| a.get_type(schema)).collect::<Result<Vec<_>>>()?;
+    let Some(target) = common_type(&types) else { return Ok(Transformed::no(Expr::ScalarFunction(function))) };
+    let args = function.args.into_iter().map(|a| cast(a, target.clone())).collect();
+    Ok(Transformed::yes(Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction { func: function.func, args })))
 }
 
 fn union_columns(union: Union) -> Result<Transformed<LogicalPlan>> {

@@ -114,6 +114,16 @@ impl ExprPlanner for SparkOperators {
         let expr = match expr.op {
             BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply | BinaryOperator::Modulo | BinaryOperator::Divide => {
                 let (left, right) = promote_text(expr.left, expr.right, schema)?;
+                // A FLOAT or DOUBLE with a DECIMAL: both DOUBLE, as Spark's DecimalPrecision.
+                let (left_type, right_type) = (left.get_type(schema)?, right.get_type(schema)?);
+                let fraction_and_decimal =
+                    (left_type.is_floating() && right_type.is_decimal()) || (left_type.is_decimal() && right_type.is_floating());
+                let (left, right) = if fraction_and_decimal {
+                    let double = |e: Expr| Expr::Cast(Cast::new(Box::new(e), DataType::Float64));
+                    (double(left), double(right))
+                } else {
+                    (left, right)
+                };
                 RawBinaryExpr { op: expr.op, left, right }
             }
             // Comparisons meet on Spark's common type: `1.5 = '1.51'` compares DOUBLEs (the
