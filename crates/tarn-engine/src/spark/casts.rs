@@ -56,6 +56,13 @@ impl AnalyzerRule for SparkCasts {
                         }
                         _ => Ok(Transformed::no(e)),
                     },
+                    // Text to DATE: Spark's reading of the text (`text_dates`).
+                    Expr::Cast(Cast { expr: inner, field }) | Expr::TryCast(TryCast { expr: inner, field })
+                        if *field.data_type() == DataType::Date32 && inner.get_type(&schema).is_ok_and(|t| is_text(&t)) =>
+                    {
+                        let udf = super::text_dates::udf(matches!(e, Expr::TryCast(_)));
+                        Ok(Transformed::yes(udf.call(vec![inner.as_ref().clone()])))
+                    }
                     Expr::Cast(Cast { expr: inner, field }) | Expr::TryCast(TryCast { expr: inner, field })
                         if field.data_type().is_decimal() =>
                     {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
@@ -33,11 +33,7 @@ impl ScalarUDFImpl for SparkDate {
         let strict = CastOptions { safe: false, ..Default::default() };
         let cast = |a: &datafusion::arrow::array::ArrayRef, t: &DataType| cast_with_options(a, t, &strict);
         let dates = match array.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                // "2024-01-02 10:00:00" is a timestamp to arrow, not a date: go through one.
-                let timestamps = cast(&array, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-                cast(&timestamps, &DataType::Date32)?
-            }
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => super::text_dates::dates(&array, true)?,
             _ => cast(&array, &DataType::Date32)?,
         };
         super::answer(&args.args, dates)

@@ -66,6 +66,7 @@ mod sequence;
 mod strings;
 mod subqueries;
 mod sum;
+mod text_dates;
 mod text_numbers;
 mod to_char;
 mod tries;
