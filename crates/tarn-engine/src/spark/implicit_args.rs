@@ -1,5 +1,6 @@
-//! Spark's implicit casts into functions `datafusion-spark` types exactly: `date_add(d, n)` and
-//! `date_sub(d, n)` take a DATE and an INT, `next_day(d, day)` a DATE and a STRING, and Spark
+//! Spark's implicit casts into functions `datafusion-spark` types exactly: `date_add(d, n)`,
+//! `date_sub(d, n)` and `add_months(d, n)` take a DATE and an INT, `next_day(d, day)` a DATE and
+//! a STRING, `last_day(d)`, `weekday(d)` and `monthname(d)` a DATE, and Spark
 //! casts what a query passes (`date_add('2011-11-11', 1)`, `date_add(ts, '1')`). DataFusion
 //! reads the integer literal `1` as a BIGINT, so `date_add(d, 1)` itself was refused.
 //!
@@ -80,6 +81,14 @@ impl ScalarUDFImpl for ImplicitArgs {
     fn return_field_from_args(&self, args: datafusion::logical_expr::ReturnFieldArgs) -> Result<datafusion::arrow::datatypes::FieldRef> {
         self.inner.return_field_from_args(args)
     }
+    // `add_months` is a date plus an interval once simplified.
+    fn simplify(
+        &self,
+        args: Vec<datafusion::logical_expr::Expr>,
+        info: &datafusion::logical_expr::simplify::SimplifyContext,
+    ) -> Result<datafusion::logical_expr::simplify::ExprSimplifyResult> {
+        self.inner.simplify(args, info)
+    }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         if self.inner.name() == "next_day"
             && let [date, day] = args.args.as_slice()
@@ -137,7 +146,11 @@ pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
     [
         (datetime::date_add(), vec![Wants::Date, Wants::Int]),
         (datetime::date_sub(), vec![Wants::Date, Wants::Int]),
+        (datetime::add_months(), vec![Wants::Date, Wants::Int]),
         (datetime::next_day(), vec![Wants::Date, Wants::Text]),
+        (datetime::last_day(), vec![Wants::Date]),
+        (datetime::weekday(), vec![Wants::Date]),
+        (datetime::monthname(), vec![Wants::Date]),
     ]
     .into_iter()
     .map(|(inner, wants)| {

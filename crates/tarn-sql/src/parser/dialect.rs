@@ -37,6 +37,11 @@ impl Dialect for TarnDialect {
         true
     }
 
+    /// Spark's `a << n` and `a >> n` (`shiftleft` / `shiftright`).
+    fn supports_bitwise_shift_operators(&self) -> bool {
+        true
+    }
+
     /// Spark's `MAP<STRING, INT>` (see the Spark SQL data types reference).
     fn supports_map_literal_with_angle_brackets(&self) -> bool {
         true

@@ -187,6 +187,27 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
                 }
                 out.push(token);
             }
+            // `TIMESTAMP_NTZ '..'` / `TIMESTAMP_LTZ '..'`: typed literals, a cast of the text.
+            Token::Word(w)
+                if w.quote_style.is_none()
+                    && (w.value.eq_ignore_ascii_case("TIMESTAMP_NTZ") || w.value.eq_ignore_ascii_case("TIMESTAMP_LTZ"))
+                    && matches!(iter.peek().map(|t| &t.token), Some(Token::SingleQuotedString(_) | Token::DoubleQuotedString(_))) =>
+            {
+                let kind = w.value.to_ascii_uppercase();
+                let text = match iter.next().map(|t| t.token) {
+                    Some(Token::SingleQuotedString(s) | Token::DoubleQuotedString(s)) => Token::SingleQuotedString(s),
+                    _ => continue,
+                };
+                let tokens = [
+                    Token::make_keyword("CAST"),
+                    Token::LParen,
+                    text,
+                    Token::make_keyword("AS"),
+                    Token::make_word(&kind, None),
+                    Token::RParen,
+                ];
+                out.extend(tokens.into_iter().map(|t| TokenWithSpan::new(t, token.span)));
+            }
             Token::Word(w) => match split_word(w).and_then(|(n, s)| Some((n, suffix_type(n, s)?))) {
                 Some((number, target)) => {
                     let number = number.to_string();
