@@ -44,6 +44,7 @@ mod decimal;
 mod decorrelate;
 mod exists_offset;
 mod extract;
+mod function_wildcards;
 pub mod functions;
 pub mod generators;
 mod grouping_sets;
@@ -135,10 +136,13 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
         Arc::new(collations::rule::Collations),
     ];
     let before: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> = Arc::new(common_types::SparkCommonTypes);
-    let names: Vec<String> = ours.iter().chain([&before]).map(|r| r.name().to_string()).collect();
+    let first: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> = Arc::new(function_wildcards::FunctionWildcards);
+    let names: Vec<String> = ours.iter().chain([&before, &first]).map(|r| r.name().to_string()).collect();
     analyzer.rules.retain(|r| !names.iter().any(|n| n == r.name()));
     let at = analyzer.rules.iter().position(|r| r.name() == "type_coercion").unwrap_or(0);
     analyzer.rules.insert(at, before);
+    // First of all: every other rule sees a function's `*` as the columns it stands for.
+    analyzer.rules.insert(0, first);
     analyzer.rules.extend(ours);
     *builder.analyzer() = Some(analyzer);
     builder.with_optimizer_rules(rules).with_type_planner(Arc::new(types::SparkTypes)).with_relation_planners(vec![
