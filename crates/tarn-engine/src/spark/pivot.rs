@@ -60,6 +60,35 @@ fn tuple(expr: SqlExpr) -> Vec<SqlExpr> {
     }
 }
 
+/// A parenthesised pivot value for a struct column, `(1, 'a')`, as a struct with the column's
+/// field names (so the two compare field by field).
+fn struct_like(part: SqlExpr, column: &Expr, schema: &DFSchema) -> SqlExpr {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::sql::sqlparser::ast::{
+        Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, Value,
+    };
+    let SqlExpr::Tuple(items) = &part else { return part };
+    let Ok(DataType::Struct(fields)) = datafusion::logical_expr::ExprSchemable::get_type(column, schema) else { return part };
+    if fields.len() != items.len() {
+        return part;
+    }
+    let mut args = Vec::with_capacity(items.len() * 2);
+    for (field, item) in fields.iter().zip(items) {
+        args.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Value(Value::SingleQuotedString(field.name().clone()).into()))));
+        args.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(item.clone())));
+    }
+    SqlExpr::Function(Function {
+        name: ObjectName::from(vec![Ident::new("named_struct")]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList { duplicate_treatment: None, args, clauses: vec![] }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
 /// A pivot value's name as Spark gives it: the text of a string, the digits of a number, the
 /// SQL of anything else.
 fn value_name(expr: &SqlExpr) -> String {
@@ -140,6 +169,7 @@ fn pivot(
         }
         let mut matches = Vec::with_capacity(parts.len());
         for (column, part) in pivot_columns.iter().zip(parts) {
+            let part = struct_like(part, column, schema.as_ref());
             let literal = context.sql_to_expr(part, &empty)?;
             matches.push(Expr::BinaryExpr(BinaryExpr::new(Box::new(column.clone()), Operator::IsNotDistinctFrom, Box::new(literal))));
         }

@@ -64,6 +64,27 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
         *expr = call("collate", vec![expr.clone(), text(&collation)]);
         return Ok(());
     }
+    // `struct(a, 1, x AS b)`: Spark names a field after its column (or alias), else `col<n>`
+    // (DataFusion: `c0`, `c1`, ..).
+    if let Expr::Struct { values, fields } = expr
+        && fields.is_empty()
+    {
+        let mut args = Vec::with_capacity(values.len() * 2);
+        for (i, value) in values.iter().enumerate() {
+            let (name, value) = match value {
+                Expr::Named { expr, name } => (name.value.clone(), expr.as_ref().clone()),
+                Expr::Identifier(column) => (column.value.clone(), value.clone()),
+                Expr::CompoundIdentifier(parts) if !parts.is_empty() => (parts[parts.len() - 1].value.clone(), value.clone()),
+                other => (format!("col{}", i + 1), other.clone()),
+            };
+            args.push(text(&name));
+            args.push(value);
+        }
+        if !args.is_empty() {
+            *expr = call("named_struct", args);
+        }
+        return Ok(());
+    }
     if let Expr::RLike { negated, expr: text, pattern, .. } = expr {
         let matched = call("regexp_like", vec![text.as_ref().clone(), pattern.as_ref().clone()]);
         *expr = if *negated { not(matched) } else { matched };
