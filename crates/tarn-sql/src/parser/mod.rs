@@ -112,6 +112,7 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
     }
     tokens = queries::ctes_before_insert(tokens);
     tokens = queries::bare_values(tokens);
+    tokens = queries::aliased_values(tokens);
     tokens = queries::table_queries(tokens);
     tokens = queries::pipe_set_operators(tokens);
     let parser = Parser::new(dialect).with_tokens_with_locations(tokens);

@@ -16,36 +16,93 @@ pub(super) fn table_queries(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
     for token in tokens {
         let is_table = matches!(&token.token, Token::Word(w) if w.keyword == Keyword::TABLE && w.quote_style.is_none());
-        if is_table {
-            let mut before = out.iter().rev().filter(|t| !matches!(t.token, Token::Whitespace(_))).map(|t| &t.token);
-            let set_operator = |t: Option<&Token>| matches!(t, Some(Token::Word(w)) if matches!(w.keyword, Keyword::UNION | Keyword::EXCEPT | Keyword::INTERSECT | Keyword::MINUS));
-            // After these a `(` opens a query, not a column list or a function's arguments.
-            let opens_query = |t: Option<&Token>| {
-                set_operator(t)
-                    || matches!(t, None | Some(Token::LParen | Token::Comma))
-                    || matches!(t, Some(Token::Word(w)) if matches!(w.keyword, Keyword::FROM | Keyword::JOIN | Keyword::IN | Keyword::EXISTS | Keyword::AS | Keyword::ALL | Keyword::DISTINCT))
-            };
-            let starts_query = match before.next() {
-                None | Some(Token::SemiColon) => true,
-                Some(Token::LParen) => opens_query(before.next()),
-                Some(Token::Word(w)) if matches!(w.keyword, Keyword::ALL | Keyword::DISTINCT) => set_operator(before.next()),
-                // Not after a bare `AS`: `SELECT 1 AS table` names a column.
-                previous => set_operator(previous),
-            };
-            if starts_query {
-                let span = token.span;
-                let with_span = |token: Token| TokenWithSpan { token, span };
-                out.push(with_span(Token::make_keyword("SELECT")));
-                out.push(with_span(Token::Whitespace(Whitespace::Space)));
-                out.push(with_span(Token::Mul));
-                out.push(with_span(Token::Whitespace(Whitespace::Space)));
-                out.push(with_span(Token::make_keyword("FROM")));
-                continue;
-            }
+        if is_table && starts_query(&out) {
+            let span = token.span;
+            let with_span = |token: Token| TokenWithSpan { token, span };
+            out.push(with_span(Token::make_keyword("SELECT")));
+            out.push(with_span(Token::Whitespace(Whitespace::Space)));
+            out.push(with_span(Token::Mul));
+            out.push(with_span(Token::Whitespace(Whitespace::Space)));
+            out.push(with_span(Token::make_keyword("FROM")));
+            continue;
         }
         out.push(token);
     }
     out
+}
+
+/// Whether a query starts after `before` (the tokens so far): at a statement's start, after a
+/// `(` that opens a query, or after a set operator (and its `ALL` / `DISTINCT`).
+fn starts_query(before: &[TokenWithSpan]) -> bool {
+    let mut before = before.iter().rev().filter(|t| !matches!(t.token, Token::Whitespace(_))).map(|t| &t.token);
+    let set_operator = |t: Option<&Token>| matches!(t, Some(Token::Word(w)) if matches!(w.keyword, Keyword::UNION | Keyword::EXCEPT | Keyword::INTERSECT | Keyword::MINUS));
+    // After these a `(` opens a query, not a column list or a function's arguments.
+    let opens_query = |t: Option<&Token>| {
+        set_operator(t)
+            || matches!(t, None | Some(Token::LParen | Token::Comma))
+            || matches!(t, Some(Token::Word(w)) if matches!(w.keyword, Keyword::FROM | Keyword::JOIN | Keyword::IN | Keyword::EXISTS | Keyword::AS | Keyword::ALL | Keyword::DISTINCT))
+    };
+    match before.next() {
+        None | Some(Token::SemiColon) => true,
+        Some(Token::LParen) => opens_query(before.next()),
+        Some(Token::Word(w)) if matches!(w.keyword, Keyword::ALL | Keyword::DISTINCT) => set_operator(before.next()),
+        // Not after a bare `AS`: `SELECT 1 AS table` names a column.
+        previous => set_operator(previous),
+    }
+}
+
+/// `VALUES (0), (1) tab(col)` (or `AS tab(col)`) where a query starts — a statement, a
+/// subquery, a pipe's source — is Spark's inline table as a query: `SELECT * FROM VALUES ..
+/// tab(col)`, which sqlparser reads (it takes no alias after a VALUES query).
+pub(super) fn aliased_values(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    for (i, token) in tokens.iter().enumerate() {
+        let is_values = matches!(&token.token, Token::Word(w) if w.keyword == Keyword::VALUES && w.quote_style.is_none());
+        // VALUES right after any `(` starts a query: it is no expression.
+        let after_paren = out.iter().rev().find(|t| !matches!(t.token, Token::Whitespace(_))).is_some_and(|t| t.token == Token::LParen);
+        if is_values && (after_paren || starts_query(&out)) && alias_follows_rows(&tokens[i + 1..]) {
+            let span = token.span;
+            let with_span = |token: Token| TokenWithSpan { token, span };
+            out.push(with_span(Token::make_keyword("SELECT")));
+            out.push(with_span(Token::Whitespace(Whitespace::Space)));
+            out.push(with_span(Token::Mul));
+            out.push(with_span(Token::Whitespace(Whitespace::Space)));
+            out.push(with_span(Token::make_keyword("FROM")));
+            out.push(with_span(Token::Whitespace(Whitespace::Space)));
+        }
+        out.push(token.clone());
+    }
+    out
+}
+
+/// Whether `rest` (after `VALUES`) is rows `(..), (..)` followed by a table alias.
+fn alias_follows_rows(rest: &[TokenWithSpan]) -> bool {
+    let mut tokens = rest.iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).map(|t| &t.token).peekable();
+    loop {
+        if tokens.next() != Some(&Token::LParen) {
+            return false;
+        }
+        let mut depth = 1;
+        for token in tokens.by_ref() {
+            match token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                break;
+            }
+        }
+        if tokens.peek() == Some(&&Token::Comma) {
+            tokens.next();
+            continue;
+        }
+        return match tokens.next() {
+            Some(Token::Word(w)) if w.keyword == Keyword::AS => true,
+            Some(Token::Word(w)) => w.keyword == Keyword::NoKeyword || w.quote_style.is_some(),
+            _ => false,
+        };
+    }
 }
 
 /// Spark's pipe set operators as sqlparser reads them: `|> UNION ALL TABLE t` (a query term
