@@ -457,11 +457,37 @@ fn rewrite_pipes(query: &mut Query) -> Result<()> {
                 };
                 query.body = select_of(vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())], unpivot);
             }
+            // A window function in `|> SELECT` / `|> EXTEND`: DataFusion's pipe planning leaves
+            // it unplanned, so the query so far becomes the FROM of an ordinary SELECT.
+            PipeOperator::Select { exprs } if has_window_function(&exprs) => {
+                let from = pipe_so_far(query, std::mem::take(&mut rewritten));
+                query.body = select_of(exprs, from);
+            }
+            PipeOperator::Extend { exprs } if has_window_function(&exprs) => {
+                let from = pipe_so_far(query, std::mem::take(&mut rewritten));
+                let mut items = vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())];
+                items.extend(exprs);
+                query.body = select_of(items, from);
+            }
             other => rewritten.push(other),
         }
     }
     query.pipe_operators = rewritten;
     Ok(())
+}
+
+fn has_window_function(items: &[SelectItem]) -> bool {
+    let mut found = false;
+    for item in items {
+        let _ = sqlparser::ast::visit_expressions(item, |e| {
+            if matches!(e, Expr::Function(f) if f.over.is_some()) {
+                found = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+    }
+    found
 }
 
 fn table_alias(name: Ident) -> sqlparser::ast::TableAlias {
