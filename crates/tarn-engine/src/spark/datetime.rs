@@ -179,6 +179,11 @@ pub fn functions(config: &datafusion::common::config::ConfigOptions) -> Vec<Arc<
     ]
     .into_iter()
     .map(|(name, inner)| Arc::new(ScalarUDF::new_from_impl(WithSparkPattern { name, inner, index: 1 })))
+    .flat_map(|udf| {
+        // `try_to_timestamp`: NULL where the text does not parse.
+        let tried = (udf.name() == "to_timestamp").then(|| super::try_rows::try_rows(&format!("try_{}", udf.name()), udf.clone()));
+        std::iter::once(udf).chain(tried)
+    })
     .collect()
 }
 

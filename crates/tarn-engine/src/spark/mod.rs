@@ -55,6 +55,7 @@ mod listagg;
 mod make_timestamp;
 mod math;
 mod mode;
+mod moments;
 mod months_between;
 mod multiplicity;
 mod operators;
@@ -71,6 +72,7 @@ mod text_dates;
 mod text_numbers;
 mod to_char;
 mod tries;
+mod try_rows;
 pub mod types;
 mod units;
 
@@ -182,6 +184,9 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     state.register_udaf(sum::udaf())?;
     state.register_udaf(listagg::udaf())?;
     state.register_udaf(mode::udaf())?;
+    for udaf in moments::udafs() {
+        state.register_udaf(udaf)?;
+    }
     // Spark's `every` is `bool_and`, its `some` / `any` are `bool_or`, `variance` is the
     // sample variance, `std` the sample standard deviation (aliases are added to DataFusion's).
     for (udaf, aliases) in [
