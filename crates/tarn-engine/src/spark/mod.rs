@@ -52,6 +52,7 @@ mod implicit_args;
 mod json;
 mod lateral;
 mod listagg;
+mod logarithms;
 mod make_timestamp;
 mod math;
 mod mode;
@@ -169,7 +170,14 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     }
     let dated = datetime::functions(state.config_options());
     let formatting = to_char::functions(&dated);
-    for udf in functions::guarded().into_iter().chain(implicit_args::functions()).chain(dated).chain(formatting).chain(functions::udfs()) {
+    for udf in functions::guarded()
+        .into_iter()
+        .chain(implicit_args::functions())
+        .chain(logarithms::functions())
+        .chain(dated)
+        .chain(formatting)
+        .chain(functions::udfs())
+    {
         state.register_udf(udf)?;
     }
     // Spark's `substr` is its `substring`.
