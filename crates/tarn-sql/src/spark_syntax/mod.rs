@@ -42,6 +42,7 @@ mod generators;
 mod intervals;
 mod like;
 mod tuple_in;
+mod using_joins;
 
 /// Rewrites `statement` in place; refuses what Spark would not run either.
 pub(crate) fn rewrite(statement: &mut Statement) -> Result<()> {
@@ -134,6 +135,7 @@ impl VisitorMut for Rewriter {
             .and_then(|()| rewrite_pipes(query))
             .and_then(|()| each_select(&mut query.body, generators::rewrite))
             .and_then(|()| each_select(&mut query.body, functions::collated_cast_names))
+            .and_then(|()| using_joins::rewrite_query(query))
         {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => ControlFlow::Break(e),
