@@ -244,6 +244,12 @@ impl ScalarUDFImpl for Locate {
     fn name(&self) -> &str {
         "locate"
     }
+    /// Spark's `position(substr, str[, pos])` is `locate` (DataFusion's `position` is `strpos`,
+    /// whose arguments go the other way: `position('cd', 'abcdef')` was 0 where Spark says 3).
+    fn aliases(&self) -> &[String] {
+        static ALIASES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["position".to_string()]);
+        &ALIASES
+    }
     fn signature(&self) -> &Signature {
         &self.signature
     }
