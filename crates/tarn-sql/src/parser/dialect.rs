@@ -42,6 +42,18 @@ impl Dialect for TarnDialect {
         true
     }
 
+    /// Spark binds shifts tighter than `&` and looser than `+` / `-` (`1 & 2 >> 1` is
+    /// `1 & (2 >> 1)`); everything else as sqlparser ranks it.
+    fn get_next_precedence(&self, parser: &sqlparser::parser::Parser) -> Option<Result<u8, sqlparser::parser::ParserError>> {
+        match parser.peek_token().token {
+            sqlparser::tokenizer::Token::ShiftLeft | sqlparser::tokenizer::Token::ShiftRight => Some(Ok((self
+                .prec_value(sqlparser::dialect::Precedence::PlusMinus)
+                + self.prec_value(sqlparser::dialect::Precedence::Ampersand))
+                / 2)),
+            _ => None,
+        }
+    }
+
     /// Spark's `MAP<STRING, INT>` (see the Spark SQL data types reference).
     fn supports_map_literal_with_angle_brackets(&self) -> bool {
         true

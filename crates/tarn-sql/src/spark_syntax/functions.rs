@@ -148,6 +148,36 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
         // Spark's two-argument ltrim / rtrim take the characters first: `ltrim(trimStr, str)`
         // is `TRIM(LEADING trimStr FROM str)` (DataFusion's take the string first).
         ("ltrim" | "rtrim", [characters, text]) if scalar => call(&name, vec![text.clone(), characters.clone()]),
+        // Spark's nullif(a, b) is `a` (of `a`'s type) unless it equals `b`; nvl2(e, a, b) is a
+        // CASE (the branches' common type). DataFusion typed nullif as both, nvl2 as `a`.
+        ("nullif", [a, b]) if scalar => case(
+            vec![sqlparser::ast::CaseWhen {
+                condition: Expr::BinaryOp { left: Box::new(a.clone()), op: BinaryOperator::Eq, right: Box::new(b.clone()) },
+                result: Expr::Value(Value::Null.into()),
+            }],
+            Some(a.clone()),
+        ),
+        ("nvl2", [e, a, b]) if scalar => {
+            case(vec![sqlparser::ast::CaseWhen { condition: Expr::IsNotNull(Box::new(e.clone())), result: a.clone() }], Some(b.clone()))
+        }
+        // Spark's regexp_substr is NULL where the match is empty.
+        ("regexp_substr", [_, _]) if scalar => {
+            // Quoted: this rewrite passes over it (it would nest itself forever).
+            let mut inner = function.clone();
+            inner.name = ObjectName::from(vec![Ident::with_quote('"', "regexp_substr")]);
+            let found = Expr::Function(inner);
+            case(
+                vec![sqlparser::ast::CaseWhen {
+                    condition: Expr::BinaryOp {
+                        left: Box::new(found.clone()),
+                        op: BinaryOperator::Eq,
+                        right: Box::new(Expr::Value(Value::SingleQuotedString(String::new()).into())),
+                    },
+                    result: Expr::Value(Value::Null.into()),
+                }],
+                Some(found),
+            )
+        }
         ("isnull", [x]) if scalar => Expr::IsNull(Box::new(x.clone())),
         ("isnotnull", [x]) if scalar => Expr::IsNotNull(Box::new(x.clone())),
         ("equal_null", [a, b]) if scalar => Expr::IsNotDistinctFrom(Box::new(a.clone()), Box::new(b.clone())),
