@@ -76,6 +76,7 @@ impl AnalyzerRule for SparkCommonTypes {
                         Expr::Case(_) => case_branches(e, &schema),
                         Expr::InList(_) => in_list(e, &schema),
                         Expr::ScalarFunction(_) => function_arguments(e, &schema),
+                        Expr::Like(_) | Expr::SimilarTo(_) => like_text(e, &schema),
                         e => Ok(Transformed::no(e)),
                     })?;
                     Ok(rewritten.update_data(|e| saved.restore(e)))
@@ -116,6 +117,30 @@ fn in_list(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         list,
         negated: in_list.negated,
     })))
+}
+
+/// `1 LIKE '%'`, `d LIKE '19%'`: Spark reads a value that is not text as its text.
+fn like_text(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let (Expr::Like(mut like) | Expr::SimilarTo(mut like)) = expr.clone() else { return Ok(Transformed::no(expr)) };
+    let as_text = |e: Box<Expr>| -> Result<(Box<Expr>, bool)> {
+        let t = e.get_type(schema)?;
+        if is_text(&t) || t.is_null() || matches!(t, DataType::Dictionary(..)) {
+            Ok((e, false))
+        } else {
+            Ok((Box::new(cast(*e, DataType::Utf8)), true))
+        }
+    };
+    let (value, a) = as_text(like.expr)?;
+    let (pattern, b) = as_text(like.pattern)?;
+    if !a && !b {
+        return Ok(Transformed::no(expr));
+    }
+    like.expr = value;
+    like.pattern = pattern;
+    Ok(Transformed::yes(match expr {
+        Expr::SimilarTo(_) => Expr::SimilarTo(like),
+        _ => Expr::Like(like),
+    }))
 }
 
 /// Functions whose arguments (all of them) meet on one type.
