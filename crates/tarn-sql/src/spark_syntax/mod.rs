@@ -97,6 +97,13 @@ impl VisitorMut for Rewriter {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<SqlError> {
+        // `RANGE(3)`: a table function by its lower-case name, as Spark finds it.
+        if let TableFactor::Table { name, args: Some(_), .. } = factor
+            && let [sqlparser::ast::ObjectNamePart::Identifier(function)] = name.0.as_mut_slice()
+            && function.quote_style.is_none()
+        {
+            function.value = function.value.to_ascii_lowercase();
+        }
         if let TableFactor::NestedJoin { table_with_joins, .. } = factor {
             table_with_joins.joins.iter_mut().for_each(fill_join_condition);
         }
