@@ -56,6 +56,19 @@ impl AnalyzerRule for SparkCasts {
                         }
                         _ => Ok(Transformed::no(e)),
                     },
+                    // A number to BINARY: ANSI Spark has no such cast (arrow's gives the value's
+                    // little-endian bytes, which no Spark mode gives).
+                    Expr::Cast(Cast { expr: inner, field }) | Expr::TryCast(TryCast { expr: inner, field })
+                        if matches!(field.data_type(), DataType::Binary | DataType::LargeBinary | DataType::BinaryView)
+                            && inner.get_type(&schema).is_ok_and(|t| t.is_numeric()) =>
+                    {
+                        let from = inner.get_type(&schema)?;
+                        Err(DataFusionError::Plan(format!(
+                            "[DATATYPE_MISMATCH.CAST_WITH_CONF_SUGGESTION] cannot cast {} to BINARY with ANSI mode on; \
+                             cast it to STRING first, or use hex(x)",
+                            super::types::spark_type_name(&from)
+                        )))
+                    }
                     // Text to DATE: Spark's reading of the text (`text_dates`).
                     Expr::Cast(Cast { expr: inner, field }) | Expr::TryCast(TryCast { expr: inner, field })
                         if *field.data_type() == DataType::Date32 && inner.get_type(&schema).is_ok_and(|t| is_text(&t)) =>
