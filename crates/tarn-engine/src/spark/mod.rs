@@ -180,6 +180,11 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     {
         state.register_udf(udf)?;
     }
+    // Spark's `localtimestamp()`: the statement's start as a timestamp without time zone,
+    // which is what `now()` gives in a session without one.
+    if let Some(now) = state.scalar_functions().get("now").cloned() {
+        state.register_udf(Arc::new(now.as_ref().clone().with_aliases(["localtimestamp"])))?;
+    }
     // Spark's `substr` is its `substring`.
     if let Some(substring) = state.scalar_functions().get("substring").cloned() {
         state.register_udf(Arc::new(substring.as_ref().clone().with_aliases(["substr"])))?;
