@@ -17,18 +17,21 @@ pub(super) fn table_queries(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     for token in tokens {
         let is_table = matches!(&token.token, Token::Word(w) if w.keyword == Keyword::TABLE && w.quote_style.is_none());
         if is_table && starts_query(&out) {
-            let span = token.span;
-            let with_span = |token: Token| TokenWithSpan { token, span };
-            out.push(with_span(Token::make_keyword("SELECT")));
-            out.push(with_span(Token::Whitespace(Whitespace::Space)));
-            out.push(with_span(Token::Mul));
-            out.push(with_span(Token::Whitespace(Whitespace::Space)));
-            out.push(with_span(Token::make_keyword("FROM")));
+            push_select_star_from(&mut out, token.span);
             continue;
         }
         out.push(token);
     }
     out
+}
+
+/// `SELECT * FROM ` before a relation that starts a query (`TABLE t`, `VALUES .. t(c)`).
+fn push_select_star_from(out: &mut Vec<TokenWithSpan>, span: Span) {
+    let words = [Token::make_keyword("SELECT"), Token::Mul, Token::make_keyword("FROM")];
+    for word in words {
+        out.push(TokenWithSpan { token: word, span });
+        out.push(TokenWithSpan { token: Token::Whitespace(Whitespace::Space), span });
+    }
 }
 
 /// Whether a query starts after `before` (the tokens so far): at a statement's start, after a
@@ -61,14 +64,7 @@ pub(super) fn aliased_values(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         // VALUES right after any `(` starts a query: it is no expression.
         let after_paren = out.iter().rev().find(|t| !matches!(t.token, Token::Whitespace(_))).is_some_and(|t| t.token == Token::LParen);
         if is_values && (after_paren || starts_query(&out)) && alias_follows_rows(&tokens[i + 1..]) {
-            let span = token.span;
-            let with_span = |token: Token| TokenWithSpan { token, span };
-            out.push(with_span(Token::make_keyword("SELECT")));
-            out.push(with_span(Token::Whitespace(Whitespace::Space)));
-            out.push(with_span(Token::Mul));
-            out.push(with_span(Token::Whitespace(Whitespace::Space)));
-            out.push(with_span(Token::make_keyword("FROM")));
-            out.push(with_span(Token::Whitespace(Whitespace::Space)));
+            push_select_star_from(&mut out, token.span);
         }
         out.push(token.clone());
     }
