@@ -81,8 +81,10 @@ impl VisitorMut for Rewriter {
         if let Some(rounding) = rounding_to_scale(expr) {
             *expr = rounding;
         }
-        if let Some(row_in) = tuple_in::rewrite(expr) {
-            *expr = row_in;
+        match tuple_in::rewrite(expr) {
+            Ok(Some(row_in)) => *expr = row_in,
+            Ok(None) => {}
+            Err(e) => return ControlFlow::Break(e),
         }
         if let Err(e) = timestamp_unit_function(expr) {
             return ControlFlow::Break(e);

@@ -17,13 +17,21 @@ use sqlparser::ast::{
 };
 
 use super::{query_of, select_of};
+use crate::error::{Result, SqlError};
+
+/// How deep rows IN subqueries may nest: each level copies the subquery twice, so the
+/// rewritten query grows as 2^depth.
+const MAX_NESTING: usize = 8;
 
 /// The rewrite of `expr`, if it is an IN of a row of several values in a subquery.
-pub(super) fn rewrite(expr: &Expr) -> Option<Expr> {
-    let Expr::InSubquery { expr: row, subquery, negated } = expr else { return None };
-    let Expr::Tuple(values) = row.as_ref() else { return None };
+pub(super) fn rewrite(expr: &Expr) -> Result<Option<Expr>> {
+    let Expr::InSubquery { expr: row, subquery, negated } = expr else { return Ok(None) };
+    let Expr::Tuple(values) = row.as_ref() else { return Ok(None) };
     if values.len() < 2 {
-        return None;
+        return Ok(None);
+    }
+    if nesting(expr) > MAX_NESTING {
+        return Err(SqlError::user(format!("(a, b) IN (subquery) nested more than {MAX_NESTING} deep; join the subqueries instead")));
     }
     let columns: Vec<Ident> = (1..=values.len()).map(|i| Ident::new(format!("__tarn_in_{i}"))).collect();
     let column = |i: usize| Expr::CompoundIdentifier(vec![Ident::new("__tarn_in"), columns[i].clone()]);
@@ -61,7 +69,38 @@ pub(super) fn rewrite(expr: &Expr) -> Option<Expr> {
         ],
         else_result: Some(Box::new(boolean(Some(false)))),
     };
-    Some(if *negated { Expr::UnaryOp { op: UnaryOperator::Not, expr: Box::new(Expr::Nested(Box::new(answer))) } } else { answer })
+    Ok(Some(if *negated { Expr::UnaryOp { op: UnaryOperator::Not, expr: Box::new(Expr::Nested(Box::new(answer))) } } else { answer }))
+}
+
+fn is_row_in(expr: &Expr) -> bool {
+    matches!(expr, Expr::InSubquery { expr, .. } if matches!(expr.as_ref(), Expr::Tuple(v) if v.len() >= 2))
+}
+
+/// The deepest chain of row INs nested in one another, `expr` included.
+fn nesting(expr: &Expr) -> usize {
+    struct Depth {
+        current: usize,
+        deepest: usize,
+    }
+    impl sqlparser::ast::Visitor for Depth {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &Expr) -> std::ops::ControlFlow<()> {
+            if is_row_in(expr) {
+                self.current += 1;
+                self.deepest = self.deepest.max(self.current);
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, expr: &Expr) -> std::ops::ControlFlow<()> {
+            if is_row_in(expr) {
+                self.current -= 1;
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut depth = Depth { current: 0, deepest: 0 };
+    let _ = sqlparser::ast::Visit::visit(expr, &mut depth);
+    depth.deepest
 }
 
 fn binary(left: Expr, op: BinaryOperator, right: Expr) -> Expr {
