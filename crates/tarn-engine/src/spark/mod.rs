@@ -58,6 +58,7 @@ mod math;
 mod mode;
 mod moments;
 mod months_between;
+mod moving_frames;
 mod multiplicity;
 mod operators;
 mod pivot;
@@ -76,6 +77,7 @@ mod tries;
 mod try_rows;
 pub mod types;
 mod units;
+mod variance;
 
 /// The function `EXCEPT ALL` / `INTERSECT ALL` mark each side's rows with (see `multiplicity`).
 pub use multiplicity::MARKER as SET_MULTIPLICITY_MARKER;
@@ -249,6 +251,17 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     for name in ["pmod", "abs"] {
         if let Some(udf) = state.scalar_functions().get(name).cloned() {
             state.register_udf(text_numbers::scalar(udf))?;
+        }
+    }
+    for name in ["stddev", "stddev_pop", "var_samp", "var_pop"] {
+        if let Some(udaf) = state.aggregate_functions().get(name).cloned() {
+            state.register_udaf(variance::spark_arithmetic(udaf))?;
+        }
+    }
+    // Moving frames over floats are recomputed per frame, as Spark computes them.
+    for name in ["sum", "avg", "stddev", "stddev_pop", "var_samp", "var_pop"] {
+        if let Some(udaf) = state.aggregate_functions().get(name).cloned() {
+            state.register_udaf(moving_frames::recompute_moving_frames(udaf))?;
         }
     }
     for name in ["sum", "stddev", "stddev_pop", "var_samp", "var_pop"] {
