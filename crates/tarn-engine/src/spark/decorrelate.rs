@@ -110,10 +110,12 @@ fn unnestable(expr: &Expr, scope: Scope) -> Vec<Expr> {
             (Expr::Exists(_) | Expr::InSubquery(_), Scope::Remaining) => true,
             // A scalar subquery is answered wrongly only where the empty aggregate is not NULL.
             (Expr::ScalarSubquery(s), Scope::ScalarAggregates) => {
-                !outer_columns(&s.subquery).is_empty() && has_scalar_aggregate(&s.subquery, true)
+                !outer_columns(&s.subquery).is_empty()
+                    && (has_scalar_aggregate(&s.subquery, true) || has_correlated_join_input(&s.subquery))
             }
             (Expr::Exists(Exists { subquery, .. }) | Expr::InSubquery(InSubquery { subquery, .. }), Scope::ScalarAggregates) => {
-                !outer_columns(&subquery.subquery).is_empty() && has_scalar_aggregate(&subquery.subquery, false)
+                !outer_columns(&subquery.subquery).is_empty()
+                    && (has_scalar_aggregate(&subquery.subquery, false) || has_correlated_join_input(&subquery.subquery))
             }
             _ => false,
         };
@@ -188,6 +190,22 @@ fn has_scalar_aggregate(plan: &LogicalPlan, non_null_when_empty: bool) -> bool {
             Expr::AggregateFunction(f) => f.func.default_value(field.data_type()).is_ok_and(|v| !v.is_null()),
             _ => false,
         }))
+    })
+    .unwrap_or(false)
+}
+
+/// Whether a join or a set operation in `plan` (INTERSECT / EXCEPT are semi / anti joins) has
+/// an input that reads outer columns. DataFusion's rules pull such a correlated predicate up
+/// past the projection above it, where its column is gone (`SELECT t1c AS c FROM t1 WHERE t1a =
+/// o.a INTERSECT ..` failed with "No field named left.t1a"); this rule takes them first.
+fn has_correlated_join_input(plan: &LogicalPlan) -> bool {
+    let correlated = |input: &LogicalPlan| !input.all_out_ref_exprs().is_empty();
+    plan.exists(|node| {
+        Ok(match node {
+            LogicalPlan::Join(join) => correlated(&join.left) || correlated(&join.right),
+            LogicalPlan::Union(union) => union.inputs.iter().any(|input| correlated(input)),
+            _ => false,
+        })
     })
     .unwrap_or(false)
 }
