@@ -144,7 +144,7 @@ enum Position {
 /// The `IN (subquery)` expressions of `expr` whose NULL answer matters where they sit, which
 /// DataFusion's mark join (TRUE or FALSE, never NULL) would answer wrongly — `dept_id NOT IN
 /// (..)` under an OR kept rows whose `dept_id` is NULL. EXISTS is never NULL, and a NOT IN
-/// that is a whole conjunct is DataFusion's null-aware anti join.
+/// that is a whole conjunct is DataFusion's null-aware anti join, unless it is correlated.
 fn three_valued_in_subqueries(expr: &Expr, position: Position, found: &mut Vec<Expr>) {
     match expr {
         Expr::BinaryExpr(b) if matches!(b.op, Operator::And | Operator::Or) => {
@@ -158,7 +158,9 @@ fn three_valued_in_subqueries(expr: &Expr, position: Position, found: &mut Vec<E
         }
         Expr::InSubquery(i) => {
             let safe = match position {
-                Position::Conjunct => true,
+                // DataFusion's null-aware anti join takes one key: a correlated NOT IN (the
+                // correlation is a second key) failed ("only supports single column join key").
+                Position::Conjunct => !i.negated || outer_columns(&i.subquery.subquery).is_empty(),
                 Position::Positive => !i.negated,
                 Position::Other => false,
             };
