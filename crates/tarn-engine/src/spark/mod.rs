@@ -40,6 +40,7 @@ pub mod collations;
 mod collections;
 mod common_types;
 mod datetime;
+mod datetime_parse;
 mod decimal;
 mod decorrelate;
 mod exists_offset;
