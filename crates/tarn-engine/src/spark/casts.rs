@@ -76,6 +76,13 @@ impl AnalyzerRule for SparkCasts {
                         let udf = super::text_dates::udf(matches!(e, Expr::TryCast(_)));
                         Ok(Transformed::yes(udf.call(vec![inner.as_ref().clone()])))
                     }
+                    // Text to TIMESTAMP: Spark's reading of the text (`text_timestamps`).
+                    Expr::Cast(Cast { expr: inner, field }) | Expr::TryCast(TryCast { expr: inner, field })
+                        if matches!(field.data_type(), DataType::Timestamp(..)) && inner.get_type(&schema).is_ok_and(|t| is_text(&t)) =>
+                    {
+                        let udf = super::text_timestamps::udf(field.data_type().clone(), matches!(e, Expr::TryCast(_)));
+                        Ok(Transformed::yes(udf.call(vec![inner.as_ref().clone()])))
+                    }
                     Expr::Cast(Cast { expr: inner, field }) | Expr::TryCast(TryCast { expr: inner, field })
                         if field.data_type().is_decimal() =>
                     {

@@ -73,6 +73,7 @@ mod subqueries;
 mod sum;
 mod text_dates;
 mod text_numbers;
+mod text_timestamps;
 mod to_char;
 mod tries;
 mod try_rows;
