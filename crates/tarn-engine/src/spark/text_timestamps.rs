@@ -67,13 +67,7 @@ pub(crate) fn parse(text: &str) -> Option<Parsed> {
             zone_text = Some(chars[j..].iter().collect());
             break;
         }
-        let separator_ok = match (segment, c) {
-            (0 | 1, '-') => true,
-            (2, ' ' | 'T') => true,
-            (3 | 4, ':') => true,
-            (5, '.') => true,
-            _ => false,
-        };
+        let separator_ok = matches!((segment, c), (0 | 1, '-') | (2, ' ' | 'T') | (3 | 4, ':') | (5, '.'));
         if !separator_ok {
             // A zone straight after the time (never after a bare date).
             if segment >= 3 && valid(segment, digits) {
