@@ -1,6 +1,8 @@
 //! Spark's `mode(expr [, deterministic])`: the most frequent non-NULL value (NULL when there
 //! is none). Where values tie, Spark returns any of them unless `deterministic` is true, then
 //! the smallest; Tarn always returns the smallest, so the answer never depends on the plan.
+//! `mode() WITHIN GROUP (ORDER BY expr [DESC])` (Spark 4) breaks ties by that order: the
+//! smallest, or with DESC the largest.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -66,6 +68,11 @@ impl AggregateUDFImpl for Mode {
         }))
     }
 
+    /// `mode() WITHIN GROUP (ORDER BY x)`: DataFusion passes `x` as the argument and the order.
+    fn supports_within_group_clause(&self) -> bool {
+        true
+    }
+
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         if let Some(flag) = args.exprs.get(1) {
             let literal = flag.downcast_ref::<Literal>();
@@ -75,7 +82,8 @@ impl AggregateUDFImpl for Mode {
                 );
             }
         }
-        Ok(Box::new(Counts { data_type: args.expr_fields[0].data_type().clone(), counts: HashMap::new() }))
+        let largest = args.order_bys.first().is_some_and(|o| o.options.descending);
+        Ok(Box::new(Counts { data_type: args.expr_fields[0].data_type().clone(), counts: HashMap::new(), largest }))
     }
 }
 
@@ -83,6 +91,8 @@ impl AggregateUDFImpl for Mode {
 struct Counts {
     data_type: DataType,
     counts: HashMap<ScalarValue, i64>,
+    /// Ties go to the largest value (`WITHIN GROUP (ORDER BY x DESC)`), else the smallest.
+    largest: bool,
 }
 
 impl Accumulator for Counts {
@@ -120,11 +130,12 @@ impl Accumulator for Counts {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        let preferred = if self.largest { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Less };
         let mut best: Option<(&ScalarValue, i64)> = None;
         for (value, &count) in &self.counts {
             let better = match best {
                 None => true,
-                Some((b, c)) => count > c || (count == c && value.partial_cmp(b) == Some(std::cmp::Ordering::Less)),
+                Some((b, c)) => count > c || (count == c && value.partial_cmp(b) == Some(preferred)),
             };
             if better {
                 best = Some((value, count));
