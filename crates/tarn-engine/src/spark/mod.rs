@@ -36,6 +36,7 @@ mod bround;
 mod casts;
 pub mod char_varchar;
 mod checked;
+mod co_moments;
 pub mod collations;
 mod collections;
 mod common_types;
@@ -201,7 +202,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     state.register_udaf(sum::udaf())?;
     state.register_udaf(listagg::udaf())?;
     state.register_udaf(mode::udaf())?;
-    for udaf in moments::udafs() {
+    for udaf in moments::udafs().into_iter().chain(co_moments::udafs()) {
         state.register_udaf(udaf)?;
     }
     // Spark's `every` is `bool_and`, its `some` / `any` are `bool_or`, `variance` is the
