@@ -157,6 +157,8 @@ pub enum Statement {
     DescribeTable {
         table: ObjectName,
         extended: bool,
+        /// `DESCRIBE t col`: one column's description.
+        column: Option<String>,
     },
     Restore {
         table: ObjectName,
@@ -556,7 +558,7 @@ impl Statement {
 
     /// `DESCRIBE TABLE catalog.schema.table`
     pub fn describe_table(catalog: &str, schema: &str, table: &str) -> Self {
-        Statement::DescribeTable { table: quoted_name(&[catalog, schema, table]), extended: false }
+        Statement::DescribeTable { table: quoted_name(&[catalog, schema, table]), extended: false, column: None }
     }
 
     /// `DESCRIBE DETAIL catalog.schema.table`

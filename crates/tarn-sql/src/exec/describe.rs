@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder, TimestampMillisecondArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder, TimestampMillisecondArray,
+};
 use sqlparser::ast::ObjectName;
 use tarn_engine::read_commits;
 
@@ -155,6 +157,42 @@ pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, ex
         ("col_name", strings(rows.iter().map(|r| Some(r.0.clone())))),
         ("data_type", strings(rows.iter().map(|r| Some(r.1.clone())))),
         ("comment", strings(rows.iter().map(|r| r.2.clone()))),
+    ])
+}
+
+/// `DESCRIBE [EXTENDED] t col`: Spark's `info_name` / `info_value` rows for one column — its
+/// name, type and comment, and with EXTENDED the statistics rows (NULL: Tarn computes no column
+/// statistics). The column is found case-insensitively; an unknown one is an error.
+pub(crate) async fn describe_column(session: &mut Session, table: &ObjectName, column: &str, extended: bool) -> Result<StatementOutput> {
+    let described = describe_table(session, table, false).await?.collect().await?;
+    let mut found = None;
+    for batch in &described {
+        let names = batch.column(0).as_string::<i32>();
+        let types = batch.column(1).as_string::<i32>();
+        let comments = batch.column(2).as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            if names.is_valid(row) && names.value(row).eq_ignore_ascii_case(column) && found.is_none() {
+                let data_type = types.value(row).trim_end_matches(" not null").to_string();
+                let comment = comments.is_valid(row).then(|| comments.value(row).to_string());
+                found = Some((names.value(row).to_string(), data_type, comment));
+            }
+        }
+    }
+    let Some((name, data_type, comment)) = found else {
+        return Err(crate::error::SqlError::user(format!(
+            "[COLUMN_NOT_FOUND] the column `{column}` is not in {table}; DESCRIBE {table} lists its columns"
+        )));
+    };
+    let mut rows: Vec<(&str, String)> =
+        vec![("col_name", name), ("data_type", data_type), ("comment", comment.unwrap_or_else(|| "NULL".into()))];
+    if extended {
+        for statistic in ["min", "max", "num_nulls", "distinct_count", "avg_col_len", "max_col_len", "histogram"] {
+            rows.push((statistic, "NULL".into()));
+        }
+    }
+    StatementOutput::from_columns(vec![
+        ("info_name", strings(rows.iter().map(|r| Some(r.0.to_string())))),
+        ("info_value", strings(rows.iter().map(|r| Some(r.1.clone())))),
     ])
 }
 

@@ -657,7 +657,15 @@ impl TarnParser<'_> {
         }
         self.word("TABLE");
         let extended = self.word("EXTENDED") || self.word("FORMATTED");
-        Ok(Statement::DescribeTable { table: self.object_name()?, extended })
+        let table = self.object_name()?;
+        // `DESCRIBE t col`: a column of the table (not `PARTITION (..)`, which Tarn refuses).
+        let column = match self.p.peek_token().token {
+            Token::Word(w) if !w.value.eq_ignore_ascii_case("PARTITION") => {
+                Some(self.p.parse_identifier().map_err(SqlError::from_parser)?.value)
+            }
+            _ => None,
+        };
+        Ok(Statement::DescribeTable { table, extended, column })
     }
 
     fn parse_restore(&mut self) -> Result<Statement> {

@@ -47,6 +47,21 @@ pub(super) fn rewrite(expr: &mut Expr) -> Result<()> {
         };
         return Ok(());
     }
+    // `mode() WITHIN GROUP (ORDER BY x) OVER (..)`: DataFusion's planner takes WITHIN GROUP
+    // or OVER, not both; ascending ties go to the smallest value, which is `mode(x, true)`.
+    // (DESC keeps the planner's error.)
+    if let Expr::Function(function) = expr
+        && function.over.is_some()
+        && matches!(function.name.0.as_slice(), [part] if part.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("mode")))
+        && plain_arguments(function).is_some_and(|args| args.is_empty())
+        && let [order] = function.within_group.as_slice()
+        && order.options.asc != Some(false)
+    {
+        let value = order.expr.clone();
+        function.args = list(vec![value, Expr::Value(sqlparser::ast::Value::Boolean(true).into())]);
+        function.within_group.clear();
+        return Ok(());
+    }
     // `x COLLATE name` is `collate(x, 'name')` (the name checked where it is planned).
     if let Expr::Collate { expr: value, collation } = expr {
         let name = collation.0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(".");
