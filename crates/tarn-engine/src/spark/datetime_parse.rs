@@ -521,7 +521,14 @@ const ZONE_NAMES: [(&str, &str); 22] = [
 /// optional offset (`UTC+08:00`), a bare offset, or a short name (`PST`). The longest that
 /// reads as a zone wins.
 pub(crate) fn parse_zone(input: &[char], pos: usize) -> Option<(Zone, usize)> {
-    let run = input[pos..].iter().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-' | ':')).count();
+    // Zone ids are short (the longest region id has 32 characters): looking at most this far
+    // keeps a long run of letters from costing time quadratic in its length.
+    const LONGEST_ZONE: usize = 64;
+    let run = input[pos..]
+        .iter()
+        .take(LONGEST_ZONE)
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-' | ':'))
+        .count();
     for len in (1..=run).rev() {
         let word: String = input[pos..pos + len].iter().collect();
         if let Some(zone) = zone_named(&word) {
@@ -689,6 +696,17 @@ mod tests {
         let pieces = compile("yyyy-MM-dd HH:mmXXX").unwrap();
         assert_eq!(parse(&pieces, "2019-07-01 10:00+02:00").unwrap().utc(None).unwrap().to_string(), "2019-07-01 08:00:00");
         assert_eq!(zone_named("UTC+080000"), Some(Zone::Offset(8 * 3600)));
+    }
+
+    /// A zone is looked for in the first 64 characters only: a megabyte of letters is no zone
+    /// (and reading it took time quadratic in its length before the bound).
+    #[test]
+    fn a_long_run_of_letters_is_no_zone() {
+        let text = format!("2019-10-06 {}", "A".repeat(1_000_000));
+        let pieces = compile("yyyy-MM-dd z").unwrap();
+        assert_eq!(parse(&pieces, &text), Err(Failure::At(11)));
+        let zone_then_letters: Vec<char> = format!("Europe/Paris{}", "b".repeat(100)).chars().collect();
+        assert_eq!(parse_zone(&zone_then_letters, 0).map(|(_, end)| end), Some(12));
     }
 
     #[test]
