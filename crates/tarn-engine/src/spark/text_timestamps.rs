@@ -26,32 +26,21 @@ use super::datetime_parse::{Parsed, zone_named};
 /// `text` read as Spark reads a timestamp; `None` when it is none.
 pub(crate) fn parse(text: &str) -> Option<Parsed> {
     let chars: Vec<char> = text.trim_matches(|c: char| c.is_whitespace() || c.is_control()).chars().collect();
-    let mut j = 0;
-    let negative = match chars.first() {
-        Some('-') => {
-            j = 1;
-            true
-        }
-        Some('+') => {
-            j = 1;
-            false
-        }
-        _ => false,
-    };
-    // Segments: year, month, day, hour, minute, second, then the fraction's digits.
+    let negative = chars.first() == Some(&'-');
+    let mut j = usize::from(matches!(chars.first(), Some('-' | '+')));
+    // Segments: year, month, day, hour, minute, second; segment 6 is the fraction's digits.
     let mut segments = [1970i64, 1, 1, 0, 0, 0];
     let mut segment = 0;
     let mut value: i64 = 0;
     let mut digits = 0usize;
     let mut fraction_micros = 0i64;
     let mut fraction_digits = 0usize;
-    let mut in_fraction = false;
     let mut zone_text: Option<String> = None;
     let valid = |segment: usize, digits: usize| if segment == 0 { (4..=7).contains(&digits) } else { (1..=2).contains(&digits) };
     while j < chars.len() {
         let c = chars[j];
         if let Some(d) = c.to_digit(10) {
-            if in_fraction {
+            if segment == 6 {
                 if fraction_digits < 6 {
                     fraction_micros = fraction_micros * 10 + i64::from(d);
                 }
@@ -63,17 +52,16 @@ pub(crate) fn parse(text: &str) -> Option<Parsed> {
             j += 1;
             continue;
         }
-        if in_fraction {
+        if segment == 6 {
             zone_text = Some(chars[j..].iter().collect());
             break;
         }
-        let separator_ok = matches!((segment, c), (0 | 1, '-') | (2, ' ' | 'T') | (3 | 4, ':') | (5, '.'));
-        if !separator_ok {
+        if !matches!((segment, c), (0 | 1, '-') | (2, ' ' | 'T') | (3 | 4, ':') | (5, '.')) {
             // A zone straight after the time (never after a bare date).
             if segment >= 3 && valid(segment, digits) {
                 segments[segment] = value;
                 zone_text = Some(chars[j..].iter().collect());
-                (digits, segment) = (0, 6);
+                segment = 6;
                 break;
             }
             return None;
@@ -83,19 +71,11 @@ pub(crate) fn parse(text: &str) -> Option<Parsed> {
         }
         segments[segment] = value;
         (value, digits) = (0, 0);
-        if segment == 5 {
-            in_fraction = true;
-        }
         segment += 1;
         j += 1;
     }
-    if !in_fraction && segment < 6 {
-        // The text ended inside a segment: it must hold digits (a date may end after `-`-less
-        // year or month; a time needs its hour).
-        if digits == 0 {
-            // `2019-01-01 ` trimmed never ends on a separator; `2019-` does.
-            return None;
-        }
+    // The text ended inside a segment: it must hold its digits (`2019-` does not).
+    if segment < 6 {
         if !valid(segment, digits) {
             return None;
         }
