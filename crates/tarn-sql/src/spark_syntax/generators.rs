@@ -79,7 +79,13 @@ fn one_part(name: &ObjectName) -> Option<String> {
 
 fn arguments(function: &sqlparser::ast::Function) -> Result<Vec<FunctionArg>> {
     match &function.args {
-        FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => Ok(list.args.clone()),
+        FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => {
+            let mut args = list.args.clone();
+            if let Some(name) = one_part(&function.name) {
+                super::named_arguments::resolve(&name, &mut args)?;
+            }
+            Ok(args)
+        }
         FunctionArguments::None => Ok(Vec::new()),
         _ => Err(SqlError::user(format!("{}: a generator takes plain arguments", function.name))),
     }

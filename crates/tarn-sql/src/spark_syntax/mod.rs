@@ -41,6 +41,7 @@ pub(crate) mod functions;
 mod generators;
 mod intervals;
 mod like;
+mod named_arguments;
 mod tuple_in;
 mod using_joins;
 
@@ -66,12 +67,19 @@ pub(crate) fn rewrite(statement: &mut Statement) -> Result<()> {
 struct Rewriter {
     /// Subqueries in FROM given a name so far.
     unnamed_subqueries: usize,
+    /// Generators in FROM given a name so far.
+    unnamed_generators: usize,
 }
 
 impl VisitorMut for Rewriter {
     type Break = SqlError;
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<SqlError> {
+        if let Expr::Function(function) = expr
+            && let Err(e) = named_arguments::resolve_call(function)
+        {
+            return ControlFlow::Break(e);
+        }
         if let Err(e) = like::rewrite(expr).and_then(|()| intervals::rewrite(expr)).and_then(|()| functions::rewrite(expr)) {
             return ControlFlow::Break(e);
         }
@@ -99,6 +107,31 @@ impl VisitorMut for Rewriter {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<SqlError> {
+        // `explode(collection => arr)`: named arguments of a table function, by position.
+        let named = match factor {
+            TableFactor::Table { name, args: Some(args), .. } => named_arguments_of_table_function(name, &mut args.args),
+            TableFactor::Function { name, args, .. } => named_arguments_of_table_function(name, args),
+            _ => Ok(()),
+        };
+        if let Err(e) = named {
+            return ControlFlow::Break(e);
+        }
+        // A generator in FROM without a name gets one, so that its columns are its own: in
+        // `FROM explode(a), explode(b)` both `col`s are kept, as in Spark (DataFusion would
+        // refuse two unqualified columns of one name).
+        if let TableFactor::Table { name, args: Some(_), alias: alias @ None, .. } | TableFactor::Function { name, alias: alias @ None, .. } =
+            factor
+            && let [ObjectNamePart::Identifier(function)] = name.0.as_slice()
+            && tarn_engine::spark::generators::is_generator(&function.value)
+        {
+            self.unnamed_generators += 1;
+            *alias = Some(sqlparser::ast::TableAlias {
+                explicit: true,
+                name: Ident::new(format!("__tarn_generator_{}", self.unnamed_generators)),
+                columns: Vec::new(),
+                at: None,
+            });
+        }
         // `RANGE(3)`: a table function by its lower-case name, as Spark finds it.
         if let TableFactor::Table { name, args: Some(_), .. } = factor
             && let [sqlparser::ast::ObjectNamePart::Identifier(function)] = name.0.as_mut_slice()
@@ -149,6 +182,13 @@ impl VisitorMut for Rewriter {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => ControlFlow::Break(e),
         }
+    }
+}
+
+fn named_arguments_of_table_function(name: &ObjectName, args: &mut Vec<FunctionArg>) -> Result<()> {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(function)] if function.quote_style.is_none() => named_arguments::resolve(&function.value, args),
+        _ => Ok(()),
     }
 }
 
