@@ -272,11 +272,16 @@ impl ScalarUDFImpl for DatePart {
         datafusion::common::internal_err!("date_part's type comes from return_field_from_args")
     }
     fn return_field_from_args(&self, args: datafusion::logical_expr::ReturnFieldArgs) -> Result<datafusion::arrow::datatypes::FieldRef> {
-        let field = constant_field(args.scalar_arguments.first().copied().flatten())?;
-        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(self.name(), field.data_type(), true)))
+        let constant = args.scalar_arguments.first().copied().flatten();
+        // A NULL field: the answer is NULL (Spark types it as its source's DOUBLE).
+        let data_type = if constant.is_some_and(ScalarValue::is_null) { DataType::Float64 } else { constant_field(constant)?.data_type() };
+        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(self.name(), data_type, true)))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let field = match args.args.first() {
+            Some(ColumnarValue::Scalar(value)) if value.is_null() => {
+                return Ok(ColumnarValue::Scalar(ScalarValue::try_from(args.return_field.data_type())?));
+            }
             Some(ColumnarValue::Scalar(value)) => constant_field(Some(value))?,
             _ => return exec_err!("date_part needs its field as a constant string"),
         };

@@ -108,6 +108,56 @@ fn date_with_time_interval(expr: &RawBinaryExpr, left: &DataType, right: &DataTy
     None
 }
 
+/// Spark's implicit casts for `+` / `-` between a datetime and text or an untyped NULL:
+///
+/// - `date - '2001-09-28'` and `'2001-10-01' - date`: the text is a DATE;
+/// - `ts - '2011-11-11 11:11:10'` and the reverse: the text is a TIMESTAMP;
+/// - `'2017-12-11' ± interval 2 day` and `interval + text`: the text is a TIMESTAMP (the answer
+///   is one);
+/// - `date ± NULL` and `NULL + date`: the NULL is a number of days (the answer is NULL).
+///
+/// `None` when no operand needs it.
+fn datetime_operands(expr: &RawBinaryExpr, left: &DataType, right: &DataType) -> Option<RawBinaryExpr> {
+    use super::text_numbers::is_text;
+    let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
+    let is_timestamp = |t: &DataType| matches!(t, DataType::Timestamp(..));
+    let is_interval = |t: &DataType| matches!(t, DataType::Interval(_) | DataType::Duration(_));
+    let to = |e: &Expr, t: DataType| Expr::Cast(Cast::new(Box::new(e.clone()), t));
+    let timestamp = DataType::Timestamp(TimeUnit::Nanosecond, None);
+    let minus = expr.op == BinaryOperator::Minus;
+    let (new_left, new_right) = if minus && (is_date(left) || is_timestamp(left)) && is_text(right) {
+        (expr.left.clone(), to(&expr.right, left.clone()))
+    } else if minus && is_text(left) && (is_date(right) || is_timestamp(right)) {
+        (to(&expr.left, right.clone()), expr.right.clone())
+    } else if is_text(left) && is_interval(right) {
+        (to(&expr.left, timestamp), expr.right.clone())
+    } else if !minus && is_interval(left) && is_text(right) {
+        (expr.left.clone(), to(&expr.right, timestamp))
+    } else if is_date(left) && right.is_null() {
+        (expr.left.clone(), to(&expr.right, DataType::Int32))
+    } else if !minus && left.is_null() && is_date(right) {
+        (to(&expr.left, DataType::Int32), expr.right.clone())
+    } else {
+        return None;
+    };
+    Some(RawBinaryExpr { op: expr.op.clone(), left: new_left, right: new_right })
+}
+
+/// `date - date` is an INTERVAL DAY in Spark (`3 00:00:00`); DataFusion answers a number of days.
+fn date_difference(expr: &RawBinaryExpr, left: &DataType, right: &DataType) -> Option<Expr> {
+    let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
+    if expr.op != BinaryOperator::Minus || !is_date(left) || !is_date(right) {
+        return None;
+    }
+    let days = Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
+        Box::new(expr.left.clone()),
+        Operator::Minus,
+        Box::new(expr.right.clone()),
+    ));
+    let days = Expr::Cast(Cast::new(Box::new(days), DataType::Int32));
+    Some(Expr::ScalarFunction(ScalarFunction::new_udf(datafusion_spark::function::datetime::make_dt_interval(), vec![days])))
+}
+
 impl ExprPlanner for SparkOperators {
     fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
         // Text with a number: Spark's ANSI promotion first, then the operator as for numbers.
@@ -176,10 +226,17 @@ impl ExprPlanner for SparkOperators {
             // Integers: overflow is an error, as in ANSI Spark (`checked`).
             BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply => {
                 let (left, right) = (expr.left.get_type(schema)?, expr.right.get_type(schema)?);
-                if expr.op != BinaryOperator::Multiply
-                    && let Some(expr) = date_with_time_interval(&expr, &left, &right)
-                {
-                    return Ok(PlannerResult::Original(expr));
+                if expr.op != BinaryOperator::Multiply {
+                    if let Some(promoted) = datetime_operands(&expr, &left, &right) {
+                        // Planned again with the operands' new types (a date with a time interval, ..).
+                        return self.plan_binary_op(promoted, schema);
+                    }
+                    if let Some(interval) = date_difference(&expr, &left, &right) {
+                        return Ok(PlannerResult::Planned(interval));
+                    }
+                    if let Some(expr) = date_with_time_interval(&expr, &left, &right) {
+                        return Ok(PlannerResult::Original(expr));
+                    }
                 }
                 if super::checked::is_checked_integer(&left) && super::checked::is_checked_integer(&right) {
                     let op = match expr.op {
