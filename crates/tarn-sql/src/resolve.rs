@@ -430,6 +430,7 @@ impl Session {
             let _ = VisitMut::visit(&mut statement, &mut rewriter);
         }
         let plan = state.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?;
+        let plan = tarn_engine::spark::struct_wildcards::expand_struct_wildcards(plan)?;
         let plan = if reads_variables { self.read_variables(&plan)? } else { plan };
         // Only queries reach DataFusion; a DDL, DML or statement plan here would bypass Tarn's
         // commits and checks.

@@ -70,6 +70,7 @@ mod regexp;
 mod sample;
 mod sequence;
 mod strings;
+pub mod struct_wildcards;
 mod subqueries;
 mod sum;
 mod text_dates;
@@ -145,12 +146,15 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     ];
     let before: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> = Arc::new(common_types::SparkCommonTypes);
     let first: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> = Arc::new(function_wildcards::FunctionWildcards);
-    let names: Vec<String> = ours.iter().chain([&before, &first]).map(|r| r.name().to_string()).collect();
+    let struct_stars: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> = Arc::new(struct_wildcards::StructWildcards);
+    let names: Vec<String> = ours.iter().chain([&before, &first, &struct_stars]).map(|r| r.name().to_string()).collect();
     analyzer.rules.retain(|r| !names.iter().any(|n| n == r.name()));
     let at = analyzer.rules.iter().position(|r| r.name() == "type_coercion").unwrap_or(0);
     analyzer.rules.insert(at, before);
     // First of all: every other rule sees a function's `*` as the columns it stands for.
     analyzer.rules.insert(0, first);
+    // And `s.*` over a struct column is its fields, before any rule reads the select list.
+    analyzer.rules.insert(0, struct_stars);
     analyzer.rules.extend(ours);
     *builder.analyzer() = Some(analyzer);
     builder.with_optimizer_rules(rules).with_type_planner(Arc::new(types::SparkTypes)).with_relation_planners(vec![
@@ -233,6 +237,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
         state.register_udf(udf)?;
     }
     state.register_udf(collations::functions::substring_index())?;
+    state.register_udf(struct_wildcards::marker())?;
     // Spark's names of DataFusion's functions.
     for (name, aliases) in [("signum", vec!["sign"]), ("starts_with", vec!["startswith"]), ("ends_with", vec!["endswith"])] {
         if let Some(udf) = state.scalar_functions().get(name).cloned() {

@@ -262,6 +262,36 @@ pub(crate) fn string_collate_type(name: &sqlparser::ast::ObjectName) -> Option<S
     }
 }
 
+/// `TRIM(BOTH FROM s)` / `LEADING` / `TRAILING` with no characters named: Spark trims spaces,
+/// which is `TRIM(BOTH ' ' FROM s)` (sqlparser needs the characters).
+pub(crate) fn trim_without_characters(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_word = |t: &Token, w: &str| matches!(t, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
+    let significant: Vec<usize> = (0..tokens.len()).filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_))).collect();
+    let mut insert_before = vec![false; tokens.len()];
+    for window in significant.windows(4) {
+        let [trim, open, side, from] = [window[0], window[1], window[2], window[3]];
+        if is_word(&tokens[trim].token, "TRIM")
+            && tokens[open].token == Token::LParen
+            && ["BOTH", "LEADING", "TRAILING"].iter().any(|w| is_word(&tokens[side].token, w))
+            && is_word(&tokens[from].token, "FROM")
+        {
+            insert_before[from] = true;
+        }
+    }
+    if !insert_before.contains(&true) {
+        return tokens;
+    }
+    let mut out = Vec::with_capacity(tokens.len() + 8);
+    for (token, insert) in tokens.into_iter().zip(insert_before) {
+        if insert {
+            out.push(TokenWithSpan::new(Token::SingleQuotedString(" ".into()), token.span));
+            out.push(TokenWithSpan::new(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space), token.span));
+        }
+        out.push(token);
+    }
+    out
+}
+
 /// `CAST(x AS STRING COLLATE c)` / `x::STRING COLLATE c`: sqlparser has no collation in a
 /// type, so the three words become one custom type (one pass over the tokens; a column
 /// definition's `STRING COLLATE c`, not after `AS` or `::`, is the DDL parser's).

@@ -108,6 +108,7 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
         tokens = literals::spark_strings(tokens);
         tokens = literals::rewrite(tokens);
         tokens = literals::collated_string_types(tokens);
+        tokens = literals::trim_without_characters(tokens);
         tokens = identifier_clause::resolve(tokens)?;
     }
     tokens = queries::ctes_before_insert(tokens);

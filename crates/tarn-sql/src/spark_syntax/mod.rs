@@ -24,6 +24,7 @@
 //! - A CTE that shadows an enclosing one is renamed ([`ctes`]).
 //! - Spark functions that are another expression DataFusion plans ([`functions`]).
 //! - Generators in the select list and `LATERAL VIEW` as lateral relations ([`generators`]).
+//! - `s.*` over a struct column `s` ([`struct_stars`]); named arguments ([`named_arguments`]).
 
 use std::ops::ControlFlow;
 
@@ -42,6 +43,7 @@ mod generators;
 mod intervals;
 mod like;
 mod named_arguments;
+mod struct_stars;
 mod tuple_in;
 mod using_joins;
 
@@ -175,6 +177,7 @@ impl VisitorMut for Rewriter {
         order_by_all(query);
         match rewrite_set_expr(&mut query.body)
             .and_then(|()| rewrite_pipes(query))
+            .and_then(|()| each_select(&mut query.body, struct_stars::rewrite))
             .and_then(|()| each_select(&mut query.body, generators::rewrite))
             .and_then(|()| each_select(&mut query.body, functions::collated_cast_names))
             .and_then(|()| using_joins::rewrite_query(query))
