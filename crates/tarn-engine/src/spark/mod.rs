@@ -161,6 +161,7 @@ pub fn configure(mut builder: SessionStateBuilder) -> SessionStateBuilder {
         Arc::new(sample::TableSample),
         Arc::new(generators::Generators),
         Arc::new(pivot::Pivots),
+        Arc::new(struct_wildcards::StructStarSubqueries),
     ])
 }
 

@@ -6,7 +6,10 @@
 //! front end, which sees which names in FROM are tables, writes a `*` over a column as a call
 //! of [`MARKER`] (the struct, then the names to leave out); this analyzer rule, first of all,
 //! replaces each such select item by the struct's fields and gives every node above it its
-//! new schema.
+//! new schema. A subquery in FROM is expanded as it is planned ([`StructStarSubqueries`]), so
+//! the query around it reads the fields by name (a view's query is planned whole, so a view
+//! works too); a CTE or a LATERAL subquery is not (yet): a query over one is refused with an
+//! error that says so.
 
 use std::sync::Arc;
 
@@ -15,10 +18,12 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::functions::core::expr_fn::get_field;
+use datafusion::logical_expr::planner::{PlannedRelation, RelationPlanner, RelationPlannerContext, RelationPlanning};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, Projection, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
+use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, ObjectNamePart, SelectItem, SetExpr, TableFactor};
 
 /// The function the SQL front end writes for `s.*` over a struct column `s`.
 pub const MARKER: &str = "__tarn_struct_fields";
@@ -30,8 +35,12 @@ struct StructFields {
     signature: Signature,
 }
 
+/// The marker's other name, for a subquery in FROM that [`StructStarSubqueries`] is planning.
+const IN_SUBQUERY: &str = "__tarn_struct_fields_in_subquery";
+
 pub(crate) fn marker() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(StructFields { signature: Signature::variadic_any(Volatility::Immutable) }))
+    let udf = ScalarUDF::new_from_impl(StructFields { signature: Signature::variadic_any(Volatility::Immutable) });
+    Arc::new(udf.with_aliases([IN_SUBQUERY]))
 }
 
 impl ScalarUDFImpl for StructFields {
@@ -54,12 +63,23 @@ impl ScalarUDFImpl for StructFields {
 }
 
 fn is_marker(expr: &Expr) -> bool {
-    matches!(expr, Expr::ScalarFunction(f) if f.func.name() == MARKER)
+    match expr {
+        Expr::ScalarFunction(f) => f.func.name() == MARKER || f.func.aliases().iter().any(|a| a == IN_SUBQUERY),
+        Expr::Alias(alias) => is_marker(&alias.expr),
+        _ => false,
+    }
 }
 
 /// The select items `s.*` stands for: `s['f'] AS f` for each field `f` not left out.
 fn expand(expr: &Expr, input: &datafusion::common::DFSchema) -> Result<Vec<Expr>> {
-    let Expr::ScalarFunction(call) = expr else { return Ok(vec![expr.clone()]) };
+    if !is_marker(expr) {
+        return Ok(vec![expr.clone()]);
+    }
+    let call = match expr {
+        Expr::Alias(alias) => alias.expr.as_ref(),
+        other => other,
+    };
+    let Expr::ScalarFunction(call) = call else { return Ok(vec![expr.clone()]) };
     let Some((value, left_out)) = call.args.split_first() else { return plan_err!("{MARKER} takes the struct first") };
     let mut excluded = Vec::with_capacity(left_out.len());
     for name in left_out {
@@ -111,8 +131,8 @@ pub fn expand_struct_wildcards(plan: LogicalPlan) -> Result<LogicalPlan> {
         match node.recompute_schema() {
             Ok(node) => Ok(Transformed::yes(node)),
             Err(e) => plan_err!(
-                "[UNSUPPORTED_FEATURE] a query over a subquery or view with s.* over a struct column: {e}; \
-                 name the fields in the subquery (s.a, s.b) instead"
+                "[UNSUPPORTED_FEATURE] a query over a CTE or a LATERAL subquery whose select list has s.* over a \
+                 struct column: {e}; name the fields there (s.a, s.b) instead"
             ),
         }
     })?;
@@ -130,5 +150,49 @@ impl AnalyzerRule for StructWildcards {
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         expand_struct_wildcards(plan)
+    }
+}
+
+/// A subquery in FROM whose select list has `s.*` over a struct is planned and expanded before
+/// the query around it is planned, so `SELECT * FROM (SELECT payload.* FROM events) WHERE f > 1`
+/// reads the fields by name. (Its markers are renamed to the marker's other name while it is
+/// planned, so that this planner does not take the same subquery again.)
+#[derive(Debug, Default)]
+pub struct StructStarSubqueries;
+
+/// Renames the markers of a query body's select lists (not of nested subqueries, planned on
+/// their own); whether there were any.
+fn rename_markers(body: &mut SetExpr) -> bool {
+    match body {
+        SetExpr::Select(select) => {
+            let mut renamed = false;
+            for item in select.projection.iter_mut() {
+                if let SelectItem::UnnamedExpr(SqlExpr::Function(function)) = item
+                    && let [ObjectNamePart::Identifier(name)] = function.name.0.as_mut_slice()
+                    && name.value == MARKER
+                {
+                    name.value = IN_SUBQUERY.to_string();
+                    renamed = true;
+                }
+            }
+            renamed
+        }
+        SetExpr::SetOperation { left, right, .. } => rename_markers(left) | rename_markers(right),
+        SetExpr::Query(query) => rename_markers(&mut query.body),
+        _ => false,
+    }
+}
+
+impl RelationPlanner for StructStarSubqueries {
+    fn plan_relation(&self, relation: TableFactor, context: &mut dyn RelationPlannerContext) -> Result<RelationPlanning> {
+        let TableFactor::Derived { lateral: false, mut subquery, alias, sample: None } = relation else {
+            return Ok(RelationPlanning::Original(Box::new(relation)));
+        };
+        if !rename_markers(&mut subquery.body) {
+            return Ok(RelationPlanning::Original(Box::new(TableFactor::Derived { lateral: false, subquery, alias, sample: None })));
+        }
+        let plan = context.plan(TableFactor::Derived { lateral: false, subquery, alias: None, sample: None })?;
+        let plan = expand_struct_wildcards(plan)?;
+        Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(plan, alias))))
     }
 }
