@@ -158,8 +158,22 @@ fn date_difference(expr: &RawBinaryExpr, left: &DataType, right: &DataType) -> O
     Some(Expr::ScalarFunction(ScalarFunction::new_udf(datafusion_spark::function::datetime::make_dt_interval(), vec![days])))
 }
 
+/// `expr` as Spark types it when it is an integer literal that fits in an INT.
+fn int_literal(expr: Expr) -> Expr {
+    match expr {
+        Expr::Literal(ScalarValue::Int64(Some(v)), metadata) if i32::try_from(v).is_ok() => {
+            Expr::Literal(ScalarValue::Int32(i32::try_from(v).ok()), metadata)
+        }
+        other => other,
+    }
+}
+
 impl ExprPlanner for SparkOperators {
     fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
+        // An operator's integer literal operand that fits is an INT, as in Spark: `2147483647 + 1`
+        // overflows, `1 << 31` is negative, `1 + 0.5` is a DECIMAL(12,1). (DataFusion types every
+        // integer literal as BIGINT; elsewhere, as a function's argument, one still is.)
+        let expr = RawBinaryExpr { op: expr.op, left: int_literal(expr.left), right: int_literal(expr.right) };
         // Text with a number: Spark's ANSI promotion first, then the operator as for numbers.
         let expr = match expr.op {
             BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply | BinaryOperator::Modulo | BinaryOperator::Divide => {
