@@ -160,6 +160,10 @@ pub enum Statement {
         /// `DESCRIBE t col`: one column's description.
         column: Option<String>,
     },
+    /// `DESCRIBE [QUERY] <query>`: the columns a query would return, without running it.
+    DescribeQuery {
+        query: Box<sqlparser::ast::Query>,
+    },
     Restore {
         table: ObjectName,
         to: VersionSpec,

@@ -504,6 +504,8 @@ impl Session {
             | S::DescribeHistory { table, .. }
             | S::DescribeDetail { table }
             | S::DescribeTable { table, .. } => self.target(table, Privilege::Select, &mut needs)?,
+            // Describing a query needs what running it needs.
+            S::DescribeQuery { query } => self.reads(&sqlparser::ast::Statement::Query(query.clone()), &mut needs)?,
             S::CreateTable(create) => {
                 self.create_in(&create.name, &mut needs)?;
                 if create.location.is_some() {

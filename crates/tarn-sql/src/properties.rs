@@ -45,6 +45,7 @@ impl Statement {
             | S::DescribeHistory { .. }
             | S::DescribeDetail { .. }
             | S::DescribeTable { .. }
+            | S::DescribeQuery { .. }
             | S::ShowGrants { .. }
             | S::ShowUsers
             | S::ShowShares

@@ -160,6 +160,24 @@ pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, ex
     ])
 }
 
+/// `DESCRIBE [QUERY] <query>`: Spark's `col_name` / `data_type` / `comment` rows for the
+/// columns the query would return. The query is planned (so it is checked and authorized as a
+/// query is) but never run; a column read straight from a table keeps that column's comment.
+pub(crate) async fn describe_query(session: &mut Session, query: &sqlparser::ast::Query) -> Result<StatementOutput> {
+    let (_, plan) = session.plan_query(query).await?;
+    let rows: Vec<(String, String, Option<String>)> = plan
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), crate::types::field_type_name(f), f.metadata().get("comment").cloned()))
+        .collect();
+    StatementOutput::from_columns(vec![
+        ("col_name", strings(rows.iter().map(|r| Some(r.0.clone())))),
+        ("data_type", strings(rows.iter().map(|r| Some(r.1.clone())))),
+        ("comment", strings(rows.iter().map(|r| r.2.clone()))),
+    ])
+}
+
 /// `DESCRIBE [EXTENDED] t col`: Spark's `info_name` / `info_value` rows for one column — its
 /// name, type and comment, and with EXTENDED the statistics rows (NULL: Tarn computes no column
 /// statistics). The column is found case-insensitively; an unknown one is an error.

@@ -45,8 +45,14 @@ fn starts_query(before: &[TokenWithSpan]) -> bool {
             || matches!(t, None | Some(Token::LParen | Token::Comma))
             || matches!(t, Some(Token::Word(w)) if matches!(w.keyword, Keyword::FROM | Keyword::JOIN | Keyword::IN | Keyword::EXISTS | Keyword::AS | Keyword::ALL | Keyword::DISTINCT))
     };
+    let describe = |t: Option<&Token>| matches!(t, Some(Token::Word(w)) if matches!(w.keyword, Keyword::DESC | Keyword::DESCRIBE));
+    let statement_start = |t: Option<&Token>| matches!(t, None | Some(Token::SemiColon));
     match before.next() {
         None | Some(Token::SemiColon) => true,
+        // `DESCRIBE QUERY <query>` at a statement's start (`DESCRIBE TABLE t` is no query).
+        Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("QUERY") => {
+            describe(before.next()) && statement_start(before.next())
+        }
         Some(Token::LParen) => opens_query(before.next()),
         Some(Token::Word(w)) if matches!(w.keyword, Keyword::ALL | Keyword::DISTINCT) => set_operator(before.next()),
         // Not after a bare `AS`: `SELECT 1 AS table` names a column.
@@ -63,12 +69,19 @@ pub(super) fn aliased_values(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         let is_values = matches!(&token.token, Token::Word(w) if w.keyword == Keyword::VALUES && w.quote_style.is_none());
         // VALUES right after any `(` starts a query: it is no expression.
         let after_paren = out.iter().rev().find(|t| !matches!(t.token, Token::Whitespace(_))).is_some_and(|t| t.token == Token::LParen);
-        if is_values && (after_paren || starts_query(&out)) && alias_follows_rows(&tokens[i + 1..]) {
+        if is_values && (after_paren || starts_query(&out) || after_describe(&out)) && alias_follows_rows(&tokens[i + 1..]) {
             push_select_star_from(&mut out, token.span);
         }
         out.push(token.clone());
     }
     out
+}
+
+/// Whether the tokens so far are `DESC` / `DESCRIBE` at a statement's start (`DESC VALUES ..`).
+fn after_describe(before: &[TokenWithSpan]) -> bool {
+    let mut before = before.iter().rev().filter(|t| !matches!(t.token, Token::Whitespace(_))).map(|t| &t.token);
+    matches!(before.next(), Some(Token::Word(w)) if matches!(w.keyword, Keyword::DESC | Keyword::DESCRIBE))
+        && matches!(before.next(), None | Some(Token::SemiColon))
 }
 
 /// Whether `rest` (after `VALUES`) is rows `(..), (..)` followed by a table alias.

@@ -655,6 +655,22 @@ impl TarnParser<'_> {
             let extended = self.word("EXTENDED");
             return Ok(Statement::DescribeFunction { name: self.object_name()?, extended });
         }
+        // `DESCRIBE QUERY <query>` / `DESCRIBE <query>`: a query's columns.
+        let starts_query = |t: &Token| match t {
+            Token::LParen => true,
+            Token::Word(w) if w.quote_style.is_none() => {
+                ["SELECT", "WITH", "VALUES", "FROM", "TABLE"].iter().any(|k| w.value.eq_ignore_ascii_case(k))
+            }
+            _ => false,
+        };
+        let explicit = self.word("QUERY");
+        let next = self.p.peek_token().token;
+        let is_table_keyword = matches!(&next, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("TABLE"));
+        // `DESCRIBE TABLE t` describes a table; `DESCRIBE QUERY TABLE t` and `DESC (..)` a query.
+        if explicit || (starts_query(&next) && !is_table_keyword) {
+            let query = self.p.parse_query().map_err(SqlError::from_parser)?;
+            return Ok(Statement::DescribeQuery { query });
+        }
         self.word("TABLE");
         let extended = self.word("EXTENDED") || self.word("FORMATTED");
         let table = self.object_name()?;
