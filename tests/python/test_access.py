@@ -22,6 +22,7 @@ OPERATIONS = {
     "select": ("SELECT count(*) FROM sales.orders", {"admin", "reader", "writer"}),
     "time_travel": ("SELECT count(*) FROM sales.orders VERSION AS OF 0", {"admin", "reader", "writer"}),
     "describe_query": ("DESCRIBE QUERY SELECT id FROM sales.orders", {"admin", "reader", "writer"}),
+    "describe_schema": ("DESCRIBE SCHEMA sales", {"admin", "reader", "writer"}),
     "insert": ("INSERT INTO sales.orders VALUES (100, 1.0)", {"admin", "writer"}),
     "optimize": ("OPTIMIZE sales.orders", {"admin", "writer"}),
     "create_table": ("CREATE TABLE sales.t_{proto}_{user} (i INT)", {"admin"}),

@@ -164,6 +164,13 @@ pub enum Statement {
     DescribeQuery {
         query: Box<sqlparser::ast::Query>,
     },
+    /// `DESCRIBE SCHEMA | DATABASE [EXTENDED] s` (`catalog` false) or `DESCRIBE CATALOG
+    /// [EXTENDED] c` (`catalog` true): the namespace's name, comment, owner and creation time.
+    DescribeNamespace {
+        catalog: bool,
+        name: ObjectName,
+        extended: bool,
+    },
     Restore {
         table: ObjectName,
         to: VersionSpec,

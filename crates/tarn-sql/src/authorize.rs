@@ -506,6 +506,11 @@ impl Session {
             | S::DescribeTable { table, .. } => self.target(table, Privilege::Select, &mut needs)?,
             // Describing a query needs what running it needs.
             S::DescribeQuery { query } => self.reads(&sqlparser::ast::Statement::Query(query.clone()), &mut needs)?,
+            S::DescribeNamespace { catalog: true, name, .. } => needs.push(Need::Catalog(self.catalog_name(name)?, Privilege::UseCatalog)),
+            S::DescribeNamespace { catalog: false, name, .. } => {
+                let (c, s) = self.schema_name(name)?;
+                needs.push(Need::Schema(c, s, Privilege::UseSchema));
+            }
             S::CreateTable(create) => {
                 self.create_in(&create.name, &mut needs)?;
                 if create.location.is_some() {

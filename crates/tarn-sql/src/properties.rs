@@ -46,6 +46,7 @@ impl Statement {
             | S::DescribeDetail { .. }
             | S::DescribeTable { .. }
             | S::DescribeQuery { .. }
+            | S::DescribeNamespace { .. }
             | S::ShowGrants { .. }
             | S::ShowUsers
             | S::ShowShares

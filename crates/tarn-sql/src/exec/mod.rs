@@ -110,6 +110,7 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         S::ShowTblProperties { table } => describe::show_tblproperties(session, &table).await,
         S::ShowColumns { table } => describe::show_columns(session, &table).await,
         S::DescribeQuery { query } => describe::describe_query(session, &query).await,
+        S::DescribeNamespace { catalog, name, extended } => namespace::describe_namespace(session, catalog, &name, extended).await,
         S::Restore { table, to } => maintenance::restore(session, &table, &to).await,
         S::Optimize { table, predicate, zorder_by } => maintenance::optimize(session, &table, predicate, zorder_by).await,
         S::Vacuum { table, retain_hours, dry_run } => maintenance::vacuum(session, &table, retain_hours, dry_run).await,

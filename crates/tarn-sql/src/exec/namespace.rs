@@ -95,6 +95,45 @@ pub(crate) async fn show_schemas(session: &mut Session, catalog: Option<ObjectNa
     StatementOutput::from_columns(vec![("databaseName", Arc::new(StringArray::from(names)) as ArrayRef)])
 }
 
+/// `DESCRIBE SCHEMA | CATALOG [EXTENDED] name`: Spark's `info_name` / `info_value` rows — the
+/// names, the comment and the owner; EXTENDED adds when it was created. A name that is not
+/// there is an error.
+pub(crate) async fn describe_namespace(
+    session: &mut Session,
+    is_catalog: bool,
+    name: &ObjectName,
+    extended: bool,
+) -> Result<StatementOutput> {
+    let mut rows: Vec<(&str, Option<String>)> = Vec::new();
+    let (securable, comment, created_at) = if is_catalog {
+        let catalog = session.catalog_name(name)?;
+        let Some(entry) = session.catalog.get_catalog(&catalog).await? else {
+            return Err(crate::error::SqlError::user(format!("catalog '{catalog}' not found; SHOW CATALOGS lists the catalogs")));
+        };
+        rows.push(("Catalog Name", Some(entry.name.clone())));
+        (tarn_catalog::Securable::Catalog { name: entry.name }, entry.comment, entry.created_at)
+    } else {
+        let (catalog, schema) = session.schema_name(name)?;
+        let Some(entry) = session.catalog.get_schema(&catalog, &schema).await? else {
+            return Err(crate::error::SqlError::user(format!("schema '{catalog}.{schema}' not found; SHOW SCHEMAS lists the schemas")));
+        };
+        rows.push(("Catalog Name", Some(entry.catalog.clone())));
+        rows.push(("Namespace Name", Some(entry.name.clone())));
+        (tarn_catalog::Securable::Schema { catalog: entry.catalog, name: entry.name }, entry.comment, entry.created_at)
+    };
+    rows.push(("Comment", comment));
+    let owner = session.catalog.grants_on(&securable).await?.into_iter().find(|g| g.privilege == tarn_catalog::Privilege::Owner);
+    rows.push(("Owner", owner.map(|g| g.principal)));
+    if extended {
+        let created = chrono::DateTime::from_timestamp_millis(created_at).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        rows.push(("Created Time", created));
+    }
+    StatementOutput::from_columns(vec![
+        ("info_name", Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))) as ArrayRef),
+        ("info_value", Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())) as ArrayRef),
+    ])
+}
+
 /// `SHOW TABLES`: as in Spark, the schema's tables and views, then the session's temporary
 /// views (with an empty `database` and `isTemporary` true).
 pub(crate) async fn show_tables(session: &mut Session, schema: Option<ObjectName>, like: Option<String>) -> Result<StatementOutput> {

@@ -655,6 +655,12 @@ impl TarnParser<'_> {
             let extended = self.word("EXTENDED");
             return Ok(Statement::DescribeFunction { name: self.object_name()?, extended });
         }
+        // `DESCRIBE SCHEMA | DATABASE | CATALOG [EXTENDED] name`: a namespace.
+        let schema = self.word("SCHEMA") || self.word("DATABASE");
+        if schema || self.word("CATALOG") {
+            let extended = self.word("EXTENDED");
+            return Ok(Statement::DescribeNamespace { catalog: !schema, name: self.object_name()?, extended });
+        }
         // `DESCRIBE QUERY <query>` / `DESCRIBE <query>`: a query's columns.
         let starts_query = |t: &Token| match t {
             Token::LParen => true,
