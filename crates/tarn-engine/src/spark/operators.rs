@@ -91,12 +91,15 @@ pub(super) fn constant_interval_has_time(value: &ScalarValue) -> Option<bool> {
     }
 }
 
+fn is_date(t: &DataType) -> bool {
+    matches!(t, DataType::Date32 | DataType::Date64)
+}
+
 /// `date ± interval` with hours, minutes or seconds is a TIMESTAMP in Spark
 /// (`date '2012-01-01' - interval 3 hours` is `2011-12-31 21:00:00`); DataFusion would keep a
 /// DATE and drop the time. The date becomes a timestamp first; an interval of whole days or
 /// months keeps the DATE, as in Spark.
 fn date_with_time_interval(expr: &RawBinaryExpr, left: &DataType, right: &DataType) -> Option<RawBinaryExpr> {
-    let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
     let is_interval = |t: &DataType| matches!(t, DataType::Interval(_));
     let timestamp = |e: Expr| Expr::Cast(Cast::new(Box::new(e), DataType::Timestamp(TimeUnit::Microsecond, None)));
     if is_date(left) && is_interval(right) && interval_has_time(&expr.right) != Some(false) {
@@ -119,7 +122,6 @@ fn date_with_time_interval(expr: &RawBinaryExpr, left: &DataType, right: &DataTy
 /// `None` when no operand needs it.
 fn datetime_operands(expr: &RawBinaryExpr, left: &DataType, right: &DataType) -> Option<RawBinaryExpr> {
     use super::text_numbers::is_text;
-    let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
     let is_timestamp = |t: &DataType| matches!(t, DataType::Timestamp(..));
     let is_interval = |t: &DataType| matches!(t, DataType::Interval(_) | DataType::Duration(_));
     let to = |e: &Expr, t: DataType| Expr::Cast(Cast::new(Box::new(e.clone()), t));
@@ -145,7 +147,6 @@ fn datetime_operands(expr: &RawBinaryExpr, left: &DataType, right: &DataType) ->
 
 /// `date - date` is an INTERVAL DAY in Spark (`3 00:00:00`); DataFusion answers a number of days.
 fn date_difference(expr: &RawBinaryExpr, left: &DataType, right: &DataType) -> Option<Expr> {
-    let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
     if expr.op != BinaryOperator::Minus || !is_date(left) || !is_date(right) {
         return None;
     }
@@ -161,9 +162,10 @@ fn date_difference(expr: &RawBinaryExpr, left: &DataType, right: &DataType) -> O
 /// `expr` as Spark types it when it is an integer literal that fits in an INT.
 fn int_literal(expr: Expr) -> Expr {
     match expr {
-        Expr::Literal(ScalarValue::Int64(Some(v)), metadata) if i32::try_from(v).is_ok() => {
-            Expr::Literal(ScalarValue::Int32(i32::try_from(v).ok()), metadata)
-        }
+        Expr::Literal(ScalarValue::Int64(Some(v)), metadata) => match i32::try_from(v) {
+            Ok(int) => Expr::Literal(ScalarValue::Int32(Some(int)), metadata),
+            Err(_) => Expr::Literal(ScalarValue::Int64(Some(v)), metadata),
+        },
         other => other,
     }
 }

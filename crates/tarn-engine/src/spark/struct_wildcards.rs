@@ -62,24 +62,23 @@ impl ScalarUDFImpl for StructFields {
     }
 }
 
-fn is_marker(expr: &Expr) -> bool {
+/// The marker call in a select item (under an alias or not), if it is one. (A call by the
+/// marker's other name reports that name, so both are checked.)
+fn marker_call(expr: &Expr) -> Option<&datafusion::logical_expr::expr::ScalarFunction> {
     match expr {
-        Expr::ScalarFunction(f) => f.func.name() == MARKER || f.func.aliases().iter().any(|a| a == IN_SUBQUERY),
-        Expr::Alias(alias) => is_marker(&alias.expr),
-        _ => false,
+        Expr::ScalarFunction(f) if f.func.name() == MARKER || f.func.aliases().iter().any(|a| a == IN_SUBQUERY) => Some(f),
+        Expr::Alias(alias) => marker_call(&alias.expr),
+        _ => None,
     }
+}
+
+fn is_marker(expr: &Expr) -> bool {
+    marker_call(expr).is_some()
 }
 
 /// The select items `s.*` stands for: `s['f'] AS f` for each field `f` not left out.
 fn expand(expr: &Expr, input: &datafusion::common::DFSchema) -> Result<Vec<Expr>> {
-    if !is_marker(expr) {
-        return Ok(vec![expr.clone()]);
-    }
-    let call = match expr {
-        Expr::Alias(alias) => alias.expr.as_ref(),
-        other => other,
-    };
-    let Expr::ScalarFunction(call) = call else { return Ok(vec![expr.clone()]) };
+    let Some(call) = marker_call(expr) else { return Ok(vec![expr.clone()]) };
     let Some((value, left_out)) = call.args.split_first() else { return plan_err!("{MARKER} takes the struct first") };
     let mut excluded = Vec::with_capacity(left_out.len());
     for name in left_out {

@@ -102,11 +102,7 @@ pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, ex
             rows.push(("# Detailed Table Information".into(), String::new(), None));
             rows.extend(view.details);
         }
-        return StatementOutput::from_columns(vec![
-            ("col_name", strings(rows.iter().map(|r| Some(r.0.clone())))),
-            ("data_type", strings(rows.iter().map(|r| Some(r.1.clone())))),
-            ("comment", strings(rows.iter().map(|r| r.2.clone()))),
-        ]);
+        return column_rows(&rows);
     }
     let target = session.open_target(table, None).await?;
     let state = target.table.snapshot()?;
@@ -153,6 +149,11 @@ pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, ex
         props.sort();
         rows.push(("Table Properties".into(), format!("[{}]", props.join(",")), None));
     }
+    column_rows(&rows)
+}
+
+/// Spark's `col_name` / `data_type` / `comment` result of a DESCRIBE.
+fn column_rows(rows: &[(String, String, Option<String>)]) -> Result<StatementOutput> {
     StatementOutput::from_columns(vec![
         ("col_name", strings(rows.iter().map(|r| Some(r.0.clone())))),
         ("data_type", strings(rows.iter().map(|r| Some(r.1.clone())))),
@@ -171,11 +172,7 @@ pub(crate) async fn describe_query(session: &mut Session, query: &sqlparser::ast
         .iter()
         .map(|f| (f.name().clone(), crate::types::field_type_name(f), f.metadata().get("comment").cloned()))
         .collect();
-    StatementOutput::from_columns(vec![
-        ("col_name", strings(rows.iter().map(|r| Some(r.0.clone())))),
-        ("data_type", strings(rows.iter().map(|r| Some(r.1.clone())))),
-        ("comment", strings(rows.iter().map(|r| r.2.clone()))),
-    ])
+    column_rows(&rows)
 }
 
 /// `DESCRIBE [EXTENDED] t col`: Spark's `info_name` / `info_value` rows for one column — its
