@@ -148,6 +148,19 @@ impl Catalog {
         Ok(())
     }
 
+    /// Give a view a new name: stored under the new name first (which must be free of tables
+    /// and views), then removed from the old, so at no moment is it unreachable. Its id, and so
+    /// its owner and grants, stay.
+    pub async fn rename_view(&self, from: &TableIdent, to: &TableIdent) -> Result<ViewEntry> {
+        let Some(old) = self.get_view(from).await? else {
+            return Err(CatalogError::TableNotFound { name: from.to_string(), hint: "; SHOW VIEWS lists the views".into() });
+        };
+        let renamed = ViewEntry { catalog: to.catalog.clone(), schema: to.schema.clone(), name: to.table.clone(), ..old };
+        self.create_view(&renamed).await?;
+        self.delete_doc(&self.view_path(from)).await?;
+        Ok(renamed)
+    }
+
     /// Drop a view and its grants. Returns the view that was dropped, if any.
     pub async fn drop_view(&self, ident: &TableIdent) -> Result<Option<ViewEntry>> {
         let Some(entry) = self.get_view(ident).await? else {

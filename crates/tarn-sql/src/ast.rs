@@ -47,6 +47,12 @@ pub enum Statement {
         name: ObjectName,
         query: Box<Query>,
     },
+    /// `ALTER VIEW v RENAME TO w`: a temporary view of the session, else a view in the catalog,
+    /// under a new name; its definition, owner and grants stay.
+    RenameView {
+        name: ObjectName,
+        to: ObjectName,
+    },
     /// `SHOW VIEWS [IN|FROM schema] [LIKE 'pattern']`: the schema's views and the session's
     /// temporary views.
     ShowViews {

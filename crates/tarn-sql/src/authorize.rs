@@ -413,6 +413,17 @@ impl Session {
                     needs.push(Need::Owner(SecurableName::Table(name.clone())));
                 }
             }
+            // Renaming is the owner's; a qualified new name is creating a view in that schema
+            // (a bare one stays in the view's own schema).
+            S::RenameView { name, to } => {
+                let single = name.0.len() == 1 && name.0[0].as_ident().is_some_and(|i| self.temp_view(&i.value).is_some());
+                if !single {
+                    needs.push(Need::Owner(SecurableName::Table(name.clone())));
+                    if to.0.len() > 1 {
+                        self.create_in(to, &mut needs)?;
+                    }
+                }
+            }
             S::AlterViewSchemaMode { name, .. } => {
                 let single = name.0.len() == 1 && name.0[0].as_ident().is_some_and(|i| self.temp_view(&i.value).is_some());
                 if !single {

@@ -62,7 +62,7 @@ impl Statement {
             S::CreateCatalog { .. } => (false, true, Plain("CREATE DATABASE")),
             S::CreateTempView { .. } => (false, false, Plain("CREATE VIEW")),
             S::CreateView { .. } => (false, true, Plain("CREATE VIEW")),
-            S::AlterViewAs { .. } | S::AlterViewSchemaMode { .. } => (false, true, Plain("ALTER VIEW")),
+            S::AlterViewAs { .. } | S::AlterViewSchemaMode { .. } | S::RenameView { .. } => (false, true, Plain("ALTER VIEW")),
             S::DropView { .. } => (false, true, Plain("DROP VIEW")),
             S::CreateFunction(create) => (false, !create.temporary, Plain("CREATE FUNCTION")),
             S::DropFunction { .. } => (false, true, Plain("DROP FUNCTION")),

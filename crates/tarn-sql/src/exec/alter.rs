@@ -6,7 +6,7 @@ use std::sync::Arc;
 use deltalake::kernel::transaction::{CommitBuilder, TableReference};
 use deltalake::kernel::{Action, MetadataExt};
 use deltalake::protocol::DeltaOperation;
-use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+use sqlparser::ast::ObjectName;
 use tarn_catalog::TableIdent;
 
 use crate::ast::AlterOp;
@@ -23,21 +23,7 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
         let TableName::Catalog(from) = session.table_name(table)? else {
             return Err(SqlError::user("RENAME TO applies to catalog tables, not paths"));
         };
-        // A bare new name stays in the table's own schema (Postgres, Unity Catalog), not the
-        // session's current one.
-        let qualified;
-        let new_name = match new_name.0.as_slice() {
-            [part] => {
-                let mut parts = vec![
-                    ObjectNamePart::Identifier(Ident::with_quote('`', from.catalog.clone())),
-                    ObjectNamePart::Identifier(Ident::with_quote('`', from.schema.clone())),
-                ];
-                parts.push(part.clone());
-                qualified = ObjectName(parts);
-                &qualified
-            }
-            _ => new_name,
-        };
+        let new_name = &super::util::beside(&from, new_name);
         let TableName::Catalog(to) = session.table_name(new_name)? else {
             return Err(SqlError::user("RENAME TO needs a table name, not a path"));
         };

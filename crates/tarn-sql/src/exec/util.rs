@@ -174,3 +174,17 @@ pub(crate) fn table_expr(state: &SessionState, expr: &SqlExpr, schema: &DFSchema
         .map_err(SqlError::from)?;
     Ok(unqualified.data)
 }
+
+/// The name a table or view renamed to `new_name` gets: a bare new name stays in the object's
+/// own schema (Postgres, Unity Catalog), not the session's current one.
+pub(crate) fn beside(from: &tarn_catalog::TableIdent, new_name: &sqlparser::ast::ObjectName) -> sqlparser::ast::ObjectName {
+    use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+    match new_name.0.as_slice() {
+        [part] => ObjectName(vec![
+            ObjectNamePart::Identifier(Ident::with_quote('`', from.catalog.clone())),
+            ObjectNamePart::Identifier(Ident::with_quote('`', from.schema.clone())),
+            part.clone(),
+        ]),
+        _ => new_name.clone(),
+    }
+}

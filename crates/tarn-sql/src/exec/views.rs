@@ -277,6 +277,46 @@ pub(crate) async fn drop_view(session: &mut Session, name: &ObjectName, if_exist
     Err(SqlError::user(format!("[TABLE_OR_VIEW_NOT_FOUND] no view '{ident}'; SHOW VIEWS lists the views")))
 }
 
+/// `ALTER VIEW v RENAME TO w`. A temporary view takes a one-part new name and stays temporary;
+/// a catalog view keeps its schema unless the new name names another.
+pub(crate) async fn rename_view(session: &mut Session, name: &ObjectName, to: &ObjectName) -> Result<StatementOutput> {
+    let single: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
+    if let [view] = single.as_slice()
+        && session.temp_view(&view.value).is_some()
+    {
+        let [new_name] = to.0.as_slice() else {
+            return Err(SqlError::user(format!(
+                "[TEMP_VIEW_NAME_TOO_MANY_NAME_PARTS] a temporary view's new name must be one part, not '{to}'"
+            )));
+        };
+        let new_name = new_name.as_ident().map(|i| i.value.to_ascii_lowercase()).unwrap_or_default();
+        if session.temp_views.contains_key(&new_name) {
+            return Err(SqlError::user(format!(
+                "[TABLE_OR_VIEW_ALREADY_EXISTS] a temporary view '{new_name}' already exists; DROP VIEW it first"
+            )));
+        }
+        if let Some(mut definition) = session.temp_views.remove(&view.value.to_ascii_lowercase()) {
+            if let TempView::Query(d) = &mut definition {
+                d.name = new_name.clone();
+            }
+            session.temp_views.insert(new_name, definition);
+        }
+        return Ok(StatementOutput::empty());
+    }
+    let from = catalog_ident(session, name)?;
+    if session.catalog.get_view(&from).await?.is_none() {
+        if session.catalog.get_table(&from).await?.is_some() {
+            return Err(SqlError::user(format!(
+                "[EXPECT_VIEW_NOT_TABLE] '{from}' is a table, not a view; ALTER TABLE .. RENAME TO renames tables"
+            )));
+        }
+        return Err(SqlError::user(format!("[TABLE_OR_VIEW_NOT_FOUND] no view '{from}'; SHOW VIEWS lists the views")));
+    }
+    let to = catalog_ident(session, &super::util::beside(&from, to))?;
+    session.catalog.rename_view(&from, &to).await?;
+    Ok(StatementOutput::empty())
+}
+
 /// `SHOW VIEWS`: Spark's columns (`namespace`, `viewName`, `isTemporary`); the schema's views,
 /// then the session's temporary views.
 pub(crate) async fn show_views(session: &mut Session, schema: Option<ObjectName>, like: Option<String>) -> Result<StatementOutput> {

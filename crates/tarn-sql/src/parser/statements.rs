@@ -846,6 +846,9 @@ impl TarnParser<'_> {
             if self.word("AS") {
                 return Ok(Statement::AlterViewAs { name: view, query: self.query()? });
             }
+            if self.words(&["RENAME", "TO"]) {
+                return Ok(Statement::RenameView { name: view, to: self.object_name()? });
+            }
             if self.peek_word("WITH") {
                 return Ok(Statement::AlterViewSchemaMode { name: view, mode: self.view_schema_mode()? });
             }
