@@ -60,6 +60,50 @@ fn starts_query(before: &[TokenWithSpan]) -> bool {
     }
 }
 
+/// Delta's time travel in a table name: `t@v3` is `t VERSION AS OF 3` and
+/// `t@yyyyMMddHHmmssSSS` is `t TIMESTAMP AS OF 'yyyy-MM-dd HH:mm:ss.SSS'`. The `@` must follow
+/// the name with no space; anything else after an `@` is left for the parser to judge.
+pub(super) fn time_travel_suffixes(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let after_name = matches!(out.last().map(|t: &TokenWithSpan| &t.token), Some(Token::Word(_)));
+        if tokens[i].token == Token::AtSign
+            && after_name
+            && let Some(next) = tokens.get(i + 1)
+            && let Some(clause) = time_travel_clause(&next.token)
+        {
+            let span = tokens[i].span;
+            for token in clause {
+                out.push(TokenWithSpan { token: Token::Whitespace(Whitespace::Space), span });
+                out.push(TokenWithSpan { token, span });
+            }
+            i += 2;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}
+
+/// The `VERSION AS OF n` / `TIMESTAMP AS OF '..'` tokens that `@<token>` stands for.
+fn time_travel_clause(token: &Token) -> Option<Vec<Token>> {
+    let as_of = |kind: &str, value: Token| vec![Token::make_keyword(kind), Token::make_keyword("AS"), Token::make_keyword("OF"), value];
+    match token {
+        Token::Word(w) if w.quote_style.is_none() => {
+            let digits = w.value.strip_prefix(['v', 'V'])?;
+            (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| as_of("VERSION", Token::Number(digits.to_string(), false)))
+        }
+        Token::Number(n, false) if n.len() == 17 && n.bytes().all(|b| b.is_ascii_digit()) => {
+            let text = format!("{}-{}-{} {}:{}:{}.{}", &n[0..4], &n[4..6], &n[6..8], &n[8..10], &n[10..12], &n[12..14], &n[14..17]);
+            Some(as_of("TIMESTAMP", Token::SingleQuotedString(text)))
+        }
+        _ => None,
+    }
+}
+
 /// `VALUES (0), (1) tab(col)` (or `AS tab(col)`) where a query starts — a statement, a
 /// subquery, a pipe's source — is Spark's inline table as a query: `SELECT * FROM VALUES ..
 /// tab(col)`, which sqlparser reads (it takes no alias after a VALUES query).
