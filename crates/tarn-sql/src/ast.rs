@@ -443,6 +443,8 @@ pub struct CreateTable {
     pub comment: Option<String>,
     pub properties: Vec<(String, String)>,
     pub query: Option<Box<Query>>,
+    /// `LIKE source`: the definition to copy (see `exec::create_like`).
+    pub like: Option<ObjectName>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

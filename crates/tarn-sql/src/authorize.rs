@@ -530,6 +530,10 @@ impl Session {
                 if let Some(query) = &create.query {
                     self.reads(query.as_ref(), &mut needs)?;
                 }
+                // Copying a definition reads it, as DESCRIBE does.
+                if let Some(source) = &create.like {
+                    self.target(source, Privilege::Select, &mut needs)?;
+                }
                 if create.or_replace {
                     needs.push(Need::Owner(SecurableName::Table(create.name.clone())));
                 }

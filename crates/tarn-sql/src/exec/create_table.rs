@@ -129,7 +129,7 @@ pub(crate) fn check_properties<'a>(properties: impl IntoIterator<Item = (&'a Str
 /// instead (its data files are Parquet) and says so in a notice, as the issue tracker agreed.
 const FILE_FORMATS: [&str; 6] = ["parquet", "csv", "json", "orc", "text", "avro"];
 
-pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> Result<StatementOutput> {
+pub(crate) async fn create_table(session: &mut Session, mut create: CreateTable) -> Result<StatementOutput> {
     if create.using.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("deltasharing")) {
         return create_shared_table(session, create).await;
     }
@@ -154,6 +154,8 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
             "USING {using}: Tarn stores every table as Delta (Parquet data files with a transaction log), so this is a Delta table"
         ));
     }
+    let copied = super::create_like::copy_definition(session, &mut create).await?;
+    let copied = copied.as_ref();
     check_properties(create.properties.iter().map(|(k, v)| (k, v)))?;
     for (key, _) in &create.properties {
         if key.eq_ignore_ascii_case("delta.columnMapping.mode") {
@@ -162,7 +164,7 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
     }
     let ident = match session.table_name(&create.name)? {
         TableName::Path(url) => {
-            create_delta(session, &create, &url, None, None).await?;
+            create_delta(session, &create, copied, &url, None, None).await?;
             return Ok(StatementOutput::empty());
         }
         // Tarn's own `system` catalog takes tables only from the warehouse administrator
@@ -183,7 +185,7 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
             return Err(CatalogError::AlreadyExists { kind: "table", name: ident.to_string() }.into());
         }
         let table = open_table(&existing.location_url()?, None).await?;
-        create_delta(session, &create, &existing.location_url()?, Some(table), Some(&ident)).await?;
+        create_delta(session, &create, copied, &existing.location_url()?, Some(table), Some(&ident)).await?;
         return Ok(StatementOutput::empty());
     }
 
@@ -204,13 +206,18 @@ pub(crate) async fn create_table(session: &mut Session, create: CreateTable) -> 
         if !create.columns.is_empty() {
             check_declared_schema(&create.columns, &existing)?;
         }
+        if create.like.is_some() {
+            return Err(SqlError::user(format!(
+                "{location} already holds a Delta table; CREATE TABLE ... LIKE needs an empty location"
+            )));
+        }
         if create.query.is_some() {
             return Err(SqlError::user(format!(
                 "{location} already holds a Delta table; CREATE TABLE ... AS SELECT needs an empty location"
             )));
         }
     } else {
-        create_delta(session, &create, &location, None, Some(&ident)).await?;
+        create_delta(session, &create, copied, &location, None, Some(&ident)).await?;
         created_here = true;
     }
 
@@ -250,6 +257,7 @@ pub(crate) async fn register_new(
 async fn create_delta(
     session: &Session,
     create: &CreateTable,
+    copied: Option<&super::create_like::CopiedDefinition>,
     location: &Url,
     existing: Option<DeltaTable>,
     ident: Option<&TableIdent>,
@@ -298,19 +306,23 @@ async fn create_delta(
         return Ok(builder.await?);
     }
 
-    if create.columns.is_empty() {
-        return Err(SqlError::user("CREATE TABLE needs a column list, AS SELECT ..., or a LOCATION that holds an existing Delta table"));
-    }
-    let schema = arrow_schema(&create.columns)?;
+    let fields: Vec<deltalake::kernel::StructField> = match copied {
+        Some(copied) => copied.fields.clone(),
+        None if create.columns.is_empty() => {
+            return Err(SqlError::user(
+                "CREATE TABLE needs a column list, AS SELECT ..., LIKE another table, or a LOCATION that holds an existing Delta table",
+            ));
+        }
+        None => delta_schema(&arrow_schema(&create.columns)?)?.fields().cloned().collect(),
+    };
     for p in &partition_columns {
-        if schema.field_with_name(p).is_err() {
+        if !fields.iter().any(|f| f.name() == p) {
             return Err(SqlError::user(format!("partition column '{p}' is not one of the table's columns")));
         }
     }
-    let delta = delta_schema(&schema)?;
     let mut builder = CreateBuilder::new()
         .with_location(location.to_string())
-        .with_columns(delta.fields().cloned())
+        .with_columns(fields)
         .with_partition_columns(partition_columns)
         .with_configuration(configuration(&create.properties))
         .with_raise_if_key_not_exists(false)
@@ -319,6 +331,9 @@ async fn create_delta(
         .with_save_mode(if existing.is_some() { SaveMode::Overwrite } else { SaveMode::ErrorIfExists });
     if let Some(table) = &existing {
         builder = builder.with_log_store(table.log_store());
+    }
+    if let Some(protocol) = copied.and_then(|c| c.protocol.clone()) {
+        builder = builder.with_actions(vec![deltalake::kernel::Action::Protocol(protocol)]);
     }
     if let Some(name) = name {
         builder = builder.with_table_name(name);

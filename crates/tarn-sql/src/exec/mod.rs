@@ -5,6 +5,7 @@ mod alter;
 pub(crate) mod cache;
 mod clone;
 mod copy_into;
+mod create_like;
 mod create_table;
 mod describe;
 mod functions;

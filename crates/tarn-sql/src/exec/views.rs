@@ -460,30 +460,57 @@ pub(crate) struct DescribedView {
     pub ddl: String,
 }
 
-/// `name` as a view (temporary, else in the catalog), planned for its columns; `None` when
-/// it names no view.
-pub(crate) async fn described_view(session: &Session, name: &ObjectName) -> Result<Option<DescribedView>> {
+/// A view found by name: the session's temporary view, else one in the catalog.
+enum FoundView {
+    Temporary(String, TempView),
+    Catalog(ViewEntry),
+}
+
+async fn find_view(session: &Session, name: &ObjectName) -> Result<Option<FoundView>> {
     let single: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
     if let [one] = single.as_slice()
         && let Some(view) = session.temp_view(&one.value)
     {
-        let provider = match &view {
-            TempView::Provider(provider) => provider.clone(),
-            TempView::Query(definition) => session.plan_view_definition(definition).await?,
-        };
-        let columns = column_rows(&provider, &[]);
-        let text = match &view {
-            TempView::Query(definition) => crate::parser::sql_text(&definition.query),
-            TempView::Provider(_) => String::new(),
-        };
-        let ddl = format!("CREATE TEMPORARY VIEW {} AS {text}", one.value.to_ascii_lowercase());
-        return Ok(Some(DescribedView { columns, details: Vec::new(), ddl }));
+        return Ok(Some(FoundView::Temporary(one.value.to_ascii_lowercase(), view)));
     }
     let Ok(TableName::Catalog(ident)) = session.table_name(name) else { return Ok(None) };
     if session.catalog.get_table(&ident).await?.is_some() {
         return Ok(None);
     }
-    let Some(view) = session.catalog.get_view(&ident).await? else { return Ok(None) };
+    Ok(session.catalog.get_view(&ident).await?.map(FoundView::Catalog))
+}
+
+/// The columns of the view `name` (planned as a read plans it); `None` when it names no view.
+pub(crate) async fn view_schema(session: &Session, name: &ObjectName) -> Result<Option<arrow::datatypes::SchemaRef>> {
+    let provider = match find_view(session, name).await? {
+        None => return Ok(None),
+        Some(FoundView::Temporary(_, TempView::Provider(provider))) => provider,
+        Some(FoundView::Temporary(_, TempView::Query(definition))) => session.plan_view_definition(&definition).await?,
+        Some(FoundView::Catalog(view)) => session.plan_catalog_view(&view).await?,
+    };
+    Ok(Some(provider.schema()))
+}
+
+/// `name` as a view (temporary, else in the catalog), planned for its columns; `None` when
+/// it names no view.
+pub(crate) async fn described_view(session: &Session, name: &ObjectName) -> Result<Option<DescribedView>> {
+    let view = match find_view(session, name).await? {
+        None => return Ok(None),
+        Some(FoundView::Temporary(name, view)) => {
+            let provider = match &view {
+                TempView::Provider(provider) => provider.clone(),
+                TempView::Query(definition) => session.plan_view_definition(definition).await?,
+            };
+            let columns = column_rows(&provider, &[]);
+            let text = match &view {
+                TempView::Query(definition) => crate::parser::sql_text(&definition.query),
+                TempView::Provider(_) => String::new(),
+            };
+            let ddl = format!("CREATE TEMPORARY VIEW {name} AS {text}");
+            return Ok(Some(DescribedView { columns, details: Vec::new(), ddl }));
+        }
+        Some(FoundView::Catalog(view)) => view,
+    };
     let provider = session.plan_catalog_view(&view).await?;
     let columns = column_rows(&provider, &view.columns);
     let owner =

@@ -160,8 +160,11 @@ impl TarnParser<'_> {
             comment: None,
             properties: Vec::new(),
             query: None,
+            like: None,
         };
-        if self.p.peek_token().token == Token::LParen {
+        if self.word("LIKE") {
+            table.like = Some(self.object_name()?);
+        } else if self.p.peek_token().token == Token::LParen {
             self.expect_token(&Token::LParen)?;
             loop {
                 table.columns.push(self.column_spec()?);
@@ -189,7 +192,7 @@ impl TarnParser<'_> {
                 table.comment = Some(self.string()?);
             } else if self.word("TBLPROPERTIES") {
                 table.properties.extend(self.key_values()?);
-            } else if self.word("AS") {
+            } else if self.word("AS") && table.like.is_none() {
                 table.query = Some(self.query()?);
                 break;
             } else {
