@@ -135,6 +135,14 @@ impl Catalog {
         }
     }
 
+    /// Write a document over whatever is at its path, in one put (readers see the old or the new).
+    pub(crate) async fn put_doc<T: Serialize>(&self, path: &Path, doc: &T) -> Result<()> {
+        let body = serde_json::to_vec_pretty(doc).map_err(|e| CatalogError::Invalid(e.to_string()))?;
+        let opts = PutOptions { mode: PutMode::Overwrite, ..Default::default() };
+        self.store().put_opts(path, PutPayload::from(Bytes::from(body)), opts).await?;
+        Ok(())
+    }
+
     pub(crate) async fn get_doc<T: for<'de> Deserialize<'de>>(&self, path: &Path) -> Result<Option<T>> {
         match self.store().get(path).await {
             Ok(result) => {
@@ -225,6 +233,15 @@ impl Catalog {
         Ok(all)
     }
 
+    /// Set (or with `None`, remove) a catalog's comment.
+    pub async fn set_catalog_comment(&self, name: &str, comment: Option<String>) -> Result<()> {
+        let Some(entry) = self.get_catalog(name).await? else {
+            return Err(CatalogError::CatalogNotFound(name.to_ascii_lowercase()));
+        };
+        let path = self.doc_path(&["catalogs", &entry.name]);
+        self.put_doc(&path, &CatalogEntry { comment, ..entry }).await
+    }
+
     async fn require_catalog(&self, catalog: &str) -> Result<String> {
         let catalog = catalog.to_ascii_lowercase();
         if self.get_catalog(&catalog).await?.is_none() {
@@ -249,6 +266,15 @@ impl Catalog {
     pub async fn get_schema(&self, catalog: &str, name: &str) -> Result<Option<SchemaEntry>> {
         let (catalog, name) = (catalog.to_ascii_lowercase(), name.to_ascii_lowercase());
         self.get_doc(&self.doc_path(&["schemas", &catalog, &name])).await
+    }
+
+    /// Set (or with `None`, remove) a schema's comment.
+    pub async fn set_schema_comment(&self, catalog: &str, name: &str, comment: Option<String>) -> Result<()> {
+        let Some(entry) = self.get_schema(catalog, name).await? else {
+            return Err(CatalogError::SchemaNotFound(format!("{}.{}", catalog.to_ascii_lowercase(), name.to_ascii_lowercase())));
+        };
+        let path = self.doc_path(&["schemas", &entry.catalog, &entry.name]);
+        self.put_doc(&path, &SchemaEntry { comment, ..entry }).await
     }
 
     pub async fn list_schemas(&self, catalog: &str) -> Result<Vec<SchemaEntry>> {

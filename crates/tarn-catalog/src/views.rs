@@ -5,7 +5,6 @@
 //! keyed by the view's own id, so `GRANT SELECT ON TABLE v` (or `ON VIEW v`) works as in Unity
 //! Catalog. The catalog only stores the definition; `tarn-sql` parses and plans it when read.
 
-use object_store::{PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use crate::store::Catalog;
@@ -142,10 +141,7 @@ impl Catalog {
     /// Replace an existing view's definition in one write (readers see the old or the new one).
     /// The id, and so the grants, stay.
     pub async fn replace_view(&self, entry: &ViewEntry) -> Result<()> {
-        let body = serde_json::to_vec_pretty(entry).map_err(|e| CatalogError::Invalid(e.to_string()))?;
-        let opts = PutOptions { mode: PutMode::Overwrite, ..Default::default() };
-        self.store().put_opts(&self.view_path(&entry.ident()), PutPayload::from(body), opts).await?;
-        Ok(())
+        self.put_doc(&self.view_path(&entry.ident()), entry).await
     }
 
     /// Give a view a new name: stored under the new name first (which must be free of tables

@@ -53,6 +53,12 @@ pub enum Statement {
         name: ObjectName,
         to: ObjectName,
     },
+    /// `COMMENT ON CATALOG | SCHEMA name IS 'text' | NULL`.
+    CommentOnNamespace {
+        catalog: bool,
+        name: ObjectName,
+        comment: Option<String>,
+    },
     /// `SHOW VIEWS [IN|FROM schema] [LIKE 'pattern']`: the schema's views and the session's
     /// temporary views.
     ShowViews {
@@ -527,6 +533,27 @@ pub enum AlterOp {
     AddConstraint { name: Ident, check: Box<Expr> },
     DropConstraint { name: Ident, if_exists: bool },
     RenameTo(ObjectName),
+    /// `COMMENT ON TABLE t IS ..` (`None`: `IS NULL`, no comment).
+    SetComment(Option<String>),
+    /// `ALTER | CHANGE [COLUMN] c ...`: changes to one column, applied in one commit.
+    AlterColumn { column: Ident, changes: Vec<ColumnChange> },
+}
+
+/// One change `ALTER TABLE .. ALTER COLUMN` makes to a column.
+#[derive(Debug, Clone)]
+pub enum ColumnChange {
+    /// `COMMENT 'text'` (`None`: `COMMENT ON COLUMN .. IS NULL`).
+    Comment(Option<String>),
+    SetNotNull,
+    DropNotNull,
+    /// `TYPE t`, or the type in Hive's `CHANGE c c t`.
+    Type(sqlparser::ast::DataType),
+    /// The new name in Hive's `CHANGE c new_name t`.
+    Rename(Ident),
+    /// `FIRST`, or `AFTER other`.
+    Position(Option<Ident>),
+    SetDefault(Box<Expr>),
+    DropDefault,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -517,6 +517,11 @@ impl Session {
             | S::DescribeTable { table, .. } => self.target(table, Privilege::Select, &mut needs)?,
             // Describing a query needs what running it needs.
             S::DescribeQuery { query } => self.reads(&sqlparser::ast::Statement::Query(query.clone()), &mut needs)?,
+            // A catalog's or schema's comment is its owner's to change.
+            S::CommentOnNamespace { catalog: true, name, .. } => {
+                needs.push(Need::Owner(SecurableName::Catalog(sqlparser::ast::Ident::new(self.catalog_name(name)?))))
+            }
+            S::CommentOnNamespace { catalog: false, name, .. } => needs.push(Need::Owner(SecurableName::Schema(name.clone()))),
             S::DescribeNamespace { catalog: true, name, .. } => needs.push(Need::Catalog(self.catalog_name(name)?, Privilege::UseCatalog)),
             S::DescribeNamespace { catalog: false, name, .. } => {
                 let (c, s) = self.schema_name(name)?;

@@ -67,6 +67,7 @@ impl Statement {
             S::CreateFunction(create) => (false, !create.temporary, Plain("CREATE FUNCTION")),
             S::DropFunction { .. } => (false, true, Plain("DROP FUNCTION")),
             S::CreateSchema { .. } => (false, true, Plain("CREATE SCHEMA")),
+            S::CommentOnNamespace { .. } => (false, true, Plain("COMMENT")),
             S::DropSchema { .. } => (false, true, Plain("DROP SCHEMA")),
             S::CreateTable(_) => (false, true, Plain("CREATE TABLE")),
             // Clones, RESTORE and OPTIMIZE report metrics rows, as Delta on Spark does.

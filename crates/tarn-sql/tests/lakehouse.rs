@@ -567,3 +567,32 @@ async fn data_files_have_bounded_row_groups_and_the_sessions_codec() {
     assert!(groups.iter().all(|g| matches!(g.1, parquet::basic::Compression::ZSTD(_))), "{groups:?}");
     assert_eq!(count(&mut s, "small").await, 1000);
 }
+
+/// One named column of a one-row statement's answer, as text.
+async fn cell(session: &mut Session, sql: &str, column: &str) -> Option<String> {
+    let batches = session.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).pop().unwrap_or_default();
+    let batch = batches.first().expect("a row");
+    let index = batch.schema().index_of(column).expect("column");
+    let value = arrow::compute::cast(batch.column(index), &arrow::datatypes::DataType::Utf8).expect("cast");
+    let value = value.as_string::<i32>();
+    (!value.is_null(0)).then(|| value.value(0).to_string())
+}
+
+#[tokio::test]
+async fn comments_are_delta_descriptions_and_like_copies_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE t (id INT) COMMENT 'first'").await;
+    run(&mut s, "COMMENT ON TABLE t IS 'second'").await;
+    assert_eq!(cell(&mut s, "DESCRIBE DETAIL t", "description").await.as_deref(), Some("second"));
+    assert_eq!(cell(&mut s, "DESCRIBE HISTORY t LIMIT 1", "operation").await.as_deref(), Some("UPDATE TABLE METADATA"));
+    run(&mut s, "CREATE TABLE copy LIKE t").await;
+    assert_eq!(cell(&mut s, "DESCRIBE DETAIL copy", "description").await.as_deref(), Some("second"));
+    run(&mut s, "COMMENT ON TABLE t IS NULL").await;
+    assert_eq!(cell(&mut s, "DESCRIBE DETAIL t", "description").await, None);
+    run(&mut s, "ALTER TABLE t ALTER COLUMN id COMMENT 'key'").await;
+    assert_eq!(cell(&mut s, "DESCRIBE HISTORY t LIMIT 1", "operation").await.as_deref(), Some("CHANGE COLUMN"));
+    // No data file was written by any of these.
+    assert_eq!(count(&mut s, "t").await, 0);
+    assert_eq!(version(&mut s, "t").await, 3);
+}

@@ -1,4 +1,5 @@
-//! ALTER TABLE: ADD COLUMNS, SET/UNSET TBLPROPERTIES, ADD/DROP CONSTRAINT, RENAME TO.
+//! ALTER TABLE: ADD COLUMNS, SET/UNSET TBLPROPERTIES, ADD/DROP CONSTRAINT, RENAME TO; column
+//! changes and comments are `alter_column`'s.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,8 +32,14 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
         session.catalog.rename_table(&from, &to).await?;
         return Ok(StatementOutput::empty());
     }
+    if let AlterOp::SetComment(comment) = op {
+        return super::alter_column::set_table_comment(session, table, comment).await;
+    }
     let target = session.open_target(table, None).await?;
     match op {
+        AlterOp::AlterColumn { column, changes } => {
+            return super::alter_column::alter_column(session, &target, &column, changes).await;
+        }
         AlterOp::AddColumns(columns) => {
             if let Some(c) = columns.iter().find(|c| c.not_null) {
                 return Err(SqlError::user(format!(
@@ -117,7 +124,7 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
         AlterOp::DropConstraint { name, if_exists } => {
             target.table.clone().drop_constraints().with_constraint(name.value.clone()).with_raise_if_not_exists(!if_exists).await?;
         }
-        AlterOp::RenameTo(_) => unreachable!("handled above"),
+        AlterOp::RenameTo(_) | AlterOp::SetComment(_) => unreachable!("handled above"),
     }
     Ok(StatementOutput::empty())
 }

@@ -2,6 +2,7 @@
 
 mod access;
 mod alter;
+mod alter_column;
 pub(crate) mod cache;
 mod clone;
 mod copy_into;
@@ -77,6 +78,7 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         }
         S::AlterViewSchemaMode { name, mode } => Box::pin(views::alter_view_schema_mode(session, &name, mode)).await,
         S::AlterViewAs { name, query } => Box::pin(views::alter_view_as(session, &name, *query)).await,
+        S::CommentOnNamespace { catalog, name, comment } => namespace::comment_on(session, catalog, &name, comment).await,
         S::RenameView { name, to } => Box::pin(views::rename_view(session, &name, &to)).await,
         S::DropView { name, if_exists } => Box::pin(views::drop_view(session, &name, if_exists)).await,
         S::ShowViews { schema, like } => Box::pin(views::show_views(session, schema, like)).await,

@@ -155,3 +155,15 @@ pub(crate) async fn show_tables(session: &mut Session, schema: Option<ObjectName
         ("isTemporary", Arc::new(BooleanArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())) as ArrayRef),
     ])
 }
+
+/// `COMMENT ON CATALOG | SCHEMA name IS 'text' | NULL`.
+pub(crate) async fn comment_on(session: &mut Session, is_catalog: bool, name: &ObjectName, comment: Option<String>) -> Result<StatementOutput> {
+    if is_catalog {
+        let catalog = session.catalog_name(name)?;
+        session.catalog.set_catalog_comment(&catalog, comment).await?;
+    } else {
+        let (catalog, schema) = session.schema_name(name)?;
+        session.catalog.set_schema_comment(&catalog, &schema, comment).await?;
+    }
+    Ok(StatementOutput::empty())
+}

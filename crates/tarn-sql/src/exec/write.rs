@@ -308,7 +308,7 @@ pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<Stat
     metrics_output(&[("num_affected_rows", n)])
 }
 
-async fn count_matching(state: &datafusion::execution::context::SessionState, target: &Target, predicate: Option<Expr>) -> Result<i64> {
+pub(crate) async fn count_matching(state: &datafusion::execution::context::SessionState, target: &Target, predicate: Option<Expr>) -> Result<i64> {
     let ctx = SessionContext::new_with_state(state.clone());
     let provider = table_provider(&target.table, state).await?;
     let mut df = ctx.read_table(provider)?;

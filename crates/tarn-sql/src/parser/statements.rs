@@ -46,6 +46,7 @@ impl TarnParser<'_> {
                 Ok(Statement::ClearCache)
             }
             "ALTER" => self.parse_alter(),
+            "COMMENT" if self.peek_word_at(1).as_deref() == Some("ON") => self.parse_comment_on(),
             "COPY" if self.peek_word_at(1).as_deref() == Some("INTO") => self.parse_copy_into(),
             "SET" if matches!(self.peek_word_at(1).as_deref(), Some("VAR" | "VARIABLE")) => self.parse_set_variables(),
             "SET" => self.parse_set(),
@@ -900,12 +901,85 @@ impl TarnParser<'_> {
             AlterOp::UnsetProperties { keys: self.keys()?, if_exists }
         } else if self.words(&["RENAME", "TO"]) {
             AlterOp::RenameTo(self.object_name()?)
+        } else if self.peek_word("ALTER") || self.peek_word("CHANGE") {
+            self.alter_column()?
         } else {
-            return Err(
-                self.unexpected("ADD COLUMNS, ADD CONSTRAINT, DROP CONSTRAINT, SET TBLPROPERTIES, UNSET TBLPROPERTIES or RENAME TO")
-            );
+            return Err(self.unexpected(
+                "ADD COLUMNS, ADD CONSTRAINT, DROP CONSTRAINT, SET TBLPROPERTIES, UNSET TBLPROPERTIES, ALTER COLUMN or RENAME TO",
+            ));
         };
         Ok(Statement::AlterTable { table, op })
+    }
+
+    /// After `ALTER TABLE t`: `ALTER | CHANGE [COLUMN] c` and Spark's changes (`TYPE t`,
+    /// `COMMENT '..'`, `SET | DROP NOT NULL`, `FIRST`, `AFTER x`, `SET DEFAULT e`, `DROP
+    /// DEFAULT`), or Hive's `CHANGE [COLUMN] c new_name type [COMMENT '..'] [FIRST | AFTER x]`.
+    fn alter_column(&mut self) -> Result<AlterOp> {
+        let hive = self.word("CHANGE");
+        if !hive {
+            self.expect_word("ALTER")?;
+        }
+        self.word("COLUMN");
+        let column = self.ident()?;
+        let mut changes = Vec::new();
+        let spark_change = ["TYPE", "COMMENT", "SET", "DROP", "FIRST", "AFTER"].iter().any(|w| self.peek_word(w));
+        if hive && !spark_change {
+            changes.push(ColumnChange::Rename(self.ident()?));
+            changes.push(ColumnChange::Type(self.p.parse_data_type().map_err(SqlError::from_parser)?));
+        }
+        loop {
+            if self.word("TYPE") {
+                changes.push(ColumnChange::Type(self.p.parse_data_type().map_err(SqlError::from_parser)?));
+            } else if self.word("COMMENT") {
+                changes.push(ColumnChange::Comment(Some(self.string()?)));
+            } else if self.words(&["SET", "NOT", "NULL"]) {
+                changes.push(ColumnChange::SetNotNull);
+            } else if self.words(&["DROP", "NOT", "NULL"]) {
+                changes.push(ColumnChange::DropNotNull);
+            } else if self.words(&["SET", "DEFAULT"]) {
+                changes.push(ColumnChange::SetDefault(Box::new(self.expr()?)));
+            } else if self.words(&["DROP", "DEFAULT"]) {
+                changes.push(ColumnChange::DropDefault);
+            } else if self.word("FIRST") {
+                changes.push(ColumnChange::Position(None));
+            } else if self.word("AFTER") {
+                changes.push(ColumnChange::Position(Some(self.ident()?)));
+            } else {
+                break;
+            }
+        }
+        if changes.is_empty() {
+            return Err(self.unexpected("TYPE, COMMENT, SET NOT NULL, DROP NOT NULL, SET DEFAULT, DROP DEFAULT, FIRST or AFTER"));
+        }
+        Ok(AlterOp::AlterColumn { column, changes })
+    }
+
+    /// `COMMENT ON CATALOG | SCHEMA | DATABASE | TABLE | VIEW | COLUMN name IS 'text' | NULL`. A
+    /// table's or a column's comment is an ALTER TABLE (the same privileges and checks).
+    fn parse_comment_on(&mut self) -> Result<Statement> {
+        self.expect_word("COMMENT")?;
+        self.expect_word("ON")?;
+        let kind = self.peek_word_at(0).unwrap_or_default();
+        if !matches!(kind.as_str(), "CATALOG" | "SCHEMA" | "DATABASE" | "TABLE" | "VIEW" | "COLUMN") {
+            return Err(self.unexpected("CATALOG, SCHEMA, TABLE, VIEW or COLUMN after COMMENT ON"));
+        }
+        self.p.next_token();
+        let name = self.object_name()?;
+        self.expect_word("IS")?;
+        let comment = if self.word("NULL") { None } else { Some(self.string()?) };
+        Ok(match kind.as_str() {
+            "CATALOG" | "SCHEMA" | "DATABASE" => Statement::CommentOnNamespace { catalog: kind == "CATALOG", name, comment },
+            "TABLE" | "VIEW" => Statement::AlterTable { table: name, op: AlterOp::SetComment(comment) },
+            _ => {
+                let mut parts = name.0;
+                let column = match parts.pop().and_then(|p| p.as_ident().cloned()) {
+                    Some(column) if !parts.is_empty() => column,
+                    _ => return Err(SqlError::Parse("COMMENT ON COLUMN needs table.column".into())),
+                };
+                let op = AlterOp::AlterColumn { column, changes: vec![ColumnChange::Comment(comment)] };
+                Statement::AlterTable { table: sqlparser::ast::ObjectName(parts), op }
+            }
+        })
     }
 
     fn parse_copy_into(&mut self) -> Result<Statement> {
