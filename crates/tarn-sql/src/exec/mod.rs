@@ -15,6 +15,7 @@ mod merge;
 mod namespace;
 mod query;
 mod sharing;
+mod subqueries;
 mod util;
 mod variables;
 mod view_binding;

@@ -154,6 +154,11 @@ fn analyzed(state: &SessionState, expr: Expr, schema: &DFSchema) -> Result<Expr>
 /// Plan a SQL expression against a table's columns (qualified by `qualifier` or not), and
 /// strip the qualifiers so `deltalake` resolves the columns against its own schema.
 pub(crate) fn table_expr(state: &SessionState, expr: &SqlExpr, schema: &DFSchema) -> Result<Expr> {
+    table_expr_with(state, expr, schema, &super::subqueries::Answers::default())
+}
+
+/// [`table_expr`] of an expression whose subqueries [`super::subqueries::run_subqueries`] ran.
+pub(crate) fn table_expr_with(state: &SessionState, expr: &SqlExpr, schema: &DFSchema, answers: &super::subqueries::Answers) -> Result<Expr> {
     if has_subquery(expr) {
         return Err(SqlError::Unsupported(format!(
             "subqueries are not supported in this condition ('{expr}'); \
@@ -161,6 +166,7 @@ pub(crate) fn table_expr(state: &SessionState, expr: &SqlExpr, schema: &DFSchema
         )));
     }
     let planned = state.create_logical_expr_from_sql_expr(SqlExprWithAlias { expr: expr.clone(), alias: None }, schema)?;
+    let planned = super::subqueries::substitute(planned, answers)?;
     let planned = analyzed(state, planned, schema)?;
     let unqualified = planned
         .transform(|e| {

@@ -266,7 +266,7 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
         let Some(actual) = names.iter().find(|n| n.eq_ignore_ascii_case(&name)) else {
             return Err(unknown_column(&name, &names));
         };
-        let value = table_expr(&state, value, &df_schema)?;
+        let value = condition(session, &state, value, &df_schema).await?;
         let value = match schema.field_with_name(actual) {
             Ok(field) => char_write_check(value, field),
             Err(_) => value,
@@ -274,7 +274,7 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
         builder = builder.with_update(actual.to_string(), value);
     }
     if let Some(predicate) = &update.predicate {
-        builder = builder.with_predicate(table_expr(&state, predicate, &df_schema)?);
+        builder = builder.with_predicate(condition(session, &state, predicate, &df_schema).await?);
     }
     let context = format!("UPDATE {}", target.display);
     let (_, metrics) = builder.await.map_err(|e| explain_violation(e, &target.table, &context))?;
@@ -286,7 +286,10 @@ pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<Stat
     let q = qualifier(&target, delete.alias.as_ref(), &delete.table);
     let (_, df_schema) = table_df_schema(&target, &q)?;
     let state = session.base.clone();
-    let predicate = delete.predicate.as_ref().map(|p| table_expr(&state, p, &df_schema)).transpose()?;
+    let predicate = match &delete.predicate {
+        Some(p) => Some(condition(session, &state, p, &df_schema).await?),
+        None => None,
+    };
     let mut builder = target
         .table
         .clone()
@@ -306,6 +309,13 @@ pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<Stat
         None => count_matching(&state, &target, predicate).await?,
     };
     metrics_output(&[("num_affected_rows", n)])
+}
+
+/// A DELETE / UPDATE condition or an UPDATE value over the target's columns, its subqueries
+/// run first (`subqueries`).
+async fn condition(session: &Session, state: &datafusion::execution::context::SessionState, expr: &sqlparser::ast::Expr, df_schema: &DFSchema) -> Result<Expr> {
+    let (expr, answers) = super::subqueries::run_subqueries(session, expr).await?;
+    super::util::table_expr_with(state, &expr, df_schema, &answers)
 }
 
 pub(crate) async fn count_matching(state: &datafusion::execution::context::SessionState, target: &Target, predicate: Option<Expr>) -> Result<i64> {
