@@ -140,6 +140,12 @@ pub enum Statement {
     ShowCreateTable {
         table: ObjectName,
     },
+    /// `SHOW PARTITIONS t [PARTITION (k = v, ..)]`: the table's partitions, one column per
+    /// partition column (as Databricks shows a Delta table's).
+    ShowPartitions {
+        table: ObjectName,
+        filter: Vec<(Ident, String)>,
+    },
     ShowTblProperties {
         table: ObjectName,
     },

@@ -511,6 +511,7 @@ impl Session {
             }
             S::ShowCreateTable { table }
             | S::ShowTblProperties { table }
+            | S::ShowPartitions { table, .. }
             | S::ShowColumns { table }
             | S::DescribeHistory { table, .. }
             | S::DescribeDetail { table }

@@ -41,6 +41,7 @@ impl Statement {
             | S::DescribeFunction { .. }
             | S::ShowCreateTable { .. }
             | S::ShowTblProperties { .. }
+            | S::ShowPartitions { .. }
             | S::ShowColumns { .. }
             | S::DescribeHistory { .. }
             | S::DescribeDetail { .. }

@@ -13,6 +13,7 @@ mod functions;
 mod maintenance;
 mod merge;
 mod namespace;
+mod partitions;
 mod query;
 mod sharing;
 mod subqueries;
@@ -112,6 +113,7 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         S::DescribeTable { table, extended, column: None } => describe::describe_table(session, &table, extended).await,
         S::DescribeTable { table, extended, column: Some(column) } => describe::describe_column(session, &table, &column, extended).await,
         S::ShowCreateTable { table } => describe::show_create_table(session, &table).await,
+        S::ShowPartitions { table, filter } => partitions::show_partitions(session, &table, &filter).await,
         S::ShowTblProperties { table } => describe::show_tblproperties(session, &table).await,
         S::ShowColumns { table } => describe::show_columns(session, &table).await,
         S::DescribeQuery { query } => describe::describe_query(session, &query).await,

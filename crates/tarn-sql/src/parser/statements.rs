@@ -428,6 +428,11 @@ impl TarnParser<'_> {
         if self.words(&["CREATE", "TABLE"]) {
             return Ok(Statement::ShowCreateTable { table: self.object_name()? });
         }
+        if self.word("PARTITIONS") {
+            let table = self.object_name()?;
+            let filter = if self.word("PARTITION") { self.partition_spec()? } else { Vec::new() };
+            return Ok(Statement::ShowPartitions { table, filter });
+        }
         if self.word("TBLPROPERTIES") {
             return Ok(Statement::ShowTblProperties { table: self.object_name()? });
         }
@@ -1090,32 +1095,39 @@ impl TarnParser<'_> {
             } else if self.words(&["WITHOUT", "HISTORY"]) {
                 add.history = false;
             } else if self.word("PARTITION") {
-                self.expect_token(&Token::LParen)?;
-                loop {
-                    let column = self.ident()?;
-                    self.expect_token(&Token::Eq)?;
-                    let token = self.p.next_token();
-                    let value = match token.token {
-                        Token::SingleQuotedString(s) => s,
-                        Token::Number(n, _) => n,
-                        other => {
-                            return Err(SqlError::Parse(format!(
-                                "expected a literal partition value after '{column} =', found '{other}' at {}",
-                                token.span.start
-                            )));
-                        }
-                    };
-                    add.partitions.push((column, value));
-                    if !self.p.consume_token(&Token::Comma) {
-                        break;
-                    }
-                }
-                self.expect_token(&Token::RParen)?;
+                add.partitions.extend(self.partition_spec()?);
             } else {
                 break;
             }
         }
         Ok(Statement::AlterShareAdd(Box::new(add)))
+    }
+
+    /// After `PARTITION`: `(column = literal, ..)`, each value as its text.
+    fn partition_spec(&mut self) -> Result<Vec<(Ident, String)>> {
+        self.expect_token(&Token::LParen)?;
+        let mut values = Vec::new();
+        loop {
+            let column = self.ident()?;
+            self.expect_token(&Token::Eq)?;
+            let token = self.p.next_token();
+            let value = match token.token {
+                Token::SingleQuotedString(s) => s,
+                Token::Number(n, _) => n,
+                other => {
+                    return Err(SqlError::Parse(format!(
+                        "expected a literal partition value after '{column} =', found '{other}' at {}",
+                        token.span.start
+                    )));
+                }
+            };
+            values.push((column, value));
+            if !self.p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        self.expect_token(&Token::RParen)?;
+        Ok(values)
     }
 
     /// `n SECONDS | MINUTES | HOURS | DAYS` as seconds.
