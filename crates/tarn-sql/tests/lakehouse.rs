@@ -596,3 +596,23 @@ async fn comments_are_delta_descriptions_and_like_copies_them() {
     assert_eq!(count(&mut s, "t").await, 0);
     assert_eq!(version(&mut s, "t").await, 3);
 }
+
+#[tokio::test]
+async fn parquet_path_reads_the_files_in_a_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE src (id INT, name STRING)").await;
+    run(&mut s, "INSERT INTO src VALUES (1, 'ada'), (2, 'grace')").await;
+    let landing = dir.path().join("landing");
+    std::fs::create_dir_all(&landing).expect("mkdir");
+    for (i, file) in files_of(&mut s, "src").await.iter().enumerate() {
+        std::fs::copy(file, landing.join(format!("part-{i}.parquet"))).expect("copy");
+    }
+    let sql = format!("SELECT name FROM parquet.`{}` WHERE id = 2", landing.display());
+    assert_eq!(strings(&mut s, &sql).await, vec![Some("grace".to_string())]);
+    let sql = format!("SELECT count(*) FROM src JOIN parquet.`{}` AS p ON src.id = p.id", landing.display());
+    assert_eq!(strings(&mut s, &sql).await, vec![Some("2".to_string())]);
+    // The same name outside FROM is a column reference, not a read.
+    let err = fails(&mut s, "SELECT parquet.`id` FROM src").await;
+    assert!(err.contains("parquet"), "{err}");
+}

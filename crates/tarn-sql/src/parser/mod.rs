@@ -111,6 +111,7 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
         tokens = literals::trim_without_characters(tokens);
         tokens = identifier_clause::resolve(tokens)?;
         tokens = queries::time_travel_suffixes(tokens);
+        tokens = queries::file_relations(tokens);
     }
     tokens = queries::ctes_before_insert(tokens);
     tokens = queries::bare_values(tokens);

@@ -60,6 +60,48 @@ fn starts_query(before: &[TokenWithSpan]) -> bool {
     }
 }
 
+/// Spark's file reads in FROM: ``parquet.`/path` `` is `read_files('/path', format => 'parquet')`,
+/// so it is authorized and read as every `read_files` is (SELECT ON ANY FILE). Only right after
+/// `FROM` or `JOIN`, where a name is a relation, never a column.
+pub(super) fn file_relations(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &&TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let after_from = matches!(out.iter().rev().find(significant).map(|t| &t.token),
+            Some(Token::Word(w)) if matches!(w.keyword, Keyword::FROM | Keyword::JOIN));
+        let format = match &tokens[i].token {
+            Token::Word(w) if w.quote_style.is_none() && after_from => {
+                Some(w.value.to_ascii_lowercase()).filter(|f| f == "parquet")
+            }
+            _ => None,
+        };
+        if let Some(format) = format
+            && tokens.get(i + 1).map(|t| &t.token) == Some(&Token::Period)
+            && let Some(Token::Word(path)) = tokens.get(i + 2).map(|t| &t.token)
+            && path.quote_style == Some('`')
+        {
+            let span = tokens[i].span;
+            let call = [
+                Token::make_word("read_files", None),
+                Token::LParen,
+                Token::SingleQuotedString(path.value.clone()),
+                Token::Comma,
+                Token::make_word("format", None),
+                Token::RArrow,
+                Token::SingleQuotedString(format),
+                Token::RParen,
+            ];
+            out.extend(call.into_iter().map(|token| TokenWithSpan { token, span }));
+            i += 3;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}
+
 /// Delta's time travel in a table name: `t@v3` is `t VERSION AS OF 3` and
 /// `t@yyyyMMddHHmmssSSS` is `t TIMESTAMP AS OF 'yyyy-MM-dd HH:mm:ss.SSS'`. The `@` must follow
 /// the name with no space; anything else after an `@` is left for the parser to judge.
