@@ -539,6 +539,10 @@ pub enum AlterOp {
     AddConstraint { name: Ident, check: Box<Expr> },
     DropConstraint { name: Ident, if_exists: bool },
     RenameTo(ObjectName),
+    /// `RENAME COLUMN a TO b` (column mapping).
+    RenameColumn { from: Ident, to: Ident },
+    /// `DROP COLUMN[S] [IF EXISTS] a | (a, b)` (column mapping).
+    DropColumns { columns: Vec<Ident>, if_exists: bool },
     /// `COMMENT ON TABLE t IS ..` (`None`: `IS NULL`, no comment).
     SetComment(Option<String>),
     /// `ALTER | CHANGE [COLUMN] c ...`: changes to one column, applied in one commit.

@@ -40,6 +40,8 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
         AlterOp::AlterColumn { column, changes } => {
             return super::alter_column::alter_column(session, &target, &column, changes).await;
         }
+        AlterOp::RenameColumn { from, to } => super::column_mapping::rename_column(&target, &from, &to).await?,
+        AlterOp::DropColumns { columns, if_exists } => super::column_mapping::drop_columns(&target, &columns, if_exists).await?,
         AlterOp::AddColumns(columns) => {
             if let Some(c) = columns.iter().find(|c| c.not_null) {
                 return Err(SqlError::user(format!(
@@ -54,12 +56,20 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
                     return Err(SqlError::user(format!("ADD COLUMNS: column '{}' already exists", f.name())));
                 }
             }
-            let fields = delta_schema(&schema)?;
-            target.table.clone().add_columns().with_fields(fields.fields().cloned().collect::<Vec<_>>()).await?;
+            let fields = delta_schema(&schema)?.fields().cloned().collect::<Vec<_>>();
+            if super::column_mapping::is_mapped(&target)? {
+                super::column_mapping::add_columns(&target, fields).await?;
+            } else {
+                target.table.clone().add_columns().with_fields(fields).await?;
+            }
         }
         AlterOp::SetProperties(properties) => {
             super::create_table::check_properties(properties.iter().map(|(k, v)| (k, v)))?;
             let map: HashMap<String, String> = properties.into_iter().collect();
+            if map.keys().any(|k| k.eq_ignore_ascii_case(super::column_mapping::MODE_KEY)) {
+                super::column_mapping::set_properties_with_mode(&target, map).await?;
+                return Ok(StatementOutput::empty());
+            }
             target.table.clone().set_tbl_properties().with_properties(map).with_raise_if_not_exists(false).await?;
         }
         AlterOp::UnsetProperties { keys, if_exists } => {

@@ -1,8 +1,8 @@
 //! `ALTER TABLE t ALTER | CHANGE COLUMN c ...`, `COMMENT ON TABLE | COLUMN`: changes to a
 //! table's definition that rewrite no data file — one Delta commit of a new `metaData` action.
 //!
-//! Changes that would need Delta column mapping (renaming, a different type) are refused with
-//! what to do instead, as Databricks does on a table without column mapping.
+//! A rename needs Delta column mapping (`column_mapping`); a different type would rewrite every
+//! file and is refused with what to do instead, as Databricks does without type widening.
 
 use datafusion::prelude::col;
 use deltalake::kernel::transaction::{CommitBuilder, TableReference};
@@ -82,13 +82,16 @@ pub(crate) async fn alter_column(session: &mut Session, target: &Target, column:
                 }
             }
             ColumnChange::Rename(new_name) => {
-                if !new_name.value.eq_ignore_ascii_case(field.name()) {
-                    return Err(SqlError::Unsupported(format!(
-                        "[DELTA_UNSUPPORTED_RENAME_COLUMN] renaming column '{}' to '{}' needs Delta column mapping, which Tarn \
-                         cannot enable yet; CREATE OR REPLACE TABLE .. AS SELECT with the new name rewrites the table",
-                        field.name(),
-                        new_name.value
-                    )));
+                if new_name.value != *field.name() {
+                    super::column_mapping::require_mapping(target, "RENAME COLUMN")?;
+                    if fields.iter().any(|f| f.name().eq_ignore_ascii_case(&new_name.value)) {
+                        return Err(SqlError::user(format!(
+                            "[COLUMN_ALREADY_EXISTS] {} already has a column '{}'",
+                            target.display, new_name.value
+                        )));
+                    }
+                    super::column_mapping::refuse_if_constrained(state.metadata(), field.name(), "rename")?;
+                    field.name = new_name.value.clone();
                 }
             }
             ColumnChange::Position(None) => position = 0,
@@ -119,9 +122,12 @@ pub(crate) async fn alter_column(session: &mut Session, target: &Target, column:
         }
     }
     let changed = field.clone();
+    let original = schema.fields().nth(index).map(|f| f.name().clone()).unwrap_or_default();
+    let partitions: Vec<String> =
+        state.metadata().partition_columns().iter().map(|p| if *p == original { changed.name().clone() } else { p.clone() }).collect();
     fields.insert(position, field);
     let schema = StructType::try_new(fields).map_err(|e| SqlError::user(format!("ALTER COLUMN: {e}")))?;
-    let metadata = state.metadata().clone().with_schema(&schema).map_err(deltalake::DeltaTableError::from)?;
+    let metadata = super::column_mapping::with_schema_and_partitions(state.metadata().clone(), schema, partitions)?;
     // A NOT NULL checked against this snapshot holds only if nothing was committed since.
     commit_metadata(target, metadata, DeltaOperation::DropColumnNotNull { column: changed }, check_not_null).await?;
     Ok(StatementOutput::empty())

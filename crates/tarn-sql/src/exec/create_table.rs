@@ -157,9 +157,11 @@ pub(crate) async fn create_table(session: &mut Session, mut create: CreateTable)
     let copied = super::create_like::copy_definition(session, &mut create).await?;
     let copied = copied.as_ref();
     check_properties(create.properties.iter().map(|(k, v)| (k, v)))?;
-    for (key, _) in &create.properties {
-        if key.eq_ignore_ascii_case("delta.columnMapping.mode") {
-            return Err(SqlError::user("column mapping cannot be enabled on new tables by Tarn yet (delta-rs cannot write it)"));
+    for (key, value) in &create.properties {
+        if key.eq_ignore_ascii_case(super::column_mapping::MODE_KEY) && !matches!(value.to_ascii_lowercase().as_str(), "name" | "none") {
+            return Err(SqlError::Unsupported(format!(
+                "column mapping mode '{value}' is not supported by Tarn; use 'name' (as Databricks does)"
+            )));
         }
     }
     let ident = match session.table_name(&create.name)? {

@@ -5,6 +5,7 @@ mod alter;
 mod alter_column;
 pub(crate) mod cache;
 mod clone;
+mod column_mapping;
 mod copy_into;
 mod create_like;
 mod create_table;

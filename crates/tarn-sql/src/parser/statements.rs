@@ -906,11 +906,29 @@ impl TarnParser<'_> {
             AlterOp::UnsetProperties { keys: self.keys()?, if_exists }
         } else if self.words(&["RENAME", "TO"]) {
             AlterOp::RenameTo(self.object_name()?)
+        } else if self.words(&["RENAME", "COLUMN"]) {
+            let from = self.ident()?;
+            self.expect_word("TO")?;
+            AlterOp::RenameColumn { from, to: self.ident()? }
+        } else if self.peek_word("DROP") && matches!(self.peek_word_at(1).as_deref(), Some("COLUMN" | "COLUMNS")) {
+            self.p.next_token();
+            self.p.next_token();
+            let if_exists = self.if_exists();
+            let parenthesized = self.p.consume_token(&Token::LParen);
+            let mut columns = vec![self.ident()?];
+            while self.p.consume_token(&Token::Comma) {
+                columns.push(self.ident()?);
+            }
+            if parenthesized {
+                self.expect_token(&Token::RParen)?;
+            }
+            AlterOp::DropColumns { columns, if_exists }
         } else if self.peek_word("ALTER") || self.peek_word("CHANGE") {
             self.alter_column()?
         } else {
             return Err(self.unexpected(
-                "ADD COLUMNS, ADD CONSTRAINT, DROP CONSTRAINT, SET TBLPROPERTIES, UNSET TBLPROPERTIES, ALTER COLUMN or RENAME TO",
+                "ADD COLUMNS, DROP COLUMNS, RENAME COLUMN, ALTER COLUMN, ADD CONSTRAINT, DROP CONSTRAINT, SET TBLPROPERTIES, \
+                 UNSET TBLPROPERTIES or RENAME TO",
             ));
         };
         Ok(Statement::AlterTable { table, op })
