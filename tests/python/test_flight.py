@@ -84,15 +84,17 @@ def test_catalog_metadata(server):
         cur.execute("CREATE SCHEMA sales")
         cur.execute("CREATE TABLE sales.orders (id INT, amount DOUBLE)")
         cur.execute("CREATE TABLE notes (body STRING)")
+        cur.execute("CREATE VIEW sales.big AS SELECT id FROM sales.orders WHERE amount > 10")
         objects = conn.adbc_get_objects(depth="tables").read_all().to_pylist()
         main = next(c for c in objects if c["catalog_name"] == "main")
-        tables = {(s["db_schema_name"], t["table_name"]) for s in main["catalog_db_schemas"]
+        tables = {(s["db_schema_name"], t["table_name"], t["table_type"]) for s in main["catalog_db_schemas"]
                   for t in (s["db_schema_tables"] or [])}
-        assert tables == {("sales", "orders"), ("default", "notes")}
+        assert tables == {("sales", "orders", "TABLE"), ("default", "notes", "TABLE"), ("sales", "big", "VIEW")}
+        assert conn.adbc_get_table_schema("big", db_schema_filter="sales").names == ["id"]
         schema = conn.adbc_get_table_schema("orders", db_schema_filter="sales")
         assert schema.names == ["id", "amount"]
         assert schema.field("amount").type == pa.float64()
-        assert conn.adbc_get_table_types() == ["TABLE"]
+        assert conn.adbc_get_table_types() == ["TABLE", "VIEW"]
         info = conn.adbc_get_info()
         assert info["vendor_name"] == "Tarn"
 

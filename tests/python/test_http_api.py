@@ -195,6 +195,9 @@ def test_catalog_browse_endpoints(server):
     assert status == 200 and doc["schemas"] == ["default", "sales"]
     status, doc = get(base, "/api/v1/catalogs/main/schemas/sales/tables")
     assert [t["name"] for t in doc["tables"]] == ["orders"] and doc["tables"][0]["kind"] == "managed"
+    post(base, {"statement": "CREATE VIEW sales.eu COMMENT 'eu only' AS SELECT id FROM sales.orders WHERE region = 'eu'"})
+    status, doc = get(base, "/api/v1/catalogs/main/schemas/sales/tables")
+    assert [(t["name"], t["kind"]) for t in doc["tables"]] == [("orders", "managed"), ("eu", "view")]
     status, doc = get(base, "/api/v1/catalogs/main/schemas/sales/tables/orders")
     assert status == 200
     assert [(c["col_name"], c["data_type"]) for c in doc["columns"]] == [("id", "bigint not null"), ("region", "string")]

@@ -231,3 +231,14 @@ def test_psql_meta_commands(server):
     assert 'Table "sales.orders"' in out and "order_id" in out and "amount" in out
     out = psql(server, "SELECT name FROM people ORDER BY id", "SHOW server_version")
     assert "ada" in out and "16.6 (Tarn" in out
+    # Views: \dv lists them, \dt does not, information_schema says VIEW.
+    with server.connect() as conn:
+        conn.execute("CREATE VIEW sales.big_orders AS SELECT order_id FROM sales.orders WHERE amount > 100")
+        kinds = conn.execute("SELECT table_name, table_type FROM information_schema.tables "
+                             "WHERE table_schema = 'sales' ORDER BY table_name").fetchall()
+        assert kinds == [("big_orders", "VIEW"), ("orders", "BASE TABLE")]
+        assert conn.execute("SELECT viewname FROM pg_views WHERE schemaname = 'sales'").fetchall() == [("big_orders",)]
+    out = psql(server, r"\dv sales.*")
+    assert "big_orders" in out and "orders" not in out.replace("big_orders", "")
+    out = psql(server, r"\dt sales.*")
+    assert "orders" in out and "big_orders" not in out

@@ -427,7 +427,7 @@ async fn list_tables(
     let mut session = state.session(principal.as_ref())?;
     // Listing needs what SHOW TABLES needs (USE CATALOG and USE SCHEMA).
     session.execute(Statement::show_tables_in(&catalog, &schema)).await?;
-    let tables: Vec<serde_json::Value> = session
+    let mut tables: Vec<serde_json::Value> = session
         .catalog()
         .list_tables(&catalog, &schema)
         .await
@@ -435,6 +435,9 @@ async fn list_tables(
         .into_iter()
         .map(|t| serde_json::json!({ "name": t.name, "kind": t.kind, "location": t.location }))
         .collect();
+    // Views are listed beside the tables (kind "view"; they have no location).
+    let views = session.catalog().list_views(&catalog, &schema).await.map_err(tarn_sql::SqlError::from)?;
+    tables.extend(views.into_iter().map(|v| serde_json::json!({ "name": v.name, "kind": "view", "location": null, "comment": v.comment })));
     Ok(axum::Json(serde_json::json!({ "catalog": catalog, "schema": schema, "tables": tables })).into_response())
 }
 

@@ -668,6 +668,10 @@ pub struct Visibility {
 
 impl Visibility {
     /// Whether the principal may read table `ident`.
+    pub(crate) fn catalog(&self) -> &tarn_catalog::Catalog {
+        &self.catalog
+    }
+
     pub async fn may_read(&self, ident: &TableIdent) -> Result<bool> {
         let name = ident.table.clone();
         Ok(!self.readable(&ident.catalog, &ident.schema, vec![name]).await?.is_empty())

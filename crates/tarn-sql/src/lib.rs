@@ -17,6 +17,7 @@ mod exec;
 pub mod files;
 mod flows;
 mod follow;
+mod listing;
 mod metadata;
 mod output;
 pub mod parser;
@@ -30,6 +31,7 @@ mod table_functions;
 mod types;
 
 pub use authorize::Visibility;
+pub use listing::{Relation, RelationKind};
 pub use describe_statement::Described;
 pub use error::{ErrorKind, Result, SqlError};
 pub use flows::{FlowCommit, FlowWrite};

@@ -46,7 +46,8 @@ pub(crate) struct WarehouseSchema {
     catalog: Catalog,
     catalog_name: String,
     schema_name: String,
-    names: Vec<String>,
+    /// The tables and views the principal may read.
+    relations: Vec<crate::Relation>,
     /// Tables bound by name resolution (real providers).
     bound: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
     /// Schema-only descriptions, cached.
@@ -59,7 +60,7 @@ impl std::fmt::Debug for WarehouseSchema {
         f.debug_struct("WarehouseSchema")
             .field("catalog", &self.catalog_name)
             .field("schema", &self.schema_name)
-            .field("tables", &self.names.len())
+            .field("relations", &self.relations.len())
             .finish()
     }
 }
@@ -74,7 +75,7 @@ fn locked<'a>(
 #[async_trait]
 impl SchemaProvider for WarehouseSchema {
     fn table_names(&self) -> Vec<String> {
-        let mut names = self.names.clone();
+        let mut names: Vec<String> = self.relations.iter().map(|r| r.name.clone()).collect();
         for name in locked(&self.bound).keys() {
             if !names.contains(name) {
                 names.push(name.clone());
@@ -90,16 +91,24 @@ impl SchemaProvider for WarehouseSchema {
         if let Some(provider) = locked(&self.described).get(name) {
             return Ok(Some(provider.clone()));
         }
-        if !self.names.iter().any(|n| n == name) {
+        let Some(relation) = self.relations.iter().find(|r| r.name == name) else {
             return Ok(None);
-        }
+        };
         let ident = TableIdent::new(self.catalog_name.clone(), self.schema_name.clone(), name.to_string());
         let external = |e: String| DataFusionError::External(e.into());
-        let entry = self.catalog.require_table(&ident).await.map_err(|e| external(e.to_string()))?;
-        let url = entry.location_url().map_err(|e| external(e.to_string()))?;
-        let table = crate::resolve::open_location(&url, None).await.map_err(|e| external(e.to_string()))?;
-        let schema = table_provider(&table, &self.state).await.map_err(|e| external(e.to_string()))?.schema();
-        let provider: Arc<dyn TableProvider> = Arc::new(Description { table: ident.to_string(), schema });
+        let schema = match relation.kind {
+            crate::RelationKind::Table => {
+                let entry = self.catalog.require_table(&ident).await.map_err(|e| external(e.to_string()))?;
+                let url = entry.location_url().map_err(|e| external(e.to_string()))?;
+                let table = crate::resolve::open_location(&url, None).await.map_err(|e| external(e.to_string()))?;
+                table_provider(&table, &self.state).await.map_err(|e| external(e.to_string()))?.schema()
+            }
+            crate::RelationKind::View => match self.catalog.get_view(&ident).await.map_err(|e| external(e.to_string()))? {
+                Some(view) => crate::listing::view_columns(&view).map_err(|e| external(e.to_string()))?,
+                None => return Ok(None),
+            },
+        };
+        let provider: Arc<dyn TableProvider> = Arc::new(Description { table: ident.to_string(), schema, kind: relation.kind });
         locked(&self.described).insert(name.to_string(), provider.clone());
         Ok(Some(provider))
     }
@@ -109,7 +118,7 @@ impl SchemaProvider for WarehouseSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name) || locked(&self.bound).contains_key(name)
+        self.relations.iter().any(|r| r.name == name) || locked(&self.bound).contains_key(name)
     }
 }
 
@@ -119,6 +128,7 @@ impl SchemaProvider for WarehouseSchema {
 struct Description {
     table: String,
     schema: SchemaRef,
+    kind: crate::RelationKind,
 }
 
 #[async_trait]
@@ -128,7 +138,7 @@ impl TableProvider for Description {
     }
 
     fn table_type(&self) -> TableType {
-        TableType::Base
+        self.kind.datafusion()
     }
 
     async fn scan(
@@ -146,7 +156,7 @@ impl TableProvider for Description {
 }
 
 /// Register every catalog and schema of the warehouse in `list` for a metadata query, with the
-/// tables `session`'s principal may read (an administrator sees all).
+/// tables and views `session`'s principal may read (an administrator sees all).
 pub(crate) async fn mount_warehouse(session: &crate::Session, list: &dyn CatalogProviderList, state: &SessionState) -> Result<()> {
     let catalog = session.catalog();
     let visibility = session.visibility().await?;
@@ -160,13 +170,12 @@ pub(crate) async fn mount_warehouse(session: &crate::Session, list: &dyn Catalog
             }
         };
         for s in catalog.list_schemas(&c.name).await? {
-            let all = catalog.list_tables(&c.name, &s.name).await?.into_iter().map(|t| t.name).collect();
-            let names = visibility.readable(&c.name, &s.name, all).await?;
+            let relations = visibility.relations(&c.name, &s.name).await?;
             let schema = WarehouseSchema {
                 catalog: catalog.clone(),
                 catalog_name: c.name.clone(),
                 schema_name: s.name.clone(),
-                names,
+                relations,
                 bound: Mutex::new(HashMap::new()),
                 described: Mutex::new(HashMap::new()),
                 state: state.clone(),

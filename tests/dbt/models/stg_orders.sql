@@ -1,4 +1,5 @@
--- Silver: valid orders only.
+-- Silver: valid orders only, as a view (dbt's view materialization: create, rename, drop).
+{{ config(materialized='view') }}
 select order_id, lower(customer) as customer, amount, placed_on
 from {{ ref('raw_orders') }}
 where amount > 0

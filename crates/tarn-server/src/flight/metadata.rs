@@ -52,23 +52,24 @@ pub(super) async fn tables(catalog: &Catalog, visibility: &tarn_sql::Visibility,
             continue;
         }
         for s in catalog.list_schemas(&c.name).await.map_err(catalog_error)? {
-            let all = catalog.list_tables(&c.name, &s.name).await.map_err(catalog_error)?.into_iter().map(|t| t.name).collect();
-            let readable = visibility.readable(&c.name, &s.name, all).await.map_err(|e| Status::internal(e.to_string()))?;
-            for t in readable {
+            let relations = visibility.relations(&c.name, &s.name).await.map_err(|e| Status::internal(e.to_string()))?;
+            for relation in relations {
+                let (t, kind) = (&relation.name, match relation.kind {
+                    tarn_sql::RelationKind::Table => "TABLE",
+                    tarn_sql::RelationKind::View => "VIEW",
+                });
                 // Opening a table costs a log read; only done when the client asks for schemas.
                 let schema = if include_schema {
-                    let entry =
-                        catalog.require_table(&TableIdent::new(c.name.clone(), s.name.clone(), t.clone())).await.map_err(catalog_error)?;
-                    let url = entry.location_url().map_err(catalog_error)?;
-                    let table = tarn_engine::open_table(&url, None)
-                        .await
-                        .map_err(|e| Status::internal(format!("opening {}.{}.{t}: {e}", c.name, s.name)))?;
-                    let state = table.snapshot().map_err(|e| Status::internal(e.to_string()))?;
-                    state.snapshot().arrow_schema().as_ref().clone()
+                    let ident = TableIdent::new(c.name.clone(), s.name.clone(), t.clone());
+                    match visibility.relation_schema(&ident).await {
+                        Ok(Some((_, schema))) => schema.as_ref().clone(),
+                        Ok(None) => continue,
+                        Err(e) => return Err(Status::internal(format!("describing {ident}: {e}"))),
+                    }
                 } else {
                     empty.clone()
                 };
-                builder.append(&c.name, &s.name, &t, "TABLE", &schema).map_err(build_error)?;
+                builder.append(&c.name, &s.name, t, kind, &schema).map_err(build_error)?;
             }
         }
     }
@@ -78,6 +79,7 @@ pub(super) async fn tables(catalog: &Catalog, visibility: &tarn_sql::Visibility,
 pub(super) fn table_types(query: CommandGetTableTypes) -> Result<RecordBatch, Status> {
     let mut builder = query.into_builder();
     builder.append("TABLE");
+    builder.append("VIEW");
     builder.build().map_err(build_error)
 }
 

@@ -43,8 +43,21 @@ fn external(e: impl std::fmt::Display) -> DataFusionError {
 }
 
 impl TarnCatalogInfo {
-    async fn visible(&self, catalog: &str, schema: &str, table: &str) -> Result<bool, DataFusionError> {
-        self.visibility.may_read(&TableIdent::new(catalog, schema, table)).await.map_err(external)
+    /// The views of `schema` (in this database) the user may read, with their SQL.
+    pub(crate) async fn view_definitions(&self, schema: &str) -> Result<Vec<(String, String)>, DataFusionError> {
+        if SYSTEM_SCHEMAS.contains(&schema) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for relation in self.visibility.relations(&self.database, schema).await.map_err(external)? {
+            if relation.kind != tarn_sql::RelationKind::View {
+                continue;
+            }
+            if let Some(view) = self.catalog.get_view(&TableIdent::new(&self.database, schema, &relation.name)).await.map_err(external)? {
+                out.push((view.name, view.sql));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -74,28 +87,20 @@ impl CatalogInfo for TarnCatalogInfo {
         if SYSTEM_SCHEMAS.contains(&schema_name) {
             return Ok(Some(Vec::new()));
         }
-        let tables = self.catalog.list_tables(catalog_name, schema_name).await.map_err(external)?;
-        let names =
-            self.visibility.readable(catalog_name, schema_name, tables.into_iter().map(|t| t.name).collect()).await.map_err(external)?;
-        Ok(Some(names))
+        let relations = self.visibility.relations(catalog_name, schema_name).await.map_err(external)?;
+        Ok(Some(relations.into_iter().map(|r| r.name).collect()))
     }
 
     async fn table_schema(&self, catalog_name: &str, schema_name: &str, table_name: &str) -> Result<Option<SchemaRef>, DataFusionError> {
-        if !self.visible(catalog_name, schema_name, table_name).await? {
-            return Ok(None);
-        }
         let ident = TableIdent::new(catalog_name, schema_name, table_name);
-        let Some(entry) = self.catalog.get_table(&ident).await.map_err(external)? else {
-            return Ok(None);
-        };
-        let url = entry.location_url().map_err(external)?;
-        let table = tarn_engine::open_table(&url, None).await.map_err(external)?;
-        let state = table.snapshot().map_err(external)?;
-        Ok(Some(state.snapshot().arrow_schema()))
+        Ok(self.visibility.relation_schema(&ident).await.map_err(external)?.map(|(_, schema)| schema))
     }
 
-    async fn table_type(&self, _catalog_name: &str, _schema_name: &str, _table_name: &str) -> Result<Option<TableType>, DataFusionError> {
-        Ok(Some(TableType::Base))
+    async fn table_type(&self, catalog_name: &str, schema_name: &str, table_name: &str) -> Result<Option<TableType>, DataFusionError> {
+        let ident = TableIdent::new(catalog_name, schema_name, table_name);
+        let view = self.catalog.get_table(&ident).await.map_err(external)?.is_none()
+            && self.catalog.get_view(&ident).await.map_err(external)?.is_some();
+        Ok(Some(if view { TableType::View } else { TableType::Base }))
     }
 }
 
@@ -137,11 +142,62 @@ impl PgCatalogContextProvider for TarnRoles {
 
 type PgCatalogSchema = PgCatalogSchemaProvider<TarnCatalogInfo, TarnRoles>;
 
-/// `datafusion-pg-catalog`'s `pg_catalog` with Tarn's own `pg_settings`.
+/// `datafusion-pg-catalog`'s `pg_catalog` with Tarn's own `pg_settings`, and `pg_tables` /
+/// `pg_views` that tell tables from views (the crate lists every relation in `pg_tables` and
+/// none in `pg_views`; dbt reads both to learn what each relation is).
 #[derive(Debug)]
 struct TarnPgCatalog {
     inner: PgCatalogSchema,
     settings: Arc<datafusion::catalog::MemTable>,
+    info: TarnCatalogInfo,
+}
+
+impl TarnPgCatalog {
+    /// `pg_tables` (kind Table) or `pg_views` (kind View) of this database, in the crate's
+    /// columns: names from Tarn, owners `postgres`, the rest false or NULL.
+    async fn relations_table(&self, name: &str, kind: tarn_sql::RelationKind) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>, DataFusionError> {
+        use datafusion::arrow::array::{ArrayRef, BooleanArray, StringArray};
+        let Some(template) = self.inner.table(name).await? else { return Ok(None) };
+        let schema = template.schema();
+        let mut rows: Vec<(String, String, Option<String>)> = Vec::new();
+        for schema_name in self.info.schema_names(&self.info.database).await?.unwrap_or_default() {
+            if SYSTEM_SCHEMAS.contains(&schema_name.as_str()) {
+                continue;
+            }
+            for relation in self.info.visibility.relations(&self.info.database, &schema_name).await.map_err(external)? {
+                if relation.kind != kind {
+                    continue;
+                }
+                let definition = match kind {
+                    tarn_sql::RelationKind::View => self
+                        .info
+                        .catalog
+                        .get_view(&TableIdent::new(&self.info.database, &schema_name, &relation.name))
+                        .await
+                        .map_err(external)?
+                        .map(|v| v.sql),
+                    tarn_sql::RelationKind::Table => None,
+                };
+                rows.push((schema_name.clone(), relation.name, definition));
+            }
+        }
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|field| -> ArrayRef {
+                match (field.name().as_str(), field.data_type()) {
+                    ("schemaname", _) => Arc::new(rows.iter().map(|r| Some(r.0.clone())).collect::<StringArray>()),
+                    ("tablename" | "viewname", _) => Arc::new(rows.iter().map(|r| Some(r.1.clone())).collect::<StringArray>()),
+                    ("tableowner" | "viewowner", _) => Arc::new(rows.iter().map(|_| Some("postgres")).collect::<StringArray>()),
+                    ("definition", _) => Arc::new(rows.iter().map(|r| r.2.clone()).collect::<StringArray>()),
+                    (_, DataType::Boolean) => Arc::new(BooleanArray::from(vec![false; rows.len()])),
+                    (_, data_type) => datafusion::arrow::array::new_null_array(data_type, rows.len()),
+                }
+            })
+            .collect();
+        let batch = datafusion::arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)?;
+        Ok(Some(Arc::new(datafusion::catalog::MemTable::try_new(schema, vec![vec![batch]])?)))
+    }
 }
 
 #[async_trait]
@@ -153,6 +209,12 @@ impl SchemaProvider for TarnPgCatalog {
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>, DataFusionError> {
         if name.eq_ignore_ascii_case("pg_settings") {
             return Ok(Some(self.settings.clone()));
+        }
+        if name.eq_ignore_ascii_case("pg_tables") {
+            return self.relations_table("pg_tables", tarn_sql::RelationKind::Table).await;
+        }
+        if name.eq_ignore_ascii_case("pg_views") {
+            return self.relations_table("pg_views", tarn_sql::RelationKind::View).await;
         }
         self.inner.table(name).await
     }
@@ -231,7 +293,7 @@ impl tarn_sql::SystemSchemas for ViewerSchemas {
         }
         let roles = TarnRoles { catalog: self.shared.catalog.clone() };
         let inner = PgCatalogSchemaProvider::try_new(self.info(catalog), self.shared.static_tables.clone(), roles).ok()?;
-        let schema = Arc::new(TarnPgCatalog { inner, settings: self.shared.settings.clone() });
+        let schema = Arc::new(TarnPgCatalog { inner, settings: self.shared.settings.clone(), info: self.info(catalog) });
         map.insert(catalog.to_string(), schema.clone());
         Some(schema)
     }

@@ -73,10 +73,14 @@ impl PgInformationSchema {
     }
 
     async fn tables(&self) -> Result<RecordBatch> {
-        let mut rows: Vec<(String, String)> = Vec::new();
+        let mut rows: Vec<(String, String, &str)> = Vec::new();
         for schema in self.info.schema_names(&self.database).await?.unwrap_or_default() {
             for table in self.info.table_names(&self.database, &schema).await?.unwrap_or_default() {
-                rows.push((schema.clone(), table));
+                let kind = match self.info.table_type(&self.database, &schema, &table).await? {
+                    Some(datafusion::datasource::TableType::View) => "VIEW",
+                    _ => "BASE TABLE",
+                };
+                rows.push((schema.clone(), table, kind));
             }
         }
         let schema = Arc::new(Schema::new(text_fields(&["table_catalog", "table_schema", "table_name", "table_type"])));
@@ -87,7 +91,7 @@ impl PgInformationSchema {
                 strings(vec![Some(self.database.clone()); n]),
                 strings(rows.iter().map(|r| Some(r.0.clone())).collect()),
                 strings(rows.iter().map(|r| Some(r.1.clone())).collect()),
-                strings(vec![Some("BASE TABLE".to_string()); n]),
+                strings(rows.iter().map(|r| Some(r.2.to_string())).collect()),
             ],
         )
         .map_err(Into::into)
@@ -158,9 +162,25 @@ impl PgInformationSchema {
         .map_err(Into::into)
     }
 
-    fn views(&self) -> Result<RecordBatch> {
+    async fn views(&self) -> Result<RecordBatch> {
         let schema: SchemaRef = Arc::new(Schema::new(text_fields(&["table_catalog", "table_schema", "table_name", "view_definition"])));
-        Ok(RecordBatch::new_empty(schema))
+        let mut rows: Vec<(String, String, String)> = Vec::new();
+        for schema_name in self.info.schema_names(&self.database).await?.unwrap_or_default() {
+            for (view, sql) in self.info.view_definitions(&schema_name).await? {
+                rows.push((schema_name.clone(), view, sql));
+            }
+        }
+        let n = rows.len();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                strings(vec![Some(self.database.clone()); n]),
+                strings(rows.iter().map(|r| Some(r.0.clone())).collect()),
+                strings(rows.iter().map(|r| Some(r.1.clone())).collect()),
+                strings(rows.iter().map(|r| Some(r.2.clone())).collect()),
+            ],
+        )
+        .map_err(Into::into)
     }
 }
 
@@ -175,7 +195,7 @@ impl SchemaProvider for PgInformationSchema {
             "schemata" => self.schemata().await?,
             "tables" => self.tables().await?,
             "columns" => self.columns().await?,
-            "views" => self.views()?,
+            "views" => self.views().await?,
             _ => return Ok(None),
         };
         let table = MemTable::try_new(batch.schema(), vec![vec![batch]])

@@ -29,6 +29,12 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
             return Err(SqlError::user("RENAME TO needs a table name, not a path"));
         };
         let to = TableIdent::validated(&to.catalog, &to.schema, &to.table)?;
+        // Postgres renames views with ALTER TABLE too (dbt does): a view is renamed as ALTER
+        // VIEW would.
+        if session.catalog.get_table(&from).await?.is_none() && session.catalog.get_view(&from).await?.is_some() {
+            session.catalog.rename_view(&from, &to).await?;
+            return Ok(StatementOutput::empty());
+        }
         session.catalog.rename_table(&from, &to).await?;
         return Ok(StatementOutput::empty());
     }

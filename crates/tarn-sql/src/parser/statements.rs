@@ -350,7 +350,11 @@ impl TarnParser<'_> {
         }
         if self.word("VIEW") {
             let if_exists = self.if_exists();
-            return Ok(Statement::DropView { name: self.object_name()?, if_exists });
+            let name = self.object_name()?;
+            // Postgres' CASCADE / RESTRICT (dbt sends CASCADE): Tarn keeps no dependencies
+            // between views (a view over a dropped one fails when read, as in Spark).
+            let _ = self.word("CASCADE") || self.word("RESTRICT");
+            return Ok(Statement::DropView { name, if_exists });
         }
         if self.word("SCHEMA") || self.word("DATABASE") {
             let if_exists = self.if_exists();
@@ -364,8 +368,9 @@ impl TarnParser<'_> {
         if self.word("TABLE") {
             let if_exists = self.if_exists();
             let name = self.object_name()?;
-            // Spark's PURGE; Postgres' CASCADE / RESTRICT (dbt sends CASCADE). Nothing in Tarn
-            // depends on a table (no views or foreign keys), so all mean a plain drop.
+            // Spark's PURGE; Postgres' CASCADE / RESTRICT (dbt sends CASCADE). Tarn keeps no
+            // dependencies on a table (a view over it fails when read, as in Spark; no foreign
+            // keys), so all mean a plain drop.
             let _ = self.word("PURGE") || self.word("CASCADE") || self.word("RESTRICT");
             return Ok(Statement::DropTable { name, if_exists });
         }
