@@ -441,6 +441,8 @@ pub struct ColumnSpec {
     pub comment: Option<String>,
     /// `STRING COLLATE name`: the collation's name as written.
     pub collation: Option<String>,
+    /// `GENERATED ALWAYS AS (expr)`: a Delta generated column.
+    pub generated: Option<Box<Expr>>,
 }
 
 #[derive(Debug, Clone)]
@@ -535,18 +537,36 @@ pub enum InsertAction {
 pub enum AlterOp {
     AddColumns(Vec<ColumnSpec>),
     SetProperties(Vec<(String, String)>),
-    UnsetProperties { keys: Vec<String>, if_exists: bool },
-    AddConstraint { name: Ident, check: Box<Expr> },
-    DropConstraint { name: Ident, if_exists: bool },
+    UnsetProperties {
+        keys: Vec<String>,
+        if_exists: bool,
+    },
+    AddConstraint {
+        name: Ident,
+        check: Box<Expr>,
+    },
+    DropConstraint {
+        name: Ident,
+        if_exists: bool,
+    },
     RenameTo(ObjectName),
     /// `RENAME COLUMN a TO b` (column mapping).
-    RenameColumn { from: Ident, to: Ident },
+    RenameColumn {
+        from: Ident,
+        to: Ident,
+    },
     /// `DROP COLUMN[S] [IF EXISTS] a | (a, b)` (column mapping).
-    DropColumns { columns: Vec<Ident>, if_exists: bool },
+    DropColumns {
+        columns: Vec<Ident>,
+        if_exists: bool,
+    },
     /// `COMMENT ON TABLE t IS ..` (`None`: `IS NULL`, no comment).
     SetComment(Option<String>),
     /// `ALTER | CHANGE [COLUMN] c ...`: changes to one column, applied in one commit.
-    AlterColumn { column: Ident, changes: Vec<ColumnChange> },
+    AlterColumn {
+        column: Ident,
+        changes: Vec<ColumnChange>,
+    },
 }
 
 /// One change `ALTER TABLE .. ALTER COLUMN` makes to a column.

@@ -31,11 +31,11 @@ mod table_functions;
 mod types;
 
 pub use authorize::Visibility;
-pub use listing::{Relation, RelationKind};
 pub use describe_statement::Described;
 pub use error::{ErrorKind, Result, SqlError};
 pub use flows::{FlowCommit, FlowWrite};
 pub use follow::{DEFAULT_POLL, FollowFrom};
+pub use listing::{Relation, RelationKind};
 pub use metadata::SystemSchemas;
 pub use output::StatementOutput;
 pub use parser::{SqlDialect, check_nesting, parse_sql, parse_sql_with, split_statements, sql_text, string_literal};

@@ -178,10 +178,7 @@ fn lists_names(query: &str) -> bool {
 
 /// The second column (the name) of `SHOW TABLES` / `SHOW VIEWS` rows.
 fn names_only(batches: Vec<arrow::array::RecordBatch>) -> Result<Vec<arrow::array::RecordBatch>, String> {
-    batches
-        .into_iter()
-        .map(|b| if b.num_columns() < 2 { Ok(b) } else { b.project(&[1]).map_err(|e| e.to_string()) })
-        .collect()
+    batches.into_iter().map(|b| if b.num_columns() < 2 { Ok(b) } else { b.project(&[1]).map_err(|e| e.to_string()) }).collect()
 }
 
 /// Runs a block's statements; the rows of the last one that returns any, as Spark prints them.

@@ -54,10 +54,13 @@ pub(super) async fn tables(catalog: &Catalog, visibility: &tarn_sql::Visibility,
         for s in catalog.list_schemas(&c.name).await.map_err(catalog_error)? {
             let relations = visibility.relations(&c.name, &s.name).await.map_err(|e| Status::internal(e.to_string()))?;
             for relation in relations {
-                let (t, kind) = (&relation.name, match relation.kind {
-                    tarn_sql::RelationKind::Table => "TABLE",
-                    tarn_sql::RelationKind::View => "VIEW",
-                });
+                let (t, kind) = (
+                    &relation.name,
+                    match relation.kind {
+                        tarn_sql::RelationKind::Table => "TABLE",
+                        tarn_sql::RelationKind::View => "VIEW",
+                    },
+                );
                 // Opening a table costs a log read; only done when the client asks for schemas.
                 let schema = if include_schema {
                     let ident = TableIdent::new(c.name.clone(), s.name.clone(), t.clone());

@@ -155,7 +155,11 @@ struct TarnPgCatalog {
 impl TarnPgCatalog {
     /// `pg_tables` (kind Table) or `pg_views` (kind View) of this database, in the crate's
     /// columns: names from Tarn, owners `postgres`, the rest false or NULL.
-    async fn relations_table(&self, name: &str, kind: tarn_sql::RelationKind) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>, DataFusionError> {
+    async fn relations_table(
+        &self,
+        name: &str,
+        kind: tarn_sql::RelationKind,
+    ) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>, DataFusionError> {
         use datafusion::arrow::array::{ArrayRef, BooleanArray, StringArray};
         let Some(template) = self.inner.table(name).await? else { return Ok(None) };
         let schema = template.schema();

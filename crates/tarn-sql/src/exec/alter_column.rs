@@ -13,7 +13,7 @@ use sqlparser::ast::{Ident, ObjectName};
 use crate::ast::ColumnChange;
 use crate::error::{Result, SqlError};
 use crate::output::StatementOutput;
-use crate::resolve::{Target, TableName};
+use crate::resolve::{TableName, Target};
 use crate::session::Session;
 
 const COMMENT_KEY: &str = "comment";
@@ -37,7 +37,12 @@ pub(crate) async fn set_table_comment(session: &mut Session, name: &ObjectName, 
 }
 
 /// `ALTER TABLE t ALTER | CHANGE COLUMN c ...`: every change checked first, then one commit.
-pub(crate) async fn alter_column(session: &mut Session, target: &Target, column: &Ident, changes: Vec<ColumnChange>) -> Result<StatementOutput> {
+pub(crate) async fn alter_column(
+    session: &mut Session,
+    target: &Target,
+    column: &Ident,
+    changes: Vec<ColumnChange>,
+) -> Result<StatementOutput> {
     let state = target.table.snapshot()?;
     let schema = state.schema();
     let mut fields: Vec<StructField> = schema.fields().cloned().collect();
@@ -147,10 +152,9 @@ async fn commit_metadata(target: &Target, metadata: Metadata, operation: DeltaOp
         .build(Some(state as &dyn TableReference), target.table.log_store(), operation)
         .await
         .map_err(|e| match e {
-            deltalake::DeltaTableError::Transaction { .. } if exclusive => SqlError::user(format!(
-                "{} changed while its rows were checked; run the statement again",
-                target.display
-            )),
+            deltalake::DeltaTableError::Transaction { .. } if exclusive => {
+                SqlError::user(format!("{} changed while its rows were checked; run the statement again", target.display))
+            }
             other => other.into(),
         })?;
     Ok(())

@@ -166,9 +166,7 @@ fn position(fields: &[StructField], name: &str) -> Result<usize> {
 pub(crate) fn refuse_if_constrained(metadata: &Metadata, column: &str, verb: &str) -> Result<()> {
     for (key, expression) in metadata.configuration() {
         let Some(name) = key.strip_prefix("delta.constraints.") else { continue };
-        let names_it = expression
-            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .any(|word| word.eq_ignore_ascii_case(column));
+        let names_it = expression.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|word| word.eq_ignore_ascii_case(column));
         if names_it {
             return Err(SqlError::user(format!(
                 "[DELTA_CONSTRAINT_DEPENDENT_COLUMN_CHANGE] cannot {verb} column '{column}': CHECK constraint {name} ({expression}) \

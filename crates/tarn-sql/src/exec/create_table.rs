@@ -43,6 +43,9 @@ pub(crate) fn arrow_schema(columns: &[ColumnSpec]) -> Result<Schema> {
         if let Some(comment) = &column.comment {
             metadata.insert("comment".to_string(), comment.clone());
         }
+        if let Some(expr) = &column.generated {
+            metadata.insert(GENERATION_EXPRESSION.to_string(), crate::parser::sql_text(&super::util::normalize_idents(expr)));
+        }
         if let Some(declared) = crate::types::char_type(&column.data_type)? {
             metadata.insert(tarn_engine::spark::char_varchar::TYPE_METADATA_KEY.to_string(), declared.name());
         }
@@ -62,6 +65,43 @@ pub(crate) fn arrow_schema(columns: &[ColumnSpec]) -> Result<Schema> {
         fields.push(field);
     }
     Ok(Schema::new(fields))
+}
+
+/// Where Delta keeps a generated column's expression (Spark SQL text).
+pub(crate) const GENERATION_EXPRESSION: &str = "delta.generationExpression";
+
+/// Check each generated column's expression against the table's other columns before anything
+/// is written: it must plan, read no generated column, call nothing nondeterministic, and give
+/// a value of the column's type (or one that casts to it).
+fn check_generated_columns(session: &Session, columns: &[ColumnSpec], schema: &Schema) -> Result<()> {
+    let generated: Vec<&ColumnSpec> = columns.iter().filter(|c| c.generated.is_some()).collect();
+    if generated.is_empty() {
+        return Ok(());
+    }
+    let base: Vec<Field> =
+        schema.fields().iter().filter(|f| !f.metadata().contains_key(GENERATION_EXPRESSION)).map(|f| f.as_ref().clone()).collect();
+    let df_schema = datafusion::common::DFSchema::try_from(Schema::new(base))?;
+    for column in generated {
+        let Some(expr) = &column.generated else { continue };
+        let planned = super::util::table_expr(&session.base, expr, &df_schema).map_err(|e| {
+            SqlError::user(format!("[DELTA_INVALID_GENERATED_COLUMN] column '{}' GENERATED ALWAYS AS ({expr}): {e}", column.name.value))
+        })?;
+        if planned.is_volatile() {
+            return Err(SqlError::user(format!(
+                "[DELTA_NON_DETERMINISTIC_EXPRESSION_IN_GENERATED_COLUMN] column '{}': ({expr}) is not deterministic",
+                column.name.value
+            )));
+        }
+        let from = datafusion::logical_expr::ExprSchemable::get_type(&planned, &df_schema)?;
+        let to = arrow_type(&column.data_type)?;
+        if from != to && !arrow::compute::can_cast_types(&from, &to) {
+            return Err(SqlError::user(format!(
+                "[DELTA_GENERATED_COLUMNS_EXPR_TYPE_MISMATCH] column '{}' is {} but ({expr}) gives {from}",
+                column.name.value, column.data_type
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Unquoted column names are case-insensitive and stored lower-case, like table names.
@@ -209,9 +249,7 @@ pub(crate) async fn create_table(session: &mut Session, mut create: CreateTable)
             check_declared_schema(&create.columns, &existing)?;
         }
         if create.like.is_some() {
-            return Err(SqlError::user(format!(
-                "{location} already holds a Delta table; CREATE TABLE ... LIKE needs an empty location"
-            )));
+            return Err(SqlError::user(format!("{location} already holds a Delta table; CREATE TABLE ... LIKE needs an empty location")));
         }
         if create.query.is_some() {
             return Err(SqlError::user(format!(
@@ -315,7 +353,11 @@ async fn create_delta(
                 "CREATE TABLE needs a column list, AS SELECT ..., LIKE another table, or a LOCATION that holds an existing Delta table",
             ));
         }
-        None => delta_schema(&arrow_schema(&create.columns)?)?.fields().cloned().collect(),
+        None => {
+            let schema = arrow_schema(&create.columns)?;
+            check_generated_columns(session, &create.columns, &schema)?;
+            delta_schema(&schema)?.fields().cloned().collect()
+        }
     };
     for p in &partition_columns {
         if !fields.iter().any(|f| f.name() == p) {

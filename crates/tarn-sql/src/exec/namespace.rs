@@ -157,7 +157,12 @@ pub(crate) async fn show_tables(session: &mut Session, schema: Option<ObjectName
 }
 
 /// `COMMENT ON CATALOG | SCHEMA name IS 'text' | NULL`.
-pub(crate) async fn comment_on(session: &mut Session, is_catalog: bool, name: &ObjectName, comment: Option<String>) -> Result<StatementOutput> {
+pub(crate) async fn comment_on(
+    session: &mut Session,
+    is_catalog: bool,
+    name: &ObjectName,
+    comment: Option<String>,
+) -> Result<StatementOutput> {
     if is_catalog {
         let catalog = session.catalog_name(name)?;
         session.catalog.set_catalog_comment(&catalog, comment).await?;

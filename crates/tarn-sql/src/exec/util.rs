@@ -158,7 +158,12 @@ pub(crate) fn table_expr(state: &SessionState, expr: &SqlExpr, schema: &DFSchema
 }
 
 /// [`table_expr`] of an expression whose subqueries [`super::subqueries::run_subqueries`] ran.
-pub(crate) fn table_expr_with(state: &SessionState, expr: &SqlExpr, schema: &DFSchema, answers: &super::subqueries::Answers) -> Result<Expr> {
+pub(crate) fn table_expr_with(
+    state: &SessionState,
+    expr: &SqlExpr,
+    schema: &DFSchema,
+    answers: &super::subqueries::Answers,
+) -> Result<Expr> {
     if has_subquery(expr) {
         return Err(SqlError::Unsupported(format!(
             "subqueries are not supported in this condition ('{expr}'); \

@@ -463,7 +463,7 @@ pub(crate) struct DescribedView {
 /// A view found by name: the session's temporary view, else one in the catalog.
 enum FoundView {
     Temporary(String, TempView),
-    Catalog(ViewEntry),
+    Catalog(Box<ViewEntry>),
 }
 
 async fn find_view(session: &Session, name: &ObjectName) -> Result<Option<FoundView>> {
@@ -477,7 +477,7 @@ async fn find_view(session: &Session, name: &ObjectName) -> Result<Option<FoundV
     if session.catalog.get_table(&ident).await?.is_some() {
         return Ok(None);
     }
-    Ok(session.catalog.get_view(&ident).await?.map(FoundView::Catalog))
+    Ok(session.catalog.get_view(&ident).await?.map(|v| FoundView::Catalog(Box::new(v))))
 }
 
 /// The columns of the view `name` (planned as a read plans it); `None` when it names no view.
@@ -509,7 +509,7 @@ pub(crate) async fn described_view(session: &Session, name: &ObjectName) -> Resu
             let ddl = format!("CREATE TEMPORARY VIEW {name} AS {text}");
             return Ok(Some(DescribedView { columns, details: Vec::new(), ddl }));
         }
-        Some(FoundView::Catalog(view)) => view,
+        Some(FoundView::Catalog(view)) => *view,
     };
     let provider = session.plan_catalog_view(&view).await?;
     let columns = column_rows(&provider, &view.columns);

@@ -23,13 +23,22 @@ use super::util::{explain_violation, metrics_output, table_expr};
 
 /// Project `plan` onto the table schema `target`: by position, or by the named `columns`
 /// (missing ones become NULL), casting where the SQL store-assignment rules allow and refusing
-/// with a message naming the column where they do not.
+/// with a message naming the column where they do not. A generated column given no value is
+/// left out, for delta-rs to compute from its expression (positionally, data with exactly the
+/// other columns fills those).
 pub(crate) fn align_to_schema(plan: LogicalPlan, target: &SchemaRef, columns: &[String], context: &str) -> Result<LogicalPlan> {
     let source = plan.schema().clone();
     let n_source = source.fields().len();
     let target_names: Vec<&str> = target.fields().iter().map(|f| f.name().as_str()).collect();
+    let generated = |f: &arrow::datatypes::Field| f.metadata().contains_key(super::create_table::GENERATION_EXPRESSION);
+    let n_base = target.fields().iter().filter(|f| !generated(f)).count();
     let mut source_index: Vec<Option<usize>> = vec![None; target.fields().len()];
-    if columns.is_empty() {
+    if columns.is_empty() && n_source == n_base && n_base < target.fields().len() {
+        let base_slots = source_index.iter_mut().zip(target.fields().iter()).filter(|(_, f)| !generated(f));
+        for (i, (slot, _)) in base_slots.enumerate() {
+            *slot = Some(i);
+        }
+    } else if columns.is_empty() {
         if n_source != target.fields().len() {
             return Err(SqlError::user(format!(
                 "{context}: the table has {} columns ({}) but the data has {}",
@@ -58,6 +67,7 @@ pub(crate) fn align_to_schema(plan: LogicalPlan, target: &SchemaRef, columns: &[
     let mut exprs = Vec::with_capacity(target.fields().len());
     for (field, src) in target.fields().iter().zip(&source_index) {
         let expr = match src {
+            None if generated(field) => continue,
             None => {
                 if !field.is_nullable() {
                     return Err(SqlError::user(format!("{context}: column '{}' is NOT NULL and no value is given for it", field.name())));
@@ -261,6 +271,7 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
         .with_custom_execute_handler(tarn_engine::post_commit_hooks())
         .with_writer_properties(session.writer_properties())
         .with_commit_properties(tarn_engine::commit_properties());
+    let mut assigned: Vec<(String, Expr)> = Vec::new();
     for (column, value) in &update.assignments {
         let name = normalize_column(column);
         let Some(actual) = names.iter().find(|n| n.eq_ignore_ascii_case(&name)) else {
@@ -271,7 +282,11 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
             Ok(field) => char_write_check(value, field),
             Err(_) => value,
         };
+        assigned.push((actual.to_string(), value.clone()));
         builder = builder.with_update(actual.to_string(), value);
+    }
+    for (column, value) in regenerated(&state, &schema, &df_schema, &assigned)? {
+        builder = builder.with_update(column, value);
     }
     if let Some(predicate) = &update.predicate {
         builder = builder.with_predicate(condition(session, &state, predicate, &df_schema).await?);
@@ -279,6 +294,45 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
     let context = format!("UPDATE {}", target.display);
     let (_, metrics) = builder.await.map_err(|e| explain_violation(e, &target.table, &context))?;
     metrics_output(&[("num_affected_rows", metrics.num_updated_rows as i64)])
+}
+
+/// The generated columns an UPDATE changes: each one not assigned whose expression reads an
+/// assigned column, computed from the new values (as Delta writers must; delta-rs would only
+/// refuse the stale value).
+fn regenerated(
+    state: &datafusion::execution::context::SessionState,
+    schema: &SchemaRef,
+    df_schema: &DFSchema,
+    assigned: &[(String, Expr)],
+) -> Result<Vec<(String, Expr)>> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    let mut out = Vec::new();
+    for field in schema.fields() {
+        let Some(text) = field.metadata().get(super::create_table::GENERATION_EXPRESSION) else { continue };
+        if assigned.iter().any(|(name, _)| name == field.name()) {
+            continue;
+        }
+        let expr = table_expr(state, &crate::parser::parse_expr(text)?, df_schema)?;
+        let mut reads_assigned = false;
+        let new_values = expr
+            .transform(|e| {
+                Ok(match &e {
+                    Expr::Column(c) => match assigned.iter().find(|(name, _)| *name == c.name) {
+                        Some((_, value)) => {
+                            reads_assigned = true;
+                            Transformed::yes(value.clone())
+                        }
+                        None => Transformed::no(e),
+                    },
+                    _ => Transformed::no(e),
+                })
+            })?
+            .data;
+        if reads_assigned {
+            out.push((field.name().clone(), cast(new_values, field.data_type().clone())));
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<StatementOutput> {
@@ -313,12 +367,21 @@ pub(crate) async fn delete(session: &mut Session, delete: Delete) -> Result<Stat
 
 /// A DELETE / UPDATE condition or an UPDATE value over the target's columns, its subqueries
 /// run first (`subqueries`).
-async fn condition(session: &Session, state: &datafusion::execution::context::SessionState, expr: &sqlparser::ast::Expr, df_schema: &DFSchema) -> Result<Expr> {
+async fn condition(
+    session: &Session,
+    state: &datafusion::execution::context::SessionState,
+    expr: &sqlparser::ast::Expr,
+    df_schema: &DFSchema,
+) -> Result<Expr> {
     let (expr, answers) = super::subqueries::run_subqueries(session, expr).await?;
     super::util::table_expr_with(state, &expr, df_schema, &answers)
 }
 
-pub(crate) async fn count_matching(state: &datafusion::execution::context::SessionState, target: &Target, predicate: Option<Expr>) -> Result<i64> {
+pub(crate) async fn count_matching(
+    state: &datafusion::execution::context::SessionState,
+    target: &Target,
+    predicate: Option<Expr>,
+) -> Result<i64> {
     let ctx = SessionContext::new_with_state(state.clone());
     let provider = table_provider(&target.table, state).await?;
     let mut df = ctx.read_table(provider)?;

@@ -71,9 +71,7 @@ pub(super) fn file_relations(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         let after_from = matches!(out.iter().rev().find(significant).map(|t| &t.token),
             Some(Token::Word(w)) if matches!(w.keyword, Keyword::FROM | Keyword::JOIN));
         let format = match &tokens[i].token {
-            Token::Word(w) if w.quote_style.is_none() && after_from => {
-                Some(w.value.to_ascii_lowercase()).filter(|f| f == "parquet")
-            }
+            Token::Word(w) if w.quote_style.is_none() && after_from => Some(w.value.to_ascii_lowercase()).filter(|f| f == "parquet"),
             _ => None,
         };
         if let Some(format) = format
