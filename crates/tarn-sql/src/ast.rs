@@ -133,9 +133,12 @@ pub enum Statement {
         catalog: Option<ObjectName>,
         like: Option<String>,
     },
+    /// `SHOW TABLES [IN s] [LIKE ..]`; `SHOW TABLE EXTENDED [IN s] LIKE ..` adds each one's
+    /// `information` (only for the tables and views the user may read).
     ShowTables {
         schema: Option<ObjectName>,
         like: Option<String>,
+        extended: bool,
     },
     ShowCreateTable {
         table: ObjectName,
@@ -629,7 +632,7 @@ impl Statement {
 
     /// `SHOW TABLES IN catalog.schema`
     pub fn show_tables_in(catalog: &str, schema: &str) -> Self {
-        Statement::ShowTables { schema: Some(quoted_name(&[catalog, schema])), like: None }
+        Statement::ShowTables { schema: Some(quoted_name(&[catalog, schema])), like: None, extended: false }
     }
 
     /// `DESCRIBE TABLE catalog.schema.table`

@@ -616,3 +616,32 @@ async fn parquet_path_reads_the_files_in_a_directory() {
     let err = fails(&mut s, "SELECT parquet.`id` FROM src").await;
     assert!(err.contains("parquet"), "{err}");
 }
+
+#[tokio::test]
+async fn show_table_extended_describes_what_the_pattern_matches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE sales (id INT NOT NULL, region STRING) PARTITIONED BY (region) COMMENT 'all sales'").await;
+    run(&mut s, "CREATE VIEW sales_eu AS SELECT id FROM sales WHERE region = 'eu'").await;
+    run(&mut s, "CREATE TABLE other (x INT)").await;
+    let names = strings(&mut s, "SHOW TABLE EXTENDED LIKE 'sales*'").await;
+    assert_eq!(names, vec![Some("default".to_string()), Some("default".to_string())]);
+    let info = cell(&mut s, "SHOW TABLE EXTENDED LIKE 'sales'", "information").await.expect("information");
+    for line in [
+        "Catalog: main",
+        "Database: default",
+        "Table: sales",
+        "Type: MANAGED",
+        "Provider: delta",
+        "Comment: all sales",
+        "Schema: root",
+        " |-- id: int (nullable = false)",
+        " |-- region: string (nullable = true)",
+    ] {
+        assert!(info.lines().any(|l| l == line), "{line} in\n{info}");
+    }
+    let view = cell(&mut s, "SHOW TABLE EXTENDED LIKE 'sales_eu'", "information").await.expect("information");
+    assert!(view.contains("Type: VIEW") && view.contains(" |-- id: int"), "{view}");
+    let err = fails(&mut s, "SHOW TABLE EXTENDED").await;
+    assert!(err.contains("LIKE"), "{err}");
+}

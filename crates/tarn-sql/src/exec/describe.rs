@@ -152,6 +152,39 @@ pub(crate) async fn describe_table(session: &mut Session, table: &ObjectName, ex
     column_rows(&rows)
 }
 
+/// The `information` text `SHOW TABLE EXTENDED` gives a table or view, in Spark's form: one
+/// `Key: value` line per detail, then the schema as a tree.
+pub(crate) async fn information(session: &mut Session, name: &ObjectName, temporary: bool) -> Result<String> {
+    let output = Box::pin(describe_table(session, name, true)).await?;
+    let mut lines: Vec<String> = Vec::new();
+    let mut details = false;
+    for batch in output.collect().await? {
+        let keys = batch.column(0).as_string::<i32>();
+        let values = batch.column(1).as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            let (key, value) = (keys.value(row), values.value(row));
+            if key == "# Detailed Table Information" {
+                details = true;
+            } else if details && !key.is_empty() {
+                lines.push(format!("{key}: {value}"));
+            }
+        }
+    }
+    if temporary {
+        lines.push(format!("Table: {name}"));
+        lines.push("Type: VIEW".into());
+    }
+    let schema = match super::views::view_schema(session, name).await? {
+        Some(schema) => schema,
+        None => session.open_target(name, None).await?.table.snapshot()?.snapshot().arrow_schema(),
+    };
+    lines.push("Schema: root".into());
+    for field in schema.fields() {
+        lines.push(format!(" |-- {}: {} (nullable = {})", field.name(), crate::types::field_type_name(field), field.is_nullable()));
+    }
+    Ok(lines.join("\n") + "\n")
+}
+
 /// Spark's `col_name` / `data_type` / `comment` result of a DESCRIBE.
 fn column_rows(rows: &[(String, String, Option<String>)]) -> Result<StatementOutput> {
     StatementOutput::from_columns(vec![

@@ -100,7 +100,7 @@ async fn execute_once(session: &mut Session, statement: Statement) -> Result<Sta
         S::Use { target, name } => namespace::use_(session, target, &name).await,
         S::ShowCatalogs { like } => namespace::show_catalogs(session, like).await,
         S::ShowSchemas { catalog, like } => namespace::show_schemas(session, catalog, like).await,
-        S::ShowTables { schema, like } => namespace::show_tables(session, schema, like).await,
+        S::ShowTables { schema, like, extended } => namespace::show_tables(session, schema, like, extended).await,
         S::CreateTable(create) => create_table::create_table(session, *create).await,
         S::CreateClone(clone) => clone::create_clone(session, *clone).await,
         S::DropTable { name, if_exists } => create_table::drop_table(session, &name, if_exists).await,

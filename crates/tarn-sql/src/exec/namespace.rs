@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, StringArray};
-use sqlparser::ast::{Ident, ObjectName};
+use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
 
 use crate::ast::UseTarget;
 use crate::error::Result;
@@ -136,7 +136,12 @@ pub(crate) async fn describe_namespace(
 
 /// `SHOW TABLES`: as in Spark, the schema's tables and views, then the session's temporary
 /// views (with an empty `database` and `isTemporary` true).
-pub(crate) async fn show_tables(session: &mut Session, schema: Option<ObjectName>, like: Option<String>) -> Result<StatementOutput> {
+pub(crate) async fn show_tables(
+    session: &mut Session,
+    schema: Option<ObjectName>,
+    like: Option<String>,
+    extended: bool,
+) -> Result<StatementOutput> {
     let (catalog, schema) = match schema {
         Some(name) => session.schema_name(&name)?,
         None => (session.current_catalog.clone(), session.current_schema.clone()),
@@ -145,15 +150,29 @@ pub(crate) async fn show_tables(session: &mut Session, schema: Option<ObjectName
     names.extend(session.catalog.list_views(&catalog, &schema).await?.into_iter().map(|v| v.name));
     names.sort();
     names.retain(|n| like_matches(like.as_deref(), n));
+    if extended {
+        // What is described is what the user may read.
+        names = session.visibility().await?.readable(&catalog, &schema, names).await?;
+    }
     let mut rows: Vec<(String, String, bool)> = names.into_iter().map(|n| (schema.clone(), n, false)).collect();
     let mut temporary: Vec<&String> = session.temp_views.keys().filter(|n| like_matches(like.as_deref(), n)).collect();
     temporary.sort();
     rows.extend(temporary.into_iter().map(|n| (String::new(), n.clone(), true)));
-    StatementOutput::from_columns(vec![
+    let mut columns = vec![
         ("database", Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.clone()))) as ArrayRef),
         ("tableName", Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.clone()))) as ArrayRef),
         ("isTemporary", Arc::new(BooleanArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())) as ArrayRef),
-    ])
+    ];
+    if extended {
+        let mut information = Vec::with_capacity(rows.len());
+        for (database, name, temporary) in &rows {
+            let parts: Vec<&str> = if *temporary { vec![name.as_str()] } else { vec![catalog.as_str(), database.as_str(), name.as_str()] };
+            let object = ObjectName(parts.iter().map(|p| ObjectNamePart::Identifier(Ident::with_quote('`', *p))).collect());
+            information.push(super::describe::information(session, &object, *temporary).await?);
+        }
+        columns.push(("information", Arc::new(StringArray::from_iter_values(information)) as ArrayRef));
+    }
+    StatementOutput::from_columns(columns)
 }
 
 /// `COMMENT ON CATALOG | SCHEMA name IS 'text' | NULL`.

@@ -425,7 +425,19 @@ impl TarnParser<'_> {
         }
         if self.word("TABLES") {
             let schema = if self.word("IN") || self.word("FROM") { Some(self.object_name()?) } else { None };
-            return Ok(Statement::ShowTables { schema, like: self.optional_like()? });
+            return Ok(Statement::ShowTables { schema, like: self.optional_like()?, extended: false });
+        }
+        if self.words(&["TABLE", "EXTENDED"]) {
+            let schema = if self.word("IN") || self.word("FROM") { Some(self.object_name()?) } else { None };
+            let Some(like) = self.optional_like()? else {
+                return Err(self.unexpected("LIKE 'pattern' after SHOW TABLE EXTENDED"));
+            };
+            if self.peek_word("PARTITION") {
+                return Err(SqlError::Unsupported(
+                    "SHOW TABLE EXTENDED .. PARTITION (..) is not supported; SHOW PARTITIONS lists a table's partitions".into(),
+                ));
+            }
+            return Ok(Statement::ShowTables { schema, like: Some(like), extended: true });
         }
         let scope = if self.peek_word_at(1).as_deref() == Some("FUNCTIONS") {
             match self.peek_word_at(0).as_deref() {
