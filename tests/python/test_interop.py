@@ -189,3 +189,20 @@ def test_renamed_and_dropped_columns_read_the_same_elsewhere(warehouse):
     assert canon(rows) == canon(expected)
     with pytest.raises(Exception, match="column mapping"):
         pl.read_delta(path)
+
+
+def test_generated_columns_both_directions(warehouse):
+    """A generated column Tarn defines is Delta's (delta.generationExpression): deltalake reads
+    it, and computes it when it appends rows without it; Tarn reads those rows."""
+    tarn(warehouse, """
+        CREATE TABLE g (id INT, price DOUBLE, with_tax DOUBLE GENERATED ALWAYS AS (price * 2));
+        INSERT INTO g (id, price) VALUES (1, 10.0);
+    """)
+    path = location(warehouse, "g")
+    dt = DeltaTable(path)
+    field = next(f for f in dt.schema().fields if f.name == "with_tax")
+    assert field.metadata.get("delta.generationExpression") == "price * 2"
+    assert dt.to_pyarrow_table().to_pylist() == [{"id": 1, "price": 10.0, "with_tax": 20.0}]
+    write_deltalake(path, pa.table({"id": pa.array([2], pa.int32()), "price": [3.5]}), mode="append")
+    rows = tarn(warehouse, "SELECT id, with_tax FROM g ORDER BY id")
+    assert rows == [{"id": 1, "with_tax": 20.0}, {"id": 2, "with_tax": 7.0}]

@@ -437,7 +437,7 @@ async fn list_tables(
         .collect();
     // Views are listed beside the tables (kind "view"; they have no location).
     let views = session.catalog().list_views(&catalog, &schema).await.map_err(tarn_sql::SqlError::from)?;
-    tables.extend(views.into_iter().map(|v| serde_json::json!({ "name": v.name, "kind": "view", "location": null, "comment": v.comment })));
+    tables.extend(views.into_iter().map(|v| serde_json::json!({ "name": v.name, "kind": "view", "location": null })));
     Ok(axum::Json(serde_json::json!({ "catalog": catalog, "schema": schema, "tables": tables })).into_response())
 }
 
