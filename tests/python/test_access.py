@@ -27,6 +27,7 @@ OPERATIONS = {
     "optimize": ("OPTIMIZE sales.orders", {"admin", "writer"}),
     "create_table": ("CREATE TABLE sales.t_{proto}_{user} (i INT)", {"admin"}),
     "drop_table": ("DROP TABLE IF EXISTS sales.keep", {"admin"}),
+    "comment_on": ("COMMENT ON TABLE sales.orders IS 'by {user} over {proto}'", {"admin"}),
     "create_like": ("CREATE TABLE sales.l_{proto}_{user} LIKE sales.orders", {"admin"}),
     "clone": ("CREATE TABLE sales.c_{proto}_{user} SHALLOW CLONE sales.orders", {"admin"}),
     "path_read": ("SELECT count(*) FROM delta.`{location}`", {"admin"}),
