@@ -51,6 +51,9 @@ pub struct FileOptions {
     pub pattern: Option<String>,
     /// An explicit schema instead of inference.
     pub schema: Option<SchemaRef>,
+    /// CSV: infer column types (Databricks' `inferColumnTypes`, on by default); off, every
+    /// column is a STRING, as Spark reads ``csv.`path` ``.
+    pub infer_types: bool,
 }
 
 impl FileOptions {
@@ -64,6 +67,7 @@ impl FileOptions {
             rescued_column: (format != FileFormat::Parquet).then(|| RESCUED_DATA.to_string()),
             pattern: None,
             schema: None,
+            infer_types: true,
         }
     }
 }
@@ -145,13 +149,14 @@ impl FileSource {
                 }
                 "rescueddatacolumn" => options.rescued_column = (!value.is_empty()).then(|| value.clone()),
                 "pathglobfilter" | "pattern" => options.pattern = Some(value.clone()),
+                "infercolumntypes" => options.infer_types = flag()?,
                 "schema" => {
                     let columns = crate::parser::parse_column_list(value)?;
                     options.schema = Some(Arc::new(crate::exec::arrow_schema_of(&columns)?));
                 }
                 other => {
                     return Err(SqlError::user(format!(
-                        "read_files: unknown option '{other}'; known: format, header, sep, quote, mode, rescuedDataColumn, schema, pathGlobFilter"
+                        "read_files: unknown option '{other}'; known: format, header, sep, quote, mode, rescuedDataColumn, schema, pathGlobFilter, inferColumnTypes"
                     )));
                 }
             }
@@ -573,7 +578,13 @@ fn infer_csv(bytes: &[u8], options: &FileOptions) -> std::result::Result<Schema,
         .with_quote(options.quote)
         .with_truncated_rows(true);
     let (schema, _) = format.infer_schema(bytes, Some(1000)).map_err(|e| e.to_string())?;
-    Ok(schema)
+    // Without a header Spark names the columns `_c0`, `_c1`, ...
+    let fields = schema.fields().iter().enumerate().map(|(i, f)| {
+        let name = if options.header { f.name().clone() } else { format!("_c{i}") };
+        let data_type = if options.infer_types { f.data_type().clone() } else { DataType::Utf8 };
+        Field::new(name, data_type, true)
+    });
+    Ok(Schema::new(fields.collect::<Vec<_>>()))
 }
 
 fn read_csv(bytes: &[u8], url: &Url, data: &SchemaRef, options: &FileOptions) -> Result<Decoded> {

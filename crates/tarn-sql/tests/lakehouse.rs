@@ -645,3 +645,22 @@ async fn show_table_extended_describes_what_the_pattern_matches() {
     let err = fails(&mut s, "SHOW TABLE EXTENDED").await;
     assert!(err.contains("LIKE"), "{err}");
 }
+
+#[tokio::test]
+async fn csv_path_reads_strings_named_as_spark_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("csv");
+    std::fs::create_dir_all(&landing).expect("mkdir");
+    std::fs::write(landing.join("a.csv"), "1,007,x\n2,8,y\n").expect("write");
+    let mut s = session(dir.path()).await;
+    // Spark's csv.`path`: no header, columns _c0.., every one a STRING ('007' stays '007').
+    let sql = format!("SELECT _c1, typeof(_c0) FROM csv.`{}` ORDER BY _c0", landing.display());
+    assert_eq!(strings(&mut s, &sql).await, vec![Some("007".to_string()), Some("8".to_string())]);
+    let sql = format!("SELECT typeof(_c0) FROM csv.`{}` LIMIT 1", landing.display());
+    assert_eq!(strings(&mut s, &sql).await, vec![Some("string".to_string())]);
+    // read_files infers types unless told not to, and names headerless columns the same way.
+    let sql = format!("SELECT typeof(_c1) FROM read_files('{}', format => 'csv') LIMIT 1", landing.display());
+    assert_eq!(strings(&mut s, &sql).await, vec![Some("bigint".to_string())]);
+    let sql = format!("SELECT _c1 FROM read_files('{}', format => 'csv', inferColumnTypes => 'false') ORDER BY _c0", landing.display());
+    assert_eq!(strings(&mut s, &sql).await, vec![Some("007".to_string()), Some("8".to_string())]);
+}

@@ -60,7 +60,8 @@ fn starts_query(before: &[TokenWithSpan]) -> bool {
     }
 }
 
-/// Spark's file reads in FROM: ``parquet.`/path` `` is `read_files('/path', format => 'parquet')`,
+/// Spark's file reads in FROM: ``parquet.`/path` `` is `read_files('/path', format => 'parquet')`
+/// and ``csv.`/path` `` reads CSV as Spark does (no header, `_c0`.. as STRING),
 /// so it is authorized and read as every `read_files` is (SELECT ON ANY FILE). Only right after
 /// `FROM` or `JOIN`, where a name is a relation, never a column.
 pub(super) fn file_relations(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
@@ -71,7 +72,9 @@ pub(super) fn file_relations(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         let after_from = matches!(out.iter().rev().find(significant).map(|t| &t.token),
             Some(Token::Word(w)) if matches!(w.keyword, Keyword::FROM | Keyword::JOIN));
         let format = match &tokens[i].token {
-            Token::Word(w) if w.quote_style.is_none() && after_from => Some(w.value.to_ascii_lowercase()).filter(|f| f == "parquet"),
+            Token::Word(w) if w.quote_style.is_none() && after_from => {
+                Some(w.value.to_ascii_lowercase()).filter(|f| f == "parquet" || f == "csv")
+            }
             _ => None,
         };
         if let Some(format) = format
@@ -80,16 +83,16 @@ pub(super) fn file_relations(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             && path.quote_style == Some('`')
         {
             let span = tokens[i].span;
-            let call = [
-                Token::make_word("read_files", None),
-                Token::LParen,
-                Token::SingleQuotedString(path.value.clone()),
-                Token::Comma,
-                Token::make_word("format", None),
-                Token::RArrow,
-                Token::SingleQuotedString(format),
-                Token::RParen,
-            ];
+            let mut call = vec![Token::make_word("read_files", None), Token::LParen, Token::SingleQuotedString(path.value.clone())];
+            // Spark reads ``csv.`path` `` without a header, every column a STRING, nothing rescued.
+            let mut options = vec![("format", format.clone())];
+            if format == "csv" {
+                options.extend([("inferColumnTypes", "false".to_string()), ("rescuedDataColumn", String::new())]);
+            }
+            for (name, value) in options {
+                call.extend([Token::Comma, Token::make_word(name, None), Token::RArrow, Token::SingleQuotedString(value)]);
+            }
+            call.push(Token::RParen);
             out.extend(call.into_iter().map(|token| TokenWithSpan { token, span }));
             i += 3;
             continue;
