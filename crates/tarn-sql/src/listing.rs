@@ -45,12 +45,18 @@ impl Visibility {
     /// The tables, then the views, of `catalog.schema` that the principal may read, each by name.
     pub async fn relations(&self, catalog: &str, schema: &str) -> Result<Vec<Relation>> {
         let catalog_store = self.catalog();
-        let tables = catalog_store.list_tables(catalog, schema).await?.into_iter().map(|t| t.name).collect();
-        let views = catalog_store.list_views(catalog, schema).await?.into_iter().map(|v| v.name).collect();
-        let mut out: Vec<Relation> =
-            self.readable(catalog, schema, tables).await?.into_iter().map(|name| Relation { name, kind: RelationKind::Table }).collect();
-        out.extend(self.readable(catalog, schema, views).await?.into_iter().map(|name| Relation { name, kind: RelationKind::View }));
-        Ok(out)
+        let tables: Vec<String> = catalog_store.list_tables(catalog, schema).await?.into_iter().map(|t| t.name).collect();
+        let table_count = tables.len();
+        let mut names = tables;
+        names.extend(catalog_store.list_views(catalog, schema).await?.into_iter().map(|v| v.name));
+        // One pass over the grants for both; a name is a table or a view, never both.
+        let readable: std::collections::HashSet<String> = self.readable(catalog, schema, names.clone()).await?.into_iter().collect();
+        Ok(names
+            .into_iter()
+            .enumerate()
+            .filter(|(_, name)| readable.contains(name))
+            .map(|(i, name)| Relation { name, kind: if i < table_count { RelationKind::Table } else { RelationKind::View } })
+            .collect())
     }
 
     /// The kind and columns of a relation the principal may read (`None`: no such relation, or

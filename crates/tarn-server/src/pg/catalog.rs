@@ -43,13 +43,19 @@ fn external(e: impl std::fmt::Display) -> DataFusionError {
 }
 
 impl TarnCatalogInfo {
-    /// The views of `schema` (in this database) the user may read, with their SQL.
-    pub(crate) async fn view_definitions(&self, schema: &str) -> Result<Vec<(String, String)>, DataFusionError> {
+    /// The tables and views of `schema` (in this database) the user may read; none in the
+    /// system schemas.
+    pub(crate) async fn relations(&self, schema: &str) -> Result<Vec<tarn_sql::Relation>, DataFusionError> {
         if SYSTEM_SCHEMAS.contains(&schema) {
             return Ok(Vec::new());
         }
+        self.visibility.relations(&self.database, schema).await.map_err(external)
+    }
+
+    /// The views of `schema` (in this database) the user may read, with their SQL.
+    pub(crate) async fn view_definitions(&self, schema: &str) -> Result<Vec<(String, String)>, DataFusionError> {
         let mut out = Vec::new();
-        for relation in self.visibility.relations(&self.database, schema).await.map_err(external)? {
+        for relation in self.relations(schema).await? {
             if relation.kind != tarn_sql::RelationKind::View {
                 continue;
             }
@@ -84,11 +90,7 @@ impl CatalogInfo for TarnCatalogInfo {
         if catalog_name != self.database {
             return Ok(None);
         }
-        if SYSTEM_SCHEMAS.contains(&schema_name) {
-            return Ok(Some(Vec::new()));
-        }
-        let relations = self.visibility.relations(catalog_name, schema_name).await.map_err(external)?;
-        Ok(Some(relations.into_iter().map(|r| r.name).collect()))
+        Ok(Some(self.relations(schema_name).await?.into_iter().map(|r| r.name).collect()))
     }
 
     async fn table_schema(&self, catalog_name: &str, schema_name: &str, table_name: &str) -> Result<Option<SchemaRef>, DataFusionError> {
@@ -165,24 +167,16 @@ impl TarnPgCatalog {
         let schema = template.schema();
         let mut rows: Vec<(String, String, Option<String>)> = Vec::new();
         for schema_name in self.info.schema_names(&self.info.database).await?.unwrap_or_default() {
-            if SYSTEM_SCHEMAS.contains(&schema_name.as_str()) {
-                continue;
-            }
-            for relation in self.info.visibility.relations(&self.info.database, &schema_name).await.map_err(external)? {
-                if relation.kind != kind {
-                    continue;
+            match kind {
+                tarn_sql::RelationKind::View => {
+                    for (view, sql) in self.info.view_definitions(&schema_name).await? {
+                        rows.push((schema_name.clone(), view, Some(sql)));
+                    }
                 }
-                let definition = match kind {
-                    tarn_sql::RelationKind::View => self
-                        .info
-                        .catalog
-                        .get_view(&TableIdent::new(&self.info.database, &schema_name, &relation.name))
-                        .await
-                        .map_err(external)?
-                        .map(|v| v.sql),
-                    tarn_sql::RelationKind::Table => None,
-                };
-                rows.push((schema_name.clone(), relation.name, definition));
+                tarn_sql::RelationKind::Table => {
+                    let tables = self.info.relations(&schema_name).await?.into_iter().filter(|r| r.kind == kind);
+                    rows.extend(tables.map(|r| (schema_name.clone(), r.name, None)));
+                }
             }
         }
         let columns: Vec<ArrayRef> = schema

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema};
 use async_trait::async_trait;
 use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result};
@@ -72,29 +72,29 @@ impl PgInformationSchema {
         .map_err(Into::into)
     }
 
-    async fn tables(&self) -> Result<RecordBatch> {
-        let mut rows: Vec<(String, String, &str)> = Vec::new();
-        for schema in self.info.schema_names(&self.database).await?.unwrap_or_default() {
-            for table in self.info.table_names(&self.database, &schema).await?.unwrap_or_default() {
-                let kind = match self.info.table_type(&self.database, &schema, &table).await? {
-                    Some(datafusion::datasource::TableType::View) => "VIEW",
-                    _ => "BASE TABLE",
-                };
-                rows.push((schema.clone(), table, kind));
-            }
-        }
-        let schema = Arc::new(Schema::new(text_fields(&["table_catalog", "table_schema", "table_name", "table_type"])));
+    /// One row per (schema, name, value) of this database, under `columns` (catalog first).
+    fn named_rows(&self, columns: &[&str], rows: Vec<(String, String, String)>) -> Result<RecordBatch> {
         let n = rows.len();
         RecordBatch::try_new(
-            schema,
+            Arc::new(Schema::new(text_fields(columns))),
             vec![
                 strings(vec![Some(self.database.clone()); n]),
                 strings(rows.iter().map(|r| Some(r.0.clone())).collect()),
                 strings(rows.iter().map(|r| Some(r.1.clone())).collect()),
-                strings(rows.iter().map(|r| Some(r.2.to_string())).collect()),
+                strings(rows.into_iter().map(|r| Some(r.2)).collect()),
             ],
         )
         .map_err(Into::into)
+    }
+
+    async fn tables(&self) -> Result<RecordBatch> {
+        let mut rows = Vec::new();
+        for schema in self.info.schema_names(&self.database).await?.unwrap_or_default() {
+            for relation in self.info.relations(&schema).await? {
+                rows.push((schema.clone(), relation.name, relation.kind.sql_name().to_string()));
+            }
+        }
+        self.named_rows(&["table_catalog", "table_schema", "table_name", "table_type"], rows)
     }
 
     async fn columns(&self) -> Result<RecordBatch> {
@@ -163,24 +163,13 @@ impl PgInformationSchema {
     }
 
     async fn views(&self) -> Result<RecordBatch> {
-        let schema: SchemaRef = Arc::new(Schema::new(text_fields(&["table_catalog", "table_schema", "table_name", "view_definition"])));
-        let mut rows: Vec<(String, String, String)> = Vec::new();
-        for schema_name in self.info.schema_names(&self.database).await?.unwrap_or_default() {
-            for (view, sql) in self.info.view_definitions(&schema_name).await? {
-                rows.push((schema_name.clone(), view, sql));
+        let mut rows = Vec::new();
+        for schema in self.info.schema_names(&self.database).await?.unwrap_or_default() {
+            for (view, sql) in self.info.view_definitions(&schema).await? {
+                rows.push((schema.clone(), view, sql));
             }
         }
-        let n = rows.len();
-        RecordBatch::try_new(
-            schema,
-            vec![
-                strings(vec![Some(self.database.clone()); n]),
-                strings(rows.iter().map(|r| Some(r.0.clone())).collect()),
-                strings(rows.iter().map(|r| Some(r.1.clone())).collect()),
-                strings(rows.iter().map(|r| Some(r.2.clone())).collect()),
-            ],
-        )
-        .map_err(Into::into)
+        self.named_rows(&["table_catalog", "table_schema", "table_name", "view_definition"], rows)
     }
 }
 

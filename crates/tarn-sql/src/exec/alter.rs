@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use deltalake::kernel::transaction::{CommitBuilder, TableReference};
 use deltalake::kernel::{Action, MetadataExt};
 use deltalake::protocol::DeltaOperation;
 use sqlparser::ast::ObjectName;
@@ -93,15 +92,8 @@ pub(crate) async fn alter_table(session: &mut Session, table: &ObjectName, op: A
                 }
             }
             if !removed.is_empty() {
-                CommitBuilder::from(tarn_engine::commit_properties())
-                    .with_post_commit_hook_handler(Some(tarn_engine::post_commit_hooks()))
-                    .with_actions(vec![Action::Metadata(metadata)])
-                    .build(
-                        Some(state as &dyn TableReference),
-                        target.table.log_store(),
-                        DeltaOperation::SetTableProperties { properties: removed },
-                    )
-                    .await?;
+                let operation = DeltaOperation::SetTableProperties { properties: removed };
+                super::alter_column::commit_definition(&target, vec![Action::Metadata(metadata)], operation, false).await?;
             }
         }
         AlterOp::AddConstraint { name, check } => {

@@ -32,7 +32,8 @@ pub(crate) async fn set_table_comment(session: &mut Session, name: &ObjectName, 
     let state = target.table.snapshot()?;
     let metadata = with_description(state.metadata().clone(), comment.clone())?;
     let update = deltalake::operations::update_table_metadata::TableMetadataUpdate { name: None, description: comment };
-    commit_metadata(&target, metadata, DeltaOperation::UpdateTableMetadata { metadata_update: update }, false).await?;
+    commit_definition(&target, vec![Action::Metadata(metadata)], DeltaOperation::UpdateTableMetadata { metadata_update: update }, false)
+        .await?;
     Ok(StatementOutput::empty())
 }
 
@@ -134,13 +135,15 @@ pub(crate) async fn alter_column(
     let schema = StructType::try_new(fields).map_err(|e| SqlError::user(format!("ALTER COLUMN: {e}")))?;
     let metadata = super::column_mapping::with_schema_and_partitions(state.metadata().clone(), schema, partitions)?;
     // A NOT NULL checked against this snapshot holds only if nothing was committed since.
-    commit_metadata(target, metadata, DeltaOperation::DropColumnNotNull { column: changed }, check_not_null).await?;
+    commit_definition(target, vec![Action::Metadata(metadata)], DeltaOperation::DropColumnNotNull { column: changed }, check_not_null)
+        .await?;
     Ok(StatementOutput::empty())
 }
 
-/// Commit `metadata` as the table's new definition. With `exclusive`, any commit since the
-/// snapshot makes this one fail instead of being retried on top of it.
-async fn commit_metadata(target: &Target, metadata: Metadata, operation: DeltaOperation, exclusive: bool) -> Result<()> {
+/// Commit a change to the table's definition (`metaData`, perhaps `protocol`) with no data
+/// files — every ALTER that rewrites none commits through here. With `exclusive`, any commit
+/// since the snapshot makes this one fail instead of being retried on top of it.
+pub(crate) async fn commit_definition(target: &Target, actions: Vec<Action>, operation: DeltaOperation, exclusive: bool) -> Result<()> {
     let state = target.table.snapshot()?;
     let mut properties = tarn_engine::commit_properties();
     if exclusive {
@@ -148,7 +151,7 @@ async fn commit_metadata(target: &Target, metadata: Metadata, operation: DeltaOp
     }
     CommitBuilder::from(properties)
         .with_post_commit_hook_handler(Some(tarn_engine::post_commit_hooks()))
-        .with_actions(vec![Action::Metadata(metadata)])
+        .with_actions(actions)
         .build(Some(state as &dyn TableReference), target.table.log_store(), operation)
         .await
         .map_err(|e| match e {

@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 
-use deltalake::kernel::transaction::{CommitBuilder, TableReference};
 use deltalake::kernel::{Action, DataType, Metadata, MetadataExt, MetadataValue, Protocol, StructField, StructType};
 use deltalake::protocol::DeltaOperation;
 use sqlparser::ast::Ident;
@@ -21,9 +20,10 @@ use crate::error::{Result, SqlError};
 use crate::resolve::Target;
 
 pub(crate) const MODE_KEY: &str = "delta.columnMapping.mode";
-const MAX_ID_KEY: &str = "delta.columnMapping.maxColumnId";
-const ID_KEY: &str = "delta.columnMapping.id";
-const PHYSICAL_NAME_KEY: &str = "delta.columnMapping.physicalName";
+pub(crate) const MAX_ID_KEY: &str = "delta.columnMapping.maxColumnId";
+pub(crate) const ID_KEY: &str = "delta.columnMapping.id";
+/// Where a column's values live in the data files.
+pub(crate) const PHYSICAL_NAME_KEY: &str = "delta.columnMapping.physicalName";
 
 /// Whether the table maps its columns by name.
 pub(crate) fn is_mapped(target: &Target) -> Result<bool> {
@@ -249,11 +249,5 @@ pub(crate) fn with_schema_and_partitions(metadata: Metadata, schema: StructType,
 }
 
 async fn commit(target: &Target, actions: Vec<Action>, operation: DeltaOperation) -> Result<()> {
-    let state = target.table.snapshot()?;
-    CommitBuilder::from(tarn_engine::commit_properties())
-        .with_post_commit_hook_handler(Some(tarn_engine::post_commit_hooks()))
-        .with_actions(actions)
-        .build(Some(state as &dyn TableReference), target.table.log_store(), operation)
-        .await?;
-    Ok(())
+    super::alter_column::commit_definition(target, actions, operation, false).await
 }

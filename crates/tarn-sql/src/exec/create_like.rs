@@ -8,13 +8,14 @@
 use deltalake::kernel::{ArrayType, DataType, MapType, Protocol, StructField, StructType};
 use sqlparser::ast::Ident;
 
+use super::column_mapping;
 use crate::ast::CreateTable;
 use crate::error::{Result, SqlError};
 use crate::session::Session;
 
 /// Field metadata that belongs to the source table's files, not to its definition: a new
 /// table assigns its own column-mapping ids and physical names.
-const PER_TABLE_FIELD_KEYS: [&str; 3] = ["delta.columnMapping.id", "delta.columnMapping.physicalName", "parquet.field.id"];
+const PER_TABLE_FIELD_KEYS: [&str; 3] = [column_mapping::ID_KEY, column_mapping::PHYSICAL_NAME_KEY, "parquet.field.id"];
 
 /// The definition `CREATE TABLE .. LIKE` takes from its source.
 pub(crate) struct CopiedDefinition {
@@ -48,7 +49,7 @@ pub(crate) async fn copy_definition(session: &Session, create: &mut CreateTable)
     let mut properties: Vec<(String, String)> = metadata
         .configuration()
         .iter()
-        .filter(|(key, _)| key.as_str() != "delta.columnMapping.maxColumnId")
+        .filter(|(key, _)| key.as_str() != column_mapping::MAX_ID_KEY)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     properties.sort();

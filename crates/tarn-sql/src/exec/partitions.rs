@@ -12,9 +12,6 @@ use crate::error::{Result, SqlError};
 use crate::output::StatementOutput;
 use crate::session::Session;
 
-/// Where a column's values live in the log under column mapping.
-const PHYSICAL_NAME_KEY: &str = "delta.columnMapping.physicalName";
-
 pub(crate) async fn show_partitions(session: &mut Session, table: &ObjectName, filter: &[(Ident, String)]) -> Result<StatementOutput> {
     let target = session.open_target(table, None).await?;
     let state = target.table.snapshot()?;
@@ -30,7 +27,7 @@ pub(crate) async fn show_partitions(session: &mut Session, table: &ObjectName, f
     // The key each partition column's value has in the files' `partitionValues`.
     let keys: Vec<String> = columns
         .iter()
-        .map(|c| match schema.field(c).and_then(|f| f.metadata().get(PHYSICAL_NAME_KEY)) {
+        .map(|c| match schema.field(c).and_then(|f| f.metadata().get(super::column_mapping::PHYSICAL_NAME_KEY)) {
             Some(deltalake::kernel::MetadataValue::String(physical)) => physical.clone(),
             _ => c.clone(),
         })
