@@ -54,6 +54,9 @@ pub struct FileOptions {
     /// CSV: infer column types (Databricks' `inferColumnTypes`, on by default); off, every
     /// column is a STRING, as Spark reads ``csv.`path` ``.
     pub infer_types: bool,
+    /// JSON: order inferred columns (and struct fields) by name, as Spark's JSON source does
+    /// (`columnOrder => 'name'`), rather than in the order the records first name them.
+    pub columns_by_name: bool,
 }
 
 impl FileOptions {
@@ -68,6 +71,7 @@ impl FileOptions {
             pattern: None,
             schema: None,
             infer_types: true,
+            columns_by_name: false,
         }
     }
 }
@@ -150,13 +154,20 @@ impl FileSource {
                 "rescueddatacolumn" => options.rescued_column = (!value.is_empty()).then(|| value.clone()),
                 "pathglobfilter" | "pattern" => options.pattern = Some(value.clone()),
                 "infercolumntypes" => options.infer_types = flag()?,
+                "columnorder" => {
+                    options.columns_by_name = match value.to_ascii_lowercase().as_str() {
+                        "name" => true,
+                        "file" => false,
+                        _ => return Err(SqlError::user(format!("read_files: columnOrder must be 'name' or 'file', got '{value}'"))),
+                    }
+                }
                 "schema" => {
                     let columns = crate::parser::parse_column_list(value)?;
                     options.schema = Some(Arc::new(crate::exec::arrow_schema_of(&columns)?));
                 }
                 other => {
                     return Err(SqlError::user(format!(
-                        "read_files: unknown option '{other}'; known: format, header, sep, quote, mode, rescuedDataColumn, schema, pathGlobFilter, inferColumnTypes"
+                        "read_files: unknown option '{other}'; known: format, header, sep, quote, mode, rescuedDataColumn, schema, pathGlobFilter, inferColumnTypes, columnOrder"
                     )));
                 }
             }
@@ -182,7 +193,7 @@ impl FileSource {
         for url in files {
             let bytes = fetch(url).await?;
             let schema = match self.options.format {
-                FileFormat::Json => infer_json(&bytes),
+                FileFormat::Json => infer_json(&bytes, self.options.columns_by_name),
                 FileFormat::Csv => infer_csv(&bytes, &self.options).map_err(|e| with_file(url, e))?,
                 FileFormat::Parquet => parquet_schema(bytes).map_err(|e| with_file(url, e))?,
             };
@@ -195,6 +206,10 @@ impl FileSource {
                     Some(_) => {}
                 }
             }
+        }
+        if self.options.columns_by_name {
+            // Columns another file added are sorted in too.
+            fields.sort_by(|a, b| a.name().cmp(b.name()));
         }
         if fields.is_empty() {
             return Err(SqlError::user(format!(
@@ -389,7 +404,7 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
 }
 
-fn infer_json(bytes: &[u8]) -> Schema {
+fn infer_json(bytes: &[u8], by_name: bool) -> Schema {
     let mut values: Vec<Value> = Vec::new();
     let mut order: Vec<String> = Vec::new();
     for (_, line) in lines(bytes) {
@@ -407,10 +422,31 @@ fn infer_json(bytes: &[u8]) -> Schema {
     }
     let schema =
         arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(|v| Ok(v.clone()))).unwrap_or_else(|_| Schema::empty());
-    // Columns in the order the records first name them (serde_json's maps sort their keys).
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    if by_name {
+        let mut fields: Vec<Field> = fields.iter().map(fields_by_name).collect();
+        fields.sort_by(|a, b| a.name().cmp(b.name()));
+        return Schema::new(fields);
+    }
+    // Columns in the order the records first name them (serde_json's maps sort their keys).
     fields.sort_by_key(|f| order.iter().position(|k| k == f.name()).unwrap_or(usize::MAX));
     Schema::new(fields)
+}
+
+/// `field` with its struct fields, at every depth, sorted by name (Spark's JSON inference).
+fn fields_by_name(field: &Field) -> Field {
+    let sorted = |fields: &arrow::datatypes::Fields| {
+        let mut fields: Vec<Field> = fields.iter().map(|f| fields_by_name(f)).collect();
+        fields.sort_by(|a, b| a.name().cmp(b.name()));
+        DataType::Struct(fields.into())
+    };
+    let data_type = match field.data_type() {
+        DataType::Struct(fields) => sorted(fields),
+        DataType::List(item) => DataType::List(Arc::new(fields_by_name(item))),
+        DataType::LargeList(item) => DataType::LargeList(Arc::new(fields_by_name(item))),
+        other => other.clone(),
+    };
+    field.clone().with_data_type(data_type)
 }
 
 /// The keys of a JSON object in the order they are written.

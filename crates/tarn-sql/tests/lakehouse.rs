@@ -664,3 +664,29 @@ async fn csv_path_reads_strings_named_as_spark_does() {
     let sql = format!("SELECT _c1 FROM read_files('{}', format => 'csv', inferColumnTypes => 'false') ORDER BY _c0", landing.display());
     assert_eq!(strings(&mut s, &sql).await, vec![Some("007".to_string()), Some("8".to_string())]);
 }
+
+#[tokio::test]
+async fn json_path_reads_columns_sorted_by_name_as_spark_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("json");
+    std::fs::create_dir_all(&landing).expect("mkdir");
+    std::fs::write(landing.join("a.json"), "{\"zip\": \"10115\", \"id\": 1, \"addr\": {\"street\": \"Main\", \"city\": \"Berlin\"}}\n")
+        .expect("write");
+    std::fs::write(landing.join("b.json"), "{\"id\": 2, \"extra\": true}\n").expect("write");
+    let mut s = session(dir.path()).await;
+    // Spark's json.`path`: columns and struct fields in name order, across files; no rescued column.
+    let sql = format!("DESCRIBE QUERY SELECT * FROM json.`{}`", landing.display());
+    let columns = ["addr", "extra", "id", "zip"].map(|c| Some(c.to_string()));
+    assert_eq!(strings(&mut s, &sql).await, columns);
+    let sql = format!("SELECT typeof(addr) FROM json.`{}` WHERE id = 1", landing.display());
+    assert_eq!(strings(&mut s, &sql).await, vec![Some("struct<city:string,street:string>".to_string())]);
+    let sql = format!("SELECT addr.city FROM json.`{}` ORDER BY id", landing.display());
+    assert_eq!(strings(&mut s, &sql).await, vec![Some("Berlin".to_string()), None]);
+    // read_files keeps the order the records name them in, unless told otherwise.
+    let sql = format!("DESCRIBE QUERY SELECT * FROM read_files('{}', format => 'json', rescuedDataColumn => '')", landing.display());
+    let columns = ["zip", "id", "addr", "extra"].map(|c| Some(c.to_string()));
+    assert_eq!(strings(&mut s, &sql).await, columns);
+    let sql = format!("SELECT * FROM read_files('{}', format => 'json', columnOrder => 'random')", landing.display());
+    let err = fails(&mut s, &sql).await;
+    assert!(err.contains("columnOrder must be 'name' or 'file'"), "{err}");
+}

@@ -60,8 +60,9 @@ fn starts_query(before: &[TokenWithSpan]) -> bool {
     }
 }
 
-/// Spark's file reads in FROM: ``parquet.`/path` `` is `read_files('/path', format => 'parquet')`
-/// and ``csv.`/path` `` reads CSV as Spark does (no header, `_c0`.. as STRING),
+/// Spark's file reads in FROM: ``parquet.`/path` `` is `read_files('/path', format => 'parquet')`,
+/// ``csv.`/path` `` reads CSV as Spark does (no header, `_c0`.. as STRING) and ``json.`/path` ``
+/// JSON as Spark does (columns and struct fields sorted by name),
 /// so it is authorized and read as every `read_files` is (SELECT ON ANY FILE). Only right after
 /// `FROM` or `JOIN`, where a name is a relation, never a column.
 pub(super) fn file_relations(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
@@ -73,7 +74,7 @@ pub(super) fn file_relations(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             Some(Token::Word(w)) if matches!(w.keyword, Keyword::FROM | Keyword::JOIN));
         let format = match &tokens[i].token {
             Token::Word(w) if w.quote_style.is_none() && after_from => {
-                Some(w.value.to_ascii_lowercase()).filter(|f| f == "parquet" || f == "csv")
+                Some(w.value.to_ascii_lowercase()).filter(|f| matches!(f.as_str(), "parquet" | "csv" | "json"))
             }
             _ => None,
         };
@@ -86,8 +87,11 @@ pub(super) fn file_relations(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             let mut call = vec![Token::make_word("read_files", None), Token::LParen, Token::SingleQuotedString(path.value.clone())];
             // Spark reads ``csv.`path` `` without a header, every column a STRING, nothing rescued.
             let mut options = vec![("format", format.clone())];
-            if format == "csv" {
-                options.extend([("inferColumnTypes", "false".to_string()), ("rescuedDataColumn", String::new())]);
+            // Spark's JSON source orders what it infers by name and has no rescued column.
+            match format.as_str() {
+                "csv" => options.extend([("inferColumnTypes", "false".to_string()), ("rescuedDataColumn", String::new())]),
+                "json" => options.extend([("columnOrder", "name".to_string()), ("rescuedDataColumn", String::new())]),
+                _ => {}
             }
             for (name, value) in options {
                 call.extend([Token::Comma, Token::make_word(name, None), Token::RArrow, Token::SingleQuotedString(value)]);
