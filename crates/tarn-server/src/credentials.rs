@@ -19,6 +19,20 @@ pub async fn verify_password(catalog: &Catalog, user: &str, password: &str) -> R
 /// Flight SQL's basic auth): after [`FREE_FAILURES`] failures within [`FAILURE_WINDOW`], each
 /// further attempt for that user waits a second more (up to [`MAX_DELAY`]) before it is
 /// checked, so guessing a password online is slow while a user who mistypes is not held up.
+/// `user:password` from an HTTP Basic credential (RFC 7617). The base64 may come padded or
+/// not: ADBC's Flight SQL driver, for one, sends it unpadded.
+pub(crate) fn decode_basic(encoded: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let decoded = String::from_utf8(LENIENT.decode(encoded.trim()).ok()?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
 pub(crate) struct LoginThrottle {
     failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
 }
@@ -98,5 +112,20 @@ mod tests {
         assert!(throttle.delay("bob").is_zero());
         throttle.succeeded("ada");
         assert!(throttle.delay("ada").is_zero());
+    }
+
+    #[test]
+    fn basic_credentials_decode_padded_or_not_at_every_length() {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+        for length in 1..=40 {
+            let password: String = "s3cret-pässword-0123456789-abcdefghijklmnop".chars().take(length).collect();
+            let pair = format!("ada:{password}");
+            for encoded in [STANDARD.encode(&pair), STANDARD_NO_PAD.encode(&pair)] {
+                assert_eq!(decode_basic(&encoded), Some(("ada".to_string(), password.clone())), "{encoded}");
+            }
+        }
+        assert_eq!(decode_basic("not base64!"), None);
+        assert_eq!(decode_basic(&STANDARD.encode("no colon")), None);
     }
 }

@@ -42,7 +42,7 @@ impl ServerError {
                     K::CatalogNotFound | K::SchemaNotFound | K::TableNotFound => StatusCode::NOT_FOUND,
                     K::AlreadyExists | K::Conflict => StatusCode::CONFLICT,
                     K::ResourcesExhausted | K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                    K::ConstraintViolation | K::Syntax | K::Unsupported | K::Invalid => StatusCode::BAD_REQUEST,
+                    K::ConstraintViolation | K::NotNullViolation | K::Syntax | K::Unsupported | K::Invalid => StatusCode::BAD_REQUEST,
                 }
             }
         }

@@ -29,7 +29,7 @@ pub enum SqlError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 
-    #[error(transparent)]
+    #[error("{}", clean_engine(.0))]
     Engine(#[from] EngineError),
 
     #[error("{}", clean_datafusion(.0))]
@@ -56,6 +56,8 @@ pub enum ErrorKind {
     AlreadyExists,
     PermissionDenied,
     ConstraintViolation,
+    /// A NULL for a NOT NULL column; nothing was written.
+    NotNullViolation,
     /// A concurrent commit won; nothing was written and running again is safe.
     Conflict,
     /// The memory limit was reached; the server goes on.
@@ -86,6 +88,7 @@ impl SqlError {
             _ if self.is_conflict() => ErrorKind::Conflict,
             _ if self.is_resources_exhausted() => ErrorKind::ResourcesExhausted,
             _ if self.is_storage_failure() => ErrorKind::Unavailable,
+            _ if self.to_string().starts_with(tarn_engine::spark::not_null::NOT_NULL_VIOLATION) => ErrorKind::NotNullViolation,
             _ => ErrorKind::Invalid,
         }
     }
@@ -226,6 +229,14 @@ fn clean_datafusion(e: &DataFusionError) -> String {
     }
 }
 
+fn clean_engine(e: &EngineError) -> String {
+    match e {
+        EngineError::Delta(e) => clean_delta(e),
+        EngineError::DataFusion(e) => clean_datafusion(e),
+        other => other.to_string(),
+    }
+}
+
 fn clean_delta(e: &DeltaTableError) -> String {
     if is_delta_conflict(e) {
         return format!(
@@ -234,10 +245,35 @@ fn clean_delta(e: &DeltaTableError) -> String {
         );
     }
     match e {
-        DeltaTableError::GenericError { source } => source.to_string(),
+        DeltaTableError::GenericError { source } => match source.downcast_ref::<DataFusionError>() {
+            Some(inner) => clean_datafusion(inner),
+            None => without_engine_prefixes(&source.to_string()),
+        },
         DeltaTableError::Arrow { source } => source.to_string(),
+        // delta-rs passes DataFusion's errors on as text ("Generic DeltaTable error: Execution
+        // error: ..."): the user needs the message, not the layers it went through.
+        DeltaTableError::Generic(text) => without_engine_prefixes(text),
         other => other.to_string(),
     }
+}
+
+/// `text` without the layer names DataFusion and delta-rs put in front of a message.
+fn without_engine_prefixes(text: &str) -> String {
+    const PREFIXES: [&str; 8] = [
+        "Generic DeltaTable error: ",
+        "Generic error: ",
+        "Execution error: ",
+        "External error: ",
+        "Error during planning: ",
+        "Arrow error: ",
+        "Invalid argument error: ",
+        "DataFusion error: ",
+    ];
+    let mut text = text.trim_start();
+    while let Some(rest) = PREFIXES.iter().find_map(|p| text.strip_prefix(p)) {
+        text = rest.trim_start();
+    }
+    text.to_string()
 }
 
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;

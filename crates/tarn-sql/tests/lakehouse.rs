@@ -81,6 +81,33 @@ async fn copy_into_is_idempotent_and_a_bad_row_commits_nothing() {
 }
 
 #[tokio::test]
+async fn copy_into_and_read_files_load_a_table_with_not_null_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("landing");
+    std::fs::create_dir_all(&landing).expect("mkdir");
+    std::fs::write(landing.join("a.csv"), "id,name\n1,ada\n2,\n").expect("write");
+    std::fs::write(dir.path().join("rows.json"), "{\"id\": 3, \"name\": \"alan\"}\n").expect("write");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE t (id BIGINT NOT NULL, name STRING)").await;
+    // A file's columns are always nullable: NOT NULL is checked on the rows, not the schemas.
+    run(&mut s, &format!("COPY INTO t FROM '{}' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true')", landing.display())).await;
+    run(&mut s, &format!("COPY INTO t FROM '{}' FILEFORMAT = JSON", dir.path().join("rows.json").display())).await;
+    let json = format!(
+        "SELECT id + 10, name FROM read_files('{}', format => 'json', rescuedDataColumn => '')",
+        dir.path().join("rows.json").display()
+    );
+    run(&mut s, &format!("INSERT INTO t {json}")).await;
+    assert_eq!(count(&mut s, "t").await, 4);
+    // A NULL for the NOT NULL column names the file and the column, and commits nothing.
+    let before = version(&mut s, "t").await;
+    std::fs::write(landing.join("b.csv"), "id,name\n,grace\n").expect("write");
+    let err = fails(&mut s, &format!("COPY INTO t FROM '{}' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true')", landing.display())).await;
+    assert!(err.contains("b.csv") && err.contains("NOT NULL constraint violated for column: id"), "{err}");
+    assert!(!err.contains("Generic") && !err.contains("Execution error"), "{err}");
+    assert_eq!(version(&mut s, "t").await, before);
+}
+
+#[tokio::test]
 async fn vacuum_keeps_the_seven_day_safety_net_unless_overridden() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = session(dir.path()).await;
@@ -102,6 +129,32 @@ async fn vacuum_keeps_the_seven_day_safety_net_unless_overridden() {
     assert_eq!(count(&mut s, "t").await, 1);
     let err = fails(&mut s, "SELECT * FROM t VERSION AS OF 1").await;
     assert!(!err.is_empty());
+}
+
+#[tokio::test]
+async fn vacuum_lists_and_counts_each_file_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = session(dir.path()).await;
+    run(&mut s, "SET spark.databricks.delta.retentionDurationCheck.enabled = false").await;
+    run(&mut s, "CREATE TABLE v (id INT, p STRING) PARTITIONED BY (p) TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')").await;
+    for statement in [
+        "INSERT INTO v VALUES (1, 'a'), (2, 'b')",
+        "INSERT INTO v VALUES (3, 'a')",
+        "DELETE FROM v WHERE id = 1",
+        "OPTIMIZE v",
+        "INSERT OVERWRITE v VALUES (5, 'c')",
+        "RESTORE TABLE v TO VERSION AS OF 2",
+        "INSERT OVERWRITE v VALUES (6, 'a')",
+    ] {
+        run(&mut s, statement).await;
+    }
+    let listed = strings(&mut s, "VACUUM v RETAIN 0 HOURS DRY RUN").await;
+    let distinct: std::collections::BTreeSet<_> = listed.iter().collect();
+    assert_eq!(distinct.len(), listed.len(), "{listed:?}");
+    assert!(listed.len() >= 4, "{listed:?}");
+    let deleted = run(&mut s, "VACUUM v RETAIN 0 HOURS").await;
+    assert_eq!(deleted[0].column(1).as_primitive::<Int64Type>().value(0), listed.len() as i64);
+    assert_eq!(strings(&mut s, "SELECT id FROM v").await, vec![Some("6".to_string())]);
 }
 
 #[tokio::test]

@@ -62,6 +62,7 @@ mod moments;
 mod months_between;
 mod moving_frames;
 mod multiplicity;
+pub mod not_null;
 mod operators;
 mod pivot;
 mod random;
@@ -204,6 +205,7 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
     state.register_udaf(avg::try_avg())?;
     state.register_udf(multiplicity::marker())?;
     state.register_udf(char_varchar::write_check_udf())?;
+    state.register_udf(not_null::not_null_check_udf())?;
     state.register_udaf(sum::udaf())?;
     state.register_udaf(listagg::udaf())?;
     state.register_udaf(mode::udaf())?;

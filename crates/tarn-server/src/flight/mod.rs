@@ -37,7 +37,6 @@ use arrow_flight::sql::{
 use arrow_flight::{
     Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket,
 };
-use base64::Engine;
 use datafusion::scalar::ScalarValue;
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
@@ -124,7 +123,7 @@ fn status(e: SqlError) -> Status {
         K::Conflict => Status::aborted(message),
         K::ResourcesExhausted => Status::resource_exhausted(message),
         K::Unavailable => Status::unavailable(message),
-        K::ConstraintViolation => Status::failed_precondition(message),
+        K::ConstraintViolation | K::NotNullViolation => Status::failed_precondition(message),
         K::Syntax | K::Invalid => Status::invalid_argument(message),
     }
 }
@@ -485,13 +484,9 @@ impl FlightSqlService for TarnFlightService {
         let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
         let principal = match header.as_deref().and_then(|h| h.strip_prefix("Basic ")) {
             Some(encoded) => {
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| Status::invalid_argument("the Basic credentials are not base64 'user:password'"))?;
-                let (user, password) =
-                    decoded.split_once(':').ok_or_else(|| Status::invalid_argument("the Basic credentials are not 'user:password'"))?;
+                let (user, password) = crate::credentials::decode_basic(encoded)
+                    .ok_or_else(|| Status::invalid_argument("the Basic credentials are not base64 of 'user:password'"))?;
+                let (user, password) = (user.as_str(), password.as_str());
                 if self.auth {
                     let logins = &crate::credentials::LOGINS;
                     logins.wait(user).await;

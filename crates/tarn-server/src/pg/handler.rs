@@ -129,6 +129,7 @@ fn sql_error(e: SqlError) -> PgWireError {
         K::AlreadyExists => "42P07",
         K::PermissionDenied => "42501",
         K::ConstraintViolation => "23514",
+        K::NotNullViolation => "23502",
         K::Conflict => "40001",
         K::ResourcesExhausted => "53200",
         K::Unavailable => "58030",

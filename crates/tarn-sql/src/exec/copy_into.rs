@@ -147,35 +147,31 @@ fn single_byte(opts: &[(String, String)], keys: &[&str], default: u8) -> Result<
     Ok(default)
 }
 
-/// A DataFrame reading one file, shaped to the table schema.
+/// A DataFrame reading one file, shaped to the table schema. Files are read with every
+/// column nullable (a file's schema always is); the table's NOT NULL columns are checked on
+/// the rows, naming the column, as INSERT checks them.
 async fn read_file(ctx: &SessionContext, url: &Url, copy: &CopyInto, schema: &SchemaRef) -> Result<DataFrame> {
     let path = url.as_str();
     let opts = &copy.format_options;
     let flag = |key: &str| opts.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).is_some_and(|(_, v)| v.eq_ignore_ascii_case("true"));
+    let nullable = arrow::datatypes::Schema::new(
+        schema.fields().iter().map(|f| arrow::datatypes::Field::new(f.name(), f.data_type().clone(), true)).collect::<Vec<_>>(),
+    );
     let df = match copy.format {
         FileFormat::Csv => {
             // Parse straight into the table's types: a bad value fails naming its line.
-            let typed = arrow::datatypes::Schema::new(
-                schema.fields().iter().map(|f| arrow::datatypes::Field::new(f.name(), f.data_type().clone(), true)).collect::<Vec<_>>(),
-            );
             let options = CsvReadOptions::new()
                 .has_header(flag("header"))
                 .delimiter(single_byte(opts, &["sep", "delimiter"], b',')?)
                 .quote(single_byte(opts, &["quote"], b'"')?)
                 .file_extension("")
-                .schema(&typed);
+                .schema(&nullable);
             ctx.read_csv(path, options).await?
         }
-        FileFormat::Json => {
-            let options = JsonReadOptions::default().file_extension("").schema(schema);
-            ctx.read_json(path, options).await?
-        }
-        FileFormat::Parquet => {
-            let df = ctx.read_parquet(path, ParquetReadOptions::default().file_extension("")).await?;
-            project_by_name(df, schema)?
-        }
+        FileFormat::Json => ctx.read_json(path, JsonReadOptions::default().file_extension("").schema(&nullable)).await?,
+        FileFormat::Parquet => ctx.read_parquet(path, ParquetReadOptions::default().file_extension("")).await?,
     };
-    Ok(df)
+    project_by_name(df, schema)
 }
 
 /// A DataFrame reading one file with the schema the file itself implies.
@@ -208,7 +204,7 @@ fn project_by_name(df: DataFrame, schema: &SchemaRef) -> Result<DataFrame> {
                 Some(a) => cast(col(format!("\"{a}\"")), f.data_type().clone()),
                 None => cast(lit(datafusion::common::ScalarValue::Null), f.data_type().clone()),
             };
-            super::write::char_write_check(value, f).alias(f.name())
+            super::write::written_value(value, f).alias(f.name())
         })
         .collect();
     Ok(df.select(exprs)?)

@@ -307,7 +307,16 @@ async fn create_delta(
     if let Some(query) = &create.query {
         let (state, plan) = session.plan_query(query).await?;
         let plan = if create.columns.is_empty() {
-            plan
+            // Spark's CTAS columns are all nullable, whatever the query's literals imply.
+            let exprs: Vec<_> = plan
+                .schema()
+                .iter()
+                .map(|(qualifier, field)| {
+                    let column = datafusion::logical_expr::Expr::Column(datafusion::common::Column::from((qualifier, field)));
+                    tarn_engine::spark::not_null::nullable(column).alias(field.name())
+                })
+                .collect();
+            datafusion::logical_expr::LogicalPlanBuilder::from(plan).project(exprs)?.build()?
         } else {
             let target = Arc::new(arrow_schema(&create.columns)?);
             super::write::align_to_schema(plan, &target, &[], "CREATE TABLE AS SELECT")?

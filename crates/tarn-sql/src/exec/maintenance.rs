@@ -226,11 +226,27 @@ pub(crate) async fn vacuum(session: &mut Session, table: &ObjectName, retain_hou
             e.into()
         }
     })?;
+    // delta-rs's full mode can plan a file twice (as an expired tombstone and as an orphan) and
+    // reports the second delete's NotFound with the store's full path: each file counts once,
+    // named relative to the table.
+    let url = table.table_url();
+    let root = url.to_file_path().ok().map(|p| p.display().to_string()).unwrap_or_else(|| url.path().to_string());
+    let root = root.trim_end_matches('/').trim_start_matches('/').to_string();
+    let mut deleted: Vec<String> = metrics
+        .files_deleted
+        .into_iter()
+        .map(|path| {
+            let bare = path.trim_start_matches('/');
+            bare.strip_prefix(&root).map(|rest| rest.trim_start_matches('/').to_string()).unwrap_or_else(|| path.clone())
+        })
+        .collect();
+    deleted.sort();
+    deleted.dedup();
     if dry_run {
-        return StatementOutput::from_columns(vec![("path", Arc::new(StringArray::from(metrics.files_deleted.clone())) as ArrayRef)]);
+        return StatementOutput::from_columns(vec![("path", Arc::new(StringArray::from(deleted)) as ArrayRef)]);
     }
     StatementOutput::from_columns(vec![
         ("path", Arc::new(StringArray::from(vec![table.table_url().to_string()])) as ArrayRef),
-        ("num_deleted_files", Arc::new(arrow::array::Int64Array::from(vec![metrics.files_deleted.len() as i64])) as ArrayRef),
+        ("num_deleted_files", Arc::new(arrow::array::Int64Array::from(vec![deleted.len() as i64])) as ArrayRef),
     ])
 }

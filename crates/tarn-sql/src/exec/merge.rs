@@ -73,11 +73,16 @@ pub(crate) async fn merge(session: &mut Session, merge: Merge) -> Result<Stateme
             .map(|c| c.to_string())
             .ok_or_else(|| unknown_column(&name, &target_columns))
     };
-    // A value written to a CHAR / VARCHAR column is checked (and padded) as every write does.
+    // A value written to a CHAR / VARCHAR or NOT NULL column is checked (and padded) as every
+    // write does.
     let checked = |column: &str, value: String| -> String {
-        let declared = target_schema.fields().iter().find(|f| f.name() == column).and_then(|f| CharType::of_field(f));
-        match declared {
+        let field = target_schema.fields().iter().find(|f| f.name() == column);
+        let value = match field.and_then(|f| CharType::of_field(f)) {
             Some(kind) => tarn_engine::spark::char_varchar::write_check_sql(&value, kind),
+            None => value,
+        };
+        match field.filter(|f| !f.is_nullable()) {
+            Some(_) => tarn_engine::spark::not_null::not_null_check_sql(&value, column).unwrap_or(value),
             None => value,
         }
     };

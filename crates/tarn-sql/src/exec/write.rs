@@ -85,9 +85,16 @@ pub(crate) fn align_to_schema(plan: LogicalPlan, target: &SchemaRef, columns: &[
                 }
             }
         };
-        exprs.push(char_write_check(expr, field).alias(field.name()));
+        exprs.push(written_value(expr, field).alias(field.name()));
     }
     Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+}
+
+/// A value as it is written to `field`: checked against a CHAR / VARCHAR length (and padded
+/// for CHAR), and against NOT NULL, when the column declares them.
+pub(crate) fn written_value(expr: Expr, field: &arrow::datatypes::Field) -> Expr {
+    let expr = char_write_check(expr, field);
+    if field.is_nullable() { expr } else { tarn_engine::spark::not_null::not_null_check(expr, field.name()) }
 }
 
 /// A value as it is written to `field`: checked against a CHAR / VARCHAR length (and padded
@@ -279,7 +286,7 @@ pub(crate) async fn update(session: &mut Session, update: Update) -> Result<Stat
         };
         let value = condition(session, &state, value, &df_schema).await?;
         let value = match schema.field_with_name(actual) {
-            Ok(field) => char_write_check(value, field),
+            Ok(field) => written_value(value, field),
             Err(_) => value,
         };
         assigned.push((actual.to_string(), value.clone()));
