@@ -69,6 +69,11 @@ def test_statements_return_json_csv_and_arrow(server):
     base, _ = server
     with urllib.request.urlopen(base + "/healthz", timeout=10) as resp:
         assert resp.read() == b"ok"
+    # The root says what the server is and where its API is described, without a token.
+    with urllib.request.urlopen(base + "/", timeout=10) as resp:
+        page = resp.read().decode()
+        assert resp.headers.get("Content-Type").startswith("text/html")
+        assert "Tarn" in page and "/api/v1/openapi.json" in page and "/api/v1/statements" in page
     status, _, body = post(base, {"statement": "CREATE TABLE t (id INT, name STRING); "
                                                "INSERT INTO t VALUES (1, 'a'), (2, 'b, c')"})
     assert status == 200, body

@@ -8,6 +8,15 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
 
+    /// A statement of a script failed; the ones before it ran, the ones after did not.
+    #[error("statement {number} (line {line}) failed: {source}")]
+    Statement {
+        number: usize,
+        line: u64,
+        #[source]
+        source: Box<CliError>,
+    },
+
     #[error("cannot write output: {0}")]
     Output(String),
 

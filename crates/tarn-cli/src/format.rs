@@ -16,6 +16,9 @@ use crate::{CliError, Result};
 pub enum OutputFormat {
     #[default]
     Table,
+    /// One `column = value` line per column, a blank line between rows (psql's `\x`,
+    /// DuckDB's `.mode line`): for wide rows.
+    Line,
     Csv,
     Json,
     Parquet,
@@ -26,10 +29,11 @@ impl std::str::FromStr for OutputFormat {
     fn from_str(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
             "table" => Ok(Self::Table),
+            "line" | "vertical" => Ok(Self::Line),
             "csv" => Ok(Self::Csv),
             "json" => Ok(Self::Json),
             "parquet" => Ok(Self::Parquet),
-            other => Err(CliError::Usage(format!("unknown format '{other}'; use table, csv, json or parquet"))),
+            other => Err(CliError::Usage(format!("unknown format '{other}'; use table, line, csv, json or parquet"))),
         }
     }
 }
@@ -72,17 +76,18 @@ impl ResultPrinter {
         }
         match self.format {
             OutputFormat::Table => self.print_table(output).await,
+            OutputFormat::Line => self.print_lines(output).await,
             OutputFormat::Csv => {
                 let mut rows = 0;
                 let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut self.out);
                 while let Some(batch) = output.stream.next().await {
                     let batch = batch.map_err(tarn_sql::SqlError::from)?;
                     rows += batch.num_rows();
-                    writer.write(&batch)?;
+                    writer.write(&nested_as_json(&batch)?)?;
                 }
                 if rows == 0 {
                     // Still print the header line.
-                    writer.write(&RecordBatch::new_empty(output.schema.clone()))?;
+                    writer.write(&nested_as_json(&RecordBatch::new_empty(output.schema.clone()))?)?;
                 }
                 drop(writer);
                 self.flush()?;
@@ -193,6 +198,27 @@ impl ResultPrinter {
         Ok(rows)
     }
 
+    async fn print_lines(&mut self, mut output: StatementOutput) -> Result<usize> {
+        let names: Vec<String> = output.schema.fields().iter().map(|f| f.name().clone()).collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let mut rows = 0;
+        while let Some(batch) = output.stream.next().await {
+            let batch = batch.map_err(tarn_sql::SqlError::from)?;
+            let mut chunk = String::new();
+            for row in format_cells(&batch, false)? {
+                if rows > 0 {
+                    chunk.push('\n');
+                }
+                for (name, value) in names.iter().zip(row) {
+                    chunk.push_str(&format!("{name:>width$} = {value}\n"));
+                }
+                rows += 1;
+            }
+            self.write_str(&chunk)?;
+        }
+        Ok(rows)
+    }
+
     fn write_str(&mut self, s: &str) -> Result<()> {
         self.out.write_all(s.as_bytes()).map_err(|e| CliError::Output(e.to_string()))?;
         self.flush()
@@ -231,15 +257,93 @@ fn clip(cell: String) -> String {
 }
 
 fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>> {
+    // A single column cannot push others off screen, and a plan is read whole: show them whole.
+    let explain = batch.schema().fields().iter().map(|f| f.name().as_str()).eq(["plan_type", "plan"]);
+    format_cells(batch, batch.num_columns() > 1 && !explain)
+}
+
+/// Every cell of `batch` as text (NULL as `NULL`), cut to the table's cell width if `clipped`.
+fn format_cells(batch: &RecordBatch, clipped: bool) -> Result<Vec<Vec<String>>> {
     let options = FormatOptions::default().with_null("NULL");
     let formatters: Vec<ArrayFormatter<'_>> =
         batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<std::result::Result<_, _>>()?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
-        // A single column cannot push others off screen: show it whole.
-        rows.push(
-            formatters.iter().map(|f| if formatters.len() == 1 { f.value(i).to_string() } else { clip(f.value(i).to_string()) }).collect(),
-        );
+        rows.push(formatters.iter().map(|f| if clipped { clip(f.value(i).to_string()) } else { f.value(i).to_string() }).collect());
     }
     Ok(rows)
+}
+
+/// `batch` with every array, struct and map column as JSON text — a CSV cell holds one value,
+/// and JSON is how DuckDB and Spark write nested values to CSV. Other columns are unchanged.
+fn nested_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
+    use arrow::array::{ArrayRef, StringBuilder};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let nested = |t: &DataType| t.is_nested();
+    if !batch.schema().fields().iter().any(|f| nested(f.data_type())) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !nested(field.data_type()) {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        }
+        // arrow-json writes the column as one object per row: {"v": <value>}, or {} for NULL.
+        let single = RecordBatch::try_new(
+            std::sync::Arc::new(Schema::new(vec![Field::new("v", field.data_type().clone(), true)])),
+            vec![column.clone()],
+        )?;
+        let mut text = Vec::new();
+        let mut writer = arrow::json::LineDelimitedWriter::new(&mut text);
+        writer.write(&single)?;
+        writer.finish()?;
+        drop(writer);
+        let mut out = StringBuilder::new();
+        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            match serde_json::from_slice::<serde_json::Value>(line).ok().and_then(|mut row| row.get_mut("v").map(std::mem::take)) {
+                Some(value) => out.append_value(value.to_string()),
+                None => out.append_null(),
+            }
+        }
+        fields.push(Field::new(field.name(), DataType::Utf8, true));
+        columns.push(std::sync::Arc::new(out.finish()));
+    }
+    Ok(RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)?)
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Array, Int32Array, ListBuilder, StringBuilder, StructArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn nested_values_become_json_text_in_csv() {
+        let mut names = ListBuilder::new(StringBuilder::new());
+        names.values().append_value("a");
+        names.values().append_value("b,\"c\"");
+        names.append(true);
+        names.append(false);
+        let names = Arc::new(names.finish());
+        let ids: Arc<dyn Array> = Arc::new(Int32Array::from(vec![1, 2]));
+        let pair = Arc::new(StructArray::from(vec![(Arc::new(Field::new("k", DataType::Int32, true)), ids.clone())]));
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Int32, true),
+            Field::new("names", names.data_type().clone(), true),
+            Field::new("pair", pair.data_type().clone(), true),
+        ]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![ids, names, pair]).expect("batch");
+        let mut csv = Vec::new();
+        let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
+        writer.write(&nested_as_json(&batch).expect("json")).expect("csv");
+        drop(writer);
+        let text = String::from_utf8(csv).expect("utf8");
+        assert_eq!(text, "id,names,pair\n1,\"[\"\"a\"\",\"\"b,\\\"\"c\\\"\"\"\"]\",\"{\"\"k\"\":1}\"\n2,,\"{\"\"k\"\":2}\"\n");
+    }
 }

@@ -71,9 +71,13 @@ const KEYWORDS: &[&str] = &[
 const HELP: &str = "\
 Enter SQL statements ending with ';' (they may span lines).
   .help            this text
-  .tables          list tables in the current schema
-  .format FORMAT   table | csv | json
-  .quit            leave (or Ctrl-D)
+  .tables, \\dt    list the tables and views of the current schema
+  .schema [t]      the CREATE statement of t (of every table without t)
+  \\d t             the columns of t (DESCRIBE t)
+  .format FORMAT   table | line | csv | json
+  .mode line, \\x   one 'column = value' line per column (again: back to table)
+  .quit, \\q        leave (or Ctrl-D)
+Ctrl-C cancels the running statement; history is in ~/.tarn_history.
 Examples:
   CREATE TABLE t (id INT, name STRING);
   INSERT INTO t VALUES (1, 'a');
@@ -151,18 +155,57 @@ pub async fn run_shell(session: &mut Session) -> Result<()> {
             Err(e) => return Err(crate::CliError::Usage(format!("reading input: {e}"))),
         };
         let trimmed = line.trim();
-        if buffer.is_empty() && trimmed.starts_with('.') {
+        if buffer.is_empty() && (trimmed.starts_with('.') || trimmed.starts_with('\\')) {
             let _ = editor.add_history_entry(trimmed);
-            let mut words = trimmed.split_whitespace();
-            match words.next() {
-                Some(".quit" | ".exit") => break,
-                Some(".help") => println!("{HELP}"),
-                Some(".tables") => println!("{}", session.table_names().await.join("\n")),
-                Some(".format") => match words.next().map(str::parse::<OutputFormat>) {
-                    Some(Ok(f)) if f != OutputFormat::Parquet => format = f,
-                    _ => eprintln!("usage: .format table|csv|json"),
-                },
-                _ => eprintln!("unknown command {trimmed}; .help lists the commands"),
+            let mut words = trimmed.trim_end_matches(';').split_whitespace();
+            // Meta-commands that are statements run as statements (and are authorized as them).
+            let statement = match (words.next(), words.next()) {
+                (Some(".quit" | ".exit" | "\\q"), _) => break,
+                (Some(".help" | "\\?"), _) => {
+                    println!("{HELP}");
+                    None
+                }
+                (Some(".tables" | "\\dt"), None) => Some("SHOW TABLES".to_string()),
+                (Some(".schema"), Some(table)) => Some(format!("SHOW CREATE TABLE {table}")),
+                (Some(".schema"), None) => {
+                    let options = RunOptions { format: OutputFormat::Line, ..Default::default() };
+                    for table in session.table_names().await {
+                        let show = tarn_sql::ast::Statement::ShowCreateTable { table: tarn_sql::ast::quoted_name(&[&table]) };
+                        if let Err(e) = crate::runner::run_statement(session, show, &options).await {
+                            eprintln!("Error: {e}");
+                        }
+                    }
+                    None
+                }
+                (Some("\\d"), Some(table)) => Some(format!("DESCRIBE {table}")),
+                (Some("\\d"), None) => Some("SHOW TABLES".to_string()),
+                (Some("\\x"), _) if format != OutputFormat::Line => {
+                    format = OutputFormat::Line;
+                    eprintln!("Expanded display is on.");
+                    None
+                }
+                (Some("\\x"), _) => {
+                    format = OutputFormat::Table;
+                    eprintln!("Expanded display is off.");
+                    None
+                }
+                (Some(".format" | ".mode"), Some(name)) => {
+                    match name.parse::<OutputFormat>() {
+                        Ok(f) if f != OutputFormat::Parquet => format = f,
+                        _ => eprintln!("usage: .format table|line|csv|json"),
+                    }
+                    None
+                }
+                _ => {
+                    eprintln!("unknown command {trimmed}; .help lists the commands");
+                    None
+                }
+            };
+            if let Some(statement) = statement {
+                let options = RunOptions { format, ..Default::default() };
+                if let Err(e) = run_script(session, &statement, &options).await {
+                    eprintln!("Error: {e}");
+                }
             }
             continue;
         }
@@ -176,11 +219,23 @@ pub async fn run_shell(session: &mut Session) -> Result<()> {
         }
         let sql = std::mem::take(&mut buffer);
         let _ = editor.add_history_entry(sql.trim());
+        // Saved now, not at exit: a shell that is killed keeps what was typed.
+        if let Some(h) = &history {
+            let _ = editor.save_history(h);
+        }
         let started = Instant::now();
         let options = RunOptions { format, ..Default::default() };
-        match run_script(session, &sql, &options).await {
-            Ok(()) => eprintln!("Time: {:.3}s", started.elapsed().as_secs_f64()),
-            Err(e) => eprintln!("Error: {e}"),
+        // Ctrl-C cancels the running statement and returns to the prompt. Dropping the
+        // statement's future drops its streams, which stops DataFusion's tasks; a write either
+        // committed before that (one atomic log entry) or did not commit at all.
+        let outcome = tokio::select! {
+            outcome = run_script(session, &sql, &options) => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        match outcome {
+            Some(Ok(())) => eprintln!("Time: {:.3}s", started.elapsed().as_secs_f64()),
+            Some(Err(e)) => eprintln!("Error: {e}"),
+            None => eprintln!("Cancelled after {:.3}s", started.elapsed().as_secs_f64()),
         }
         let names = session.table_names().await;
         if let Ok(mut t) = tables.lock() {

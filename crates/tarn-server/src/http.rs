@@ -68,6 +68,10 @@ impl AppState {
     }
 }
 
+/// What `GET /` answers: a static page saying what the server offers and where its API is
+/// described (no data, no secrets; the same for everyone).
+const INDEX_PAGE: &str = include_str!("index.html");
+
 pub fn router(state: AppState) -> Router {
     let state = Arc::new(state);
     let api = Router::new()
@@ -85,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tables/{table}/changes", get(crate::http_changes::follow))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
+        .route("/", get(|| async { axum::response::Html(INDEX_PAGE) }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi))

@@ -184,7 +184,7 @@ fn innermost(e: &DataFusionError) -> Option<&DataFusionError> {
     let mut inner = e;
     loop {
         match inner {
-            DataFusionError::Context(_, next) => inner = next,
+            DataFusionError::Context(_, next) | DataFusionError::Diagnostic(_, next) => inner = next,
             DataFusionError::Shared(shared) => inner = shared.as_ref(),
             DataFusionError::External(ext) => match ext.downcast_ref::<DataFusionError>() {
                 Some(next) => inner = next,
@@ -201,8 +201,9 @@ fn clean_datafusion(e: &DataFusionError) -> String {
     let mut inner = e;
     loop {
         match inner {
-            DataFusionError::Context(_, next) => inner = next,
+            DataFusionError::Context(_, next) | DataFusionError::Diagnostic(_, next) => inner = next,
             DataFusionError::Shared(shared) => inner = shared.as_ref(),
+            DataFusionError::Collection(errors) if !errors.is_empty() => inner = &errors[0],
             DataFusionError::External(ext) => {
                 if let Some(next) = ext.downcast_ref::<DataFusionError>() {
                     inner = next;
@@ -211,7 +212,7 @@ fn clean_datafusion(e: &DataFusionError) -> String {
                 if let Some(delta) = ext.downcast_ref::<DeltaTableError>() {
                     return clean_delta(delta);
                 }
-                return ext.to_string();
+                return without_engine_prefixes(&ext.to_string());
             }
             DataFusionError::ResourcesExhausted(msg) => {
                 return format!(
@@ -220,11 +221,10 @@ fn clean_datafusion(e: &DataFusionError) -> String {
                      need less (filter earlier, select fewer columns)"
                 );
             }
-            DataFusionError::Plan(msg) => return msg.clone(),
-            DataFusionError::Execution(msg) => return msg.clone(),
+            DataFusionError::Plan(msg) | DataFusionError::Execution(msg) => return without_engine_prefixes(msg),
             DataFusionError::SchemaError(err, _) => return err.to_string(),
-            DataFusionError::ArrowError(err, _) => return err.to_string(),
-            other => return other.to_string(),
+            DataFusionError::ArrowError(err, _) => return without_engine_prefixes(&err.to_string()),
+            other => return without_engine_prefixes(&other.to_string()),
         }
     }
 }
@@ -259,7 +259,8 @@ fn clean_delta(e: &DeltaTableError) -> String {
 
 /// `text` without the layer names DataFusion and delta-rs put in front of a message.
 fn without_engine_prefixes(text: &str) -> String {
-    const PREFIXES: [&str; 8] = [
+    const PREFIXES: [&str; 9] = [
+        "Schema error: ",
         "Generic DeltaTable error: ",
         "Generic error: ",
         "Execution error: ",

@@ -38,7 +38,7 @@ pub use follow::{DEFAULT_POLL, FollowFrom};
 pub use listing::{Relation, RelationKind};
 pub use metadata::SystemSchemas;
 pub use output::StatementOutput;
-pub use parser::{SqlDialect, check_nesting, parse_sql, parse_sql_with, split_statements, sql_text, string_literal};
+pub use parser::{SqlDialect, check_nesting, parse_sql, parse_sql_with, split_statements, sql_text, statement_lines, string_literal};
 pub use properties::{CommandTag, StatementProperties};
 pub use session::{DEFAULT_TARGET_FILE_SIZE, Session, SessionConfig};
 pub use tarn_engine::CommitRecord;

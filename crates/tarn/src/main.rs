@@ -300,15 +300,20 @@ enum TokenAction {
 }
 
 fn main() -> ExitCode {
-    // delta-rs warns on every MERGE about a metric it derives itself, and on every lost commit
-    // race (which Tarn retries); the kernel logs errors Tarn reports itself. None of it is the
-    // user's concern.
+    // Libraries speak only of errors: delta-rs warns on every MERGE about a metric it derives
+    // itself, on every lost commit race (which Tarn retries) and of "lossy timestamp
+    // conversions" Tarn chose; the kernel logs errors Tarn reports itself (off). Tarn's own
+    // crates warn too. `TARN_LOG=info` (or any
+    // tracing filter) shows more. Colour only on a terminal.
     let filter = tracing_subscriber::EnvFilter::try_from_env("TARN_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "warn,deltalake_core::operations::merge=error,deltalake_core::kernel::transaction=error,buoyant_kernel=off",
+            "error,tarn=warn,tarn_cli=warn,tarn_server=warn,tarn_sql=warn,tarn_engine=warn,tarn_catalog=warn,\
+             tarn_storage=warn,tarn_pipeline=warn,tarn_sharing=warn,\
+             buoyant_kernel=off",
         )
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).init();
 
     let cli = Cli::parse();
     // Planning and optimizing walk a statement's tree recursively; the parser bounds its depth
@@ -325,6 +330,8 @@ fn main() -> ExitCode {
         };
         match runtime.block_on(run(cli)) {
             Ok(()) => ExitCode::SUCCESS,
+            // `tarn sql .. | head`: the reader closed the pipe, which ends the output normally.
+            Err(message) if message.contains("Broken pipe (os error 32)") => ExitCode::SUCCESS,
             Err(message) => {
                 eprintln!("error: {message}");
                 ExitCode::FAILURE
@@ -451,9 +458,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Some(Command::Token { action: TokenAction::List { user } }) => {
+            // Times in UTC as RFC 3339, as `tarn sql` prints timestamps.
+            let when = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms).map_or(ms.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            };
+            println!("id\tuser\tcreated\texpires");
             for t in session.catalog().list_tokens(&user).await.map_err(|e| e.to_string())? {
-                let expires = t.expires_at.map_or("never".to_string(), |e| e.to_string());
-                println!("{}\t{}\tcreated_ms={}\texpires_ms={expires}", t.id, t.principal, t.created_at);
+                let expires = t.expires_at.map_or("never".to_string(), when);
+                println!("{}\t{}\t{}\t{expires}", t.id, t.principal, when(t.created_at));
             }
             Ok(())
         }

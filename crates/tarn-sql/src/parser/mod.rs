@@ -212,6 +212,32 @@ pub fn split_statements(sql: &str) -> Vec<String> {
     out
 }
 
+/// The line (1-based) each statement of `sql` starts on, in the order [`split_statements`]
+/// returns them — for errors that name the statement of a script that failed.
+pub fn statement_lines(sql: &str) -> Vec<u64> {
+    let dialect = dialect();
+    let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    let mut start: Option<u64> = None;
+    for token in tokens {
+        match token.token {
+            Token::SemiColon => {
+                if let Some(line) = start.take() {
+                    lines.push(line);
+                }
+            }
+            Token::Whitespace(_) => {}
+            _ => {
+                start.get_or_insert(token.span.start.line);
+            }
+        }
+    }
+    lines.extend(start);
+    lines
+}
+
 pub(crate) struct TarnParser<'a> {
     pub(crate) p: Parser<'a>,
     /// Reading Spark's dialect (not the Postgres front end's).
