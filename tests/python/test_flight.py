@@ -113,6 +113,15 @@ def test_authentication(server):
     with pytest.raises(flight_sql.Error, match="(?i)password"):
         with server.connect(username="ada", password="wrong") as conn, conn.cursor() as cur:
             cur.execute("SELECT 1")
+    # ADBC sends the Basic credentials' base64 unpadded: every length of 'user:password' works
+    # (10, 11 and 12 bytes here: one of each remainder mod 3).
+    for user, password in [("bea", "s3cret"), ("dan", "s3cret7"), ("eve", "s3cret78")]:
+        out = subprocess.run([TARN, "--warehouse", str(server.warehouse), "user", "create", user, "--password-stdin"],
+                             input=password + "\n", capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        with server.connect(username=user, password=password) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 42 AS answer")
+            assert cur.fetchone() == (42,)
 
 
 def _pb_bytes(field, payload):
