@@ -9,6 +9,16 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tarn-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+if [ ! -d ../shared ]; then
+  echo "error: ../shared is missing: the tests read the fixtures beside the repository" >&2
+  echo "(conformance tables, Spark's SQL golden files, TPC-H answers); put shared/ next to this clone" >&2
+  exit 1
+fi
+
+echo "== cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "== cargo test (target dir: $CARGO_TARGET_DIR)"
 cargo test --workspace --locked
 

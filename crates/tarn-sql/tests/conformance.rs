@@ -5,6 +5,9 @@
 //! - Every table in `../shared/conformance/delta-rs/`: a full scan returns as many rows as the
 //!   log's file statistics state, or fails with an error naming the unsupported feature.
 
+#[path = "support/shared.rs"]
+mod shared;
+
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
@@ -15,7 +18,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use tarn_sql::{Session, SessionConfig};
 
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+    shared::shared_dir("conformance")
 }
 
 async fn session() -> (tempfile::TempDir, Session) {

@@ -3,6 +3,9 @@
 //! same files on both backends. `$WAREHOUSE` and `$SHARED` expand (with `control substitution
 //! on`) to the warehouse location and to `../shared`.
 
+#[path = "support/shared.rs"]
+mod shared;
+
 #[path = "support/s3.rs"]
 mod s3;
 
@@ -92,7 +95,7 @@ async fn sql_logic_tests_on_s3() {
 
 async fn run_all(warehouse_for: impl Fn(&tempfile::TempDir) -> String) {
     let filter = std::env::var("SLT_FILTER").unwrap_or_default();
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    let shared = shared::shared_dir(".");
     let mut failures = Vec::new();
     let mut ran = 0;
     for file in slt_files() {

@@ -11,6 +11,9 @@
 //! figures in `tests/spark_golden/pass_rates.md`; `TARN_SPARK_GOLDEN_FILTER=name` runs only the
 //! files whose path contains `name` and prints each failing block.
 
+#[path = "support/shared.rs"]
+mod shared;
+
 #[path = "spark_golden/blocks.rs"]
 mod blocks;
 #[path = "spark_golden/format.rs"]
@@ -30,7 +33,7 @@ use tarn_sql::{Session, SessionConfig, parse_sql};
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spark-sql-tests/results")
+    shared::shared_dir("spark-sql-tests/results")
 }
 
 fn list_dir() -> PathBuf {

@@ -394,6 +394,26 @@ fn read(path: &str) -> Result<FileSettings, String> {
     toml::from_str(&text).map_err(|e| format!("config {path}: {e}"))
 }
 
+/// The share of the machine's memory `tarn serve` lets queries use when no limit is set.
+const SERVER_MEMORY_SHARE: f64 = 0.6;
+
+/// `tarn serve`'s memory limit when none is configured: [`SERVER_MEMORY_SHARE`] of the
+/// container's limit (cgroup v2 `memory.max`) or else of the machine's memory; `None` where
+/// neither can be read.
+pub fn default_server_memory_limit() -> Option<usize> {
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok().and_then(|text| text.trim().parse::<u64>().ok());
+    let machine = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    let total = match (cgroup, machine) {
+        (Some(c), Some(m)) => c.min(m),
+        (c, m) => c.or(m)?,
+    };
+    Some((total as f64 * SERVER_MEMORY_SHARE) as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,24 +518,4 @@ mod tests {
         let err = Settings::load(Flags { config: Some(path.to_string_lossy().into_owned()), ..Flags::default() }).expect_err("unknown key");
         assert!(err.contains("pg_adr"), "{err}");
     }
-}
-
-/// The share of the machine's memory `tarn serve` lets queries use when no limit is set.
-const SERVER_MEMORY_SHARE: f64 = 0.6;
-
-/// `tarn serve`'s memory limit when none is configured: [`SERVER_MEMORY_SHARE`] of the
-/// container's limit (cgroup v2 `memory.max`) or else of the machine's memory; `None` where
-/// neither can be read.
-pub fn default_server_memory_limit() -> Option<usize> {
-    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok().and_then(|text| text.trim().parse::<u64>().ok());
-    let machine = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
-        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
-    });
-    let total = match (cgroup, machine) {
-        (Some(c), Some(m)) => c.min(m),
-        (c, m) => c.or(m)?,
-    };
-    Some((total as f64 * SERVER_MEMORY_SHARE) as usize)
 }

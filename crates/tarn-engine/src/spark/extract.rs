@@ -211,24 +211,6 @@ fn of_interval(field: Field, months: i32, days: i32, nanos: i64) -> Result<i64> 
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spark_field_names_and_interval_parts() {
-        assert_eq!(Field::parse("yrs"), Some(Field::Year));
-        assert_eq!(Field::parse("Secs"), Some(Field::Second));
-        assert_eq!(Field::parse("fortnight"), None);
-        // INTERVAL 30 DAY 40 HOUR 50 MINUTE 6.789 SECOND is 31 days 16:50:06.789 in Spark.
-        let nanos = (40 * 3600 + 50 * 60) * 1_000_000_000 + 6_789_000_000;
-        assert_eq!(of_interval(Field::Day, 0, 30, nanos).unwrap(), 31);
-        assert_eq!(of_interval(Field::Hour, 0, 30, nanos).unwrap(), 16);
-        assert_eq!(of_interval(Field::Second, 0, 30, nanos).unwrap(), 6_789_000);
-        assert_eq!(of_interval(Field::Month, 140, 0, 0).unwrap(), 8);
-    }
-}
-
 /// `date_part('field', source)` / `datepart`: `EXTRACT` with the field as text (a constant).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct DatePart {
@@ -344,5 +326,23 @@ impl ScalarUDFImpl for FieldFunction {
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         exec_err!("{} runs as date_part once the plan is simplified", self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spark_field_names_and_interval_parts() {
+        assert_eq!(Field::parse("yrs"), Some(Field::Year));
+        assert_eq!(Field::parse("Secs"), Some(Field::Second));
+        assert_eq!(Field::parse("fortnight"), None);
+        // INTERVAL 30 DAY 40 HOUR 50 MINUTE 6.789 SECOND is 31 days 16:50:06.789 in Spark.
+        let nanos = (40 * 3600 + 50 * 60) * 1_000_000_000 + 6_789_000_000;
+        assert_eq!(of_interval(Field::Day, 0, 30, nanos).unwrap(), 31);
+        assert_eq!(of_interval(Field::Hour, 0, 30, nanos).unwrap(), 16);
+        assert_eq!(of_interval(Field::Second, 0, 30, nanos).unwrap(), 6_789_000);
+        assert_eq!(of_interval(Field::Month, 140, 0, 0).unwrap(), 8);
     }
 }

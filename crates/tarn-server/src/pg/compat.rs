@@ -150,45 +150,6 @@ pub(crate) fn rewrite(sql: &str) -> std::borrow::Cow<'_, str> {
     if out == collapsed { std::borrow::Cow::Borrowed(sql) } else { std::borrow::Cow::Owned(out) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scalar_functions_in_from_become_one_row_subqueries() {
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
-        let sql = "SELECT s[1] FROM generate_series(1, 2) AS i, string_to_array('a,b', ',') s, upper('x') AS u(v)";
-        let mut statement = sqlparser::parser::Parser::parse_sql(&dialect, sql).expect("parse").remove(0);
-        scalar_functions_in_from(&mut statement);
-        assert_eq!(
-            statement.to_string(),
-            "SELECT s[1] FROM generate_series(1, 2) AS i (i), (SELECT string_to_array('a,b', ',') AS s) s, \
-             (SELECT upper('x') AS v) AS u (v)"
-        );
-    }
-
-    #[test]
-    fn in_subqueries_move_out_of_select_lists_only() {
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
-        let sql = "SELECT CASE WHEN a IN (SELECT b FROM t) THEN 1 END FROM u WHERE c IN (SELECT d FROM v)";
-        let mut statement = sqlparser::parser::Parser::parse_sql(&dialect, sql).expect("parse").remove(0);
-        in_subqueries_in_select_lists(&mut statement);
-        assert_eq!(
-            statement.to_string(),
-            "SELECT CASE WHEN array_has((SELECT array_agg(__tarn_in.v) FROM (SELECT b FROM t) AS __tarn_in (v)), a) \
-             THEN 1 END FROM u WHERE c IN (SELECT d FROM v)"
-        );
-    }
-
-    #[test]
-    fn replaces_known_fragments_only() {
-        let psql = "SELECT c.relchecks, pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x\n from pg_catalog.unnest(tc.reloptions) x), ', ')\nFROM pg_catalog.pg_class c";
-        assert_eq!(rewrite(psql), "SELECT c.relchecks, '' FROM pg_catalog.pg_class c");
-        let user = "SELECT  'two  spaces'";
-        assert_eq!(rewrite(user), user);
-    }
-}
-
 /// Postgres counts array subscripts from 1 (`arr[1]` is the first element, NULL when out of
 /// range); Tarn's own dialect follows Spark (`arr[0]`, an error out of range). Text read as
 /// Postgres gets Postgres' meaning: `arr[i]` becomes `array_element(arr, i)`.
@@ -326,5 +287,44 @@ impl sqlparser::ast::VisitorMut for QualifiedNames {
             self.rename(name);
         }
         std::ops::ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_functions_in_from_become_one_row_subqueries() {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let sql = "SELECT s[1] FROM generate_series(1, 2) AS i, string_to_array('a,b', ',') s, upper('x') AS u(v)";
+        let mut statement = sqlparser::parser::Parser::parse_sql(&dialect, sql).expect("parse").remove(0);
+        scalar_functions_in_from(&mut statement);
+        assert_eq!(
+            statement.to_string(),
+            "SELECT s[1] FROM generate_series(1, 2) AS i (i), (SELECT string_to_array('a,b', ',') AS s) s, \
+             (SELECT upper('x') AS v) AS u (v)"
+        );
+    }
+
+    #[test]
+    fn in_subqueries_move_out_of_select_lists_only() {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let sql = "SELECT CASE WHEN a IN (SELECT b FROM t) THEN 1 END FROM u WHERE c IN (SELECT d FROM v)";
+        let mut statement = sqlparser::parser::Parser::parse_sql(&dialect, sql).expect("parse").remove(0);
+        in_subqueries_in_select_lists(&mut statement);
+        assert_eq!(
+            statement.to_string(),
+            "SELECT CASE WHEN array_has((SELECT array_agg(__tarn_in.v) FROM (SELECT b FROM t) AS __tarn_in (v)), a) \
+             THEN 1 END FROM u WHERE c IN (SELECT d FROM v)"
+        );
+    }
+
+    #[test]
+    fn replaces_known_fragments_only() {
+        let psql = "SELECT c.relchecks, pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x\n from pg_catalog.unnest(tc.reloptions) x), ', ')\nFROM pg_catalog.pg_class c";
+        assert_eq!(rewrite(psql), "SELECT c.relchecks, '' FROM pg_catalog.pg_class c");
+        let user = "SELECT  'two  spaces'";
+        assert_eq!(rewrite(user), user);
     }
 }

@@ -221,32 +221,6 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::unescape;
-
-    #[test]
-    fn spark_escapes() {
-        assert_eq!(unescape(r"\u20AC", '\''), "€");
-        assert_eq!(unescape(r"\uD83D\uDE00", '\''), "😀");
-        assert_eq!(unescape(r"\101\t", '\''), "A\t");
-        assert_eq!(unescape(r"it\'s it''s", '\''), "it's it's");
-        assert_eq!(unescape(r"\%\_\\\q", '\''), r"\%\_\q");
-        assert_eq!(unescape(r"\u12", '\''), "u12");
-    }
-
-    use super::*;
-
-    #[test]
-    fn decimal_literals_have_java_bigdecimal_shape() {
-        assert_eq!(decimal_shape("100.00"), Some((5, 2)));
-        assert_eq!(decimal_shape("20E2"), Some((4, 0)));
-        assert_eq!(decimal_shape("0.001"), Some((3, 3)));
-        assert_eq!(decimal_shape("1"), Some((1, 0)));
-        assert_eq!(decimal_shape("1.5e-3"), Some((4, 4)));
-    }
-}
-
 /// The start of the one word `STRING COLLATE c` becomes after a cast's `AS` (or `::`): a
 /// custom type that prints as written (so a view's stored text reads, and parses, the same),
 /// which `spark_syntax` turns into `collate(CAST(x AS STRING), 'c')`.
@@ -407,4 +381,30 @@ fn unescape(raw: &str, quote: char) -> String {
     }
     flush(&mut units, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn spark_escapes() {
+        assert_eq!(unescape(r"\u20AC", '\''), "€");
+        assert_eq!(unescape(r"\uD83D\uDE00", '\''), "😀");
+        assert_eq!(unescape(r"\101\t", '\''), "A\t");
+        assert_eq!(unescape(r"it\'s it''s", '\''), "it's it's");
+        assert_eq!(unescape(r"\%\_\\\q", '\''), r"\%\_\q");
+        assert_eq!(unescape(r"\u12", '\''), "u12");
+    }
+
+    use super::*;
+
+    #[test]
+    fn decimal_literals_have_java_bigdecimal_shape() {
+        assert_eq!(decimal_shape("100.00"), Some((5, 2)));
+        assert_eq!(decimal_shape("20E2"), Some((4, 0)));
+        assert_eq!(decimal_shape("0.001"), Some((3, 3)));
+        assert_eq!(decimal_shape("1"), Some((1, 0)));
+        assert_eq!(decimal_shape("1.5e-3"), Some((4, 4)));
+    }
 }
