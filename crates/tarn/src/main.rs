@@ -155,22 +155,39 @@ later change exactly once.")]
         action: PipelineAction,
     },
     /// Manage users (principals). Works on the warehouse directly, no server needed.
+    #[command(after_help = "Examples:
+  tarn user create ada                                   # a user; grant privileges with SQL GRANT
+  echo 's3cret' | tarn user create bob --password-stdin  # with a password for Postgres clients
+  tarn user create etl --service                         # a service principal, for jobs
+  tarn user list")]
     User {
         #[command(subcommand)]
         action: UserAction,
     },
-    /// Manage bearer tokens for the HTTP API.
+    /// Manage bearer tokens (HTTP API, Flight SQL, and a Postgres password).
+    #[command(after_help = "Examples:
+  TOKEN=$(tarn token create --user ada)                  # prints the token once
+  tarn token create --user etl --ttl-hours 24
+  tarn token list --user ada                             # id, user, created, expires (UTC)
+  tarn token revoke <id>")]
     Token {
         #[command(subcommand)]
         action: TokenAction,
     },
     /// Delta Sharing: profile files for recipients (shares and recipients themselves are SQL:
     /// CREATE SHARE, ALTER SHARE ... ADD TABLE, CREATE RECIPIENT, GRANT SELECT ON SHARE).
+    #[command(after_help = "Examples:
+  tarn sql -e \"CREATE SHARE sales; ALTER SHARE sales ADD TABLE main.default.orders;
+              CREATE RECIPIENT acme; GRANT SELECT ON SHARE sales TO RECIPIENT acme\"
+  tarn sharing profile acme --endpoint https://lake.example.com/delta-sharing -o acme.share")]
     Sharing {
         #[command(subcommand)]
         action: SharingAction,
     },
     /// Benchmark data (the benchmark itself is bench/tpch.py: Tarn vs DuckDB and Polars).
+    #[command(after_help = "Examples:
+  tarn --warehouse /tmp/tpch-wh bench tpch-data --sf 1 --parquet /tmp/tpch-sf1
+  TARN_BIN=target/release/tarn python bench/tpch.py --sf 1  # the side-by-side benchmark")]
     Bench {
         #[command(subcommand)]
         action: BenchAction,
@@ -242,7 +259,9 @@ enum UserAction {
     /// Create a user (or, with --service, a service principal).
     #[command(after_help = "Example:\n  tarn user create ada")]
     Create {
+        /// The user's name (as in GRANT .. TO name and Postgres' user=name).
         name: String,
+        /// Record it as a service principal (a job or pipeline rather than a person).
         #[arg(long)]
         service: bool,
         /// Make it an administrator.
@@ -254,7 +273,10 @@ enum UserAction {
     },
     /// Set a user's password (for Postgres clients) from the first line of standard input.
     #[command(after_help = "Example:\n  echo 's3cret' | tarn user password ada")]
-    Password { name: String },
+    Password {
+        /// The user whose password is set.
+        name: String,
+    },
     /// List users.
     List,
 }
@@ -265,6 +287,7 @@ enum SharingAction {
     /// Sharing client (pandas, Spark, Power BI, Tarn).
     #[command(after_help = "Example:\n  tarn sharing profile acme --endpoint https://lake.example.com/delta-sharing -o acme.share")]
     Profile {
+        /// The recipient (made with CREATE RECIPIENT) the profile is for.
         recipient: String,
         /// Where the recipient reaches `tarn serve`'s Delta Sharing endpoint
         /// (default: the configured sharing endpoint, else http://127.0.0.1:8080/delta-sharing).
@@ -284,6 +307,7 @@ enum TokenAction {
     /// Print a new token for a user on standard output (it is stored only hashed).
     #[command(after_help = "Example:\n  TOKEN=$(tarn token create --user ada --ttl-hours 24)")]
     Create {
+        /// The user the token signs in as.
         #[arg(long)]
         user: String,
         /// Expire after this many hours (default: never).
@@ -292,11 +316,15 @@ enum TokenAction {
     },
     /// List a user's tokens (ids and dates; secrets are never stored).
     List {
+        /// Whose tokens to list.
         #[arg(long)]
         user: String,
     },
     /// Revoke a token by id (the part after `tarn_`); it stops working at once.
-    Revoke { id: String },
+    Revoke {
+        /// The token's id, as `tarn token list` shows it.
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
