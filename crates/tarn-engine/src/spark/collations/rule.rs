@@ -274,6 +274,8 @@ const COLLATION_FREE: &[&str] = &[
     "cast",
     "try_cast",
     "char_varchar_write",
+    "not_null_write",
+    "nullable",
     "isnull",
     "isnotnull",
     "nullifzero",
