@@ -45,6 +45,8 @@ pub struct ResultPrinter {
     parquet_path: Option<String>,
     /// Parquet gets one file; results of several statements must share a schema.
     parquet: Option<ArrowWriter<File>>,
+    /// The terminal's width when the table goes to one: wide tables are narrowed to fit it.
+    terminal_width: Option<usize>,
 }
 
 const TABLE_SAMPLE_ROWS: usize = 1000;
@@ -62,7 +64,13 @@ impl ResultPrinter {
                 Box::new(File::create(path).map_err(|source| CliError::Io { context: format!("cannot create {path}"), source })?)
             }
         };
-        Ok(Self { format, out, parquet_path: output.map(str::to_string), parquet: None })
+        let terminal_width = match output {
+            None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+                terminal_size::terminal_size().map(|(terminal_size::Width(w), _)| usize::from(w))
+            }
+            _ => None,
+        };
+        Ok(Self { format, out, parquet_path: output.map(str::to_string), parquet: None, terminal_width })
     }
 
     /// Print one statement's result, returning the number of rows.
@@ -149,6 +157,9 @@ impl ResultPrinter {
                 *w = (*w).max(cell.lines().map(|l| l.chars().count()).max().unwrap_or(0));
             }
         }
+        if let Some(available) = self.terminal_width.filter(|_| !shown_whole(&schema)) {
+            fit_columns(&mut widths, available);
+        }
         let rule = format!("+{}+", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));
         // A cell with line breaks spans several physical lines of its row.
         let line = |cells: &[String]| {
@@ -160,7 +171,7 @@ impl ResultPrinter {
                         .iter()
                         .zip(&widths)
                         .map(|(parts, w)| {
-                            let c = parts.get(k).copied().unwrap_or("");
+                            let c = cut(parts.get(k).copied().unwrap_or(""), *w);
                             format!(" {c}{} ", " ".repeat(w.saturating_sub(c.chars().count())))
                         })
                         .collect();
@@ -237,6 +248,29 @@ impl ResultPrinter {
     }
 }
 
+/// The narrowest a column is made to fit the terminal.
+const MIN_FITTED_WIDTH: usize = 8;
+
+/// Narrow the widest columns until the table (with its `| ` borders) fits `available`
+/// characters, none below [`MIN_FITTED_WIDTH`] (a table with very many columns still runs over).
+fn fit_columns(widths: &mut [usize], available: usize) {
+    let borders = 3 * widths.len() + 1;
+    while widths.iter().sum::<usize>() + borders > available {
+        let Some(widest) = widths.iter_mut().filter(|w| **w > MIN_FITTED_WIDTH).max_by_key(|w| **w) else { break };
+        *widest -= 1;
+    }
+}
+
+/// `text` cut to `width` characters, the last one an ellipsis when anything was cut.
+fn cut(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    if text.chars().count() <= width {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    std::borrow::Cow::Owned(out)
+}
+
 /// Cut each line of a cell to the table's maximum cell width.
 fn clip(cell: String) -> String {
     if cell.lines().all(|l| l.chars().count() <= TABLE_MAX_CELL) {
@@ -257,9 +291,13 @@ fn clip(cell: String) -> String {
 }
 
 fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>> {
-    // A single column cannot push others off screen, and a plan is read whole: show them whole.
-    let explain = batch.schema().fields().iter().map(|f| f.name().as_str()).eq(["plan_type", "plan"]);
-    format_cells(batch, batch.num_columns() > 1 && !explain)
+    format_cells(batch, !shown_whole(&batch.schema()))
+}
+
+/// A single column cannot push others off screen, and a plan is read whole: their cells are
+/// never cut (the terminal wraps them).
+fn shown_whole(schema: &SchemaRef) -> bool {
+    schema.fields().len() == 1 || schema.fields().iter().map(|f| f.name().as_str()).eq(["plan_type", "plan"])
 }
 
 /// Every cell of `batch` as text (NULL as `NULL`), cut to the table's cell width if `clipped`.
@@ -312,6 +350,25 @@ fn nested_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
         columns.push(std::sync::Arc::new(out.finish()));
     }
     Ok(RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)?)
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+
+    #[test]
+    fn wide_tables_narrow_their_widest_columns_to_fit_the_terminal() {
+        let mut widths = vec![4, 120, 60];
+        fit_columns(&mut widths, 80);
+        assert_eq!(widths.iter().sum::<usize>() + 3 * 3 + 1, 80);
+        assert_eq!(widths[0], 4, "a narrow column keeps its width");
+        assert!(widths[1].abs_diff(widths[2]) <= 1, "{widths:?}");
+        let mut many = vec![20; 30];
+        fit_columns(&mut many, 80);
+        assert!(many.iter().all(|w| *w == MIN_FITTED_WIDTH), "{many:?}");
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+    }
 }
 
 #[cfg(test)]
