@@ -15,10 +15,6 @@ pub async fn verify_password(catalog: &Catalog, user: &str, password: &str) -> R
     catalog.verify_password(user, password).await.map_err(|e| ServerError::Sql(e.into()))
 }
 
-/// Failed logins per user name, shared by every protocol that takes a password (Postgres SCRAM,
-/// Flight SQL's basic auth): after [`FREE_FAILURES`] failures within [`FAILURE_WINDOW`], each
-/// further attempt for that user waits a second more (up to [`MAX_DELAY`]) before it is
-/// checked, so guessing a password online is slow while a user who mistypes is not held up.
 /// `user:password` from an HTTP Basic credential (RFC 7617). The base64 may come padded or
 /// not: ADBC's Flight SQL driver, for one, sends it unpadded.
 pub(crate) fn decode_basic(encoded: &str) -> Option<(String, String)> {
@@ -33,6 +29,10 @@ pub(crate) fn decode_basic(encoded: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
+/// Failed logins per user name, shared by every protocol that takes a password (Postgres SCRAM,
+/// Flight SQL's basic auth): after [`FREE_FAILURES`] failures within [`FAILURE_WINDOW`], each
+/// further attempt for that user waits a second more (up to [`MAX_DELAY`]) before it is
+/// checked, so guessing a password online is slow while a user who mistypes is not held up.
 pub(crate) struct LoginThrottle {
     failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
 }

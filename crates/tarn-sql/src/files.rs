@@ -208,7 +208,6 @@ impl FileSource {
             }
         }
         if self.options.columns_by_name {
-            // Columns another file added are sorted in too.
             fields.sort_by(|a, b| a.name().cmp(b.name()));
         }
         if fields.is_empty() {
@@ -424,9 +423,8 @@ fn infer_json(bytes: &[u8], by_name: bool) -> Schema {
         arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(|v| Ok(v.clone()))).unwrap_or_else(|_| Schema::empty());
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     if by_name {
-        let mut fields: Vec<Field> = fields.iter().map(fields_by_name).collect();
-        fields.sort_by(|a, b| a.name().cmp(b.name()));
-        return Schema::new(fields);
+        // Struct fields here; the columns themselves are sorted once, over every file, by `infer`.
+        return Schema::new(fields.iter().map(fields_by_name).collect::<Vec<_>>());
     }
     // Columns in the order the records first name them (serde_json's maps sort their keys).
     fields.sort_by_key(|f| order.iter().position(|k| k == f.name()).unwrap_or(usize::MAX));
