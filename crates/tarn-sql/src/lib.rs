@@ -11,6 +11,7 @@
 
 pub mod ast;
 mod authorize;
+mod column_names;
 mod describe_statement;
 mod error;
 mod exec;

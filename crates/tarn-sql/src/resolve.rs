@@ -267,6 +267,11 @@ impl Session {
     /// Plan a statement DataFusion understands (a query, EXPLAIN, ...), binding every table it
     /// names. Returns the state the plan must execute in.
     pub(crate) async fn plan_statement(&self, mut statement: SqlStatement) -> Result<(SessionState, LogicalPlan)> {
+        // Spark's names for unnamed columns come from the query as written.
+        let names = match &statement {
+            SqlStatement::Query(query) => crate::column_names::ItemNames::of(query),
+            _ => None,
+        };
         crate::spark_syntax::rewrite(&mut statement)?;
         let reads_variables = match self.with_variables(&statement)? {
             Some(wrapped) => {
@@ -439,6 +444,10 @@ impl Session {
             .with_allow_dml(false)
             .with_allow_statements(false)
             .verify_plan(&plan)?;
+        let plan = match names {
+            Some(names) => crate::column_names::renamed(plan, &names)?,
+            None => plan,
+        };
         Ok((state, plan))
     }
 

@@ -743,3 +743,34 @@ async fn json_path_reads_columns_sorted_by_name_as_spark_does() {
     let err = fails(&mut s, &sql).await;
     assert!(err.contains("columnOrder must be 'name' or 'file'"), "{err}");
 }
+
+fn column_names(batches: &[RecordBatch]) -> Vec<String> {
+    batches.first().map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn unnamed_columns_get_sparks_names_and_aliases_keep_their_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(dir.path()).await;
+    run(&mut s, "CREATE TABLE t (a INT, b STRING, s STRUCT<f: INT>)").await;
+    run(&mut s, "INSERT INTO t VALUES (1, 'x', named_struct('f', 2))").await;
+    let names = column_names(
+        &run(&mut s, "SELECT 1, 'name', 1 + 2, upper(b), count(*), a IS NULL, CAST(a AS BIGINT), 10L, 1e10, s.f, a AS Total FROM t GROUP BY a, b, s").await,
+    );
+    assert_eq!(
+        names,
+        ["1", "name", "(1 + 2)", "upper(b)", "count(1)", "(a IS NULL)", "CAST(a AS BIGINT)", "10", "1.0E10", "f", "Total"]
+    );
+    // The same names through a wildcard, a set operation and a pipe.
+    assert_eq!(column_names(&run(&mut s, "SELECT *, a + 1 FROM t").await), ["a", "b", "s", "(a + 1)"]);
+    assert_eq!(column_names(&run(&mut s, "SELECT 1 UNION ALL SELECT 2").await), ["1"]);
+    assert_eq!(column_names(&run(&mut s, "FROM t |> SELECT s.f").await), ["f"]);
+    // Repeated names are allowed in an answer, as in Spark.
+    assert_eq!(column_names(&run(&mut s, "SELECT 1, 1").await), ["1", "1"]);
+    // CTAS and views take the names; an alias resolves case-insensitively as before.
+    run(&mut s, "CREATE TABLE c AS SELECT 1, a AS Total FROM t").await;
+    assert_eq!(column_names(&run(&mut s, "SELECT * FROM c").await), ["1", "total"]);
+    assert_eq!(column_names(&run(&mut s, "SELECT TOTAL FROM c").await), ["total"]);
+    run(&mut s, "CREATE VIEW v AS SELECT upper(b) FROM t").await;
+    assert_eq!(column_names(&run(&mut s, "SELECT * FROM v").await), ["upper(b)"]);
+}

@@ -65,6 +65,8 @@ struct Outcome {
     /// The query keeps some rows without ordering them first (`LIMIT` / `OFFSET` without
     /// `ORDER BY`): which ones is the engine's pick, so the block is never a regression.
     arbitrary: bool,
+    /// For a block that passes with rows: whether its columns have Spark's names.
+    named: Option<bool>,
     detail: String,
 }
 
@@ -87,8 +89,9 @@ async fn run_file(name: String, text: String) -> Vec<Outcome> {
             Err(_) => Err(format!("timed out after {STATEMENT_TIMEOUT:?}")),
         };
         let mut same_rows = None;
+        let mut named = None;
         let (rows, passed, detail) = match (&block.expected, got) {
-            (Expected::Rows(expected), Ok(Some(actual))) => {
+            (Expected::Rows(expected), Ok(Some((actual, names)))) => {
                 let ordered = orders_rows(&block.query);
                 let describes = describes(&block.query);
                 let normalize = |rows: &[String], sort: bool| {
@@ -101,11 +104,16 @@ async fn run_file(name: String, text: String) -> Vec<Outcome> {
                 };
                 let passed = normalize(expected, !ordered) == normalize(&actual, !ordered);
                 same_rows = Some(normalize(expected, true) == normalize(&actual, true));
-                (true, passed, format!("expected:\n{}\ngot:\n{}", expected.join("\n"), actual.join("\n")))
+                let spark_names = has_names(&block.schema, &names);
+                if passed {
+                    named = Some(spark_names);
+                }
+                let header = if spark_names { String::new() } else { format!("\nSpark's columns: {}\nTarn's: {}", block.schema, names.join(", ")) };
+                (true, passed, format!("expected:\n{}\ngot:\n{}{header}", expected.join("\n"), actual.join("\n")))
             }
             (Expected::Rows(expected), Ok(None)) => (true, false, format!("expected:\n{}\ngot no result set", expected.join("\n"))),
             (Expected::Rows(expected), Err(e)) => (true, false, format!("expected:\n{}\ngot error: {e}", expected.join("\n"))),
-            (Expected::Error(class), Ok(Some(actual))) => {
+            (Expected::Error(class), Ok(Some((actual, _)))) => {
                 (false, false, format!("expected error {class}\ngot rows:\n{}", actual.join("\n")))
             }
             (Expected::Error(_), Ok(None)) => (false, false, "expected an error, got success".to_string()),
@@ -122,10 +130,39 @@ async fn run_file(name: String, text: String) -> Vec<Outcome> {
             passed,
             same_rows,
             arbitrary,
+            named,
             detail: format!("{}\n{detail}", block.query),
         });
     }
     outcomes
+}
+
+/// Whether `names` are the column names of Spark's `struct<name:type,...>`. A name may hold
+/// `,` and `:` itself, so each is matched as a prefix, then its type skipped to the next `,`
+/// outside brackets.
+fn has_names(schema: &str, names: &[String]) -> bool {
+    let Some(mut rest) = schema.trim().strip_prefix("struct<").and_then(|s| s.strip_suffix('>')) else { return false };
+    for (i, name) in names.iter().enumerate() {
+        let Some(after) = rest.strip_prefix(name.as_str()).and_then(|r| r.strip_prefix(':')) else { return false };
+        let mut depth = 0i32;
+        let end = after
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '<' | '(' => depth += 1,
+                    '>' | ')' => depth -= 1,
+                    _ => {}
+                }
+                c == ',' && depth == 0
+            })
+            .map(|(at, _)| at);
+        rest = match end {
+            Some(at) => &after[at + 1..],
+            None if i + 1 == names.len() => "",
+            None => return false,
+        };
+    }
+    rest.is_empty()
 }
 
 /// Whether the statement is a DESCRIBE, whose rows Spark's suite prints as its DESCRIBE
@@ -184,8 +221,9 @@ fn names_only(batches: Vec<arrow::array::RecordBatch>) -> Result<Vec<arrow::arra
     batches.into_iter().map(|b| if b.num_columns() < 2 { Ok(b) } else { b.project(&[1]).map_err(|e| e.to_string()) }).collect()
 }
 
-/// Runs a block's statements; the rows of the last one that returns any, as Spark prints them.
-async fn run_block(session: &mut Session, block: &Block) -> Result<Option<Vec<String>>, String> {
+/// Runs a block's statements; the rows of the last one that returns any, as Spark prints them,
+/// and its column names.
+async fn run_block(session: &mut Session, block: &Block) -> Result<Option<(Vec<String>, Vec<String>)>, String> {
     let statements = parse_sql(&block.query).map_err(|e| e.to_string())?;
     let mut last = None;
     for statement in statements {
@@ -194,9 +232,10 @@ async fn run_block(session: &mut Session, block: &Block) -> Result<Option<Vec<St
             last = None;
             continue;
         }
+        let names: Vec<String> = output.schema.fields().iter().map(|f| f.name().clone()).collect();
         let batches = output.collect().await.map_err(|e| e.to_string())?;
         let batches = if lists_names(&block.query) { names_only(batches)? } else { batches };
-        last = Some(format::rows(&batches)?);
+        last = Some((format::rows(&batches)?, names));
     }
     Ok(last)
 }
@@ -259,8 +298,11 @@ fn report(outcomes: &[Outcome], filter: &str, update: bool) {
         passing.len(),
         100.0 * passing.len() as f64 / row_blocks.max(1) as f64
     );
+    let named = outcomes.iter().filter(|o| o.named == Some(true)).count();
+    let answered = outcomes.iter().filter(|o| o.named.is_some()).count();
+    println!("Column names as Spark's: {named} of the {answered} blocks that pass with rows");
     if !filter.is_empty() {
-        for o in outcomes.iter().filter(|o| !o.passed) {
+        for o in outcomes.iter().filter(|o| !o.passed || o.named == Some(false)) {
             println!("---- {} #{}\n{}\n", o.file, o.index, o.detail);
         }
     }

@@ -21,10 +21,13 @@ pub(crate) async fn run(session: &mut Session, statement: SqlStatement) -> Resul
         return explain_with_skipping(&log, DataFrame::new(state, plan)).await;
     }
     let retry = duplicate_names::aliased(&statement);
+    let written = match &statement {
+        SqlStatement::Query(query) => crate::column_names::ItemNames::aliases_as_written(query),
+        _ => None,
+    };
     let (state, plan, names) = match (session.plan_statement(statement).await, retry) {
         (Err(e), Some((aliased, names))) if duplicate_names::is_duplicate_error(&e) => {
             let (state, plan) = session.plan_statement(aliased).await?;
-            let names = duplicate_names::output_names(&plan, &names);
             (state, plan, Some(names))
         }
         (planned, _) => {
@@ -34,10 +37,15 @@ pub(crate) async fn run(session: &mut Session, statement: SqlStatement) -> Resul
     };
     let frame = DataFrame::new(state, plan);
     let stream = frame.execute_stream().await?;
-    Ok(StatementOutput::from_stream(match names {
+    let stream = match names {
         Some(names) => duplicate_names::renamed(stream, &names)?,
         None => stream,
-    }))
+    };
+    let stream = match written.and_then(|w| w.for_width(stream.schema().fields().len())) {
+        Some(written) => duplicate_names::shown_as_written(stream, &written)?,
+        None => stream,
+    };
+    Ok(StatementOutput::from_stream(stream))
 }
 
 /// The plan of a query whose columns go by position (INSERT's source), where two of them may
@@ -65,22 +73,12 @@ mod duplicate_names {
     use std::sync::Arc;
 
     use arrow::datatypes::{Field, Schema};
-    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-    use datafusion::logical_expr::{Expr, LogicalPlan};
     use datafusion::physical_plan::SendableRecordBatchStream;
     use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
     use futures::StreamExt;
     use sqlparser::ast::{Expr as SqlExpr, Ident, SelectItem, SetExpr, Statement};
 
     use crate::error::{Result, SqlError};
-
-    /// What an aliased item is called in the answer.
-    pub(super) enum Name {
-        /// The name the item's expression has (DataFusion's).
-        Natural,
-        /// The alias the query gave it.
-        Given(String),
-    }
 
     fn placeholder(i: usize) -> String {
         format!("__tarn_column_{i}")
@@ -92,7 +90,8 @@ mod duplicate_names {
 
     /// The statement with every unnamed expression and every repeated name under a unique
     /// alias; `None` when it is not a plain SELECT or nothing could clash.
-    pub(super) fn aliased(statement: &Statement) -> Option<(Statement, Vec<(String, Name)>)> {
+    /// The answer names each placeholder: the name the query gave the item, or Spark's.
+    pub(super) fn aliased(statement: &Statement) -> Option<(Statement, Vec<(String, String)>)> {
         let Statement::Query(query) = statement else { return None };
         let SetExpr::Select(select) = query.body.as_ref() else { return None };
         let mut seen = std::collections::HashSet::new();
@@ -106,20 +105,20 @@ mod duplicate_names {
                     if seen.insert(column.clone()) {
                         item.clone()
                     } else {
-                        names.push((alias.value.clone(), Name::Given(column)));
+                        names.push((alias.value.clone(), column));
                         SelectItem::ExprWithAlias { expr: expr.clone(), alias }
                     }
                 }
                 SelectItem::UnnamedExpr(expr) => {
-                    names.push((alias.value.clone(), Name::Natural));
+                    names.push((alias.value.clone(), crate::column_names::spark_name(expr)));
                     SelectItem::ExprWithAlias { expr: expr.clone(), alias }
                 }
                 SelectItem::ExprWithAlias { expr, alias: given } => {
-                    let name = if given.quote_style.is_some() { given.value.clone() } else { given.value.to_ascii_lowercase() };
-                    if seen.insert(name.clone()) {
+                    let name = given.value.clone();
+                    if seen.insert(name.to_ascii_lowercase()) {
                         item.clone()
                     } else {
-                        names.push((alias.value.clone(), Name::Given(name)));
+                        names.push((alias.value.clone(), name));
                         SelectItem::ExprWithAlias { expr: expr.clone(), alias }
                     }
                 }
@@ -135,41 +134,26 @@ mod duplicate_names {
         Some((Statement::Query(query), names))
     }
 
-    /// The answer's names: a natural name is read off the planned projection.
-    pub(super) fn output_names(plan: &LogicalPlan, names: &[(String, Name)]) -> Vec<(String, String)> {
-        let mut natural = std::collections::HashMap::new();
-        let _ = plan.apply(|node| {
-            if let LogicalPlan::Projection(projection) = node {
-                for expr in &projection.expr {
-                    if let Expr::Alias(alias) = expr
-                        && alias.name.starts_with("__tarn_column_")
-                    {
-                        natural.entry(alias.name.clone()).or_insert_with(|| alias.expr.schema_name().to_string());
-                    }
-                }
-            }
-            Ok(TreeNodeRecursion::Continue)
-        });
-        names
-            .iter()
-            .map(|(placeholder, name)| {
-                let shown = match name {
-                    Name::Given(given) => given.clone(),
-                    Name::Natural => natural.get(placeholder).cloned().unwrap_or_else(|| placeholder.clone()),
-                };
-                (placeholder.clone(), shown)
-            })
-            .collect()
-    }
-
     /// `stream` with its placeholder columns renamed.
     pub(super) fn renamed(stream: SendableRecordBatchStream, names: &[(String, String)]) -> Result<SendableRecordBatchStream> {
+        let shown: Vec<Option<String>> = stream
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| names.iter().find(|(p, _)| p == f.name()).map(|(_, shown)| shown.clone()))
+            .collect();
+        shown_as_written(stream, &shown)
+    }
+
+    /// `stream` with each column that has a name in `names` (by position) under that name.
+    pub(super) fn shown_as_written(stream: SendableRecordBatchStream, names: &[Option<String>]) -> Result<SendableRecordBatchStream> {
         let schema = stream.schema();
         let fields: Vec<Field> = schema
             .fields()
             .iter()
-            .map(|f| match names.iter().find(|(p, _)| p == f.name()) {
-                Some((_, shown)) => f.as_ref().clone().with_name(shown),
+            .zip(names.iter().chain(std::iter::repeat(&None)))
+            .map(|(f, name)| match name {
+                Some(shown) => f.as_ref().clone().with_name(shown),
                 None => f.as_ref().clone(),
             })
             .collect();

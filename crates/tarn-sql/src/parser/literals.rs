@@ -1,7 +1,7 @@
 //! Spark's typed numeric literals: `1L` (BIGINT), `6S` (SMALLINT), `2Y` (TINYINT), `1.0D`
 //! (DOUBLE), `1.5F` (FLOAT), `100.00BD` / `20E2BD` (DECIMAL with the literal's own precision and
 //! scale). sqlparser reads them as a number followed by a word (`1.0D`) or as one word (`25Y`,
-//! where identifiers may start with a digit); both become `CAST(<number> AS <type>)` tokens
+//! where identifiers may start with a digit); both become `<number>::<type>` tokens
 //! before parsing. A suffix only counts when it touches the number: `1.0 d` stays an alias.
 //! A number with an exponent and no suffix (`1.5E2`) is a DOUBLE, as in Spark (plain decimals
 //! like `1.5` are DECIMALs: the session parses them so).
@@ -84,10 +84,11 @@ fn is_number(text: &str) -> bool {
         && exponent.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// `<number>::<type>`: the `::` form marks the cast as a typed literal's, which Spark names
+/// by the number alone (`1L` is column `1`; see `column_names`).
 fn cast_tokens(number: &str, target: Vec<Token>, like: &TokenWithSpan) -> Vec<TokenWithSpan> {
-    let mut tokens = vec![Token::make_keyword("CAST"), Token::LParen, Token::Number(number.to_string(), false), Token::make_keyword("AS")];
+    let mut tokens = vec![Token::Number(number.to_string(), false), Token::DoubleColon];
     tokens.extend(target);
-    tokens.push(Token::RParen);
     tokens.into_iter().map(|t| TokenWithSpan::new(t, like.span)).collect()
 }
 
@@ -172,16 +173,9 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
                     continue;
                 }
                 if number.contains(['e', 'E']) {
-                    // Through text: the exponent may be beyond any DECIMAL.
-                    let text = Token::SingleQuotedString(number.clone());
-                    let tokens = [
-                        Token::make_keyword("CAST"),
-                        Token::LParen,
-                        text,
-                        Token::make_keyword("AS"),
-                        Token::make_word("DOUBLE", None),
-                        Token::RParen,
-                    ];
+                    // Through text: the exponent may be beyond any DECIMAL. The `::` form marks
+                    // it as a literal, as `cast_tokens` does.
+                    let tokens = [Token::SingleQuotedString(number.clone()), Token::DoubleColon, Token::make_word("DOUBLE", None)];
                     out.extend(tokens.into_iter().map(|t| TokenWithSpan::new(t, token.span)));
                     continue;
                 }
@@ -198,14 +192,8 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
                     Some(Token::SingleQuotedString(s) | Token::DoubleQuotedString(s)) => Token::SingleQuotedString(s),
                     _ => continue,
                 };
-                let tokens = [
-                    Token::make_keyword("CAST"),
-                    Token::LParen,
-                    text,
-                    Token::make_keyword("AS"),
-                    Token::make_word(&kind, None),
-                    Token::RParen,
-                ];
+                // `'..'::TIMESTAMP_NTZ`: the `::` form marks it as a literal (see `cast_tokens`).
+                let tokens = [text, Token::DoubleColon, Token::make_word(&kind, None)];
                 out.extend(tokens.into_iter().map(|t| TokenWithSpan::new(t, token.span)));
             }
             Token::Word(w) => match split_word(w).and_then(|(n, s)| Some((n, suffix_type(n, s)?))) {

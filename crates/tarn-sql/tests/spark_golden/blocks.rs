@@ -14,6 +14,8 @@ pub enum Expected {
 #[derive(Debug, Clone)]
 pub struct Block {
     pub query: String,
+    /// Spark's `struct<name:type,...>` of the answer.
+    pub schema: String,
     pub expected: Expected,
 }
 
@@ -53,7 +55,7 @@ pub fn parse_blocks(text: &str) -> Vec<Block> {
         } else {
             Expected::Rows(output)
         };
-        blocks.push(Block { query: query.join("\n"), expected });
+        blocks.push(Block { query: query.join("\n"), schema: schema.join("\n"), expected });
     }
     blocks
 }
