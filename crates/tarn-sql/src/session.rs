@@ -150,6 +150,15 @@ impl Session {
         self.principal.as_ref()
     }
 
+    /// Who statements run as, by name: the principal, or for the local administrator the
+    /// operating-system user (as Spark in local mode answers `current_user()`).
+    pub fn user_name(&self) -> String {
+        match &self.principal {
+            Some(principal) => principal.name.clone(),
+            None => std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "admin".to_string()),
+        }
+    }
+
     /// Mount `schemas` in every catalog this session's statements see.
     pub fn set_system_schemas(&mut self, schemas: Arc<dyn SystemSchemas>) {
         self.system_schemas = Some(schemas);

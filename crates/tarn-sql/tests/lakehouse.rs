@@ -774,3 +774,21 @@ async fn unnamed_columns_get_sparks_names_and_aliases_keep_their_case() {
     run(&mut s, "CREATE VIEW v AS SELECT upper(b) FROM t").await;
     assert_eq!(column_names(&run(&mut s, "SELECT * FROM v").await), ["upper(b)"]);
 }
+
+#[tokio::test]
+async fn current_user_names_who_runs_the_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(dir.path()).await;
+    let me = s.user_name();
+    run(&mut s, "CREATE TABLE people (name STRING)").await;
+    run(&mut s, &format!("INSERT INTO people VALUES ('{me}'), ('someone else')")).await;
+    assert_eq!(strings(&mut s, "SELECT current_user()").await, [Some(me.clone())]);
+    assert_eq!(strings(&mut s, "SELECT session_user()").await, [Some(me.clone())]);
+    // Through a view, too: each reader gets their own rows.
+    run(&mut s, "CREATE VIEW mine AS SELECT name FROM people WHERE name = current_user()").await;
+    assert_eq!(strings(&mut s, "SELECT * FROM mine").await, [Some(me)]);
+    // A column called `user` is still a column.
+    run(&mut s, "CREATE TABLE u (user STRING)").await;
+    run(&mut s, "INSERT INTO u VALUES ('x')").await;
+    assert_eq!(strings(&mut s, "SELECT user FROM u").await, [Some("x".to_string())]);
+}

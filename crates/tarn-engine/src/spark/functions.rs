@@ -244,3 +244,51 @@ pub(crate) fn session_names(postgres_database: bool) -> Vec<Arc<ScalarUDF>> {
         })),
     ]
 }
+
+/// `current_user()` (`user()`, `session_user()`): who runs the statement — the signed-in
+/// principal on a server, the operating-system user for the local administrator, as Spark in
+/// local mode. Registered per statement (a view's body runs as its reader, so a view that
+/// filters on `current_user()` answers each reader for themself).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CurrentUser {
+    user: String,
+    aliases: Vec<String>,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for CurrentUser {
+    fn name(&self) -> &str {
+        "current_user"
+    }
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn return_field_from_args(&self, _args: datafusion::logical_expr::ReturnFieldArgs) -> Result<datafusion::arrow::datatypes::FieldRef> {
+        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(self.name(), DataType::Utf8, false)))
+    }
+    fn simplify(
+        &self,
+        _args: Vec<datafusion::logical_expr::Expr>,
+        _info: &datafusion::logical_expr::simplify::SimplifyContext,
+    ) -> Result<datafusion::logical_expr::simplify::ExprSimplifyResult> {
+        Ok(datafusion::logical_expr::simplify::ExprSimplifyResult::Simplified(datafusion::logical_expr::lit(self.user.clone())))
+    }
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(Some(self.user.clone()))))
+    }
+}
+
+/// [`CurrentUser`] answering `user`.
+pub fn current_user(user: &str) -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(CurrentUser {
+        user: user.to_string(),
+        aliases: vec!["user".to_string(), "session_user".to_string()],
+        signature: Signature::nullary(Volatility::Stable),
+    }))
+}
