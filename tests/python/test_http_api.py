@@ -83,7 +83,12 @@ def test_statements_return_json_csv_and_arrow(server):
     assert status == 200 and ctype == "application/json"
     doc = json.loads(body)
     assert [c["name"] for c in doc["columns"]] == ["id", "name"]
+    # Types in Spark's SQL names, as the browse endpoints and DESCRIBE give them.
+    assert [c["type"] for c in doc["columns"]] == ["int", "string"]
     assert doc["rows"] == [{"id": 1, "name": "a"}, {"id": 2, "name": "b, c"}]
+    status, _, body = post(base, {"statement": "SELECT array(name) AS a, upper(name) FROM t ORDER BY id LIMIT 1"})
+    assert status == 200, body
+    assert [(c["name"], c["type"]) for c in json.loads(body)["columns"]] == [("a", "array<string>"), ("upper(name)", "string")]
     assert doc["row_count"] == 2
 
     status, ctype, body = post(base, {"statement": "SELECT * FROM t ORDER BY id"}, accept="text/csv")

@@ -141,7 +141,7 @@ impl ResultPrinter {
             match output.stream.next().await {
                 Some(batch) => {
                     let batch = batch.map_err(tarn_sql::SqlError::from)?;
-                    sample.extend(format_rows(&batch)?);
+                    sample.extend(format_cells(&batch, false)?);
                 }
                 None => {
                     done = true;
@@ -151,13 +151,29 @@ impl ResultPrinter {
         }
         let schema: SchemaRef = output.schema.clone();
         let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-        for row in &sample {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.lines().map(|l| l.chars().count()).max().unwrap_or(0));
+        let widths_of = |sample: &[Vec<String>]| {
+            let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+            for row in sample {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.lines().map(|l| l.chars().count()).max().unwrap_or(0));
+                }
+            }
+            widths
+        };
+        let whole = shown_whole(&schema);
+        if let (Some(available), false, true, [row]) = (self.terminal_width, whole, done, sample.as_slice()) {
+            // One row too wide for the terminal (an activation link, DESCRIBE DETAIL) is shown
+            // name = value, whole, as psql's `\x auto` does, rather than with cut cells.
+            if widths_of(&sample).iter().map(|w| w + 3).sum::<usize>() + 1 > available {
+                let width = headers.iter().map(|h| h.chars().count()).max().unwrap_or(0);
+                let text: String = headers.iter().zip(row).map(|(name, value)| format!("{name:>width$} = {value}\n")).collect();
+                self.write_str(&text)?;
+                return Ok(1);
             }
         }
-        if let Some(available) = self.terminal_width.filter(|_| !shown_whole(&schema)) {
+        let sample: Vec<Vec<String>> = if whole { sample } else { sample.into_iter().map(|row| row.into_iter().map(clip).collect()).collect() };
+        let mut widths = widths_of(&sample);
+        if let Some(available) = self.terminal_width.filter(|_| !whole) {
             fit_columns(&mut widths, available);
         }
         let rule = format!("+{}+", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));

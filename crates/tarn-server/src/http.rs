@@ -382,8 +382,7 @@ fn status_response(id: &str, status: Status) -> Response {
             serde_json::json!({ "statement_id": id, "status": "FAILED", "error": { "message": message, "status": status } }),
         ),
         Status::Succeeded { schema, batches } => {
-            let columns: Vec<serde_json::Value> =
-                schema.fields().iter().map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() })).collect();
+            let columns: Vec<serde_json::Value> = result_columns(&schema);
             let mut rows = Vec::new();
             for batch in batches.iter() {
                 match json_rows(batch) {
@@ -561,6 +560,12 @@ fn encode(
     })
 }
 
+/// A result's columns as `{"name", "type"}`, the type in Spark's SQL names (`string`,
+/// `array<int>`), the vocabulary of the browse endpoints and DESCRIBE.
+fn result_columns(schema: &SchemaRef) -> Vec<serde_json::Value> {
+    schema.fields().iter().map(|f| serde_json::json!({ "name": f.name(), "type": tarn_sql::spark_type_name(f.data_type()) })).collect()
+}
+
 /// `{"statement_id": .., "columns": [{"name", "type"}], "rows": [{..}, ..], "row_count": n}`.
 struct JsonEncoder {
     head: String,
@@ -570,8 +575,7 @@ struct JsonEncoder {
 
 impl JsonEncoder {
     fn new(schema: &SchemaRef, statement_id: String, notices: Vec<String>) -> Self {
-        let columns: Vec<serde_json::Value> =
-            schema.fields().iter().map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() })).collect();
+        let columns: Vec<serde_json::Value> = result_columns(schema);
         let notices = if notices.is_empty() { String::new() } else { format!("\"notices\":{},", serde_json::json!(notices)) };
         let head = format!(
             "{{\"statement_id\":{},{notices}\"columns\":{},\"rows\":[",

@@ -336,9 +336,8 @@ fn function_name(function: &sqlparser::ast::Function) -> String {
                 .map(|arg| match arg {
                     FunctionArg::Unnamed(FunctionArgExpr::Wildcard) if name == "count" => "1".to_string(),
                     FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => spark_name(e),
-                    FunctionArg::Named { arg: FunctionArgExpr::Expr(e), .. } | FunctionArg::ExprNamed { arg: FunctionArgExpr::Expr(e), .. } => {
-                        spark_name(e)
-                    }
+                    FunctionArg::Named { arg: FunctionArgExpr::Expr(e), .. }
+                    | FunctionArg::ExprNamed { arg: FunctionArgExpr::Expr(e), .. } => spark_name(e),
                     other => other.to_string(),
                 })
                 .collect()
@@ -389,12 +388,7 @@ fn is_ranking(function: &str) -> bool {
 fn order_key(key: &OrderByExpr) -> String {
     let asc = key.options.asc.unwrap_or(true);
     let nulls_first = key.options.nulls_first.unwrap_or(asc);
-    format!(
-        "{} {} NULLS {}",
-        spark_name(&key.expr),
-        if asc { "ASC" } else { "DESC" },
-        if nulls_first { "FIRST" } else { "LAST" }
-    )
+    format!("{} {} NULLS {}", spark_name(&key.expr), if asc { "ASC" } else { "DESC" }, if nulls_first { "FIRST" } else { "LAST" })
 }
 
 fn bound(bound: &WindowFrameBound) -> String {
@@ -440,7 +434,10 @@ mod tests {
         assert_eq!(name("DATE '2020-01-01'"), "DATE '2020-01-01'");
         assert_eq!(name("t.b"), "b");
         assert_eq!(name("CASE WHEN a > 1 THEN 'x' ELSE 'y' END"), "CASE WHEN (a > 1) THEN x ELSE y END");
-        assert_eq!(name("sum(a) OVER (ORDER BY b)"), "sum(a) OVER (ORDER BY b ASC NULLS FIRST RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)");
+        assert_eq!(
+            name("sum(a) OVER (ORDER BY b)"),
+            "sum(a) OVER (ORDER BY b ASC NULLS FIRST RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        );
     }
 
     #[test]

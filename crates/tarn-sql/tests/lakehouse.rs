@@ -755,12 +755,13 @@ async fn unnamed_columns_get_sparks_names_and_aliases_keep_their_case() {
     run(&mut s, "CREATE TABLE t (a INT, b STRING, s STRUCT<f: INT>)").await;
     run(&mut s, "INSERT INTO t VALUES (1, 'x', named_struct('f', 2))").await;
     let names = column_names(
-        &run(&mut s, "SELECT 1, 'name', 1 + 2, upper(b), count(*), a IS NULL, CAST(a AS BIGINT), 10L, 1e10, s.f, a AS Total FROM t GROUP BY a, b, s").await,
+        &run(
+            &mut s,
+            "SELECT 1, 'name', 1 + 2, upper(b), count(*), a IS NULL, CAST(a AS BIGINT), 10L, 1e10, s.f, a AS Total FROM t GROUP BY a, b, s",
+        )
+        .await,
     );
-    assert_eq!(
-        names,
-        ["1", "name", "(1 + 2)", "upper(b)", "count(1)", "(a IS NULL)", "CAST(a AS BIGINT)", "10", "1.0E10", "f", "Total"]
-    );
+    assert_eq!(names, ["1", "name", "(1 + 2)", "upper(b)", "count(1)", "(a IS NULL)", "CAST(a AS BIGINT)", "10", "1.0E10", "f", "Total"]);
     // The same names through a wildcard, a set operation and a pipe.
     assert_eq!(column_names(&run(&mut s, "SELECT *, a + 1 FROM t").await), ["a", "b", "s", "(a + 1)"]);
     assert_eq!(column_names(&run(&mut s, "SELECT 1 UNION ALL SELECT 2").await), ["1"]);

@@ -108,7 +108,8 @@ async fn run_file(name: String, text: String) -> Vec<Outcome> {
                 if passed {
                     named = Some(spark_names);
                 }
-                let header = if spark_names { String::new() } else { format!("\nSpark's columns: {}\nTarn's: {}", block.schema, names.join(", ")) };
+                let header =
+                    if spark_names { String::new() } else { format!("\nSpark's columns: {}\nTarn's: {}", block.schema, names.join(", ")) };
                 (true, passed, format!("expected:\n{}\ngot:\n{}{header}", expected.join("\n"), actual.join("\n")))
             }
             (Expected::Rows(expected), Ok(None)) => (true, false, format!("expected:\n{}\ngot no result set", expected.join("\n"))),

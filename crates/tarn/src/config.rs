@@ -262,6 +262,15 @@ impl Settings {
     }
 
     /// The listeners of `tarn serve`: flags, then the `[serve]` table, then the defaults.
+    /// The Delta Sharing endpoint for activation links when none is configured: where
+    /// `tarn serve` with these settings (`TARN_HTTP_ADDR`, `[serve] http_addr`) answers, so a
+    /// `CREATE RECIPIENT` run from a local `tarn sql` links to the server that will serve it.
+    pub fn served_sharing_endpoint(&self) -> Option<String> {
+        let flags = ServeFlags { http_addr: std::env::var("TARN_HTTP_ADDR").ok(), ..ServeFlags::default() };
+        let http = self.serve(flags).ok()?.http_addr?;
+        Some(format!("http://{http}/delta-sharing"))
+    }
+
     pub fn serve(&self, flags: ServeFlags) -> Result<ServeSettings, String> {
         let file = &self.file_serve;
         let listen = |name: &str, flag: Option<String>, file: &Option<String>, default: &str| {

@@ -402,7 +402,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         target_partitions: settings.target_partitions,
         target_file_size: settings.target_file_size,
         data_files: settings.data_files,
-        sharing_endpoint: settings.sharing_endpoint.clone(),
+        sharing_endpoint: match &cli.command {
+            Some(Command::Serve { .. }) => settings.sharing_endpoint.clone(),
+            _ => settings.sharing_endpoint.clone().or_else(|| settings.served_sharing_endpoint()),
+        },
         runtime,
     };
     if let Some(Command::Serve { http_addr, pg_addr, flight_addr, pg_tls_cert, pg_tls_key, insecure_no_auth }) = cli.command {

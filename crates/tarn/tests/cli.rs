@@ -230,3 +230,19 @@ fn table_format_spreads_multi_line_cells_over_lines() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "+----+---+\n| v  | n |\n+----+---+\n| a  | 1 |\n| bb |   |\n+----+---+\n");
 }
+
+#[test]
+fn activation_links_from_the_cli_point_at_the_configured_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_tarn"))
+        .arg("--warehouse")
+        .arg(dir.path())
+        .args(["sql", "--format", "csv", "-e", "CREATE RECIPIENT acme"])
+        .env_remove("TARN_WAREHOUSE")
+        .env_remove("TARN_SHARING_ENDPOINT")
+        .env("TARN_HTTP_ADDR", "127.0.0.1:9999")
+        .output()
+        .expect("run tarn");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(",http://127.0.0.1:9999/delta-sharing/activation/"), "{}", stdout(&out));
+}

@@ -136,12 +136,8 @@ mod duplicate_names {
 
     /// `stream` with its placeholder columns renamed.
     pub(super) fn renamed(stream: SendableRecordBatchStream, names: &[(String, String)]) -> Result<SendableRecordBatchStream> {
-        let shown: Vec<Option<String>> = stream
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| names.iter().find(|(p, _)| p == f.name()).map(|(_, shown)| shown.clone()))
-            .collect();
+        let shown: Vec<Option<String>> =
+            stream.schema().fields().iter().map(|f| names.iter().find(|(p, _)| p == f.name()).map(|(_, shown)| shown.clone())).collect();
         shown_as_written(stream, &shown)
     }
 
