@@ -68,6 +68,12 @@ pub fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// Where a token is, for a message: `line 1, column 8` (sqlparser's own `Location` display
+/// starts with " at ", which doubled the word in Tarn's messages).
+pub(crate) fn place(location: sqlparser::tokenizer::Location) -> String {
+    format!("line {}, column {}", location.line, location.column)
+}
+
 /// Parse a `;`-separated script into statements. Nothing runs until all of it parses.
 pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
     parse_sql_with(sql, SqlDialect::Databricks)
@@ -132,7 +138,7 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
         if !matches!(next.token, Token::SemiColon | Token::EOF) {
             return Err(SqlError::Parse(format!(
                 "expected ';' or end of input after the statement, found '{}' at {}",
-                next.token, next.span.start
+                next.token, place(next.span.start)
             )));
         }
     }

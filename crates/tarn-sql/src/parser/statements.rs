@@ -70,13 +70,13 @@ impl TarnParser<'_> {
                 other => Err(SqlError::Unsupported(format!(
                     "EXPLAIN of '{}' (at {}) is not supported: Tarn explains queries",
                     truncate(&other.to_string(), 60),
-                    start.span.start
+                    super::place(start.span.start)
                 ))),
             },
             other => Err(SqlError::Unsupported(format!(
                 "statement '{}' (at {}) is not supported by Tarn; see the SQL reference in the README",
                 truncate(&other.to_string(), 60),
-                start.span.start
+                super::place(start.span.start)
             ))),
         }
     }
@@ -1177,7 +1177,7 @@ impl TarnParser<'_> {
                 other => {
                     return Err(SqlError::Parse(format!(
                         "expected a literal partition value after '{column} =', found '{other}' at {}",
-                        token.span.start
+                        super::place(token.span.start)
                     )));
                 }
             };
@@ -1196,7 +1196,7 @@ impl TarnParser<'_> {
         let n: i64 = match &token.token {
             Token::Number(n, _) => n.parse().map_err(|_| SqlError::Parse(format!("'{n}' is not a whole number")))?,
             other => {
-                return Err(SqlError::Parse(format!("expected a number, found '{other}' at {}", token.span.start)));
+                return Err(SqlError::Parse(format!("expected a number, found '{other}' at {}", super::place(token.span.start))));
             }
         };
         let unit = self.peek_word_at(0).unwrap_or_default();

@@ -52,7 +52,7 @@ impl TarnParser<'_> {
     pub(crate) fn unexpected(&self, expected: &str) -> SqlError {
         let found = self.p.peek_token();
         let shown = if found.token == Token::EOF { "end of input".to_string() } else { format!("'{}'", found.token) };
-        SqlError::Parse(format!("expected {expected}, found {shown} at {}", found.span.start))
+        SqlError::Parse(format!("expected {expected}, found {shown} at {}", super::place(found.span.start)))
     }
 
     pub(crate) fn object_name(&mut self) -> Result<ObjectName> {
@@ -152,7 +152,7 @@ impl TarnParser<'_> {
                 Token::Number(n, _) => Ok(format!("-{n}")),
                 other => Err(SqlError::Parse(format!("expected a number after '-', found '{other}'"))),
             },
-            other => Err(SqlError::Parse(format!("expected a property value, found '{other}' at {}", token.span.start))),
+            other => Err(SqlError::Parse(format!("expected a property value, found '{other}' at {}", super::place(token.span.start)))),
         }
     }
 }
