@@ -171,7 +171,8 @@ impl ResultPrinter {
                 return Ok(1);
             }
         }
-        let sample: Vec<Vec<String>> = if whole { sample } else { sample.into_iter().map(|row| row.into_iter().map(clip).collect()).collect() };
+        let sample: Vec<Vec<String>> =
+            if whole { sample } else { sample.into_iter().map(|row| row.into_iter().map(clip).collect()).collect() };
         let mut widths = widths_of(&sample);
         if let Some(available) = self.terminal_width.filter(|_| !whole) {
             fit_columns(&mut widths, available);

@@ -1,7 +1,10 @@
 //! Running a script: statements in order, each result printed as it streams, stopping at the
 //! first error.
 
-use std::time::Instant;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use tarn_sql::{Session, parse_sql, split_statements, statement_lines};
 
@@ -31,8 +34,10 @@ pub async fn run_script(session: &mut Session, sql: &str, options: &RunOptions) 
             println!("\ntarn> {};", texts.get(i).map(String::as_str).unwrap_or("?"));
         }
         let started = Instant::now();
+        let label = texts.get(i).map(String::as_str).unwrap_or("statement");
         let ran = async {
-            let output = session.execute(statement).await?;
+            let output = with_spinner(label, session.execute(statement)).await?;
+            let output = spinner_until_first_batch(label, output);
             for notice in session.take_notices() {
                 eprintln!("NOTICE: {notice}");
             }
@@ -57,7 +62,52 @@ pub async fn run_script(session: &mut Session, sql: &str, options: &RunOptions) 
 /// Run one statement built by a front end (a shell meta-command), printing its result.
 pub async fn run_statement(session: &mut Session, statement: tarn_sql::ast::Statement, options: &RunOptions) -> Result<()> {
     let mut printer = ResultPrinter::new(options.format, options.output.as_deref())?;
-    let output = session.execute(statement).await?;
+    let output = with_spinner("statement", session.execute(statement)).await?;
+    let output = spinner_until_first_batch("statement", output);
     printer.print(output).await?;
     printer.finish()
+}
+
+/// How long a statement runs before the terminal shows that it is working.
+const SPINNER_AFTER: Duration = Duration::from_secs(1);
+
+/// `work`, with a spinner, the statement's start and the time taken on stderr once it has run
+/// for a second: OPTIMIZE, VACUUM, a deep CLONE or a big CTAS otherwise sit silent for
+/// minutes. indicatif draws only on a terminal, so scripts and pipes see nothing; the spinner
+/// is cleared before the statement's result prints.
+async fn with_spinner<F: Future>(label: &str, work: F) -> F::Output {
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        done = &mut work => return done,
+        () = tokio::time::sleep(SPINNER_AFTER) => {}
+    }
+    let first_line = label.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("statement");
+    let shown: String = first_line.chars().take(60).collect();
+    let spinner = ProgressBar::new_spinner().with_elapsed(SPINNER_AFTER).with_message(if shown.len() < first_line.len() {
+        format!("{shown}…")
+    } else {
+        shown
+    });
+    // Cleared also when the statement is cancelled (Ctrl-C in the shell drops this future).
+    let spinner = spinner.with_finish(indicatif::ProgressFinish::AndClear);
+    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let done = work.await;
+    spinner.finish_and_clear();
+    done
+}
+
+/// `output` with [`with_spinner`] around the wait for its first rows (a query's work happens
+/// as its result streams).
+fn spinner_until_first_batch(label: &str, output: tarn_sql::StatementOutput) -> tarn_sql::StatementOutput {
+    use futures::StreamExt;
+    let label = label.to_string();
+    let schema = output.schema.clone();
+    let mut stream = output.stream;
+    let first = async move {
+        let first = with_spinner(&label, stream.next()).await;
+        futures::stream::iter(first).chain(stream)
+    };
+    let batches = futures::stream::once(first).flatten();
+    tarn_sql::StatementOutput::from_stream(Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, batches)))
 }

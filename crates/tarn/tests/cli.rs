@@ -246,3 +246,19 @@ fn activation_links_from_the_cli_point_at_the_configured_server() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(",http://127.0.0.1:9999/delta-sharing/activation/"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_long_statement_shows_a_spinner_on_a_terminal_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let query = "SELECT count(*) FROM range(1000000000)";
+    // Piped: the result alone.
+    let piped = sql(dir.path(), "csv", query);
+    assert_eq!(stdout(&piped), "count(1)\n1000000000\n");
+    assert!(!stderr(&piped).contains(query), "{}", stderr(&piped));
+    // On a terminal (through `script`, where it exists): the statement and its time while it runs.
+    let command = format!("{} --warehouse {} sql -e '{query}'", env!("CARGO_BIN_EXE_tarn"), dir.path().display());
+    let Ok(on_terminal) = Command::new("script").args(["-qec", &command, "/dev/null"]).stdin(Stdio::null()).output() else { return };
+    let shown = stdout(&on_terminal);
+    assert!(shown.contains(&format!("{query} (")), "{shown}");
+    assert!(shown.contains("1000000000 |"), "{shown}");
+}

@@ -138,7 +138,8 @@ fn parse_in(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
         if !matches!(next.token, Token::SemiColon | Token::EOF) {
             return Err(SqlError::Parse(format!(
                 "expected ';' or end of input after the statement, found '{}' at {}",
-                next.token, place(next.span.start)
+                next.token,
+                place(next.span.start)
             )));
         }
     }
