@@ -14,6 +14,7 @@ use arrow::datatypes::Int64Type;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -81,52 +82,60 @@ pub(crate) async fn follow(
     output.stream = state.metrics().track_stream(output.stream);
 
     let batches = output.stream;
-    let body = futures::stream::unfold((batches, false), move |(mut batches, done)| async move {
-        if done {
-            return None;
-        }
-        let next = if sse {
-            match tokio::time::timeout(HEARTBEAT, batches.next()).await {
-                Ok(item) => item,
-                Err(_) => return Some((Ok::<_, std::io::Error>(Bytes::from_static(b": keep-alive\n\n")), (batches, false))),
-            }
-        } else {
-            batches.next().await
+    if sse {
+        // axum's Sse frames the events and sends the keep-alive comments while idle.
+        let events = changes(batches).flat_map(|rows| {
+            let events: Vec<Event> = match rows {
+                Ok((version, lines)) => lines
+                    .into_iter()
+                    .map(|line| {
+                        let event = match version {
+                            Some(v) => Event::default().id(v.to_string()),
+                            None => Event::default(),
+                        };
+                        event.event("change").data(line)
+                    })
+                    .collect(),
+                Err(e) => vec![Event::default().event("error").data(error_body(&e))],
+            };
+            futures::stream::iter(events.into_iter().map(Ok::<_, std::convert::Infallible>))
+        });
+        let mut response = Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return Ok(response);
+    }
+    let body = changes(batches).map(|rows| {
+        let text = match rows {
+            Ok((_, lines)) => lines.into_iter().map(|line| line + "\n").collect(),
+            Err(e) => error_body(&e) + "\n",
         };
-        let (chunk, done) = match next {
-            None => return None,
-            Some(Ok(batch)) => match json_lines(&batch) {
-                Ok(lines) => {
-                    let mut out = String::new();
-                    let version = version_of(&batch);
-                    for line in lines {
-                        if sse {
-                            if let Some(v) = version {
-                                out.push_str(&format!("id: {v}\n"));
-                            }
-                            out.push_str(&format!("event: change\ndata: {line}\n\n"));
-                        } else {
-                            out.push_str(&line);
-                            out.push('\n');
-                        }
-                    }
-                    (out, false)
-                }
-                Err(e) => (error_chunk(&e, sse), true),
-            },
-            Some(Err(e)) => (error_chunk(&ServerError::Sql(e.into()), sse), true),
-        };
-        Some((Ok(Bytes::from(chunk)), (batches, done)))
+        Ok::<_, std::io::Error>(Bytes::from(text))
     });
     let mut response = Body::from_stream(body).into_response();
-    let content_type = if sse { "text/event-stream" } else { "application/x-ndjson" };
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
 }
 
+/// Each batch of changes as its commit version and its rows as JSON lines; a failure is the
+/// last item.
+fn changes(
+    batches: datafusion::physical_plan::SendableRecordBatchStream,
+) -> impl futures::Stream<Item = Result<(Option<i64>, Vec<String>), ServerError>> {
+    futures::stream::unfold((batches, false), |(mut batches, failed)| async move {
+        if failed {
+            return None;
+        }
+        let rows = match batches.next().await? {
+            Ok(batch) => json_lines(&batch).map(|lines| (version_of(&batch), lines)),
+            Err(e) => Err(ServerError::Sql(e.into())),
+        };
+        let failed = rows.is_err();
+        Some((rows, (batches, failed)))
+    })
+}
+
 /// A failure after the stream started: the last thing the client reads.
-fn error_chunk(error: &ServerError, sse: bool) -> String {
-    let body = serde_json::json!({ "error": { "message": error.to_string(), "status": error.status().as_u16() } });
-    if sse { format!("event: error\ndata: {body}\n\n") } else { format!("{body}\n") }
+fn error_body(error: &ServerError) -> String {
+    serde_json::json!({ "error": { "message": error.to_string(), "status": error.status().as_u16() } }).to_string()
 }
