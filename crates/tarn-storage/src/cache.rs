@@ -7,41 +7,36 @@
 //! disk afterwards; an entry records the object's size and is dropped if the store ever
 //! reports another.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
+use moka::notification::RemovalCause;
+use moka::policy::EvictionPolicy;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    ObjectStoreExt as _, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
 use sha2::{Digest, Sha256};
 
 use crate::StorageError;
 use crate::options::CacheOptions;
 
+/// What the cache knows of a file it holds: the object's metadata, answered without asking
+/// the store.
 #[derive(Debug, Clone)]
 struct Entry {
     size: u64,
     last_modified: DateTime<Utc>,
     e_tag: Option<String>,
-    last_used: u64,
-}
-
-#[derive(Debug, Default)]
-struct Index {
-    entries: HashMap<String, Entry>,
-    total: u64,
-    clock: u64,
 }
 
 /// Hits, misses and bytes of a [`DiskCache`] since the process started.
@@ -54,14 +49,18 @@ pub struct CacheStats {
     pub files: u64,
 }
 
-/// The cache directory and its index (rebuilt from the directory at start).
+/// The cache directory and its index (rebuilt from the directory at start). The index is a
+/// `moka` cache weighed in bytes with least-recently-used eviction; evicting an entry
+/// deletes its file.
 pub struct DiskCache {
     dir: PathBuf,
     max_bytes: u64,
-    index: Mutex<Index>,
+    entries: moka::sync::Cache<String, Entry>,
     hits: AtomicU64,
     misses: AtomicU64,
     bytes_fetched: AtomicU64,
+    /// Numbers the temporary files of concurrent inserts.
+    inserts: AtomicU64,
 }
 
 impl fmt::Debug for DiskCache {
@@ -74,8 +73,19 @@ impl DiskCache {
     pub fn open(options: &CacheOptions) -> crate::Result<Self> {
         let io = |source| StorageError::Io { path: options.dir.display().to_string(), source };
         std::fs::create_dir_all(&options.dir).map_err(io)?;
-        let mut index = Index::default();
-        let mut found: Vec<(String, Entry)> = Vec::new();
+        let dir = options.dir.clone();
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(options.max_bytes)
+            .weigher(|_, entry: &Entry| u32::try_from(entry.size).unwrap_or(u32::MAX))
+            .eviction_policy(EvictionPolicy::lru())
+            .eviction_listener(move |name: Arc<String>, _, cause| {
+                // A replaced entry's file is already the new copy.
+                if cause != RemovalCause::Replaced {
+                    let _ = std::fs::remove_file(dir.join(name.as_str()));
+                }
+            })
+            .build();
+        let mut found: Vec<(String, Entry, std::time::SystemTime)> = Vec::new();
         for item in std::fs::read_dir(&options.dir).map_err(io)? {
             let Ok(item) = item else { continue };
             let name = item.file_name().to_string_lossy().into_owned();
@@ -84,44 +94,35 @@ impl DiskCache {
                 let _ = std::fs::remove_file(item.path());
                 continue;
             }
-            let modified: DateTime<Utc> = meta.modified().map(DateTime::from).unwrap_or_else(|_| Utc::now());
-            found.push((
-                name,
-                Entry { size: meta.len(), last_modified: modified, e_tag: None, last_used: modified.timestamp_millis().max(0) as u64 },
-            ));
+            let modified = meta.modified().unwrap_or_else(|_| std::time::SystemTime::now());
+            found.push((name, Entry { size: meta.len(), last_modified: DateTime::from(modified), e_tag: None }, modified));
         }
-        found.sort_by_key(|(_, e)| e.last_used);
-        for (name, mut entry) in found {
-            index.clock += 1;
-            entry.last_used = index.clock;
-            index.total += entry.size;
-            index.entries.insert(name, entry);
+        // Oldest first, so the least recently written files are the first to go.
+        found.sort_by_key(|(_, _, modified)| *modified);
+        for (name, entry, _) in found {
+            entries.insert(name, entry);
         }
-        let cache = Self {
+        entries.run_pending_tasks();
+        Ok(Self {
             dir: options.dir.clone(),
             max_bytes: options.max_bytes,
-            index: Mutex::new(index),
+            entries,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             bytes_fetched: AtomicU64::new(0),
-        };
-        cache.evict();
-        Ok(cache)
+            inserts: AtomicU64::new(0),
+        })
     }
 
     pub fn stats(&self) -> CacheStats {
-        let index = self.lock();
+        self.entries.run_pending_tasks();
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             bytes_fetched: self.bytes_fetched.load(Ordering::Relaxed),
-            bytes_cached: index.total,
-            files: index.entries.len() as u64,
+            bytes_cached: self.entries.weighted_size(),
+            files: self.entries.entry_count(),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
-        self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn name(store: &str, path: &Path) -> String {
@@ -129,15 +130,10 @@ impl DiskCache {
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    fn lookup(&self, name: &str) -> Option<Entry> {
-        let mut index = self.lock();
-        index.clock += 1;
-        let clock = index.clock;
-        let entry = index.entries.get_mut(name)?;
-        entry.last_used = clock;
-        Some(entry.clone())
-    }
-
+    /// Read `range` of a cached file. In place, not on the blocking pool: a hit is a `pread`
+    /// of a local file, mostly from the page cache, and measured (40,000 hits from 8 tasks on
+    /// 2 cores) `spawn_blocking` made hits 4× slower for 8 KiB reads (0.12 s → 0.57 s) and 3×
+    /// for 256 KiB (0.83 s → 2.46 s). Writes, which copy whole files, do go there.
     fn read(&self, name: &str, range: Range<u64>) -> std::io::Result<Bytes> {
         let file = std::fs::File::open(self.dir.join(name))?;
         let mut buf = vec![0u8; (range.end - range.start) as usize];
@@ -145,54 +141,40 @@ impl DiskCache {
         Ok(Bytes::from(buf))
     }
 
-    fn insert(&self, name: &str, data: &Bytes, meta: &ObjectMeta) {
+    /// Keep a fetched object on disk (written off the async threads); too big ones are not kept.
+    async fn insert(self: &Arc<Self>, name: &str, data: Bytes, meta: &ObjectMeta) {
         let size = data.len() as u64;
         if size > self.max_bytes {
             return;
         }
         // One temporary file per insert: two tasks of one process fetching the same object at
         // once must not write into (and rename) each other's half-written copy.
-        static INSERTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = INSERTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self.inserts.fetch_add(1, Ordering::Relaxed);
         let tmp = self.dir.join(format!("{name}.{}.{n}.tmp", std::process::id()));
-        let written = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, self.dir.join(name)));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            tracing::warn!("disk cache: cannot write {}: {e}", self.dir.display());
-            return;
-        }
-        {
-            let mut index = self.lock();
-            index.clock += 1;
-            let entry = Entry { size, last_modified: meta.last_modified, e_tag: meta.e_tag.clone(), last_used: index.clock };
-            if let Some(old) = index.entries.insert(name.to_string(), entry) {
-                index.total -= old.size;
+        let target = self.dir.join(name);
+        let write = tokio::task::spawn_blocking(move || {
+            let written = std::fs::write(&tmp, &data).and_then(|()| std::fs::rename(&tmp, target));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
             }
-            index.total += size;
+            written
+        });
+        match write.await.map_err(std::io::Error::other).and_then(|w| w) {
+            Ok(()) => {
+                // moka buffers reads and writes and applies the reads first: settle before and
+                // after, so eviction follows the order of use exactly (an insert is a fetch from
+                // the store, rare next to the reads).
+                self.entries.run_pending_tasks();
+                self.entries.insert(name.to_string(), Entry { size, last_modified: meta.last_modified, e_tag: meta.e_tag.clone() });
+                self.entries.run_pending_tasks();
+            }
+            Err(e) => tracing::warn!("disk cache: cannot write {}: {e}", self.dir.display()),
         }
-        self.evict();
     }
 
+    /// Forget an entry (and delete its file).
     fn remove(&self, name: &str) {
-        let mut index = self.lock();
-        if let Some(old) = index.entries.remove(name) {
-            index.total -= old.size;
-            let _ = std::fs::remove_file(self.dir.join(name));
-        }
-    }
-
-    /// Remove least recently used entries until the total fits.
-    fn evict(&self) {
-        let mut index = self.lock();
-        while index.total > self.max_bytes {
-            let Some(oldest) = index.entries.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone()) else {
-                break;
-            };
-            if let Some(entry) = index.entries.remove(&oldest) {
-                index.total -= entry.size;
-                let _ = std::fs::remove_file(self.dir.join(&oldest));
-            }
-        }
+        self.entries.invalidate(name);
     }
 }
 
@@ -227,11 +209,11 @@ impl CachingStore {
             && options.version.is_none()
     }
 
-    /// The cache entry for `location`, fetching the whole object on a miss. `None` if the
-    /// object cannot be cached (too big); the fetched bytes are then returned instead.
+    /// The cache entry for `location`, fetching the whole object on a miss. The fetched bytes
+    /// come back too on a miss, to serve this read without a trip to the disk.
     async fn ensure(&self, location: &Path) -> Result<(String, Entry, Option<Bytes>)> {
         let name = DiskCache::name(&self.store_key, location);
-        if let Some(entry) = self.cache.lookup(&name) {
+        if let Some(entry) = self.cache.entries.get(&name) {
             self.cache.hits.fetch_add(1, Ordering::Relaxed);
             return Ok((name, entry, None));
         }
@@ -240,19 +222,26 @@ impl CachingStore {
         let meta = result.meta.clone();
         let data = result.bytes().await?;
         self.cache.bytes_fetched.fetch_add(data.len() as u64, Ordering::Relaxed);
-        self.cache.insert(&name, &data, &meta);
-        let entry = Entry { size: data.len() as u64, last_modified: meta.last_modified, e_tag: meta.e_tag.clone(), last_used: 0 };
+        self.cache.insert(&name, data.clone(), &meta).await;
+        let entry = Entry { size: data.len() as u64, last_modified: meta.last_modified, e_tag: meta.e_tag.clone() };
         Ok((name, entry, Some(data)))
     }
 
-    fn slice(&self, location: &Path, name: &str, fetched: &Option<Bytes>, range: Range<u64>) -> Result<Bytes> {
+    /// `range` of the object: from the bytes just fetched, else from the cached file; a cached
+    /// file that cannot be read (evicted meanwhile, or damaged) is forgotten and the range read
+    /// from the store instead.
+    async fn slice(&self, location: &Path, name: &str, fetched: &Option<Bytes>, range: Range<u64>) -> Result<Bytes> {
         if let Some(data) = fetched {
             return Ok(data.slice(range.start as usize..range.end as usize));
         }
-        self.cache.read(name, range).map_err(|e| {
-            self.cache.remove(name);
-            object_store::Error::Generic { store: "DiskCache", source: format!("cannot read the cached copy of {location}: {e}").into() }
-        })
+        match self.cache.read(name, range.clone()) {
+            Ok(data) => Ok(data),
+            Err(e) => {
+                tracing::debug!("disk cache: cannot read the cached copy of {location}: {e}; reading the store");
+                self.cache.remove(name);
+                self.inner.get_range(location, range).await
+            }
+        }
     }
 }
 
@@ -307,7 +296,7 @@ impl ObjectStore for CachingStore {
         }
         let (name, entry, fetched) = self.ensure(location).await?;
         let range = resolve_range(options.range.as_ref(), entry.size, location)?;
-        let data = self.slice(location, &name, &fetched, range.clone())?;
+        let data = self.slice(location, &name, &fetched, range.clone()).await?;
         Ok(GetResult {
             payload: GetResultPayload::Stream(stream::once(async move { Ok(data) }).boxed()),
             meta: ObjectMeta {
@@ -327,13 +316,12 @@ impl ObjectStore for CachingStore {
             return self.inner.get_ranges(location, ranges).await;
         }
         let (name, entry, fetched) = self.ensure(location).await?;
-        ranges
-            .iter()
-            .map(|r| {
-                let range = resolve_range(Some(&GetRange::Bounded(r.clone())), entry.size, location)?;
-                self.slice(location, &name, &fetched, range)
-            })
-            .collect()
+        let mut out = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            let range = resolve_range(Some(&GetRange::Bounded(r.clone())), entry.size, location)?;
+            out.push(self.slice(location, &name, &fetched, range).await?);
+        }
+        Ok(out)
     }
 
     fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
@@ -442,5 +430,21 @@ mod tests {
         store.get(&Path::from("t/1.parquet")).await.expect("get 1");
         assert_eq!(cache.stats().misses, misses + 1);
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 2, "evicted files are deleted");
+    }
+
+    #[tokio::test]
+    async fn a_cached_file_that_is_gone_is_read_from_the_store_and_forgotten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let file = Path::from("t/part-0001.parquet");
+        inner.put(&file, Bytes::from_static(b"0123456789").into()).await.expect("put");
+        let cache = cache(dir.path(), 1 << 20);
+        let store = CachingStore::new(inner.clone(), cache.clone(), "s3://b".into());
+        store.get(&file).await.expect("first read");
+        for item in std::fs::read_dir(dir.path()).expect("dir") {
+            std::fs::remove_file(item.expect("entry").path()).expect("remove the cached copy");
+        }
+        assert_eq!(store.get_range(&file, 2..5).await.expect("range"), Bytes::from_static(b"234"));
+        assert_eq!(cache.stats().files, 0, "the broken entry is forgotten");
     }
 }
