@@ -127,6 +127,9 @@ def test_fail_update_commits_nothing_to_that_table(example):
     assert failed.returncode != 0
     assert "expectation 'positive' failed" in failed.stderr and "nothing was written to silver_orders" in failed.stderr
     assert "amount=-5" in failed.stderr
+    # Said once: not again as a log line, nor in the table on stdout.
+    assert failed.stderr.count("expectation 'positive' failed") == 1, failed.stderr
+    assert "expectation 'positive' failed" not in failed.stdout and "WARN" not in failed.stderr
     # bronze took the batch; silver and gold stayed exactly where they were.
     assert one(wh, "SELECT count(*) AS n FROM bronze_orders WHERE amount < 0") == 1
     assert (version(wh, "silver_orders"), version(wh, "gold_daily")) == (silver, gold)

@@ -217,7 +217,8 @@ impl Pipeline {
                 Err(e) => {
                     report.status = Status::Failed;
                     report.message = e.to_string();
-                    tracing::warn!(dataset = %dataset.name, "failed: {e}");
+                    // Reported to the caller (the report and its errors); a log line would say it again.
+                    tracing::debug!(dataset = %dataset.name, "failed: {e}");
                     errors.push((dataset.name.clone(), e));
                 }
             }

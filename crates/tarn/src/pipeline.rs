@@ -21,7 +21,12 @@ fn print_update(report: &tarn_pipeline::UpdateReport) {
             d.dropped,
             d.quarantined,
             version,
-            d.message
+            // A failure's message prints once, whole, on stderr below the table.
+            if d.status == tarn_pipeline::Status::Failed {
+                "error below".to_string()
+            } else {
+                d.message.split_whitespace().collect::<Vec<_>>().join(" ")
+            }
         );
         for rule in &d.rules {
             println!(
