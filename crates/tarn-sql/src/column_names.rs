@@ -119,9 +119,19 @@ fn item_name(item: &SelectItem) -> Option<String> {
     match item {
         SelectItem::UnnamedExpr(Expr::Identifier(ident)) => Some(normalized(ident)),
         SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => parts.last().map(normalized),
+        // A generator's columns are named by the generator (`col`, `pos`, `key`, `value`).
+        SelectItem::UnnamedExpr(Expr::Function(f)) if is_generator(&f.name.to_string()) => None,
         SelectItem::UnnamedExpr(expr) => Some(spark_name(expr)),
         _ => None,
     }
+}
+
+fn is_generator(name: &str) -> bool {
+    let name = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "explode" | "explode_outer" | "posexplode" | "posexplode_outer" | "inline" | "inline_outer" | "stack" | "json_tuple" | "unnest"
+    )
 }
 
 fn normalized(ident: &Ident) -> String {
@@ -396,7 +406,7 @@ fn bound(bound: &WindowFrameBound) -> String {
         WindowFrameBound::CurrentRow => "CURRENT ROW".to_string(),
         WindowFrameBound::Preceding(None) => "UNBOUNDED PRECEDING".to_string(),
         WindowFrameBound::Following(None) => "UNBOUNDED FOLLOWING".to_string(),
-        WindowFrameBound::Preceding(Some(n)) => format!("-{} FOLLOWING", spark_name(n)),
+        WindowFrameBound::Preceding(Some(n)) => format!("{} PRECEDING", spark_name(n)),
         WindowFrameBound::Following(Some(n)) => format!("{} FOLLOWING", spark_name(n)),
     }
 }

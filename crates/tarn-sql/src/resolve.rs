@@ -445,6 +445,7 @@ impl Session {
             .with_allow_dml(false)
             .with_allow_statements(false)
             .verify_plan(&plan)?;
+        let plan = tarn_engine::spark::int_literals::narrow(plan)?;
         let plan = match names {
             Some(names) => crate::column_names::renamed(plan, &names)?,
             None => plan,

@@ -766,6 +766,12 @@ async fn unnamed_columns_get_sparks_names_and_aliases_keep_their_case() {
     assert_eq!(column_names(&run(&mut s, "SELECT *, a + 1 FROM t").await), ["a", "b", "s", "(a + 1)"]);
     assert_eq!(column_names(&run(&mut s, "SELECT 1 UNION ALL SELECT 2").await), ["1"]);
     assert_eq!(column_names(&run(&mut s, "FROM t |> SELECT s.f").await), ["f"]);
+    // A generator names its own columns; a window is spelled out as Spark does.
+    assert_eq!(column_names(&run(&mut s, "SELECT explode(array(1, 2))").await), ["col"]);
+    assert_eq!(
+        column_names(&run(&mut s, "SELECT sum(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t").await),
+        ["sum(a) OVER (ORDER BY a ASC NULLS FIRST ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"]
+    );
     // Repeated names are allowed in an answer, as in Spark.
     assert_eq!(column_names(&run(&mut s, "SELECT 1, 1").await), ["1", "1"]);
     // CTAS and views take the names; an alias resolves case-insensitively as before.
@@ -792,4 +798,31 @@ async fn current_user_names_who_runs_the_statement() {
     run(&mut s, "CREATE TABLE u (user STRING)").await;
     run(&mut s, "INSERT INTO u VALUES ('x')").await;
     assert_eq!(strings(&mut s, "SELECT user FROM u").await, [Some("x".to_string())]);
+}
+
+#[tokio::test]
+async fn integer_literals_are_ints_as_in_spark() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(dir.path()).await;
+    assert_eq!(
+        strings(&mut s, "SELECT concat_ws(',', typeof(1), typeof(3000000000), typeof(array(1, 2)), typeof(1 + 1L))").await,
+        [Some("int,bigint,array<int>,bigint".to_string())]
+    );
+    run(&mut s, "CREATE TABLE c AS SELECT 1 AS a, named_struct('k', 1) AS s").await;
+    assert_eq!(cell(&mut s, "DESCRIBE c", "data_type").await.as_deref(), Some("int"));
+    // A literal meets a BIGINT as a BIGINT; INT arithmetic overflows as Spark's does.
+    run(&mut s, "CREATE TABLE b (id BIGINT)").await;
+    run(&mut s, "INSERT INTO b VALUES (3000000000)").await;
+    assert_eq!(strings(&mut s, "SELECT CAST(id + 1 AS STRING) FROM b UNION ALL SELECT CAST(1 AS STRING)").await.len(), 2);
+    assert!(fails(&mut s, "SELECT 2147483647 + 1").await.contains("overflow"));
+    // Plans whose types were fixed when planned keep BIGINT literals and still run.
+    assert_eq!(
+        strings(&mut s, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT CAST(sum(n) AS STRING) FROM r")
+            .await,
+        [Some("6".to_string())]
+    );
+    assert_eq!(
+        strings(&mut s, "SELECT CAST(exists(transform(array(1, 2), x -> x * 10), x -> x = 20) AS STRING)").await,
+        [Some("true".to_string())]
+    );
 }

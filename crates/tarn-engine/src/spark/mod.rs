@@ -51,6 +51,7 @@ pub mod functions;
 pub mod generators;
 mod grouping_sets;
 mod implicit_args;
+pub mod int_literals;
 mod json;
 mod lateral;
 mod listagg;

@@ -1,0 +1,64 @@
+//! Spark types an integer literal that fits in 32 bits as INT (`typeof(1)` is `int`,
+//! `CREATE TABLE t AS SELECT 1 AS a` makes an INT column, `array(1, 2)` is `array<int>`);
+//! DataFusion types every integer literal as BIGINT. The planned query's literals are
+//! narrowed before DataFusion's type coercion runs, so a literal next to a BIGINT still meets
+//! it as a BIGINT, and INT arithmetic is Spark's checked INT arithmetic (`2147483647 + 1`
+//! overflows, as in Spark's ANSI mode).
+//!
+//! Left alone: VALUES rows (their column types are fixed when they are planned), LIMIT /
+//! OFFSET counts, and queries with correlated or LATERAL subqueries, lambdas or WITH RECURSIVE.
+
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+
+/// `plan` with its integer literals that fit in an INT typed INT.
+pub fn narrow(plan: LogicalPlan) -> Result<LogicalPlan> {
+    // An outer reference, a lambda's variable and a recursive CTE's work table carry their
+    // types as planned; narrowing what they stand for would leave the two apart. Such plans
+    // (correlated and LATERAL subqueries, higher-order functions, WITH RECURSIVE) keep
+    // DataFusion's BIGINT literals.
+    if has_typed_references(&plan) {
+        return Ok(plan);
+    }
+    plan.transform_up_with_subqueries(|node| {
+        if matches!(node, LogicalPlan::Values(_) | LogicalPlan::Limit(_)) {
+            return Ok(Transformed::no(node));
+        }
+        // Parents refer to an output by its name (`count(Int64(1))`): names stay as planned.
+        let names = NamePreserver::new(&node);
+        let node = node.map_expressions(|expr| {
+            let name = names.save(&expr);
+            Ok(expr.transform_up(narrow_literal)?.update_data(|narrowed| name.restore(narrowed)))
+        })?;
+        // A parent's schema follows its inputs' even where its own expressions did not change.
+        Ok(Transformed::yes(node.data.recompute_schema()?))
+    })
+    .data()
+}
+
+fn has_typed_references(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        if matches!(node, LogicalPlan::RecursiveQuery(_)) {
+            found = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        node.apply_expressions(|expr| {
+            found |= expr.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..) | Expr::Lambda(_) | Expr::LambdaVariable(_))))?;
+            Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+        })
+    });
+    found
+}
+
+fn narrow_literal(expr: Expr) -> Result<Transformed<Expr>> {
+    Ok(match expr {
+        Expr::Literal(ScalarValue::Int64(Some(v)), metadata) => match i32::try_from(v) {
+            Ok(int) => Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(int)), metadata)),
+            Err(_) => Transformed::no(Expr::Literal(ScalarValue::Int64(Some(v)), metadata)),
+        },
+        other => Transformed::no(other),
+    })
+}
