@@ -258,7 +258,16 @@ impl Session {
         config.options_mut().catalog.default_catalog = self.current_catalog.clone();
         config.options_mut().catalog.default_schema = self.current_schema.clone();
         let mut state = tarn_engine::derive_state(&self.base, config, Some(list))?;
-        datafusion::execution::FunctionRegistry::register_udf(&mut state, tarn_engine::spark::functions::current_user(&self.user_name()))?;
+        // A front end that names the connection's user itself (Postgres' `current_user`,
+        // `session_user`) keeps its answer.
+        if !state.scalar_functions().contains_key("current_user") {
+            let taken: Vec<String> =
+                ["user", "session_user"].into_iter().filter(|n| state.scalar_functions().contains_key(*n)).map(String::from).collect();
+            datafusion::execution::FunctionRegistry::register_udf(
+                &mut state,
+                tarn_engine::spark::functions::current_user(&self.user_name(), &taken),
+            )?;
+        }
         // now() and friends mean the statement's start, not the session's.
         let options = state.config().options().clone();
         state.execution_props_mut().mark_start_execution(options);

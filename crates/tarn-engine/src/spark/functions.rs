@@ -284,11 +284,11 @@ impl ScalarUDFImpl for CurrentUser {
     }
 }
 
-/// [`CurrentUser`] answering `user`.
-pub fn current_user(user: &str) -> Arc<ScalarUDF> {
+/// [`CurrentUser`] answering `user`, under the aliases not in `taken`.
+pub fn current_user(user: &str, taken: &[String]) -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(CurrentUser {
         user: user.to_string(),
-        aliases: vec!["user".to_string(), "session_user".to_string()],
+        aliases: ["user", "session_user"].into_iter().filter(|a| !taken.iter().any(|t| t == a)).map(String::from).collect(),
         signature: Signature::nullary(Volatility::Stable),
     }))
 }
