@@ -36,8 +36,7 @@ pub async fn run_script(session: &mut Session, sql: &str, options: &RunOptions) 
         let started = Instant::now();
         let label = texts.get(i).map(String::as_str).unwrap_or("statement");
         let ran = async {
-            let output = with_spinner(label, session.execute(statement)).await?;
-            let output = spinner_until_first_batch(label, output);
+            let output = execute(session, statement, label).await?;
             for notice in session.take_notices() {
                 eprintln!("NOTICE: {notice}");
             }
@@ -62,10 +61,15 @@ pub async fn run_script(session: &mut Session, sql: &str, options: &RunOptions) 
 /// Run one statement built by a front end (a shell meta-command), printing its result.
 pub async fn run_statement(session: &mut Session, statement: tarn_sql::ast::Statement, options: &RunOptions) -> Result<()> {
     let mut printer = ResultPrinter::new(options.format, options.output.as_deref())?;
-    let output = with_spinner("statement", session.execute(statement)).await?;
-    let output = spinner_until_first_batch("statement", output);
+    let output = execute(session, statement, "statement").await?;
     printer.print(output).await?;
     printer.finish()
+}
+
+/// Run `statement`, with [`with_spinner`] while it executes and until its first rows.
+async fn execute(session: &mut Session, statement: tarn_sql::ast::Statement, label: &str) -> Result<tarn_sql::StatementOutput> {
+    let output = with_spinner(label, session.execute(statement)).await?;
+    Ok(spinner_until_first_batch(label, output))
 }
 
 /// How long a statement runs before the terminal shows that it is working.

@@ -169,14 +169,20 @@ impl ScalarUDFImpl for TypeOf {
 }
 
 /// Which name a [`SessionName`] function answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum SessionNameKind {
     Catalog,
     Schema,
+    /// Who runs the statement, fixed when the function is registered for it.
+    User(String),
 }
 
 /// `current_catalog()`, `current_schema()` / `current_database()`: the names unqualified
 /// tables resolve in for this statement (the session's `USE`), known when it is planned.
+/// `current_user()` (`user()`, `session_user()`): who runs the statement — the signed-in
+/// principal on a server, the operating-system user for the local administrator, as Spark in
+/// local mode; registered per statement (a view's body runs as its reader, so a view that
+/// filters on `current_user()` answers each reader for themself).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct SessionName {
     kind: SessionNameKind,
@@ -185,11 +191,16 @@ struct SessionName {
 }
 
 impl SessionName {
-    /// The statement's catalog or schema, from its configuration.
+    fn udf(kind: SessionNameKind, aliases: Vec<String>) -> Arc<ScalarUDF> {
+        Arc::new(ScalarUDF::new_from_impl(SessionName { kind, aliases, signature: Signature::nullary(Volatility::Stable) }))
+    }
+
+    /// The statement's catalog or schema (from its configuration), or its user.
     fn answer(&self, config: &datafusion::common::config::ConfigOptions) -> String {
-        match self.kind {
+        match &self.kind {
             SessionNameKind::Catalog => config.catalog.default_catalog.clone(),
             SessionNameKind::Schema => config.catalog.default_schema.clone(),
+            SessionNameKind::User(user) => user.clone(),
         }
     }
 }
@@ -199,6 +210,7 @@ impl ScalarUDFImpl for SessionName {
         match self.kind {
             SessionNameKind::Catalog => "current_catalog",
             SessionNameKind::Schema => "current_schema",
+            SessionNameKind::User(_) => "current_user",
         }
     }
     fn aliases(&self) -> &[String] {
@@ -231,64 +243,11 @@ impl ScalarUDFImpl for SessionName {
 /// Postgres' meaning (the catalog, its database).
 pub(crate) fn session_names(postgres_database: bool) -> Vec<Arc<ScalarUDF>> {
     let schema_aliases = if postgres_database { Vec::new() } else { vec!["current_database".to_string()] };
-    vec![
-        Arc::new(ScalarUDF::new_from_impl(SessionName {
-            kind: SessionNameKind::Catalog,
-            aliases: Vec::new(),
-            signature: Signature::nullary(Volatility::Stable),
-        })),
-        Arc::new(ScalarUDF::new_from_impl(SessionName {
-            kind: SessionNameKind::Schema,
-            aliases: schema_aliases,
-            signature: Signature::nullary(Volatility::Stable),
-        })),
-    ]
+    vec![SessionName::udf(SessionNameKind::Catalog, Vec::new()), SessionName::udf(SessionNameKind::Schema, schema_aliases)]
 }
 
-/// `current_user()` (`user()`, `session_user()`): who runs the statement — the signed-in
-/// principal on a server, the operating-system user for the local administrator, as Spark in
-/// local mode. Registered per statement (a view's body runs as its reader, so a view that
-/// filters on `current_user()` answers each reader for themself).
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct CurrentUser {
-    user: String,
-    aliases: Vec<String>,
-    signature: Signature,
-}
-
-impl ScalarUDFImpl for CurrentUser {
-    fn name(&self) -> &str {
-        "current_user"
-    }
-    fn aliases(&self) -> &[String] {
-        &self.aliases
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-    fn return_field_from_args(&self, _args: datafusion::logical_expr::ReturnFieldArgs) -> Result<datafusion::arrow::datatypes::FieldRef> {
-        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(self.name(), DataType::Utf8, false)))
-    }
-    fn simplify(
-        &self,
-        _args: Vec<datafusion::logical_expr::Expr>,
-        _info: &datafusion::logical_expr::simplify::SimplifyContext,
-    ) -> Result<datafusion::logical_expr::simplify::ExprSimplifyResult> {
-        Ok(datafusion::logical_expr::simplify::ExprSimplifyResult::Simplified(datafusion::logical_expr::lit(self.user.clone())))
-    }
-    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(Some(self.user.clone()))))
-    }
-}
-
-/// [`CurrentUser`] answering `user`, under the aliases not in `taken`.
+/// `current_user()` answering `user`, also under the aliases not in `taken`.
 pub fn current_user(user: &str, taken: &[String]) -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(CurrentUser {
-        user: user.to_string(),
-        aliases: ["user", "session_user"].into_iter().filter(|a| !taken.iter().any(|t| t == a)).map(String::from).collect(),
-        signature: Signature::nullary(Volatility::Stable),
-    }))
+    let aliases = ["user", "session_user"].into_iter().filter(|a| !taken.iter().any(|t| t == a)).map(String::from).collect();
+    SessionName::udf(SessionNameKind::User(user.to_string()), aliases)
 }

@@ -15,11 +15,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 
 /// `plan` with its integer literals that fit in an INT typed INT.
 pub fn narrow(plan: LogicalPlan) -> Result<LogicalPlan> {
-    // An outer reference, a lambda's variable and a recursive CTE's work table carry their
-    // types as planned; narrowing what they stand for would leave the two apart. Such plans
-    // (correlated and LATERAL subqueries, higher-order functions, WITH RECURSIVE) keep
-    // DataFusion's BIGINT literals.
-    if has_typed_references(&plan) {
+    if !worth_narrowing(&plan) {
         return Ok(plan);
     }
     plan.transform_up_with_subqueries(|node| {
@@ -38,19 +34,31 @@ pub fn narrow(plan: LogicalPlan) -> Result<LogicalPlan> {
     .data()
 }
 
-fn has_typed_references(plan: &LogicalPlan) -> bool {
-    let mut found = false;
+/// Whether `plan` has a literal to narrow (most plans on tables have none: they are left
+/// untouched, not rebuilt) and nothing that forbids it. An outer reference, a lambda's variable
+/// and a recursive CTE's work table carry their types as planned; narrowing what they stand
+/// for would leave the two apart. Such plans (correlated and LATERAL subqueries, higher-order
+/// functions, WITH RECURSIVE) keep DataFusion's BIGINT literals.
+fn worth_narrowing(plan: &LogicalPlan) -> bool {
+    let (mut literal, mut typed_reference) = (false, false);
     let _ = plan.apply_with_subqueries(|node| {
         if matches!(node, LogicalPlan::RecursiveQuery(_)) {
-            found = true;
+            typed_reference = true;
             return Ok(TreeNodeRecursion::Stop);
         }
+        let skipped = matches!(node, LogicalPlan::Values(_) | LogicalPlan::Limit(_));
         node.apply_expressions(|expr| {
-            found |= expr.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..) | Expr::Lambda(_) | Expr::LambdaVariable(_))))?;
-            Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+            expr.apply(|e| {
+                match e {
+                    Expr::OuterReferenceColumn(..) | Expr::Lambda(_) | Expr::LambdaVariable(_) => typed_reference = true,
+                    Expr::Literal(ScalarValue::Int64(Some(v)), _) if !skipped && i32::try_from(*v).is_ok() => literal = true,
+                    _ => {}
+                }
+                Ok(if typed_reference { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+            })
         })
     });
-    found
+    literal && !typed_reference
 }
 
 fn narrow_literal(expr: Expr) -> Result<Transformed<Expr>> {
